@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from data_products.reference import district_geojson
 
-CENTER = {"lat": 23.36, "lon": 113.50}
+CENTER = {"lat": 23.27, "lon": 113.50}
 SUPPRESSED_COLOR = "#b9b9b9"
 _GEOJSON = district_geojson()
 
@@ -68,7 +68,7 @@ def district_choropleth(
             )
         )
     fig.update_layout(
-        map={"style": "white-bg", "center": CENTER, "zoom": 7.9},
+        map={"style": "white-bg", "center": CENTER, "zoom": 7.75},
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         height=height,
         legend={"yanchor": "bottom", "y": 0.01, "xanchor": "left", "x": 0.01},

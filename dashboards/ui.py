@@ -1,10 +1,32 @@
-"""What every page shares: the language, the synthetic-data label, and the signed-in user."""
+"""What every page shares: the language, the synthetic-data label, the signed-in user, denials.
+
+Pages render; they never decide access. ``principal()`` only says who is signed in; every product
+view function asks the gate itself, and ``guard`` turns a denial into a readable message.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import streamlit as st
 
-from data_products.i18n import LANG_LABELS, LANGS, t
+from data_products.governance import AccessDenied, Principal, current
+from data_products.i18n import LANG_LABELS, LANGS, register, t
+
+T = TypeVar("T")
+SESSION_KEY = "principal"
+
+register(
+    {
+        "ui.denied_title": {"zh": "无权访问", "en": "Access denied"},
+        "ui.no_release": {
+            "zh": "该产品尚无已批准的发布版本。",
+            "en": "This product has no approved release yet.",
+        },
+        "ui.session_ended": {"zh": "会话已结束，请重新登录。", "en": "Your session has ended; please sign in again."},
+    }
+)
 
 
 def lang() -> str:
@@ -14,16 +36,16 @@ def lang() -> str:
 
 
 def language_switch() -> str:
-    current = lang()
+    current_lang = lang()
     choice = st.sidebar.radio(
-        t("app.language", current),
+        t("app.language", current_lang),
         LANGS,
-        index=LANGS.index(current),
+        index=LANGS.index(current_lang),
         format_func=LANG_LABELS.__getitem__,
         horizontal=True,
         key="ui_lang",
     )
-    if choice != current:
+    if choice != current_lang:
         st.query_params["lang"] = choice
         st.rerun()
     return choice
@@ -31,3 +53,44 @@ def language_switch() -> str:
 
 def synthetic_banner(lng: str) -> None:
     st.info(t("app.synthetic", lng), icon=":material/science:")
+
+
+def principal() -> Principal | None:
+    """The signed-in user of this browser session, if the session is still live."""
+    p = st.session_state.get(SESSION_KEY)
+    if p is None:
+        return None
+    if not current(p).ok:
+        st.session_state.pop(SESSION_KEY, None)
+        return None
+    return p
+
+
+def require_principal() -> Principal:
+    p = st.session_state.get(SESSION_KEY)
+    if p is None:
+        st.warning(t("ui.session_ended", lang()))
+        st.stop()
+    return p
+
+
+def show_denial(exc: AccessDenied, lng: str) -> None:
+    st.error(f"**{t('ui.denied_title', lng)}** — {exc.decision.message(lng)}", icon=":material/block:")
+
+
+def guard(fn: Callable[[], T], lng: str) -> T:
+    """Run a product view; on a gate denial show why (and how to apply) and stop the page.
+
+    A page's first call to its product goes through here, so a user who reaches a page by URL
+    without a scenario sees the gate's reason instead of a stack trace.
+    """
+    from data_products.approved import NoRelease
+
+    try:
+        return fn()
+    except AccessDenied as exc:
+        show_denial(exc, lng)
+        st.stop()
+    except NoRelease:
+        st.warning(t("ui.no_release", lng))
+        st.stop()

@@ -47,7 +47,7 @@ def generate(
     """Write synthetic identified extracts into the hospital domain (one folder per facility)."""
     if scale not in ("demo", "city"):
         raise typer.BadParameter("scale must be demo or city", param_hint="--scale")
-    from data_products.hospital import cli_generate
+    from data_products.hospital import generate_cli as cli_generate
 
     _exit(cli_generate(seed=seed, scale=scale, kinds=kind or None))
 
@@ -55,7 +55,7 @@ def generate(
 @app.command()
 def ingest() -> None:
     """Validate and de-identify the hospitals' extracts into the restricted zone (hospital -> restricted)."""
-    from data_products.restricted import cli_ingest
+    from data_products.restricted import ingest_cli as cli_ingest
 
     _exit(cli_ingest())
 

@@ -137,3 +137,22 @@ def browser(locale: str = "zh-CN"):
         finally:
             context.close()
             b.close()
+
+
+def sign_in(b: Browser, url: str, username: str, password: str, lang: str = "en") -> None:
+    """Through the form, as a person would. Streamlit keeps the sign-in in the browser session, so
+    move between pages with ``open_page`` (the navigation links), not by loading a new URL."""
+    labels = {"en": ("Username", "Password", "Sign in"), "zh": ("用户名", "密码", "登录")}[lang]
+    b.page.goto(f"{url}/?lang={lang}")
+    b.wait_idle()
+    b.page.get_by_role("textbox", name=labels[0]).fill(username)
+    b.page.get_by_role("textbox", name=labels[1]).fill(password)
+    b.page.get_by_role("button", name=labels[2]).click()
+    b.wait_idle()
+
+
+def open_page(b: Browser, url_path: str) -> None:
+    """Follow the sidebar navigation link to ``url_path`` (keeps the Streamlit session)."""
+    b.page.locator(f'[data-testid="stSidebarNav"] a[href$="/{url_path}"]').first.click()
+    b.page.wait_for_timeout(300)
+    b.wait_idle()

@@ -37,6 +37,8 @@ PRODUCTS: dict[str, Product] = {
                 ("commission",), ("company", "hospital"), False, producer_facility="F0602"),
         Product("elderly_weight_atlas", "基层老年人体重指标图谱", "Primary-care elderly body-weight atlas",
                 ("commission", "hospital"), ("company",), True),
+        Product("supplier_quality", "数据供给方质量报告", "Supplier data-quality report",
+                ("commission", "hospital"), (), True),
     )
 }
 

@@ -1,0 +1,117 @@
+"""Catalog: the published products and the space's 28 datasets, their lifecycle, and how to apply.
+
+Entries describe; nothing here opens a dataset. Applying creates a pending scenario in the
+commission's inbox (the gate opens the product once it is approved).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboards.ui import lang, require_principal, synthetic_banner
+from data_products import catalog
+from data_products.governance import ScenarioError
+from data_products.i18n import pick, register, t
+
+register({
+    "cat.title": {"zh": "产品与数据集目录", "en": "Catalog of products and datasets"},
+    "cat.products": {"zh": "已发布的数据产品", "en": "Published data products"},
+    "cat.datasets": {"zh": "高质量数据集（{n} 个）", "en": "High-quality datasets ({n})"},
+    "cat.filter_specialty": {"zh": "专科", "en": "Specialty"},
+    "cat.filter_stage": {"zh": "生命周期阶段", "en": "Lifecycle stage"},
+    "cat.all": {"zh": "全部", "en": "All"},
+    "cat.descriptive": {"zh": "描述性条目（本部署无对应产品）", "en": "Descriptive entry (no product in this deployment)"},
+    "cat.backs": {"zh": "支撑产品：{p}（数据来自已批准发布与传输清单）", "en": "Backs product: {p} (figures from approved releases and transfer manifests)"},
+    "cat.fields": {"zh": "字段", "en": "Fields"},
+    "cat.facilities": {"zh": "贡献机构", "en": "Contributing facilities"},
+    "cat.rows": {"zh": "记录数", "en": "Records"},
+    "cat.span": {"zh": "时间范围", "en": "Time span"},
+    "cat.freq": {"zh": "更新频率", "en": "Update frequency"},
+    "cat.version": {"zh": "版本", "en": "Version"},
+    "cat.approval": {"zh": "审批", "en": "Approval"},
+    "cat.stage": {"zh": "生命周期", "en": "Lifecycle"},
+    "cat.apply": {"zh": "申请使用", "en": "Apply for access"},
+    "cat.purpose": {"zh": "用途", "en": "Purpose"},
+    "cat.from": {"zh": "开始日期", "en": "Valid from"},
+    "cat.to": {"zh": "结束日期", "en": "Valid to"},
+    "cat.scope": {"zh": "范围", "en": "Scope"},
+    "cat.submit": {"zh": "提交申请", "en": "Submit application"},
+    "cat.submitted": {"zh": "已提交申请 #{id}，等待市卫健委审批。", "en": "Application #{id} submitted; it awaits the commission's approval."},
+    "cat.not_released": {"zh": "尚未发布", "en": "not released"},
+    "cat.release": {"zh": "当前发布", "en": "Current release"},
+    "cat.approved_by": {"zh": "批准人", "en": "Approved by"},
+    "cat.never_opened": {"zh": "目录只描述数据集，不提供数据本身；使用需经场景审批（一场景一授权）。",
+                         "en": "The catalog describes datasets and never opens them; use needs an approved scenario "
+                               "(one authorisation per scenario)."},
+})
+for stage, (zh, en) in catalog.STAGE_NAMES.items():
+    register({f"cat.stage.{stage}": {"zh": zh, "en": en}})
+
+lng = lang()
+user = require_principal()
+st.title(t("cat.title", lng))
+synthetic_banner(lng)
+st.caption(t("cat.never_opened", lng))
+
+st.header(t("cat.products", lng))
+prods = pd.DataFrame(catalog.products())
+prods["name"] = [pick(lng, z, e) for z, e in zip(prods["name_zh"], prods["name_en"], strict=True)]
+prods["release_id"] = prods["release_id"].fillna(t("cat.not_released", lng))
+st.dataframe(prods[["name", "product_id", "release_id", "approved_by", "approved_at", "time_span", "releases"]].rename(
+    columns={"release_id": t("cat.release", lng), "approved_by": t("cat.approved_by", lng)}),
+    hide_index=True, width="stretch", key="cat_products")
+
+entries = catalog.datasets(user)
+st.header(t("cat.datasets", lng, n=len(entries)))
+specialties = sorted({d["specialty"] for d in entries})
+c1, c2 = st.columns(2)
+qp = st.query_params
+spec_choice = c1.selectbox(t("cat.filter_specialty", lng), ["", *specialties],
+                           index=([""] + specialties).index(qp.get("spec", "")) if qp.get("spec", "") in specialties else 0,
+                           format_func=lambda s: s or t("cat.all", lng), key="cat_spec")
+stage_choice = c2.selectbox(t("cat.filter_stage", lng), ["", *catalog.STAGES],
+                            index=(["", *catalog.STAGES]).index(qp.get("stage", "")) if qp.get("stage", "") in catalog.STAGES else 0,
+                            format_func=lambda s: t(f"cat.stage.{s}", lng) if s else t("cat.all", lng), key="cat_stage")
+qp["spec"], qp["stage"] = spec_choice, stage_choice
+
+for d in entries:
+    if spec_choice and d["specialty"] != spec_choice:
+        continue
+    if stage_choice and d["stage"] != stage_choice:
+        continue
+    name = pick(lng, d["name_zh"], d["name_en"])
+    stage_label = t(f"cat.stage.{d['stage']}", lng) if d["stage"] else "—"
+    with st.expander(f"{name} · {stage_label}"):
+        st.write(pick(lng, d["description_zh"], d["description_en"]))
+        st.caption(t("cat.descriptive", lng) if d["descriptive"] else t("cat.backs", lng, p=d["product_id"]))
+        if d["stage_index"] is not None:
+            steps = [("● " if i <= d["stage_index"] else "○ ") + t(f"cat.stage.{s}", lng) for i, s in enumerate(catalog.STAGES)]
+            st.markdown(f"**{t('cat.stage', lng)}:** " + " → ".join(steps))
+        cols = st.columns(4)
+        cols[0].metric(t("cat.facilities", lng), d["facilities"] if d["facilities"] is not None else "—")
+        cols[1].metric(t("cat.rows", lng), f"{d['rows']:,}" if d.get("rows") is not None else "—")
+        span = d["time_span"]
+        cols[2].metric(t("cat.span", lng), f"{span[0]} – {span[-1]}" if span else "—")
+        cols[3].metric(t("cat.freq", lng), d["update_frequency"] or "—")
+        st.markdown(f"**{t('cat.fields', lng)}:** " + ", ".join(f"`{f}`" for f in d["fields"]))
+        st.markdown(f"**{t('cat.version', lng)}:** {d['version'] or '—'}")
+        if d["approval"]:
+            st.markdown(f"**{t('cat.approval', lng)}:** " + ", ".join(f"{k}: {v}" for k, v in d["approval"].items() if v))
+        if d["facility_names"]:
+            st.markdown(f"**{t('cat.facilities', lng)}:** " + "、".join(d["facility_names"]))
+        if catalog.can_apply(user, d["product_id"]):
+            with st.form(f"apply_{d['id']}"):
+                st.markdown(f"**{t('cat.apply', lng)}**")
+                start, end = catalog.default_window()
+                purpose = st.text_area(t("cat.purpose", lng), key=f"purpose_{d['id']}", max_chars=2000)
+                f1, f2 = st.columns(2)
+                valid_from = f1.date_input(t("cat.from", lng), value=start, key=f"from_{d['id']}")
+                valid_to = f2.date_input(t("cat.to", lng), value=end, key=f"to_{d['id']}")
+                scope = st.multiselect(t("cat.scope", lng), ["view", "download"], default=["view"], key=f"scope_{d['id']}")
+                if st.form_submit_button(t("cat.submit", lng)):
+                    try:
+                        sc = catalog.apply_from_catalog(user, d["id"], purpose, valid_from, valid_to, tuple(scope) or ("view",))
+                        st.success(t("cat.submitted", lng, id=sc.id))
+                    except (ScenarioError, ValueError) as exc:
+                        st.error(str(exc))

@@ -1,0 +1,163 @@
+"""My hospital: the facility's own indicators beside the city's distribution, its transfers, the
+data-quality checks on what it sent, and what awaits approval. Peers are never named."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from dashboards.ui import guard, lang, require_principal, synthetic_banner
+from data_products import catalog
+from data_products.approved import NoRelease
+from data_products.governance import AccessDenied
+from data_products.i18n import pick, register, t
+from data_products.products.registry import PRODUCTS
+from data_products.products.supplier_quality import indicators
+from data_products.products.supplier_quality import views as supplier
+from data_products.reference import facilities
+
+register({
+    "mh.title": {"zh": "我的医院", "en": "My hospital"},
+    "mh.indicators": {"zh": "本机构指标与全市分布", "en": "Our indicators beside the city's distribution"},
+    "mh.indicators_note": {"zh": "同级机构只以分布（四分位数、百分位排名）出现，不显示名称。",
+                           "en": "Peers appear only as a distribution (quartiles, percentile rank), never by name."},
+    "mh.none": {"zh": "暂无可显示的产品指标。", "en": "No product indicators to show yet."},
+    "mh.metric": {"zh": "指标", "en": "Metric"},
+    "mh.own": {"zh": "本机构", "en": "Ours"},
+    "mh.median": {"zh": "全市中位数", "en": "City median"},
+    "mh.iqr": {"zh": "四分位距", "en": "Interquartile range"},
+    "mh.rank": {"zh": "百分位排名", "en": "Percentile rank"},
+    "mh.n_fac": {"zh": "参与机构数", "en": "Facilities"},
+    "mh.transfers": {"zh": "数据传输", "en": "Transfers"},
+    "mh.files": {"zh": "已接收文件", "en": "Files accepted"},
+    "mh.rows": {"zh": "接收记录数", "en": "Rows accepted"},
+    "mh.rejected": {"zh": "被拒文件", "en": "Files rejected"},
+    "mh.last": {"zh": "最近一次传输", "en": "Last transfer"},
+    "mh.quality": {"zh": "数据质量检查", "en": "Data-quality checks"},
+    "mh.passed": {"zh": "通过", "en": "Passed"},
+    "mh.failed": {"zh": "未通过", "en": "Failed"},
+    "mh.trend": {"zh": "各年度通过率：本机构与全市", "en": "Pass rate by data year: ours and the city's"},
+    "mh.fields": {"zh": "字段完整性（本机构 vs 全市）", "en": "Field completeness (ours vs the city)"},
+    "mh.rejections": {"zh": "被拒传输", "en": "Rejected transfers"},
+    "mh.no_rejections": {"zh": "没有被拒的传输。", "en": "No rejected transfers."},
+    "mh.pending": {"zh": "待审批事项", "en": "Awaiting approval"},
+    "mh.pending_releases": {"zh": "待批准的候选发布", "en": "Candidate releases awaiting approval"},
+    "mh.pending_apps": {"zh": "本机构待审批的使用场景申请", "en": "Our scenario applications awaiting approval"},
+    "mh.nothing_pending": {"zh": "没有待审批事项。", "en": "Nothing awaiting approval."},
+    "mh.check.completeness": {"zh": "完整性", "en": "Completeness"},
+    "mh.check.validity": {"zh": "有效性", "en": "Validity"},
+    "mh.check.timeliness": {"zh": "及时性", "en": "Timeliness"},
+    "mh.check.duplicates": {"zh": "重复记录", "en": "Duplicates"},
+    "mh.not_supplier": {"zh": "供给方质量报告尚未发布。", "en": "The supplier quality report has not been released yet."},
+})
+
+lng = lang()
+user = require_principal()
+st.title(t("mh.title", lng))
+synthetic_banner(lng)
+reg = facilities().set_index("facility_id")
+if user.facility_id in reg.index:
+    st.subheader(pick(lng, reg.at[user.facility_id, "name_zh"], reg.at[user.facility_id, "name_en"]))
+
+# --- indicators from every product this hospital may see -------------------------------------
+st.header(t("mh.indicators", lng))
+st.caption(t("mh.indicators_note", lng))
+shown_any = False
+for product_id, fn in indicators.available().items():
+    try:
+        frame = fn(user)
+    except (AccessDenied, NoRelease):
+        continue  # a product it holds no scenario for, or not released yet: nothing to compare
+    if frame is None or frame.empty:
+        continue
+    shown_any = True
+    p = PRODUCTS.get(product_id)
+    st.markdown(f"**{pick(lng, p.name_zh, p.name_en) if p else product_id}**")
+    view = frame.reset_index()
+    view["iqr"] = [f"{a:.2f} – {b:.2f}" if pd.notna(a) and pd.notna(b) else "" for a, b in zip(view["p25"], view["p75"],
+                                                                                                 strict=True)]
+    view = view[["metric", "own", "median", "iqr", "percentile_rank", "facilities"]].rename(columns={
+        "metric": t("mh.metric", lng), "own": t("mh.own", lng), "median": t("mh.median", lng), "iqr": t("mh.iqr", lng),
+        "percentile_rank": t("mh.rank", lng), "facilities": t("mh.n_fac", lng)})
+    st.dataframe(view, hide_index=True, width="stretch", key=f"mh_ind_{product_id}",
+                 column_config={t("mh.rank", lng): st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f")})
+if not shown_any:
+    st.info(t("mh.none", lng))
+
+# --- transfers and data quality (from the approved supplier report) -------------------------
+st.header(t("mh.transfers", lng))
+try:
+    summary = supplier.summary(user)
+except NoRelease:
+    st.warning(t("mh.not_supplier", lng))
+    summary = None
+except AccessDenied as exc:
+    st.error(exc.decision.message(lng))
+    summary = None
+
+if summary is not None:
+    c = st.columns(4)
+    c[0].metric(t("mh.files", lng), summary["files_accepted"])
+    c[1].metric(t("mh.rows", lng), "—" if summary["rows_accepted"] is None else f"{summary['rows_accepted']:,}")
+    c[2].metric(t("mh.rejected", lng), summary["files_rejected"])
+    c[3].metric(t("mh.last", lng), str(summary["last_transfer"])[:16] if summary["last_transfer"] is not None else "—")
+    tr = guard(lambda: supplier.transfers(user), lng)
+    st.dataframe(tr[["file_name", "kind", "year", "ingested_at", "rows", "first_event_month", "last_event_month",
+                     "last_event_lag_days", "median_lag_days"]], hide_index=True, width="stretch", key="mh_transfers")
+
+    st.header(t("mh.quality", lng))
+    checks = guard(lambda: supplier.checks(user), lng)
+    if not checks.empty:
+        counts = checks.groupby("check")["passed"].agg(["sum", "count"])
+        cols = st.columns(len(counts))
+        for col, (check, row) in zip(cols, counts.iterrows(), strict=True):
+            failed = int(row["count"] - row["sum"])
+            col.metric(t(f"mh.check.{check}", lng), f"{int(row['sum'])}/{int(row['count'])}",
+                       delta=f"{failed} {t('mh.failed', lng)}" if failed else t("mh.passed", lng),
+                       delta_color="inverse" if failed else "off")
+        view = checks.assign(
+            check=checks["check"].map(lambda c: t(f"mh.check.{c}", lng)),
+            result=checks["passed"].map(lambda ok: ("✅ " + t("mh.passed", lng)) if ok else ("❌ " + t("mh.failed", lng))),
+        )[["file_name", "check", "result", "value", "reference", "detail"]]
+        st.dataframe(view, hide_index=True, width="stretch", key="mh_checks")
+    tr_frame = guard(lambda: supplier.trend(user), lng)
+    if not tr_frame.empty:
+        st.subheader(t("mh.trend", lng))
+        long = tr_frame.melt(id_vars=["check", "year"], value_vars=["own_pass_pct", "city_pass_pct"], var_name="who",
+                             value_name="pass_pct")
+        long["who"] = long["who"].map({"own_pass_pct": t("mh.own", lng), "city_pass_pct": t("mh.median", lng)})
+        long["check"] = long["check"].map(lambda c: t(f"mh.check.{c}", lng))
+        fig = px.line(long, x="year", y="pass_pct", color="who", facet_col="check", markers=True, range_y=[0, 105])
+        fig.update_layout(height=300, margin={"l": 0, "r": 0, "t": 30, "b": 0})
+        st.plotly_chart(fig, width="stretch", key="mh_trend")
+    comp = guard(lambda: supplier.completeness(user), lng)
+    if not comp.empty:
+        st.subheader(t("mh.fields", lng))
+        latest = comp.sort_values("year").groupby(["kind", "field"]).tail(1)
+        latest = latest.assign(result=latest["passed"].map(lambda ok: "✅" if ok else "❌"))
+        st.dataframe(latest[["kind", "field", "year", "pct", "city_pct", "result"]], hide_index=True, width="stretch",
+                     key="mh_fields", column_config={"pct": st.column_config.NumberColumn(format="%.1f"),
+                                                     "city_pct": st.column_config.NumberColumn(format="%.1f")})
+    st.subheader(t("mh.rejections", lng))
+    rej = guard(lambda: supplier.rejections(user), lng)
+    if rej.empty:
+        st.caption(t("mh.no_rejections", lng))
+    else:
+        st.dataframe(rej, hide_index=True, width="stretch", key="mh_rejections")
+
+# --- what awaits approval ----------------------------------------------------------------------
+st.header(t("mh.pending", lng))
+mine = [p.id for p in PRODUCTS.values() if p.facility_level or p.producer_facility == user.facility_id]
+pending_releases = catalog.releases_awaiting_approval(mine)
+apps = catalog.my_applications(user)
+if not pending_releases and not apps:
+    st.caption(t("mh.nothing_pending", lng))
+if pending_releases:
+    st.markdown(f"**{t('mh.pending_releases', lng)}**")
+    st.dataframe(pd.DataFrame(pending_releases), hide_index=True, width="stretch", key="mh_pending_releases")
+if apps:
+    st.markdown(f"**{t('mh.pending_apps', lng)}**")
+    st.dataframe(pd.DataFrame([{"id": s.id, "product": s.product_id, "purpose": s.purpose,
+                                "valid_from": s.valid_from, "valid_to": s.valid_to, "applied_at": s.applied_at}
+                               for s in apps]), hide_index=True, width="stretch", key="mh_pending_apps")

@@ -1,0 +1,312 @@
+"""Pediatric pneumonia infection-marker atlas (儿童肺炎常用感染指标分布图谱).
+
+Renders only the approved release through the product's view functions (each asks the gate).
+Every filter is bound to the URL, so a view can be shared as a link.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboards.charts import district_choropleth
+from dashboards.ui import guard, lang, require_principal, synthetic_banner
+from data_products.disclosure import ALL
+from data_products.i18n import pick, register, t
+from data_products.products.pneumonia import views
+from data_products.products.pneumonia.spec import AGE_BANDS, CUTOFFS, MARKERS, PATHOGENS, QUANTILES
+from data_products.reference import districts
+
+register({
+    "pn.title": {"zh": "儿童肺炎常用感染指标分布图谱", "en": "Pediatric pneumonia infection-marker atlas"},
+    "pn.release": {"zh": "发布版本 {rid} · {who} 于 {at} 批准 · 时间范围 {span}",
+                   "en": "Release {rid} · approved by {who} at {at} · covers {span}"},
+    "pn.metric": {"zh": "指标", "en": "Metric"},
+    "pn.period": {"zh": "时间范围（月）", "en": "Period (months)"},
+    "pn.age": {"zh": "年龄组", "en": "Age band"},
+    "pn.sex": {"zh": "性别", "en": "Sex"},
+    "pn.pathogen": {"zh": "病原体", "en": "Pathogen"},
+    "pn.marker": {"zh": "检验指标", "en": "Marker"},
+    "pn.play": {"zh": "按月播放", "en": "Play the months"},
+    "pn.tab.map": {"zh": "地图", "en": "Map"},
+    "pn.tab.dist": {"zh": "指标分布", "en": "Distributions"},
+    "pn.tab.season": {"zh": "季节性", "en": "Seasons"},
+    "pn.tab.profile": {"zh": "区概况", "en": "District profile"},
+    "pn.tab.facility": {"zh": "本院对比", "en": "My facility"},
+    "pn.tab.table": {"zh": "数据表与下载", "en": "Table and download"},
+    "pn.tab.about": {"zh": "关于数据", "en": "About this data"},
+    "pn.suppressed": {"zh": "已抑制（计数 < {k} 或可被反推）", "en": "Suppressed (count < {k} or recoverable)"},
+    "pn.reason.primary": {"zh": "小于 {k} 的计数（一级抑制）", "en": "count below {k} (primary)"},
+    "pn.reason.secondary": {"zh": "为保护其他单元而隐藏（二级抑制）", "en": "hidden to protect another cell (secondary)"},
+    "pn.reason.range": {"zh": "分位数只按单月或全时段发布", "en": "quantiles are released per month or for the whole span"},
+    "pn.reason.empty": {"zh": "无病例", "en": "no cases"},
+    "pn.click_hint": {"zh": "点击地图上的区可查看该区概况。", "en": "Click a district on the map to open its profile."},
+    "pn.district": {"zh": "区", "en": "District"},
+    "pn.city": {"zh": "全市", "en": "Guangzhou"},
+    "pn.rank": {"zh": "排名", "en": "Rank"},
+    "pn.value": {"zh": "数值", "en": "Value"},
+    "pn.by_age": {"zh": "按年龄组（全时段）", "en": "By age band (whole span)"},
+    "pn.by_pathogen": {"zh": "按病原体阳性（全时段）", "en": "By positive pathogen (whole span)"},
+    "pn.cutoff_line": {"zh": "临床界值", "en": "Clinical cut-off"},
+    "pn.heatmap": {"zh": "各月病原体阳性率（%）", "en": "Pathogen positivity by month (%)"},
+    "pn.trend": {"zh": "阳性率趋势", "en": "Positivity trend"},
+    "pn.own": {"zh": "本院", "en": "Own facility"},
+    "pn.facilities_n": {"zh": "机构数", "en": "Facilities"},
+    "pn.pct_rank": {"zh": "百分位", "en": "Percentile rank"},
+    "pn.own_note": {"zh": "同级机构仅以分布显示，不显示名称。", "en": "Peers appear only as a distribution, never by name."},
+    "pn.download_csv": {"zh": "下载 CSV（含抑制标记）", "en": "Download CSV (with suppression flags)"},
+    "pn.download_meta": {"zh": "下载元数据（JSON）", "en": "Download metadata (JSON)"},
+    "pn.prepare": {"zh": "准备下载文件", "en": "Prepare the download"},
+    "pn.no_district": {"zh": "请选择一个区。", "en": "Pick a district."},
+    "pn.n": {"zh": "病例数", "en": "Cases"},
+    "pn.about": {
+        "zh": ("**数据来源**：各医院上报的 14 岁以下肺炎住院病例（去标识化后在受限区处理），仅发布通过统计披露控制并经审批的汇总表。\n\n"
+               "**抑制规则**：任何 1–{k1} 的计数不发布（一级抑制）；另外隐藏部分单元，使任何被隐藏的数不能由合计或边际反推（二级抑制）。"
+               "比例、率和分位数只由可发布的单元计算；被隐藏的值一律标注原因，绝不以 0 代替。\n\n"
+               "**率**：每万名儿童病例数，分母为 2020 年普查常住人口 × 13.87%（0–14 岁占比）的估计，年龄组按年龄均匀分布估算。\n\n"
+               "**分位数**：每个单元内的 P10、P25、中位数、P75、P90，由受限区内的原始记录计算，只发布分位数，不发布记录。"),
+        "en": ("**Source**: pneumonia admissions of children under 14 reported by the hospitals, de-identified and processed in the "
+               "restricted zone; only aggregate tables that passed disclosure control and an approval are published.\n\n"
+               "**Suppression**: no count from 1 to {k1} is shown (primary); further cells are hidden so no hidden value can be "
+               "recovered from totals or margins (secondary). Shares, rates and quantiles are computed only from releasable "
+               "cells; a hidden value always carries its reason and is never shown as 0.\n\n"
+               "**Rates**: cases per 10,000 children; the denominator estimates children as 13.87% (the census share aged 0–14) "
+               "of each district's 2020 residents, spread evenly over single years of age for the age bands.\n\n"
+               "**Quantiles**: P10, P25, median, P75 and P90 within each cell, computed on the records inside the restricted "
+               "zone; only the quantiles leave it."),
+    },
+    "pn.cutoffs": {"zh": "临床界值及来源", "en": "Clinical cut-offs and their sources"},
+    "age.lt1": {"zh": "<1 岁", "en": "<1 y"},
+    "age.1to5": {"zh": "1–5 岁", "en": "1–5 y"},
+    "age.6to13": {"zh": "6–13 岁", "en": "6–13 y"},
+    "age.ALL": {"zh": "全部年龄", "en": "All ages"},
+    "sex.M": {"zh": "男", "en": "Boys"},
+    "sex.F": {"zh": "女", "en": "Girls"},
+    "sex.ALL": {"zh": "全部", "en": "Both"},
+    "path.mp": {"zh": "肺炎支原体", "en": "Mycoplasma pneumoniae"},
+    "path.rsv": {"zh": "呼吸道合胞病毒", "en": "RSV"},
+    "path.flua": {"zh": "甲型流感", "en": "Influenza A"},
+    "path.flub": {"zh": "乙型流感", "en": "Influenza B"},
+    "path.adv": {"zh": "腺病毒", "en": "Adenovirus"},
+    "marker.crp_mg_l": {"zh": "C 反应蛋白 CRP（mg/L）", "en": "CRP (mg/L)"},
+    "marker.pct_ng_ml": {"zh": "降钙素原 PCT（ng/mL）", "en": "PCT (ng/mL)"},
+    "marker.wbc_10e9_l": {"zh": "白细胞 WBC（×10⁹/L）", "en": "WBC (×10⁹/L)"},
+    "marker.neut_pct": {"zh": "中性粒细胞（%）", "en": "Neutrophils (%)"},
+    "marker.il6_pg_ml": {"zh": "白介素-6 IL-6（pg/mL）", "en": "IL-6 (pg/mL)"},
+    "metric.cases": {"zh": "病例数", "en": "Cases"},
+    "metric.rate": {"zh": "每万名儿童病例数（估计）", "en": "Cases per 10,000 children (est.)"},
+    "metric.median": {"zh": "{marker} 中位数", "en": "Median {marker}"},
+    "metric.share": {"zh": "{cutoff} 占比（%）", "en": "Share {cutoff} (%)"},
+    "metric.positivity": {"zh": "{pathogen} 阳性率（%）", "en": "{pathogen} positivity (%)"},
+})
+
+lng = lang()
+user = require_principal()
+st.title(t("pn.title", lng))
+synthetic_banner(lng)
+
+info = guard(lambda: views.release_info(user), lng)
+months = guard(lambda: views.months(user), lng)
+k = info["meta"].get("min_cell", 10)
+dnames = districts().set_index("adcode").apply(lambda r: pick(lng, r["name_zh"], r["name_en"]), axis=1)
+dnames[ALL] = t("pn.city", lng)
+st.caption(t("pn.release", lng, rid=info["release_id"], who=info["approval"].get("approved_by", "?"),
+             at=info["approval"].get("approved_at", "?"), span=" – ".join(info["meta"].get("time_span", []))))
+
+
+def cutoff_label(c) -> str:
+    return f"{t('marker.' + c.marker, lng).split('（')[0].split(' (')[0]} {c.op} {c.value:g}"
+
+
+def metric_label(mid: str) -> str:
+    if mid in ("cases", "rate"):
+        return t(f"metric.{mid}", lng)
+    if mid.endswith("_p50"):
+        return t("metric.median", lng, marker=t("marker." + mid.removesuffix("_p50"), lng))
+    if mid.endswith("_share"):
+        c = next(c for c in CUTOFFS if c.id == mid.removesuffix("_share"))
+        return t("metric.share", lng, cutoff=cutoff_label(c))
+    return t("metric.positivity", lng, pathogen=t("path." + mid.removesuffix("_positivity"), lng))
+
+
+def reason_label(reason: str) -> str:
+    return t(f"pn.reason.{reason}", lng, k=k) if reason else ""
+
+
+# --- filters (bound to the URL) -----------------------------------------------------------------
+metric_ids = list(views.METRICS)
+c1, c2, c3, c4 = st.columns([3, 4, 2, 2])
+metric = c1.selectbox(t("pn.metric", lng), metric_ids, format_func=metric_label, key="metric", bind="query-params",
+                      index=metric_ids.index("mp_positivity"))
+start, end = c2.select_slider(t("pn.period", lng), months, value=(months[0], months[-1]), key="period",
+                              bind="query-params")
+age = c3.selectbox(t("pn.age", lng), [ALL, *AGE_BANDS], format_func=lambda a: t(f"age.{a}", lng), key="age",
+                   bind="query-params")
+sex = c4.selectbox(t("pn.sex", lng), [ALL, "M", "F"], format_func=lambda s: t(f"sex.{s}", lng), key="sex",
+                   bind="query-params")
+
+tabs = st.tabs([t(f"pn.tab.{x}", lng) for x in ("map", "dist", "season", "profile", "facility", "table", "about")])
+
+# --- map ------------------------------------------------------------------------------------------
+values = guard(lambda: views.district_values(user, metric, start, end, age, sex), lng)
+shown = values.drop(index=ALL)
+
+
+def fmt(v: float) -> str:
+    if pd.isna(v):
+        return "—"
+    return f"{v:,.0f}" if metric == "cases" else f"{v:,.1f}" if abs(v) >= 10 else f"{v:,.2f}"
+
+
+with tabs[0]:
+    hover = pd.Series({a: (fmt(shown.at[a, "value"]) if not shown.at[a, "suppressed"] else reason_label(shown.at[a, "reason"]))
+                       for a in shown.index})
+    fig = district_choropleth(shown, value="value", label=metric_label(metric), names=dnames, hover_text=hover,
+                              suppressed=shown["suppressed"], suppressed_label=t("pn.suppressed", lng, k=k),
+                              colorscale="YlOrRd")
+    event = st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="pn_map",
+                            on_select="rerun", selection_mode="points")
+    points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else (
+        event.selection.points if event else [])
+    if points:
+        loc = points[0].get("location") or points[0].get("customdata")
+        # Only a new click moves the profile; a selection that persists across reruns must not
+        # override a district picked in the profile's own selector.
+        if loc in dnames.index and loc != ALL and st.session_state.get("_pn_clicked") != loc:
+            st.session_state["_pn_clicked"] = loc
+            st.session_state["district"] = loc
+    city = values.loc[ALL]
+    st.metric(f"{t('pn.city', lng)} · {metric_label(metric)}",
+              fmt(city["value"]) if not city["suppressed"] else reason_label(city["reason"]))
+    st.caption(t("pn.click_hint", lng))
+    if st.toggle(t("pn.play", lng), key="play"):
+        frame_box = st.empty()
+        for m in months[months.index(start): months.index(end) + 1]:
+            mv = views.district_values(user, metric, m, m, age, sex).drop(index=ALL)
+            mh = pd.Series({a: fmt(mv.at[a, "value"]) if not mv.at[a, "suppressed"] else reason_label(mv.at[a, "reason"])
+                            for a in mv.index})
+            f = district_choropleth(mv, value="value", label=f"{metric_label(metric)} · {m}", names=dnames, hover_text=mh,
+                                    suppressed=mv["suppressed"], suppressed_label=t("pn.suppressed", lng, k=k),
+                                    colorscale="YlOrRd", height=420)
+            frame_box.plotly_chart(f, width="stretch", config={"displayModeBar": False}, key=f"play_{m}")
+            time.sleep(0.7)
+
+# --- distributions -----------------------------------------------------------------------------------
+with tabs[1]:
+    marker = st.selectbox(t("pn.marker", lng), list(MARKERS), format_func=lambda m: t("marker." + m, lng), key="marker",
+                          bind="query-params")
+
+    def box(frame: pd.DataFrame, labels: list[str], title: str) -> go.Figure:
+        fig = go.Figure()
+        ok = frame[list(QUANTILES)].notna().all(axis=1)
+        fig.add_trace(go.Box(
+            x=[lab for lab, good in zip(labels, ok, strict=True) if good],
+            q1=frame.loc[ok, "p25"].tolist(), median=frame.loc[ok, "p50"].tolist(), q3=frame.loc[ok, "p75"].tolist(),
+            lowerfence=frame.loc[ok, "p10"].tolist(), upperfence=frame.loc[ok, "p90"].tolist(),
+            name=title, marker_color="#1f6f8b", boxpoints=False,
+        ))
+        for c in CUTOFFS:
+            if c.marker == marker:
+                fig.add_hline(y=c.value, line_dash="dash", line_color="#c0392b",
+                              annotation_text=f"{t('pn.cutoff_line', lng)} {c.op} {c.value:g}", annotation_position="top left")
+        fig.update_layout(title=title, height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10}, showlegend=False,
+                          yaxis_title=t("marker." + marker, lng))
+        if marker in ("pct_ng_ml", "il6_pg_ml", "crp_mg_l"):
+            fig.update_yaxes(type="log")
+        return fig
+
+    d1, d2 = st.columns(2)
+    qa = guard(lambda: views.quantiles_by_age(user, marker), lng)
+    d1.plotly_chart(box(qa, [t(f"age.{a}", lng) for a in qa.index], t("pn.by_age", lng)), key="box_age",
+                    config={"displayModeBar": False})
+    qp = guard(lambda: views.quantiles_by_pathogen(user, marker, age), lng)
+    d2.plotly_chart(box(qp, [t(f"path.{p}", lng) for p in qp.index], t("pn.by_pathogen", lng)), key="box_path",
+                    config={"displayModeBar": False})
+    st.caption("P10 · P25 · P50 · P75 · P90")
+
+# --- seasons -------------------------------------------------------------------------------------
+with tabs[2]:
+    s = guard(lambda: views.season(user, age, sex), lng)
+    grid = s.pivot(index="pathogen", columns="month", values="value").reindex(list(PATHOGENS))
+    hidden = s.pivot(index="pathogen", columns="month", values="suppressed").reindex(list(PATHOGENS))
+    text = grid.round(1).astype(object).where(~hidden.astype(bool), "×")
+    heat = go.Figure(go.Heatmap(z=grid.values, x=list(grid.columns), y=[t(f"path.{p}", lng) for p in grid.index],
+                                text=text.values, texttemplate="%{text}", colorscale="YlOrRd",
+                                colorbar={"title": {"text": "%"}}, hoverongaps=False))
+    heat.update_layout(title=t("pn.heatmap", lng), height=330, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    st.plotly_chart(heat, key="season_heat", config={"displayModeBar": False})
+    st.caption("× = " + t("pn.suppressed", lng, k=k))
+    trend = go.Figure()
+    for p in PATHOGENS:
+        r = s[s["pathogen"] == p]
+        trend.add_trace(go.Scatter(x=r["month"], y=r["value"].where(~r["suppressed"].astype(bool)), mode="lines+markers",
+                                   name=t(f"path.{p}", lng), connectgaps=False))
+    trend.update_layout(title=t("pn.trend", lng), height=360, yaxis_title="%", margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    st.plotly_chart(trend, key="season_trend", config={"displayModeBar": False})
+
+# --- district profile -------------------------------------------------------------------------------
+with tabs[3]:
+    adcodes = list(districts()["adcode"])
+    district = st.selectbox(t("pn.district", lng), adcodes, format_func=dnames.__getitem__, key="district",
+                            bind="query-params")
+    prof = guard(lambda: views.profile(user, district, start, end, age, sex), lng)
+    table = pd.DataFrame({
+        t("pn.metric", lng): [metric_label(m) for m in prof.index],
+        dnames[district]: [fmt(v) if not h else reason_label(r) for v, h, r in
+                           zip(prof["district"], prof["district_suppressed"], prof["district_reason"], strict=True)],
+        t("pn.city", lng): [fmt(v) if not h else "—" for v, h in zip(prof["city"], prof["city_suppressed"], strict=True)],
+        t("pn.rank", lng): [f"{int(r)} / {n}" if pd.notna(r) else "—" for r, n in zip(prof["rank"], prof["ranked_of"], strict=True)],
+    })
+    st.dataframe(table, hide_index=True, width="stretch", key="profile_table")
+
+# --- own facility (hospitals) ---------------------------------------------------------------------------
+with tabs[4]:
+    fac = guard(lambda: views.facility_comparison(user), lng)
+    if info["scope"].own_facility:
+        st.caption(t("pn.own_note", lng))
+        own_tbl = pd.DataFrame({
+            t("pn.metric", lng): [metric_label(m) for m in fac.index],
+            t("pn.own", lng): [fmt(v) if not h else "—" for v, h in zip(fac["own"], fac["own_suppressed"], strict=True)],
+            "P25": fac["p25"].map(fmt), "P50": fac["median"].map(fmt), "P75": fac["p75"].map(fmt),
+            t("pn.pct_rank", lng): fac["percentile_rank"].map(lambda v: "—" if pd.isna(v) else f"{v:.0f}"),
+            t("pn.facilities_n", lng): fac["facilities"],
+        })
+        st.dataframe(own_tbl, hide_index=True, width="stretch", key="own_table")
+    ft = guard(lambda: views.facility_table(user), lng)
+    ft_show = pd.DataFrame({
+        "ID": ft["facility_id"],
+        t("pn.district", lng): ft["name_zh"] if lng == "zh" else ft["name_en"],
+        t("pn.n", lng): [str(v) if pd.notna(v) else reason_label(f) for v, f in zip(ft["cases"], ft["cases_flag"], strict=True)],
+    })
+    st.dataframe(ft_show, hide_index=True, width="stretch", key="facility_table")
+
+# --- table and download ----------------------------------------------------------------------------------
+with tabs[5]:
+    out = values.reset_index()
+    out_show = pd.DataFrame({
+        t("pn.district", lng): out["district"].map(dnames),
+        metric_label(metric): [fmt(v) if not h else "—" for v, h in zip(out["value"], out["suppressed"], strict=True)],
+        "n": [str(v) if (pd.notna(v) and not h) else "—" for v, h in zip(out["n"], out["suppressed"], strict=True)],
+        t("pn.reason.secondary", lng).split("（")[0].split(" (")[0]: out["reason"].map(reason_label),
+    })
+    st.dataframe(out_show, hide_index=True, width="stretch", key="shown_table")
+    stem = f"pneumonia_{metric}_{start}_{end}_{age}_{sex}"
+    if st.button(t("pn.prepare", lng), key="prepare_download", icon=":material/download:"):
+        csv_bytes, meta_bytes = guard(lambda: views.download(user, metric, start, end, age, sex), lng)
+        st.session_state["pn_download"] = (csv_bytes, meta_bytes, stem)
+    prepared = st.session_state.get("pn_download")
+    if prepared and prepared[2] == stem:  # never offer a file made for another selection
+        csv_bytes, meta_bytes, stem = prepared
+        b1, b2 = st.columns(2)
+        b1.download_button(t("pn.download_csv", lng), csv_bytes, f"{stem}.csv", "text/csv", key="dl_csv")
+        b2.download_button(t("pn.download_meta", lng), meta_bytes, f"{stem}.metadata.json", "application/json", key="dl_meta")
+
+# --- about -------------------------------------------------------------------------------------------------
+with tabs[6]:
+    st.markdown(t("pn.about", lng, k1=k - 1))
+    st.subheader(t("pn.cutoffs", lng))
+    st.dataframe(pd.DataFrame({"": [cutoff_label(c) for c in CUTOFFS], "source": [c.source for c in CUTOFFS]}),
+                 hide_index=True, width="stretch", key="cutoff_table")

@@ -1,0 +1,229 @@
+"""The catalog: published products and the space's 28 high-quality datasets, with their lifecycle.
+
+Lifecycle (the space's five steps): scenario approval -> data out of hospital -> product processing
+-> compliance listing -> transaction. A dataset that backs a product here gets its stage and figures
+from what the pipeline left behind: the supplier report's transfers (data out of hospital), candidate
+release files (processing; only their names are read), approved releases (listing) and approved
+applied scenarios (transaction). The other datasets are descriptive entries, marked as such.
+
+The catalog never opens a dataset, nor the restricted store. Contributing facilities are counts for
+everyone but the commission, which sees their names.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+
+from data_products import approved
+from data_products.config import paths
+from data_products.disclosure import ALL
+from data_products.governance import Principal, Scenario, apply, list_scenarios
+from data_products.products.registry import PRODUCTS
+from data_products.reference import facilities
+
+STAGES = ("scenario_approval", "data_out_of_hospital", "product_processing", "compliance_listing", "transaction")
+STAGE_NAMES = {
+    "scenario_approval": ("场景审批", "Scenario approval"),
+    "data_out_of_hospital": ("数据出院", "Data out of hospital"),
+    "product_processing": ("产品加工", "Product processing"),
+    "compliance_listing": ("合规上架", "Compliance listing"),
+    "transaction": ("交易流通", "Transaction"),
+}
+DATA_FILE = Path(__file__).parent / "catalog_data" / "datasets.json"
+SUPPLIER = "supplier_quality"
+
+
+@cache
+def dataset_descriptions() -> tuple[dict, ...]:
+    doc = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    items = tuple(doc["datasets"])
+    for i, d in enumerate(items):
+        if d["stage"] is not None and d["stage"] not in STAGES:
+            raise ValueError(f"{DATA_FILE.name}: dataset {i} ({d['id']}), field stage: unknown {d['stage']!r}")
+        if d["product_id"] is not None and d["product_id"] not in PRODUCTS:
+            raise ValueError(f"{DATA_FILE.name}: dataset {i} ({d['id']}), field product_id: unknown {d['product_id']!r}")
+    return items
+
+
+def _current(product_id: str) -> approved.Release | None:
+    try:
+        return approved.current(product_id)
+    except approved.NoRelease:
+        return None
+
+
+@dataclass(frozen=True)
+class KindSupply:
+    facilities: tuple[str, ...]
+    transfers: int
+    rows: int | None
+    years: tuple[str, ...]
+    last_transfer: str | None
+
+
+def supply_by_kind() -> dict[str, KindSupply]:
+    """Per kind, from the approved supplier report: facilities, transfers, released row total, years."""
+    rel = _current(SUPPLIER)
+    if rel is None:
+        return {}
+    tr = rel.table("transfers")
+    rows = rel.table("transfer_rows")
+    out = {}
+    for kind, g in tr.groupby("kind"):
+        total = rows[(rows["facility_id"] == ALL) & (rows["kind"] == kind) & (rows["year"] == ALL)]["rows"]
+        out[str(kind)] = KindSupply(
+            facilities=tuple(sorted(g["facility_id"].unique())),
+            transfers=len(g),
+            rows=None if total.empty or pd.isna(total.iloc[0]) else int(total.iloc[0]),
+            years=tuple(sorted(y for y in g["year"].unique() if y)),
+            last_transfer=str(g["ingested_at"].max()),
+        )
+    return out
+
+
+def _has_candidate(product_id: str) -> bool:
+    folder = paths().candidates / product_id
+    return folder.is_dir() and any(folder.glob("*.duckdb"))
+
+
+def _traded(product_id: str) -> int:
+    """Approved applied scenarios (orders and applications) for a product: its transactions."""
+    return sum(1 for s in list_scenarios(product_id=product_id, state="approved") if s.kind != "standing")
+
+
+def _stage(product_id: str, kind: str | None, supply: dict[str, KindSupply]) -> str:
+    stage = "scenario_approval"  # the product exists in the registry: its scenario was approved
+    if kind in supply:
+        stage = "data_out_of_hospital"
+    if _has_candidate(product_id):
+        stage = "product_processing"
+    if approved.current_release_id(product_id) is not None:
+        stage = "compliance_listing"
+        if _traded(product_id):
+            stage = "transaction"
+    return stage
+
+
+def products() -> list[dict]:
+    """Every registered product with its current approved release (if any) and history length."""
+    out = []
+    for p in PRODUCTS.values():
+        rel = _current(p.id)
+        out.append({
+            "product_id": p.id, "name_zh": p.name_zh, "name_en": p.name_en,
+            "standing": list(p.standing), "applicable_by": list(p.applicable_by), "facility_level": p.facility_level,
+            "release_id": rel.release_id if rel else None,
+            "approved_by": rel.approval.get("approved_by") if rel else None,
+            "approved_at": rel.approval.get("approved_at") if rel else None,
+            "content_hash": rel.approval.get("content_hash") if rel else None,
+            "time_span": rel.meta.get("time_span") if rel else None,
+            "transfers_in_lineage": len(rel.meta.get("lineage") or []) if rel else 0,
+            "releases": len(approved.history(p.id)),
+            "synthetic": bool(rel.meta.get("synthetic")) if rel else None,
+        })
+    return out
+
+
+def datasets(user: Principal | None = None) -> list[dict]:
+    """The 28 datasets. ``user`` decides whether facility names are shown (commission only)."""
+    names = user is not None and user.org_type == "commission"
+    supply = supply_by_kind()
+    reg = facilities().set_index("facility_id")["name_zh"]
+    out = []
+    for d in dataset_descriptions():
+        entry = {k: v for k, v in d.items()}
+        entry["facility_names"] = None
+        if d["product_id"] is not None:
+            s = supply.get(d["kind"])
+            rel = _current(d["product_id"])
+            entry["stage"] = _stage(d["product_id"], d["kind"], supply)
+            entry["facilities"] = len(s.facilities) if s else 0
+            entry["rows"] = s.rows if s else None
+            entry["transfers"] = s.transfers if s else 0
+            entry["last_transfer"] = s.last_transfer if s else None
+            entry["time_span"] = (rel.meta.get("time_span") if rel else None) or (list(s.years) if s else None)
+            entry["version"] = rel.release_id if rel else None
+            entry["approval"] = ({"by": rel.approval.get("approved_by"), "at": rel.approval.get("approved_at"),
+                                  "content_hash": rel.approval.get("content_hash")} if rel else None)
+            if names and s:
+                entry["facility_names"] = [str(reg.get(f, f)) for f in s.facilities]
+        else:
+            entry["rows"] = None
+            entry["transfers"] = None
+            entry["last_transfer"] = None
+        entry["stage_index"] = STAGES.index(entry["stage"]) if entry["stage"] else None
+        out.append(entry)
+    return out
+
+
+def can_apply(user: Principal, product_id: str | None) -> bool:
+    """Whether the catalog offers an application for this entry to this user (the gate rules again on apply)."""
+    if product_id is None or user.role not in ("hospital", "company"):
+        return False
+    p = PRODUCTS[product_id]
+    if user.org_type not in p.applicable_by:
+        return False
+    return not (user.org_type in p.standing or (p.producer_facility and p.producer_facility == user.facility_id))
+
+
+def apply_from_catalog(user: Principal, dataset_or_product: str, purpose: str, valid_from: date, valid_to: date,
+                       scope: tuple[str, ...] = ("view",)) -> Scenario:
+    """Apply for the product behind a catalog entry; lands pending in the commission's inbox."""
+    product_id = dataset_or_product
+    if product_id not in PRODUCTS:
+        entry = next((d for d in dataset_descriptions() if d["id"] == dataset_or_product), None)
+        if entry is None:
+            raise KeyError(f"catalog: no product or dataset {dataset_or_product!r}")
+        if entry["product_id"] is None:
+            raise ValueError(f"catalog: dataset {dataset_or_product!r} is descriptive; it backs no product to apply for")
+        product_id = entry["product_id"]
+    return apply(user, product_id, purpose, valid_from, valid_to, scope)
+
+
+def default_window(days: int = 180) -> tuple[date, date]:
+    today = date.today()
+    return today, today + timedelta(days=days)
+
+
+def catalog_cli(json: bool = False) -> int:  # noqa: A002 - the flag is named like the CLI option
+    """`dataspace catalog [--json]`: products and datasets (facility counts, never names)."""
+    import json as _json
+
+    prods = products()
+    sets = datasets(None)
+    if json:
+        print(_json.dumps({"products": prods, "datasets": sets}, ensure_ascii=False, indent=1, default=str))
+        return 0
+    print(f"{len(prods)} products:")
+    for p in prods:
+        print(f"  {p['product_id']:<22} {p['release_id'] or '(no approved release)'}")
+    print(f"{len(sets)} datasets:")
+    for d in sets:
+        kind = "descriptive" if d["descriptive"] else f"backs {d['product_id']}"
+        print(f"  {d['id']:<28} {d['stage'] or '-':<22} facilities={d['facilities']!s:<4} {kind}")
+    return 0
+
+
+def releases_awaiting_approval(product_ids: list[str] | None = None) -> list[dict]:
+    """Candidate releases not yet approved, by file name only (a candidate is never opened here)."""
+    out = []
+    for pid in product_ids or list(PRODUCTS):
+        folder = paths().candidates / pid
+        if not folder.is_dir():
+            continue
+        done = {h.get("release_id") for h in approved.history(pid)} if (paths().approved / pid).is_dir() else set()
+        for f in sorted(folder.glob("*.duckdb")):
+            if f.stem not in done:
+                out.append({"product_id": pid, "release_id": f.stem})
+    return out
+
+
+def my_applications(user: Principal, state: str | None = "pending") -> list[Scenario]:
+    """The user's organisation's applied scenarios (pending by default)."""
+    return [s for s in list_scenarios(org_id=user.org_id, state=state) if s.kind != "standing"]

@@ -1,0 +1,855 @@
+"""Disclosure control for every released table: minimum cell size and secondary suppression.
+
+Every product builder runs its count tables through :func:`protect` (one table) or
+:func:`protect_tables` (several tables released together), and approval re-runs :func:`check`
+(or :func:`check_tables`) on exactly what will be published; approval refuses on any violation.
+
+Rules
+-----
+* No released count in ``1 .. min_cell-1`` (``min_cell`` from :func:`data_products.config.min_cell`,
+  at least 10). Zero is releasable.
+* Secondary suppression: no suppressed cell may be recoverable from the totals and margins released
+  with it. Recoverable is tested exactly: with suppressed cells as unknowns and released cells as
+  knowns, cell ``i`` is recoverable iff the unit vector ``e_i`` lies in the row space of the relation
+  matrix restricted to the unknown columns (a rank test per connected component of unknowns:
+  dense SVD for small components, LSQR null-space sampling for large ones, doubt counting as
+  recoverable). Complements come first from cheap rules (a relation with one hidden cell; prefer the
+  smallest non-zero cell that is not a total of many relations, zeros last); any leak the exact test
+  still finds is closed by hiding the released cells of the cheapest table perturbation through the
+  leaking cell (an L1 linear programme).
+* Interval protection beyond the exact test: in a relation whose total is released, the hidden
+  components must add up to at least ``min_cell``. Otherwise ``total - released`` would tell a reader
+  that every hidden cell there is small (the classic "primary paired with a zero" leak), or, when
+  the hidden cells add to 0, that they are all zero.
+* Every suppressed value is ``<NA>`` and carries a reason in ``<measure>_flag``: ``'primary'``
+  (a count in 1..min_cell-1) or ``'secondary'`` (hidden to protect one); released cells have ``''``.
+  Nothing is ever silently zeroed.
+* Rates, percentages and quantiles are the builder's business; it must compute them only where the
+  counts they rest on are released (:func:`releasable` gives that mask).
+
+Tables and relations
+--------------------
+A table is a frame with string dimension columns and integer count columns (measures). Margin rows
+carry :data:`ALL` in a dimension; :func:`add_margins` makes them for every subset of the dimensions.
+:func:`cube_relations` derives the exact linear relations: for each cell and each dimension ``d`` with
+a value other than ``ALL``, the cell with ``d = ALL`` (the other dimensions fixed) is the sum over ``d``.
+
+Several tables released together are protected jointly. Relations between them are declared with
+:class:`Link`: *each cell of table ``total`` whose dimensions outside ``on`` are ALL equals the sum of
+the cells of table ``component`` that match it on ``on``, have a real value in every ``over``
+dimension and ALL in their remaining dimensions*. Example: a district table (dims district, month)
+and a facility table (dims facility, month, with a ``district`` column carried by
+``add_margins(..., carry={"district": "facility"})``):
+``Link(total="district", component="facility", on={"district": "district", "month": "month"},
+over=("facility",))`` says district x month = sum of its facilities' months, so one facility's figure
+cannot be had by subtracting the others from a district total.
+
+Each measure is protected on its own over the same relations (cases, positives and negatives of each
+pathogen, counts above and below each cut-off...). Cells are chosen to keep the result monotone:
+raising ``min_cell`` never releases a cell that a lower ``min_cell`` hid (the suppression for ``k``
+extends the one for ``k-1``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import linprog
+from scipy.sparse import csgraph
+from scipy.sparse.linalg import lsqr
+
+from data_products import config
+
+ALL = "ALL"
+PRIMARY = "primary"
+SECONDARY = "secondary"
+FLAG_SUFFIX = "_flag"
+_FLAGS = ("", PRIMARY, SECONDARY)
+
+# A null-space row norm below this counts as "determined". Erring low only hides more cells.
+_DETERMINED_TOL = 1e-7
+# A sampled null-space entry above this certifies the cell as free (undetermined).
+_CERTAIN_TOL = 1e-6
+# Components with more hidden cells than this are tested iteratively rather than by dense SVD.
+_DENSE_LIMIT = 120
+
+Relation = tuple[int, tuple[int, ...]]
+
+
+class _CellError(ValueError):
+    """A core error about one cell, so the frame layer can name its table and keys."""
+
+    def __init__(self, cell: int, message: str):
+        super().__init__(message)
+        self.cell = cell
+
+
+# --------------------------------------------------------------------------------------------
+# Generic core: arrays of cells and exact linear relations
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suppression:
+    mask: np.ndarray  # bool, True = suppressed
+    reason: np.ndarray  # object array of '' | 'primary' | 'secondary'
+
+
+class _System:
+    """The relation matrix of one release: row r says ``x[total_r] - sum(x[components_r]) = 0``."""
+
+    def __init__(self, n: int, relations: Sequence[Relation]):
+        self.n = int(n)
+        tot = np.fromiter((t for t, _ in relations), dtype=np.int64, count=len(relations))
+        lens = np.fromiter((len(c) for _, c in relations), dtype=np.int64, count=len(relations))
+        comp = (np.fromiter(itertools.chain.from_iterable(c for _, c in relations), dtype=np.int64,
+                            count=int(lens.sum())) if len(relations) else np.zeros(0, np.int64))
+        m = len(relations)
+        for r, (t, c) in enumerate(relations):
+            if len(c) == 0:
+                raise ValueError(f"relation {r}: total cell {t} has no component cells")
+            if len(set(c)) != len(c) or t in c:
+                raise ValueError(f"relation {r}: total {t} with components {tuple(c)} repeats a cell")
+        allcells = np.concatenate([tot, comp])
+        if allcells.size and (allcells.min() < 0 or allcells.max() >= self.n):
+            raise ValueError(f"relations refer to cells outside 0..{self.n - 1}")
+        self.m = m
+        self.tot = tot
+        rows = np.concatenate([np.arange(m), np.repeat(np.arange(m), lens)])
+        data = np.concatenate([np.ones(m), -np.ones(comp.size)])
+        self.A = sparse.csr_matrix((data, (rows, allcells)), shape=(m, self.n))
+        self.absA = abs(self.A).astype(np.int64).tocsr()
+        self.compA = (self.A < 0).astype(np.int64).tocsr()
+        csc = self.A.tocsc()
+        self.cell_ptr, self.cell_rel, self.cell_sign = csc.indptr, csc.indices, csc.data
+        self.rel_ptr, self.rel_cell = self.absA.indptr, self.absA.indices
+        self.total_degree = np.bincount(tot, minlength=self.n)
+        # Determinedness depends only on which cells of a connected component are hidden.
+        self._cache: dict[bytes, np.ndarray] = {}
+
+    # ---- exact test -------------------------------------------------------------------------
+
+    def _components(self, mask: np.ndarray):
+        """Yield (global unknown cells, relation rows, dense block) per connected component."""
+        unknown = np.flatnonzero(mask)
+        if unknown.size == 0 or self.m == 0:
+            return
+        rows = np.flatnonzero(self.absA @ mask.astype(np.int64))
+        if rows.size == 0:
+            return
+        sub = self.A[rows][:, unknown].tocoo()
+        nr, nu = rows.size, unknown.size
+        graph = sparse.coo_matrix((np.ones(sub.nnz), (sub.row, sub.col + nr)), shape=(nr + nu, nr + nu))
+        ncomp, lab = csgraph.connected_components(graph, directed=False)
+        lab_r, lab_u = lab[:nr], lab[nr:]
+        loc_r = _local_rank(lab_r, ncomp)
+        loc_u = _local_rank(lab_u, ncomp)
+        size_r = np.bincount(lab_r, minlength=ncomp)
+        order_u = np.argsort(lab_u, kind="stable")
+        bounds_u = np.concatenate([[0], np.cumsum(np.bincount(lab_u, minlength=ncomp))])
+        order_r = np.argsort(lab_r, kind="stable")
+        bounds_r = np.concatenate([[0], np.cumsum(size_r)])
+        ent_lab = lab_r[sub.row]
+        ent_order = np.argsort(ent_lab, kind="stable")
+        ent_bounds = np.concatenate([[0], np.cumsum(np.bincount(ent_lab, minlength=ncomp))])
+        for c in range(ncomp):
+            if size_r[c] == 0:
+                continue  # a hidden cell in no relation at all
+            cells = unknown[order_u[bounds_u[c]:bounds_u[c + 1]]]
+            crow = rows[order_r[bounds_r[c]:bounds_r[c + 1]]]
+            e = ent_order[ent_bounds[c]:ent_bounds[c + 1]]
+            yield cells, crow, (loc_r[sub.row[e]], loc_u[sub.col[e]], sub.data[e])
+
+    def determined(self, mask: np.ndarray, free: np.ndarray | None = None) -> list[_Found]:
+        """Components holding a recoverable hidden cell.
+
+        ``free`` marks hidden cells already shown to be unrecoverable under a smaller mask; hiding
+        more never makes a cell recoverable again, so they need no new proof.
+        """
+        out = []
+        for cells, crow, (lr, lc, val) in self._components(mask):
+            key = cells.tobytes()
+            hit = self._cache.get(key)
+            if hit is not None and not hit.any():
+                continue
+            block = sparse.csr_matrix((val, (lr, lc)), shape=(crow.size, cells.size))
+            combos: dict[int, np.ndarray] = {}
+            if hit is None:
+                hit = _determined_columns(block, None if free is None else free[cells], combos)
+                self._cache[key] = hit
+            if hit.any():
+                out.append(_Found(cells, crow, block, hit, combos))
+        return out
+
+    def recoverable(self, mask: np.ndarray) -> np.ndarray:
+        rec = np.zeros(self.n, dtype=bool)
+        for f in self.determined(mask):
+            rec[f.cells[f.hit]] = True
+        return rec
+
+    # ---- suppression ------------------------------------------------------------------------
+
+    def suppress(self, values: np.ndarray, min_cell: int) -> Suppression:
+        v = np.asarray(values, dtype=np.int64)
+        if v.shape != (self.n,):
+            raise ValueError(f"expected {self.n} values, got shape {v.shape}")
+        if (v < 0).any():
+            raise ValueError(f"cell {int(np.flatnonzero(v < 0)[0])} has a negative count")
+        if min_cell < 1:
+            raise ValueError(f"min_cell must be at least 1, got {min_cell}")
+        bad = np.flatnonzero(self.A @ v.astype(np.float64))
+        if bad.size:
+            t = int(self.tot[bad[0]])
+            raise _CellError(t, f"total cell {t} does not add up: it differs from the sum of its components")
+        run = _Run(self, v)
+        # The result for k extends the result for k-1, which makes raising min_cell monotone.
+        for k in range(2, min_cell + 1):
+            grew = run.hide(np.flatnonzero((v == k - 1) & ~run.hidden))
+            grew |= run.close_cheap(k)
+            if grew:
+                run.close_exact(k)
+        reason = np.full(self.n, "", dtype=object)
+        primary = run.hidden & (v >= 1) & (v < min_cell)
+        reason[primary] = PRIMARY
+        reason[run.hidden & ~primary] = SECONDARY
+        return Suppression(run.hidden.copy(), reason)
+
+
+class _Run:
+    """Mutable state of one measure's suppression over a :class:`_System`."""
+
+    def __init__(self, system: _System, v: np.ndarray):
+        self.s = system
+        self.v = v
+        self.hidden = np.zeros(system.n, dtype=bool)
+        self.free = np.zeros(system.n, dtype=bool)  # hidden and proven unrecoverable
+        self.unknowns = np.zeros(system.m, dtype=np.int64)  # hidden cells per relation
+        self.hidden_comps = np.zeros(system.m, dtype=np.int64)
+        self.hidden_sum = np.zeros(system.m, dtype=np.int64)  # of hidden components' values
+
+    def hide(self, cells: np.ndarray) -> bool:
+        cells = cells[~self.hidden[cells]]
+        if cells.size == 0:
+            return False
+        self.hidden[cells] = True
+        if cells.size > 8:
+            one = np.zeros(self.s.n, dtype=np.int64)
+            one[cells] = 1
+            self.unknowns += self.s.absA @ one
+            self.hidden_comps += self.s.compA @ one
+            self.hidden_sum += self.s.compA @ (one * self.v)
+            return True
+        for c in cells:
+            lo, hi = self.s.cell_ptr[c], self.s.cell_ptr[c + 1]
+            rel, sign = self.s.cell_rel[lo:hi], self.s.cell_sign[lo:hi]
+            self.unknowns[rel] += 1
+            comp = rel[sign < 0]
+            self.hidden_comps[comp] += 1
+            self.hidden_sum[comp] += self.v[c]
+        return True
+
+    def _violations(self, k: int) -> np.ndarray:
+        total_known = ~self.hidden[self.s.tot]
+        small = total_known & (self.hidden_comps > 0) & (self.hidden_sum < k)
+        return np.flatnonzero((self.unknowns == 1) | small)
+
+    def _cost(self, c: int) -> tuple:
+        lo, hi = self.s.cell_ptr[c], self.s.cell_ptr[c + 1]
+        new_singletons = int(np.count_nonzero(self.unknowns[self.s.cell_rel[lo:hi]] == 0))
+        # Zeros last (hiding a zero next to a small count protects little), then cells that are not
+        # totals of many relations, then cells that start few new chains, then small values.
+        return (self.v[c] == 0, int(self.s.total_degree[c]), new_singletons, int(self.v[c]), c)
+
+    def _candidates(self, r: int, k: int) -> np.ndarray:
+        cells = self.s.rel_cell[self.s.rel_ptr[r]:self.s.rel_ptr[r + 1]]
+        t = self.s.tot[r]
+        if not self.hidden[t] and self.hidden_comps[r] > 0 and self.hidden_sum[r] < k:
+            # Only a non-zero component or the total itself lifts the hidden sum out of reach.
+            keep = ~self.hidden[cells] & ((self.v[cells] > 0) | (cells == t))
+        else:
+            keep = ~self.hidden[cells]
+        return cells[keep]
+
+    def _hide_best(self, cands: np.ndarray, why: str) -> int:
+        if cands.size == 0:
+            raise ValueError(f"cannot protect: {why} and no released cell is left to hide with it")
+        best = min(cands.tolist(), key=self._cost)
+        self.hide(np.array([best], dtype=np.int64))
+        return best
+
+    def close_cheap(self, k: int) -> bool:
+        """Fix single-unknown relations and small hidden sums until none is left."""
+        grew = False
+        while True:
+            bad = self._violations(k)
+            if bad.size == 0:
+                return grew
+            for r in bad.tolist():
+                total_known = not self.hidden[self.s.tot[r]]
+                small = total_known and self.hidden_comps[r] > 0 and self.hidden_sum[r] < k
+                if self.unknowns[r] == 1 or small:
+                    self._hide_best(self._candidates(r, k), f"relation {r} exposes a hidden cell")
+                    grew = True
+
+    def close_exact(self, k: int) -> None:
+        """Hide complements until no hidden cell is recoverable by the exact rank test."""
+        while True:
+            found = self.s.determined(self.hidden, self.free)
+            leaked = np.zeros(self.s.n, dtype=bool)
+            for f in found:
+                leaked[f.cells[f.hit]] = True
+            self.free |= self.hidden & ~leaked
+            if not found:
+                return
+            covered = np.zeros(self.s.n, dtype=bool)
+            for cell in np.flatnonzero(leaked).tolist():
+                if covered[cell]:
+                    continue
+                z = self._perturbation(cell)
+                moved = np.abs(z) > 1e-7
+                covered |= moved
+                self.hide(np.flatnonzero(moved & ~self.hidden))
+            self.close_cheap(k)
+
+    def _perturbation(self, cell: int) -> np.ndarray:
+        """The cheapest change of the table that keeps every relation and moves ``cell``.
+
+        An L1 linear programme: minimise the cost of the released cells that move, subject to
+        ``A z = 0`` and ``z[cell] = 1``. Hiding the cells it moves makes ``z`` a null vector of the
+        hidden system with a non-zero entry at ``cell``, so ``cell`` is no longer recoverable.
+        """
+        v = self.v
+        w = np.where(self.hidden, 0.0,
+                     1.0 + (v == 0) * 50.0 + self.s.total_degree * 4.0 + v / (v.max() + 1.0))
+        # First look near the leak (cells sharing a relation with its hidden neighbourhood); only
+        # if no change fits there, search the whole release.
+        near = self.hidden.copy()
+        rows = np.flatnonzero(self.s.absA @ near.astype(np.int64))
+        near[self.s.absA[rows].indices] = True
+        for cols in (np.flatnonzero(near), np.arange(self.s.n)):
+            z = self._l1_null_vector(cols, w, cell)
+            if z is not None:
+                return z
+        raise _CellError(cell, f"cannot protect: hidden cell {cell} is fixed by the relations themselves")
+
+    def _l1_null_vector(self, cols: np.ndarray, w: np.ndarray, cell: int) -> np.ndarray | None:
+        a = self.s.A[:, cols]
+        a = a[np.flatnonzero(abs(a).sum(axis=1).A1)]
+        k = cols.size
+        pin = np.zeros(k)
+        pin[np.searchsorted(cols, cell)] = 1.0
+        a_eq = sparse.vstack([sparse.hstack([a, -a]), sparse.csr_matrix(np.concatenate([pin, -pin])[None, :])])
+        b_eq = np.zeros(a_eq.shape[0])
+        b_eq[-1] = 1.0
+        res = linprog(np.concatenate([w[cols], w[cols]]), A_eq=a_eq.tocsr(), b_eq=b_eq, bounds=(0, None),
+                      method="highs")
+        if res.status != 0:
+            return None
+        z = np.zeros(self.s.n)
+        z[cols] = res.x[:k] - res.x[k:]
+        return z
+
+
+@dataclass
+class _Found:
+    cells: np.ndarray  # hidden cells of one connected component (global indices)
+    rows: np.ndarray  # relations touching them
+    block: sparse.csr_matrix  # rows x cells
+    hit: np.ndarray  # recoverable, per cell
+    combos: dict[int, np.ndarray]  # row coefficients adding up to e_i, where already known
+
+
+def _local_rank(labels: np.ndarray, n: int) -> np.ndarray:
+    """Position of each element among the elements with the same label (stable)."""
+    order = np.argsort(labels, kind="stable")
+    start = np.concatenate([[0], np.cumsum(np.bincount(labels, minlength=n))])[:-1]
+    out = np.empty(labels.size, dtype=np.int64)
+    out[order] = np.arange(labels.size) - start[labels[order]]
+    return out
+
+
+def _determined_columns(block: sparse.csr_matrix, free: np.ndarray | None,
+                        combos: dict[int, np.ndarray]) -> np.ndarray:
+    """Columns j with e_j in the row space of ``block``, i.e. every null vector is zero at j."""
+    if block.shape[1] <= _DENSE_LIMIT:
+        return _determined_dense(block.toarray())
+    return _determined_iterative(block, free, combos)
+
+
+def _determined_dense(block: np.ndarray) -> np.ndarray:
+    if block.shape[0] < block.shape[1]:
+        # Zero rows leave the row space alone and let the thin SVD return the whole of V.
+        block = np.vstack([block, np.zeros((block.shape[1] - block.shape[0], block.shape[1]))])
+    _, s, vt = np.linalg.svd(block, full_matrices=False)
+    tol = max(block.shape) * np.finfo(float).eps * (s[0] if s.size else 0.0)
+    rank = int(np.count_nonzero(s > tol))
+    null = vt[rank:]
+    if null.shape[0] == 0:
+        return np.ones(block.shape[1], dtype=bool)
+    return np.sqrt((null * null).sum(axis=0)) < _DETERMINED_TOL
+
+
+def _lsqr(mt: sparse.csr_matrix, rhs: np.ndarray) -> np.ndarray | None:
+    """Least-squares ``mt @ y ~ rhs``; None when it did not converge (the caller goes dense)."""
+    # Scaling columns to unit norm speeds LSQR up; the residual (what callers use) is unchanged.
+    scale = 1.0 / np.sqrt(np.asarray(mt.multiply(mt).sum(axis=0)).ravel())
+    res = lsqr(mt @ sparse.diags(scale), rhs, atol=1e-12, btol=1e-12, iter_lim=20 * sum(mt.shape))
+    return None if res[1] == 7 else res[0] * scale
+
+
+def _determined_iterative(block: sparse.csr_matrix, free: np.ndarray | None,
+                          combos: dict[int, np.ndarray]) -> np.ndarray:
+    """Large components: dense SVD grows cubically, so sample the null space with LSQR instead.
+
+    Random vectors projected onto the null space are non-zero, with probability one, at every
+    unrecoverable cell (cell i is unrecoverable iff its null-space projection ``P_ii`` > 0). Cells
+    those samples leave in doubt are settled one by one by projecting ``e_i`` (whose row-space part
+    is also the combination of relations that gives the cell away). Doubt counts as recoverable,
+    which only ever hides more.
+    """
+    u = block.shape[1]
+    mt = block.T.tocsr()
+    rng = np.random.default_rng(20240601)
+    sure = np.zeros(u, dtype=bool) if free is None else free.copy()
+    for _ in range(3):
+        if sure.all():
+            break
+        w = rng.standard_normal(u)
+        y = _lsqr(mt, w)
+        if y is None:
+            return _determined_dense(block.toarray())
+        sure |= np.abs(w - mt @ y) > _CERTAIN_TOL
+    det = ~sure
+    for i in np.flatnonzero(det).tolist():
+        e = np.zeros(u)
+        e[i] = 1.0
+        y = _lsqr(mt, e)
+        if y is None:
+            return _determined_dense(block.toarray())
+        det[i] = (e - mt @ y)[i] < _DETERMINED_TOL
+        if det[i]:
+            combos[i] = y
+    return det
+
+
+def _combination(block: sparse.csr_matrix, i: int) -> np.ndarray:
+    """Coefficients of the block's rows that add up to e_i (the relations that give cell i away)."""
+    e = np.zeros(block.shape[1])
+    e[i] = 1.0
+    if block.shape[1] <= _DENSE_LIMIT:
+        return np.linalg.lstsq(block.toarray().T, e, rcond=None)[0]
+    y = _lsqr(block.T.tocsr(), e)
+    return np.linalg.lstsq(block.toarray().T, e, rcond=None)[0] if y is None else y
+
+
+def suppress(values: Sequence[int] | np.ndarray, relations: Sequence[Relation], min_cell: int) -> Suppression:
+    """Primary and secondary suppression of one vector of counts under exact linear relations.
+
+    ``relations`` lists ``(total_index, (component_index, ...))``: ``values[total]`` equals the sum of
+    ``values[components]``. The values must satisfy them exactly.
+    """
+    v = np.asarray(values, dtype=np.int64)
+    return _System(v.size, relations).suppress(v, min_cell)
+
+
+def recoverable(mask: Sequence[bool] | np.ndarray, relations: Sequence[Relation]) -> np.ndarray:
+    """Which hidden cells (``mask`` True) the released cells and the relations determine exactly."""
+    m = np.asarray(mask, dtype=bool)
+    return _System(m.size, relations).recoverable(m)
+
+
+# --------------------------------------------------------------------------------------------
+# Hypercubes: margins and their relations
+# --------------------------------------------------------------------------------------------
+
+
+def _where(table: str | None) -> str:
+    return f"table {table!r}" if table else "table"
+
+
+def _validate_counts(df: pd.DataFrame, measures: Sequence[str], table: str | None = None) -> None:
+    for m in measures:
+        if m not in df.columns:
+            raise ValueError(f"{_where(table)}: measure column {m!r} is missing")
+        col = df[m]
+        na = col.isna().to_numpy()
+        if na.any():
+            raise ValueError(f"{_where(table)}, row {int(np.flatnonzero(na)[0])}, field {m!r}: count is missing")
+        num = pd.to_numeric(col, errors="coerce")
+        arr = num.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.flatnonzero(np.isnan(arr) | (arr < 0) | (arr != np.floor(arr)))
+        if bad.size:
+            raise ValueError(f"{_where(table)}, row {int(bad[0])}, field {m!r}: {col.iloc[bad[0]]!r} "
+                             "is not a non-negative whole count")
+
+
+def _validate_dims(df: pd.DataFrame, dims: Sequence[str], table: str | None = None) -> None:
+    for d in dims:
+        if d not in df.columns:
+            raise ValueError(f"{_where(table)}: dimension column {d!r} is missing")
+        na = df[d].isna().to_numpy()
+        if na.any():
+            raise ValueError(f"{_where(table)}, row {int(np.flatnonzero(na)[0])}, field {d!r}: dimension is missing")
+
+
+def add_margins(df: pd.DataFrame, dims: Sequence[str], measures: Sequence[str],
+                carry: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Sum ``measures`` over every subset of ``dims``, marking summed-out dimensions with :data:`ALL`.
+
+    Rows with the same dimensions are summed first, so the result has one row per cell. ``carry`` maps
+    an attribute column to the dimension that determines it (``{"district": "facility"}``): it is kept
+    on rows where that dimension is real and set to ALL where it is summed out. Dimension and carried
+    columns come back as strings, measures as int64.
+    """
+    dims, measures = list(dims), list(measures)
+    carry = dict(carry or {})
+    _validate_dims(df, dims)
+    _validate_counts(df, measures)
+    for attr, dim in carry.items():
+        if dim not in dims:
+            raise ValueError(f"carried column {attr!r} depends on {dim!r}, which is not a dimension")
+        if attr not in df.columns:
+            raise ValueError(f"carried column {attr!r} is missing")
+        n_values = df.groupby(dim, sort=False)[attr].nunique(dropna=False)
+        if (n_values > 1).any():
+            raise ValueError(f"column {attr!r} is not determined by {dim!r}: "
+                             f"{dim}={n_values[n_values > 1].index[0]!r} has several values")
+    base = df[dims + list(carry) + measures].copy()
+    for c in dims + list(carry):
+        base[c] = base[c].astype(str)
+        hit = (base[c] == ALL).to_numpy()
+        if hit.any():
+            raise ValueError(f"row {int(np.flatnonzero(hit)[0])}, field {c!r}: the value {ALL!r} is reserved for margins")
+    for m in measures:
+        base[m] = base[m].astype(np.int64)
+    parts = []
+    for size in range(len(dims), -1, -1):
+        for kept in itertools.combinations(dims, size):
+            keys = list(kept) + [a for a, d in carry.items() if d in kept]
+            if keys:
+                part = base.groupby(keys, sort=True, observed=True)[measures].sum().reset_index()
+            else:
+                part = base[measures].sum().to_frame().T.reset_index(drop=True)
+            for c in dims + list(carry):
+                if c not in keys:
+                    part[c] = ALL
+            parts.append(part[dims + list(carry) + measures])
+    out = pd.concat(parts, ignore_index=True)
+    for c in dims + list(carry):
+        out[c] = out[c].astype(str)
+    for m in measures:
+        out[m] = out[m].astype(np.int64)
+    return out
+
+
+def _cell_labels(df: pd.DataFrame, dims: Sequence[str], table: str | None) -> list[str]:
+    cols = [df[d].astype(str).to_numpy() for d in dims]
+    prefix = f"{table}: " if table else ""
+    return [prefix + ", ".join(f"{d}={v}" for d, v in zip(dims, vals, strict=True)) for vals in zip(*cols, strict=True)]
+
+
+def _dim_index(df: pd.DataFrame, dims: Sequence[str], table: str | None) -> pd.MultiIndex:
+    idx = pd.MultiIndex.from_frame(df[list(dims)].astype(str))
+    dup = idx.duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise ValueError(f"{_where(table)}, row {i}: cell ({_cell_labels(df.iloc[[i]], dims, None)[0]}) appears twice")
+    return idx
+
+
+def cube_relations(df: pd.DataFrame, dims: Sequence[str], *, table: str | None = None) -> list[Relation]:
+    """Exact relations of a table with margins, by row position.
+
+    For each row and each dimension ``d`` whose value is not ALL, the row with ``d = ALL`` and the
+    other dimensions equal must exist; it is the sum of those rows. A missing margin row is an error
+    (a relation left underived could hide a leak).
+    """
+    dims = list(dims)
+    _validate_dims(df, dims, table)
+    idx = _dim_index(df, dims, table)
+    frame = df[dims].astype(str).reset_index(drop=True)
+    relations: list[Relation] = []
+    for d in dims:
+        child = np.flatnonzero((frame[d] != ALL).to_numpy())
+        if child.size == 0:
+            continue
+        parent_keys = frame.iloc[child].copy()
+        parent_keys[d] = ALL
+        parent = idx.get_indexer(pd.MultiIndex.from_frame(parent_keys))
+        if (parent < 0).any():
+            i = int(child[np.flatnonzero(parent < 0)[0]])
+            raise ValueError(f"{_where(table)}, row {i} ({_cell_labels(frame.iloc[[i]], dims, None)[0]}): "
+                             f"no margin row with {d}={ALL}; build the table with add_margins")
+        order = np.argsort(parent, kind="stable")
+        p_sorted, c_sorted = parent[order], child[order]
+        cuts = np.flatnonzero(np.diff(p_sorted)) + 1
+        for p_group, c_group in zip(np.split(p_sorted, cuts), np.split(c_sorted, cuts), strict=True):
+            relations.append((int(p_group[0]), tuple(int(c) for c in c_group)))
+    return relations
+
+
+# --------------------------------------------------------------------------------------------
+# Releases: one or several tables protected together
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of a release: its name, its frame (margins included), dimensions and count columns."""
+
+    name: str
+    frame: pd.DataFrame
+    dims: tuple[str, ...]
+    measures: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Link:
+    """Cells of table ``total`` that are sums of cells of table ``component`` (see module docstring).
+
+    ``on`` maps component columns (dimensions or carried columns) to total-table dimensions;
+    ``over`` names the component dimensions summed over.
+    """
+
+    total: str
+    component: str
+    on: Mapping[str, str]
+    over: tuple[str, ...] = field(default=())
+
+
+def _resolve_min_cell(min_cell: int | None) -> int:
+    if min_cell is None:
+        return config.min_cell()
+    if min_cell < config.MIN_CELL_FLOOR:
+        raise ValueError(f"min_cell={min_cell} is below the floor of {config.MIN_CELL_FLOOR}")
+    return int(min_cell)
+
+
+class _Release:
+    """Tables laid end to end as one vector of cells, with all their relations."""
+
+    def __init__(self, tables: Sequence[Table], links: Sequence[Link]):
+        names = [t.name for t in tables]
+        if len(set(names)) != len(names):
+            raise ValueError(f"table names repeat: {names}")
+        self.tables = {t.name: t for t in tables}
+        self.offset: dict[str, int] = {}
+        self.labels: list[str] = []
+        self.cell_table: list[str] = []
+        self.relations: list[Relation] = []
+        n = 0
+        for t in tables:
+            self.offset[t.name] = n
+            rel = cube_relations(t.frame, t.dims, table=t.name)
+            self.relations += [(a + n, tuple(c + n for c in comps)) for a, comps in rel]
+            self.labels += _cell_labels(t.frame, t.dims, t.name)
+            self.cell_table += [t.name] * len(t.frame)
+            n += len(t.frame)
+        self.n = n
+        for link in links:
+            self.relations += self._link_relations(link)
+        self._systems: dict[tuple[str, ...], tuple[_System, np.ndarray]] = {}
+
+    def _link_relations(self, link: Link) -> list[Relation]:
+        for name in (link.total, link.component):
+            if name not in self.tables:
+                raise ValueError(f"link refers to unknown table {name!r}")
+        tot, comp = self.tables[link.total], self.tables[link.component]
+        for c, t in link.on.items():
+            if c not in comp.frame.columns:
+                raise ValueError(f"link {link.component}->{link.total}: column {c!r} is not in table {comp.name!r}")
+            if t not in tot.dims:
+                raise ValueError(f"link {link.component}->{link.total}: {t!r} is not a dimension of {tot.name!r}")
+        for o in link.over:
+            if o not in comp.dims:
+                raise ValueError(f"link {link.component}->{link.total}: {o!r} is not a dimension of {comp.name!r}")
+        tf = tot.frame.reset_index(drop=True)
+        cf = comp.frame.reset_index(drop=True)
+        t_sel = np.ones(len(tf), dtype=bool)
+        for d in tot.dims:
+            real = (tf[d].astype(str) != ALL).to_numpy()
+            t_sel &= real if d in link.on.values() else ~real
+        c_sel = np.ones(len(cf), dtype=bool)
+        for d in comp.dims:
+            real = (cf[d].astype(str) != ALL).to_numpy()
+            c_sel &= real if (d in link.over or d in link.on) else ~real
+        on_c, on_t = list(link.on.keys()), list(link.on.values())
+        left = tf.loc[t_sel, on_t].astype(str).reset_index(names="_t")
+        right = cf.loc[c_sel, on_c].astype(str).reset_index(names="_c")
+        right.columns = ["_c", *on_t]
+        pairs = left.merge(right, on=on_t, how="inner")
+        rels = []
+        t0, c0 = self.offset[tot.name], self.offset[comp.name]
+        for t_row, grp in pairs.groupby("_t", sort=True):
+            rels.append((int(t_row) + t0, tuple(int(c) + c0 for c in grp["_c"])))
+        return rels
+
+    def system(self, measure: str) -> tuple[_System, np.ndarray]:
+        """The relations among the cells of the tables that hold ``measure``, and those cells."""
+        holders = tuple(name for name, t in self.tables.items() if measure in t.measures)
+        if holders not in self._systems:
+            active = np.zeros(self.n, dtype=bool)
+            for name in holders:
+                o = self.offset[name]
+                active[o:o + len(self.tables[name].frame)] = True
+            cells = np.flatnonzero(active)
+            pos = np.full(self.n, -1, dtype=np.int64)
+            pos[cells] = np.arange(cells.size)
+            rels = [(int(pos[t]), tuple(int(pos[c]) for c in comps)) for t, comps in self.relations
+                    if active[t] and active[list(comps)].all()]
+            self._systems[holders] = (_System(cells.size, rels), cells)
+        return self._systems[holders]
+
+    def measures(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for t in self.tables.values():
+            for m in t.measures:
+                seen[m] = None
+        return list(seen)
+
+    def values(self, measure: str) -> np.ndarray:
+        parts = [t.frame[measure].to_numpy(dtype=np.int64) for t in self.tables.values() if measure in t.measures]
+        return np.concatenate(parts)
+
+
+def protect_tables(tables: Sequence[Table], links: Sequence[Link] = (), *,
+                   min_cell: int | None = None) -> dict[str, pd.DataFrame]:
+    """Protect tables released together; returns each table with Int64 measures and flag columns."""
+    k = _resolve_min_cell(min_cell)
+    for t in tables:
+        _validate_dims(t.frame, t.dims, t.name)
+        _validate_counts(t.frame, t.measures, t.name)
+    release = _Release(tables, links)
+    out = {t.name: t.frame.reset_index(drop=True).copy() for t in tables}
+    for measure in release.measures():
+        system, cells = release.system(measure)
+        values = release.values(measure)
+        try:
+            result = system.suppress(values, k)
+        except _CellError as exc:
+            raise ValueError(f"measure {measure!r}, [{release.labels[int(cells[exc.cell])]}]: {exc}") from exc
+        at = 0
+        for name, t in release.tables.items():
+            if measure not in t.measures:
+                continue
+            n = len(t.frame)
+            mask, reason = result.mask[at:at + n], result.reason[at:at + n]
+            col = pd.array(out[name][measure].to_numpy(dtype=np.int64), dtype="Int64")
+            col[mask] = pd.NA
+            out[name][measure] = col
+            out[name][measure + FLAG_SUFFIX] = pd.array(reason.astype(str), dtype="str")
+            at += n
+    return out
+
+
+def protect(frame: pd.DataFrame, dims: Sequence[str], measures: Sequence[str], *,
+            min_cell: int | None = None) -> pd.DataFrame:
+    """Protect one table with margins (see :func:`add_margins`)."""
+    return protect_tables([Table("table", frame, tuple(dims), tuple(measures))], min_cell=min_cell)["table"]
+
+
+# --------------------------------------------------------------------------------------------
+# Approval: re-derive everything from the release itself
+# --------------------------------------------------------------------------------------------
+
+
+def check_tables(tables: Sequence[Table], links: Sequence[Link] = (), *,
+                 min_cell: int | None = None) -> list[str]:
+    """Violations in a release as it would be published; approval refuses unless this is empty."""
+    k = _resolve_min_cell(min_cell)
+    problems: list[str] = []
+    try:
+        release = _Release(tables, links)
+    except ValueError as exc:
+        return [f"relations cannot be derived: {exc}"]
+    for measure in release.measures():
+        system, cells = release.system(measure)
+        vals, present, ok = [], [], True
+        for t in release.tables.values():
+            if measure not in t.measures:
+                continue
+            if measure not in t.frame.columns:
+                problems.append(f"table {t.name!r}: measure {measure!r} is missing")
+                ok = False
+                continue
+            f = t.frame.reset_index(drop=True)
+            col = pd.to_numeric(f[measure], errors="coerce").astype("Float64")
+            labels = _cell_labels(f, t.dims, t.name)
+            flag_col = measure + FLAG_SUFFIX
+            flags = (f[flag_col].astype(object).where(f[flag_col].notna(), "").astype(str).to_numpy()
+                     if flag_col in f.columns else np.full(len(f), "", dtype=object))
+            if flag_col not in f.columns:
+                problems.append(f"table {t.name!r}: flag column {flag_col!r} is missing")
+            na = col.isna().to_numpy()
+            raw_na = f[measure].isna().to_numpy()
+            for i in np.flatnonzero(na & ~raw_na):
+                problems.append(f"[{labels[i]}] {measure}: {f[measure].iloc[i]!r} is not a count")
+            arr = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            for i in np.flatnonzero(~na & ((arr < 0) | (arr != np.floor(arr)))):
+                problems.append(f"[{labels[i]}] {measure}: released value {arr[i]:g} is not a non-negative count")
+            for i in np.flatnonzero(~na & (arr >= 1) & (arr < k)):
+                problems.append(f"[{labels[i]}] {measure}: released count {int(arr[i])} is below min_cell {k}")
+            for i in np.flatnonzero(na & (flags == "")):
+                problems.append(f"[{labels[i]}] {measure}: value is suppressed without a flag")
+            for i in np.flatnonzero(~na & (flags != "")):
+                problems.append(f"[{labels[i]}] {measure}: flagged {flags[i]!r} but the value {arr[i]:g} is released")
+            for i in np.flatnonzero(~np.isin(flags, _FLAGS)):
+                problems.append(f"[{labels[i]}] {measure}: unknown flag {flags[i]!r}")
+            vals.append(np.nan_to_num(arr, nan=0.0))
+            present.append(~na)
+        if not ok or not vals:
+            continue
+        v = np.concatenate(vals)
+        known = np.concatenate(present)
+        hidden = ~known
+        labels = [release.labels[c] for c in cells]
+        for c in np.flatnonzero(system.recoverable(hidden)):
+            problems.append(f"[{labels[c]}] {measure}: suppressed value can be recovered exactly from released cells")
+        # Per relation: what a reader computes from the released cells alone.
+        a = system.A
+        comp_hidden = system.compA @ hidden.astype(np.int64)
+        total_known = known[system.tot]
+        residual = v[system.tot] - system.compA @ (v * known)
+        for r in np.flatnonzero(total_known & (comp_hidden > 0) & (residual < k)):
+            problems.append(f"[{labels[system.tot[r]]}] {measure}: its hidden components add up to "
+                            f"{residual[r]:g}, below min_cell {k}, so each is known to be small")
+        unknowns = abs(a) @ hidden.astype(np.int64)
+        for r in np.flatnonzero((unknowns == 0) & (np.abs(a @ v) > 0)):
+            problems.append(f"[{labels[system.tot[r]]}] {measure}: released total differs from the sum "
+                            "of its released components")
+    return problems
+
+
+def check(frame: pd.DataFrame, dims: Sequence[str], measures: Sequence[str], *,
+          min_cell: int | None = None) -> list[str]:
+    """:func:`check_tables` for a single table."""
+    return check_tables([Table("table", frame, tuple(dims), tuple(measures))], min_cell=min_cell)
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers for builders and reports
+# --------------------------------------------------------------------------------------------
+
+
+def releasable(frame: pd.DataFrame, measures: Sequence[str]) -> pd.Series:
+    """Rows where every listed count is released: the only rows a rate or quantile may use."""
+    ok = pd.Series(True, index=frame.index)
+    for m in measures:
+        ok &= frame[m].notna()
+    return ok
+
+
+def flags_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Primary and secondary suppressions per measure of a protected frame."""
+    rows = []
+    for col in frame.columns:
+        if col.endswith(FLAG_SUFFIX) and col[: -len(FLAG_SUFFIX)] in frame.columns:
+            flags = frame[col].astype(str)
+            rows.append({"measure": col[: -len(FLAG_SUFFIX)], "cells": len(frame),
+                         PRIMARY: int((flags == PRIMARY).sum()), SECONDARY: int((flags == SECONDARY).sum())})
+    return pd.DataFrame(rows, columns=["measure", "cells", PRIMARY, SECONDARY])

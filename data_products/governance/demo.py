@@ -1,0 +1,85 @@
+"""Demo accounts, created only by ``seed_demo`` (called from `dataspace build --demo`).
+
+The passwords are fixed, public strings so the README can list them; they exist only in a demo
+data home and are no secret of any deployment.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from data_products.governance import accounts, scenarios
+from data_products.governance.store import GovernanceStore, resolve, utcnow
+from data_products.reference.facilities import facilities
+
+COMMISSION = "广州市卫生健康委员会（演示）"
+COMPANY_BOUGHT = "粤康医疗器械有限公司（虚构）"
+COMPANY_NONE = "穗数健康科技有限公司（虚构）"
+JAUNDICE_PRODUCER = "F0602"
+OTHER_HOSPITAL = "F0301"
+
+# username -> (role, organisation, facility)
+_ACCOUNTS: dict[str, tuple[str, str | None, str | None]] = {
+    "official": ("commission_official", COMMISSION, None),
+    "analyst": ("commission_analyst", COMMISSION, None),
+    "hospital_f0602": ("hospital", None, JAUNDICE_PRODUCER),
+    "hospital_f0301": ("hospital", None, OTHER_HOSPITAL),
+    "company_jaundice": ("company", COMPANY_BOUGHT, None),
+    "company_none": ("company", COMPANY_NONE, None),
+}
+
+
+def demo_passwords() -> dict[str, str]:
+    """Demo username -> password (demo only)."""
+    return {name: f"demo-{name.replace('_', '-')}-2025" for name in _ACCOUNTS}
+
+
+def demo_accounts() -> list[dict[str, str | None]]:
+    """For the README and the sign-in page: username, password, role, organisation, facility."""
+    names = facilities().set_index("facility_id")["name_zh"]
+    out = []
+    for username, (role, org, facility) in _ACCOUNTS.items():
+        out.append({"username": username, "password": demo_passwords()[username], "role": role,
+                    "org": org or names[facility], "facility": facility})
+    return out
+
+
+def seed_demo(store: GovernanceStore | None = None, *, now: datetime | None = None) -> dict[str, str]:
+    """Create the demo organisations, users and scenarios; running it again changes nothing.
+    Returns username -> role."""
+    store = resolve(store)
+    now = now or utcnow()
+    existing = {u["username"] for u in accounts.users(store)}
+    for row in demo_accounts():
+        if row["username"] in existing:
+            continue
+        accounts.add_user(row["username"], row["password"], row["role"], row["org"], facility=row["facility"],
+                          actor="seed_demo", store=store)
+    scenarios.ensure_standing(store, actor="seed_demo")
+    org_ids = {o["name"]: o["id"] for o in accounts.orgs(store)}
+    if not scenarios.scenarios(org_id=org_ids[COMPANY_BOUGHT], product_id="jaundice_report", store=store):
+        buyer = _sign_in(store, "company_jaundice", now - timedelta(days=30))
+        sc = scenarios.order(buyer, "jaundice_report",
+                             "评估本公司经皮黄疸仪（TcB）与血清胆红素的一致性，用于产品注册材料（演示）",
+                             (now - timedelta(days=30)).date(), (now + timedelta(days=365)).date(),
+                             ("view", "download"), now=now - timedelta(days=30), store=store)
+        official = _sign_in(store, "official", now - timedelta(days=29))
+        scenarios.approve(official, sc.id, "用途明确，期限一年，仅限本公司产品评估（演示）",
+                          now=now - timedelta(days=29), store=store)
+        accounts.sign_out(buyer, store=store)
+        accounts.sign_out(official, store=store)
+    f0301 = next(o["id"] for o in accounts.orgs(store) if o["facility_id"] == OTHER_HOSPITAL)
+    if not scenarios.scenarios(org_id=f0301, product_id="jaundice_report", store=store):
+        applicant = _sign_in(store, "hospital_f0301", now)
+        scenarios.apply(applicant, "jaundice_report", "对比本院新生儿科在用黄疸仪的测量表现（演示）",
+                        now.date(), (now + timedelta(days=180)).date(), ("view",), now=now, store=store)
+        accounts.sign_out(applicant, store=store)
+    return {row["username"]: row["role"] for row in demo_accounts()}
+
+
+def _sign_in(store: GovernanceStore, username: str, at: datetime) -> accounts.Principal:
+    # Seeding acts through the same API as people do, so its steps land in the ledger as theirs.
+    result = accounts.sign_in(username, demo_passwords()[username], now=at, store=store)
+    if not result.ok:
+        raise RuntimeError(f"seed_demo: cannot sign in {username}: {result.reason}")
+    return result.principal

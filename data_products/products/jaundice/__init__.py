@@ -1,0 +1,1 @@
+"""Neonatal jaundice device evaluation report: TcB device against serum bilirubin (TSB)."""

@@ -1,0 +1,276 @@
+"""Pneumonia atlas views: approved release -> frames for the page. Every function asks the gate.
+
+Nothing here reads the restricted zone; it reads only the current approved release. Where a figure
+would rest on a suppressed cell, the result says so (``suppressed`` with a reason) instead of
+showing a number.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from data_products import approved
+from data_products.disclosure import ALL
+from data_products.governance import Principal, record_download, require
+from data_products.products.pneumonia.spec import AGE_BANDS, CUTOFFS, MARKERS, PATHOGENS, PRODUCT_ID, QUANTILES
+from data_products.reference import districts, facilities
+
+# Children per district are estimated from the census (13.87% of residents aged 0-14); a band's
+# share assumes ages spread evenly over the 15 single years 0-14.
+BAND_YEARS = {"lt1": 1, "1to5": 5, "6to13": 8, ALL: 15}
+
+REASON_PRIMARY = "primary"
+REASON_SECONDARY = "secondary"
+REASON_RANGE = "range"  # a quantile cannot be pooled over a range of months
+REASON_EMPTY = "empty"
+
+
+@dataclass(frozen=True)
+class Metric:
+    id: str
+    kind: str  # count | rate | quantile | share | positivity
+    num: str | None = None
+    den: str | None = None
+    column: str | None = None
+
+
+def metrics() -> dict[str, Metric]:
+    out = {"cases": Metric("cases", "count", num="cases"), "rate": Metric("rate", "rate", num="cases")}
+    for m in MARKERS:
+        out[f"{m}_p50"] = Metric(f"{m}_p50", "quantile", column=f"{m}_p50")
+    for c in CUTOFFS:
+        out[f"{c.id}_share"] = Metric(f"{c.id}_share", "share", num=f"{c.id}_above", den=f"{c.id}_below")
+    for p in PATHOGENS:
+        out[f"{p}_positivity"] = Metric(f"{p}_positivity", "positivity", num=f"{p}_pos", den=f"{p}_neg")
+    return out
+
+
+METRICS = metrics()
+
+
+def _release(user: Principal, action: str = "view") -> tuple[approved.Release, object]:
+    decision = require(user, PRODUCT_ID, action)
+    return approved.current(PRODUCT_ID), decision
+
+
+def months(user: Principal) -> list[str]:
+    rel, _ = _release(user)
+    return sorted(m for m in rel.table("district_cube")["month"].unique() if m != ALL)
+
+
+def release_info(user: Principal) -> dict:
+    rel, decision = _release(user)
+    return {"release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval, "scope": decision.row_scope}
+
+
+def _window(cube: pd.DataFrame, start: str, end: str, all_months: list[str]) -> tuple[pd.DataFrame, bool]:
+    if start == all_months[0] and end == all_months[-1]:
+        return cube[cube["month"] == ALL], True
+    return cube[(cube["month"] >= start) & (cube["month"] <= end) & (cube["month"] != ALL)], False
+
+
+def _aggregate(rows: pd.DataFrame, key: str, metric: Metric, whole: bool, single: bool) -> pd.DataFrame:
+    """One value per ``key`` over the selected months, or a suppression reason."""
+    cols = [c for c in (metric.num, metric.den) if c]
+    out = []
+    for k, g in rows.groupby(key, sort=True):
+        flags = {c: g[c + "_flag"] for c in cols}
+        hidden = {c: g[c].isna() for c in cols}
+        if any(h.any() for h in hidden.values()):
+            reasons = set()
+            for c in cols:
+                reasons |= set(flags[c][hidden[c]])
+            reason = REASON_PRIMARY if REASON_PRIMARY in reasons else REASON_SECONDARY
+            out.append({key: k, "value": np.nan, "n": pd.NA, "suppressed": True, "reason": reason})
+            continue
+        if metric.kind == "quantile":
+            if not (whole or single):
+                out.append({key: k, "value": np.nan, "n": pd.NA, "suppressed": True, "reason": REASON_RANGE})
+                continue
+            n = int(g["cases"].sum())
+            hidden_q = g["cases"].isna().any()
+            val = float(g[metric.column].iloc[0]) if len(g) == 1 and not hidden_q else np.nan
+            out.append({key: k, "value": val, "n": n, "suppressed": bool(hidden_q),
+                        "reason": REASON_SECONDARY if hidden_q else (REASON_EMPTY if n == 0 else "")})
+            continue
+        num = int(g[metric.num].sum())
+        if metric.kind in ("count", "rate"):
+            out.append({key: k, "value": float(num), "n": num, "suppressed": False, "reason": ""})
+            continue
+        den = num + int(g[metric.den].sum())
+        out.append({key: k, "value": (100.0 * num / den) if den else np.nan, "n": den, "suppressed": False,
+                    "reason": "" if den else REASON_EMPTY})
+    frame = pd.DataFrame(out, columns=[key, "value", "n", "suppressed", "reason"])
+    frame["n"] = pd.array(frame["n"], dtype="Int64")
+    return frame
+
+
+def _children(age_band: str) -> pd.Series:
+    d = districts().set_index("adcode")
+    return d["children_0_14_est"] * BAND_YEARS[age_band] / 15
+
+
+def district_values(user: Principal, metric: str, start: str, end: str, age_band: str = ALL, sex: str = ALL) -> pd.DataFrame:
+    """One row per district (adcode index): value, n, suppressed, reason, plus the city row 'ALL'."""
+    rel, _ = _release(user)
+    m = METRICS[metric]
+    cube = rel.table("district_cube")
+    all_months = sorted(x for x in cube["month"].unique() if x != ALL)
+    rows, whole = _window(cube, start, end, all_months)
+    rows = rows[(rows["age_band"] == age_band) & (rows["sex"] == sex)]
+    out = _aggregate(rows, "district", m, whole, start == end).set_index("district")
+    out = out.reindex([*districts()["adcode"], ALL])
+    if m.kind == "rate":
+        kids = _children(age_band)
+        kids[ALL] = kids.sum()
+        out["value"] = out["value"] / kids.reindex(out.index) * 10_000
+    out["suppressed"] = out["suppressed"].fillna(True).astype(bool)
+    out["reason"] = out["reason"].fillna(REASON_SECONDARY)
+    return out
+
+
+def season(user: Principal, age_band: str = ALL, sex: str = ALL, district: str = ALL) -> pd.DataFrame:
+    """Positivity of each pathogen by month (long form: month, pathogen, value, n, suppressed, reason)."""
+    rel, _ = _release(user)
+    cube = rel.table("district_cube")
+    rows = cube[(cube["district"] == district) & (cube["age_band"] == age_band) & (cube["sex"] == sex) & (cube["month"] != ALL)]
+    parts = []
+    for p in PATHOGENS:
+        f = _aggregate(rows, "month", METRICS[f"{p}_positivity"], False, True)
+        f["pathogen"] = p
+        parts.append(f)
+    return pd.concat(parts, ignore_index=True)[["month", "pathogen", "value", "n", "suppressed", "reason"]]
+
+
+def quantiles_by_age(user: Principal, marker: str, district: str = ALL) -> pd.DataFrame:
+    """Released quantiles of a marker per age band (whole span, both sexes): box-style, never records."""
+    rel, _ = _release(user)
+    cube = rel.table("district_cube")
+    rows = cube[(cube["district"] == district) & (cube["month"] == ALL) & (cube["sex"] == ALL)]
+    cols = [f"{marker}_{q}" for q in QUANTILES]
+    out = rows.set_index("age_band").reindex([*AGE_BANDS, ALL])[["cases", *cols]]
+    out.columns = ["n", *QUANTILES]
+    return out
+
+
+def quantiles_by_pathogen(user: Principal, marker: str, age_band: str = ALL) -> pd.DataFrame:
+    rel, _ = _release(user)
+    pm = rel.table("pathogen_markers")
+    rows = pm[pm["age_band"] == age_band].set_index("pathogen").reindex(list(PATHOGENS))
+    out = rows[["n", *[f"{marker}_{q}" for q in QUANTILES]]]
+    out.columns = ["n", *QUANTILES]
+    return out
+
+
+def profile(user: Principal, district: str, start: str, end: str, age_band: str = ALL, sex: str = ALL) -> pd.DataFrame:
+    """Every metric for one district beside the city's value and the district's rank among the 11."""
+    rows = []
+    for mid in METRICS:
+        v = district_values(user, mid, start, end, age_band, sex)
+        shown = v.drop(index=ALL)
+        ranked = shown.loc[~shown["suppressed"], "value"].rank(ascending=False)
+        rows.append({
+            "metric": mid,
+            "district": v.at[district, "value"],
+            "district_suppressed": bool(v.at[district, "suppressed"]),
+            "district_reason": v.at[district, "reason"],
+            "city": v.at[ALL, "value"],
+            "city_suppressed": bool(v.at[ALL, "suppressed"]),
+            "rank": ranked.get(district, np.nan),
+            "ranked_of": int(ranked.notna().sum()),
+        })
+    return pd.DataFrame(rows).set_index("metric")
+
+
+def facility_comparison(user: Principal) -> pd.DataFrame:
+    """For a hospital: its own facility's whole-span figures beside the distribution across facilities.
+
+    Peers appear only as a distribution (min, quartiles, max) and the hospital's percentile rank,
+    never by name. The commission gets every facility by name from ``facility_table``.
+    """
+    rel, decision = _release(user)
+    own = decision.row_scope.own_facility
+    fm = rel.table("facility_month")
+    whole = fm[(fm["month"] == ALL) & (fm["facility_id"] != ALL)]
+    rows = []
+    for mid, m in METRICS.items():
+        if m.kind == "rate":
+            continue
+        vals = _aggregate(whole, "facility_id", m, True, False).set_index("facility_id")
+        released = vals.loc[~vals["suppressed"] & vals["value"].notna(), "value"]
+        mine = vals["value"].get(own, np.nan) if own else np.nan
+        rows.append({
+            "metric": mid,
+            "own": mine,
+            "own_suppressed": bool(vals["suppressed"].get(own, True)) if own else True,
+            "facilities": int(released.size),
+            "p25": released.quantile(0.25) if released.size else np.nan,
+            "median": released.median() if released.size else np.nan,
+            "p75": released.quantile(0.75) if released.size else np.nan,
+            "percentile_rank": (100.0 * (released < mine).sum() + 50.0 * (released == mine).sum()) / released.size
+            if released.size and pd.notna(mine) else np.nan,
+        })
+    return pd.DataFrame(rows).set_index("metric")
+
+
+def facility_table(user: Principal) -> pd.DataFrame:
+    """Whole-span cases per facility, named as the gate's row scope allows (others anonymised)."""
+    rel, decision = _release(user)
+    scope = decision.row_scope
+    fm = rel.table("facility_month")
+    whole = fm[(fm["month"] == ALL) & (fm["facility_id"] != ALL)][["facility_id", "cases", "cases_flag"]].copy()
+    reg = facilities().set_index("facility_id")
+    whole["name_zh"] = whole["facility_id"].map(reg["name_zh"])
+    whole["name_en"] = whole["facility_id"].map(reg["name_en"])
+    whole = whole.sort_values("facility_id").reset_index(drop=True)
+    if scope.facility_names != "all":
+        mine = whole["facility_id"] == scope.own_facility
+        peers = (~mine).cumsum()
+        whole.loc[~mine, "name_zh"] = [f"同级机构 {i}" for i in peers[~mine]]
+        whole.loc[~mine, "name_en"] = [f"Peer facility {i}" for i in peers[~mine]]
+        whole.loc[~mine, "facility_id"] = [f"peer-{i}" for i in peers[~mine]]
+    return whole
+
+
+def download(user: Principal, metric: str, start: str, end: str, age_band: str = ALL, sex: str = ALL) -> tuple[bytes, bytes]:
+    """The shown table as CSV (with suppression flags) and its metadata JSON; gated and audited."""
+    rel, _ = _release(user, "download")
+    values = district_values(user, metric, start, end, age_band, sex).reset_index()
+    d = districts().set_index("adcode")
+    values.insert(1, "name_zh", values["district"].map(d["name_zh"]).fillna("广州市"))
+    values.insert(2, "name_en", values["district"].map(d["name_en"]).fillna("Guangzhou"))
+    values["value"] = values["value"].round(3).astype(object).where(~values["suppressed"], "")
+    values["n"] = values["n"].astype(object).where(~values["suppressed"], "")
+    values = values.rename(columns={"reason": "suppression_reason"})
+    values.insert(3, "metric", metric)
+    values["period"] = f"{start}..{end}"
+    values["age_band"] = age_band
+    values["sex"] = sex
+    values["synthetic"] = bool(rel.meta.get("synthetic"))
+    buf = io.StringIO()
+    values.to_csv(buf, index=False)
+    csv_bytes = buf.getvalue().encode("utf-8-sig")
+    meta = {
+        "product": PRODUCT_ID,
+        "title_zh": rel.meta.get("title_zh"),
+        "title_en": rel.meta.get("title_en"),
+        "release_id": rel.release_id,
+        "source": rel.meta.get("source"),
+        "approval": {k: rel.approval.get(k) for k in ("approved_by", "approved_at", "content_hash")},
+        "time_span": rel.meta.get("time_span"),
+        "selection": {"metric": metric, "period": [start, end], "age_band": age_band, "sex": sex},
+        "suppression_rule": rel.meta.get("suppression_rule"),
+        "min_cell": rel.meta.get("min_cell"),
+        "synthetic_notice": rel.meta.get("notice") or None,
+    }
+    meta_bytes = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
+    import hashlib
+
+    record_download(user, PRODUCT_ID, f"pneumonia_{metric}_{start}_{end}.csv", sha256=hashlib.sha256(csv_bytes).hexdigest(),
+                    n_bytes=len(csv_bytes))
+    return csv_bytes, meta_bytes

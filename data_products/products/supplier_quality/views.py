@@ -1,0 +1,110 @@
+"""Supplier report views: a hospital gets its own facility's rows and the city's distribution only.
+
+The commission may pass any ``facility``; a hospital's ``facility`` is always its own (row scope),
+whatever it asks for; nobody else holds a scenario for this product.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from data_products import approved
+from data_products.disclosure import ALL
+from data_products.governance import Principal, require
+from data_products.products.supplier_quality.release import PRODUCT_ID
+
+
+def _scoped(user: Principal, facility: str | None) -> tuple[approved.Release, str | None]:
+    decision = require(user, PRODUCT_ID, "view")
+    scope = decision.row_scope
+    if scope.facility_names == "all":
+        return approved.current(PRODUCT_ID), facility
+    if scope.own_facility is None:
+        # Defensive: a scope without a facility sees no facility rows.
+        return approved.current(PRODUCT_ID), "\x00none"
+    return approved.current(PRODUCT_ID), scope.own_facility
+
+
+def _own(frame: pd.DataFrame, facility: str | None) -> pd.DataFrame:
+    if facility is None:
+        return frame.reset_index(drop=True)
+    return frame[frame["facility_id"] == facility].reset_index(drop=True)
+
+
+def release_info(user: Principal) -> dict:
+    rel, facility = _scoped(user, None)
+    return {"release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval, "facility": facility}
+
+
+def transfers(user: Principal, facility: str | None = None) -> pd.DataFrame:
+    """The facility's live transfers, newest first, with released row counts (Int64, NA when suppressed)."""
+    rel, fac = _scoped(user, facility)
+    tr = _own(rel.table("transfers"), fac)
+    rows = rel.table("transfer_rows")
+    rows = rows[(rows["facility_id"] != ALL) & (rows["kind"] != ALL) & (rows["year"] != ALL)]
+    tr = tr.merge(rows[["facility_id", "kind", "year", "rows", "rows_flag"]], on=["facility_id", "kind", "year"],
+                  how="left")
+    return tr.sort_values(["ingested_at", "file_name"], ascending=[False, True]).reset_index(drop=True)
+
+
+def summary(user: Principal, facility: str | None = None) -> dict:
+    """Counts of files, released rows accepted, rejected files and the last transfer time."""
+    rel, fac = _scoped(user, facility)
+    tr = transfers(user, facility)
+    rej = _own(rel.table("rejections"), fac)
+    rows = rel.table("transfer_rows")
+    total = rows[(rows["facility_id"] == (fac or ALL)) & (rows["kind"] == ALL) & (rows["year"] == ALL)]["rows"]
+    return {
+        "files_accepted": len(tr),
+        "rows_accepted": None if total.empty or pd.isna(total.iloc[0]) else int(total.iloc[0]),
+        "rows_rejected": 0,  # ingest accepts or rejects whole files; rejected files are counted below
+        "files_rejected": len(rej),
+        "files_rejected_open": int((~rej["resolved"].astype(bool)).sum()) if len(rej) else 0,
+        "last_transfer": tr["ingested_at"].max() if len(tr) else None,
+    }
+
+
+def rejections(user: Principal, facility: str | None = None) -> pd.DataFrame:
+    rel, fac = _scoped(user, facility)
+    return _own(rel.table("rejections"), fac).sort_values("rejected_at", ascending=False).reset_index(drop=True)
+
+
+def checks(user: Principal, facility: str | None = None) -> pd.DataFrame:
+    """Each check on each of the facility's transfers (and rejected files): value, city reference, passed."""
+    rel, fac = _scoped(user, facility)
+    return _own(rel.table("checks"), fac)
+
+
+def completeness(user: Principal, facility: str | None = None) -> pd.DataFrame:
+    """Per transfer and field: the facility's share filled beside the city's share, pass/fail."""
+    rel, fac = _scoped(user, facility)
+    return _own(rel.table("completeness"), fac)
+
+
+def trend(user: Principal, facility: str | None = None) -> pd.DataFrame:
+    """Pass rate (%) of each check by data year: the facility's beside the city's (all facilities)."""
+    rel, fac = _scoped(user, facility)
+    allc = rel.table("checks")
+    allc = allc[allc["year"] != ""]
+    city = allc.groupby(["check", "year"])["passed"].mean().mul(100).rename("city_pass_pct")
+    mine = _own(allc, fac).groupby(["check", "year"])["passed"].mean().mul(100).rename("own_pass_pct")
+    return pd.concat([mine, city], axis=1).reset_index().sort_values(["check", "year"]).reset_index(drop=True)
+
+
+def facility_comparison(user: Principal) -> pd.DataFrame:
+    """Data-quality indicators of the user's facility beside the distribution over supplying facilities."""
+    rel, fac = _scoped(user, None)
+    allc = rel.table("checks")
+    per = allc.groupby(["facility_id", "check"])["passed"].mean().mul(100).unstack("check")
+    rows = []
+    for check in per.columns:
+        released = per[check].dropna()
+        mine = per[check].get(fac, float("nan")) if fac else float("nan")
+        rows.append({
+            "metric": f"{check}_pass_pct", "own": mine, "own_suppressed": pd.isna(mine),
+            "facilities": int(released.size), "p25": released.quantile(0.25), "median": released.median(),
+            "p75": released.quantile(0.75),
+            "percentile_rank": (100.0 * (released < mine).sum() + 50.0 * (released == mine).sum()) / released.size
+            if released.size and pd.notna(mine) else float("nan"),
+        })
+    return pd.DataFrame(rows).set_index("metric")

@@ -1,0 +1,42 @@
+"""De-identification helpers shared by every kind: pseudonyms, ages, districts."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import numpy as np
+import pandas as pd
+
+from data_products.reference import districts
+from data_products.restricted.pseudonym import keyed_hashes
+
+
+def pseudonyms(key: bytes, id_cards: pd.Series) -> list[str]:
+    """HMAC-SHA256(key, ID number); the check character is normalised to upper-case X."""
+    return keyed_hashes(key, id_cards.str.upper())
+
+
+def record_keys(key: bytes, facility: pd.Series, local_id: pd.Series) -> list[str]:
+    """HMAC of facility and its own record id: stable per record, unlinkable without the key."""
+    return keyed_hashes(key, facility + ":" + local_id)
+
+
+def completed_months(birth: pd.Series, on: pd.Series) -> np.ndarray:
+    """Whole months from birth to the event date, counted as on a calendar (not 30-day blocks)."""
+    months = (on.dt.year - birth.dt.year) * 12 + (on.dt.month - birth.dt.month) - (on.dt.day < birth.dt.day)
+    return months.to_numpy(dtype=np.int64)
+
+
+@cache
+def _district_pattern() -> tuple[re.Pattern, dict[str, str]]:
+    d = districts()
+    names = dict(zip(d["name_zh"], d["adcode"], strict=True))
+    return re.compile("(" + "|".join(map(re.escape, names)) + ")"), names
+
+
+def district_of(addresses: pd.Series) -> pd.Series:
+    """Guangzhou district adcode named in each address; missing when none is (outside the city)."""
+    pattern, names = _district_pattern()
+    found = addresses.str.extract(pattern, expand=False)
+    return found.map(names).astype("str")

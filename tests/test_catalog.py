@@ -1,0 +1,123 @@
+"""Catalog and My-hospital page, on the small elderly-only space of ``test_elderly`` (its fixture)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.test_elderly import CHC_USER, _restricted, _sign_in, space  # noqa: F401 - the module fixture
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+
+
+@pytest.fixture
+def env(space, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("DATASPACE_HOME", str(space["home"]))
+    return space
+
+
+def test_catalog_lists_28_datasets_and_every_product(env):
+    from data_products import catalog
+    from data_products.products.registry import PRODUCTS
+
+    entries = catalog.datasets(_sign_in("company_none"))
+    assert len(entries) == 28 and len({d["id"] for d in entries}) == 28
+    names = {d["name_en"] for d in entries}
+    for named in ("Cerebrovascular disease specialty dataset", "Liver cancer specialty dataset",
+                  "Cerebral infarction specialty dataset", "Primary-care elderly body-weight indicator dataset"):
+        assert named in names
+    assert {p["product_id"] for p in catalog.products()} == set(PRODUCTS)
+    assert all(d["stage"] in catalog.STAGES for d in entries)
+
+
+def test_catalog_counts_match_the_stores(env):
+    from data_products import approved, catalog
+
+    official = _sign_in("official")
+    entry = next(d for d in catalog.datasets(official) if d["product_id"] == "elderly_weight_atlas")
+    stored = _restricted("SELECT count(DISTINCT facility_id) AS f, count(*) AS n FROM elderly_measurements")
+    manifests = _restricted("SELECT count(*) AS t FROM manifests WHERE kind = 'elderly_weight' AND superseded_by IS NULL")
+    assert entry["facilities"] == stored["f"][0]
+    assert entry["rows"] == stored["n"][0]
+    assert entry["transfers"] == manifests["t"][0]
+    assert entry["version"] == approved.current_release_id("elderly_weight_atlas")
+    assert entry["stage"] == "compliance_listing"
+    assert len(entry["facility_names"]) == entry["facilities"]
+    # Non-commission users get the count, never the names.
+    company = next(d for d in catalog.datasets(_sign_in("company_none")) if d["product_id"] == "elderly_weight_atlas")
+    assert company["facilities"] == entry["facilities"] and company["facility_names"] is None
+    # A product with no data in this space is at its first stage.
+    pneu = next(d for d in catalog.datasets(official) if d["product_id"] == "pneumonia_atlas")
+    assert pneu["stage"] == "scenario_approval" and pneu["facilities"] == 0
+
+
+def test_applying_from_the_catalog_creates_a_pending_scenario(env):
+    from data_products import catalog
+    from data_products.governance import pending
+
+    company = _sign_in("company_none")
+    assert catalog.can_apply(company, "elderly_weight_atlas")
+    assert not catalog.can_apply(_sign_in(CHC_USER), "elderly_weight_atlas")  # standing already
+    before = {s.id for s in pending()}
+    sc = catalog.apply_from_catalog(company, "ds_elderly_weight", "区域老年营养干预规划（测试）",
+                                    date.today(), date.today() + timedelta(days=90))
+    after = {s.id: s for s in pending()}
+    assert sc.id in after and sc.id not in before
+    assert after[sc.id].product_id == "elderly_weight_atlas" and after[sc.id].state == "pending"
+    with pytest.raises(ValueError, match="descriptive"):
+        catalog.apply_from_catalog(company, "ds_liver_cancer", "x", date.today(), date.today() + timedelta(days=9))
+
+
+def test_catalog_cli_json(env, capsys):
+    import json
+
+    from data_products.catalog import catalog_cli
+
+    assert catalog_cli(json=True) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["datasets"]) == 28 and doc["products"]
+    assert all(d["facility_names"] is None for d in doc["datasets"])
+
+
+def _page(principal, page):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["principal"] = principal
+    at.run()
+    at.switch_page(f"views/{page}")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _text(at) -> str:
+    parts = [m.value for m in at.markdown] + [h.value for h in at.header] + [h.value for h in at.subheader]
+    parts += [str(df.value.to_csv()) for df in at.dataframe]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("user", ["official", CHC_USER, "company_none"])
+def test_catalog_page_renders(env, user):
+    at = _page(_sign_in(user), "catalog.py")
+    assert len(at.expander) == 28
+
+
+def test_my_hospital_page_names_only_its_own_facility(env):
+    from data_products.reference import facilities
+
+    at = _page(_sign_in(CHC_USER), "my_hospital.py")
+    text = _text(at)
+    reg = facilities().set_index("facility_id")
+    assert reg.at["F0303", "name_zh"] in text
+    others = reg[(reg["tier"] == "chc") & (reg.index != "F0303")]
+    assert not any(n in text for n in others["name_zh"])
+    assert not any(f in text for f in others.index)
+
+
+@pytest.mark.parametrize("user", ["official", CHC_USER])
+def test_elderly_page_renders(env, user):
+    at = _page(_sign_in(user), "elderly_weight.py")
+    assert len(at.get("plotly_chart")) >= 3

@@ -1,0 +1,251 @@
+"""Elderly body-weight atlas and the supplier-quality report, on one small home (elderly kind only).
+
+The home is built by generate -> ingest -> process -> approve with three tampered extracts that
+still pass the schema or are rejected: one with most weights blanked, one stale (its last months
+cut), one duplicated, and one rejected outright.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+SEED = 11
+BLANKED = "F0304"      # weight blanked in most rows of its 2024 file
+STALE = "F1503"        # 2024 file stops at the end of March
+DUPED = "F1804"        # 2024 file repeats 5% of its rows under new record ids
+REJECTED = "F0405"     # 2023 file carries an invalid sex code
+CHC_USER = "hospital_f0303"
+PASSWORD = "chc-user-password-2025"
+
+
+def _tamper(hospitals):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    f = hospitals / BLANKED / "elderly_weight_2024.csv"
+    df = pd.read_csv(f, dtype=str, keep_default_na=False)
+    df.loc[rng.random(len(df)) < 0.6, "weight_kg"] = ""
+    df.to_csv(f, index=False, lineterminator="\n")
+    f = hospitals / STALE / "elderly_weight_2024.csv"
+    df = pd.read_csv(f, dtype=str, keep_default_na=False)
+    df[df["measure_date"] < "2024-04-01"].to_csv(f, index=False, lineterminator="\n")
+    f = hospitals / DUPED / "elderly_weight_2024.csv"
+    df = pd.read_csv(f, dtype=str, keep_default_na=False)
+    extra = df.sample(frac=0.05, random_state=1).copy()
+    extra["record_id"] = "DUP" + pd.Series(range(len(extra)), index=extra.index).astype(str)
+    pd.concat([df, extra]).to_csv(f, index=False, lineterminator="\n")
+    f = hospitals / REJECTED / "elderly_weight_2023.csv"
+    df = pd.read_csv(f, dtype=str, keep_default_na=False)
+    df.loc[df.index[3], "sex"] = "X"
+    df.to_csv(f, index=False, lineterminator="\n")
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    from data_products.config import paths
+    from data_products.governance import add_user, ensure_standing, seed_demo
+    from data_products.hospital import generate
+    from data_products.pipeline import approve, process
+    from data_products.reference import facilities
+    from data_products.restricted import ingest
+
+    home = tmp_path_factory.mktemp("elderly-home")
+    old = os.environ.get("DATASPACE_HOME")
+    os.environ["DATASPACE_HOME"] = str(home)
+    try:
+        p = paths().ensure()
+        (p.home / "DEMO").write_text("demo\n", encoding="utf-8")
+        generate(p, seed=SEED, kinds=["elderly_weight"])
+        _tamper(p.hospitals)
+        report = ingest(p)
+        seed_demo()
+        name = facilities().set_index("facility_id").at["F0303", "name_zh"]
+        add_user(CHC_USER, PASSWORD, "hospital", name, facility="F0303")
+        ensure_standing()
+        for rid in process(["elderly_weight_atlas", "supplier_quality"]):
+            approve(rid, "official")
+        truth = json.loads((p.truth / "elderly_weight.json").read_text(encoding="utf-8"))
+        yield {"home": home, "report": report, "truth": truth}
+    finally:
+        if old is None:
+            os.environ.pop("DATASPACE_HOME", None)
+        else:
+            os.environ["DATASPACE_HOME"] = old
+
+
+@pytest.fixture
+def env(space, monkeypatch):
+    monkeypatch.setenv("DATASPACE_HOME", str(space["home"]))
+    return space
+
+
+def _sign_in(username):
+    from data_products.governance import demo_passwords, sign_in
+
+    pw = PASSWORD if username == CHC_USER else demo_passwords()[username]
+    result = sign_in(username, pw)
+    assert result.ok, result.reason
+    return result.principal
+
+
+def _restricted(sql, params=()):
+    import duckdb
+
+    from data_products.config import paths
+
+    con = duckdb.connect(str(paths().restricted_db), read_only=True)
+    try:
+        return con.execute(sql, list(params)).df()
+    finally:
+        con.close()
+
+
+# --- the atlas ----------------------------------------------------------------------------------
+
+
+def test_bmi_category_cut_offs():
+    from data_products.products.elderly_weight.spec import bmi, category
+
+    assert list(category(np.array([18.49, 18.5, 23.99, 24.0, 27.99, 28.0, np.nan]))) == [
+        "underweight", "normal", "normal", "overweight", "overweight", "obese", ""]
+    assert bmi([170.0], [72.25])[0] == pytest.approx(25.0)
+
+
+def test_the_tampered_extract_was_rejected_and_the_rest_accepted(env):
+    rejected = [o.file for o in env["report"].rejected]
+    assert rejected == [f"{REJECTED}/elderly_weight_2023.csv"]
+    assert any("sex" in str(i) for i in env["report"].rejected[0].issues)
+
+
+def test_city_shares_recover_the_generator(env):
+    from data_products.disclosure import ALL
+    from data_products.products.elderly_weight import views
+
+    official = _sign_in("official")
+    prof = views.city_profile(official)
+    measured = _restricted("SELECT bmi_category, count(*) AS n FROM elderly_measurements "
+                           "WHERE bmi_category IS NOT NULL GROUP BY 1").set_index("bmi_category")["n"]
+    # Exact against a brute-force recount of the stored records.
+    for c, row in prof.iterrows():
+        assert row["count"] == measured[c]
+        assert row["share"] == pytest.approx(100 * measured[c] / measured.sum())
+    # Close to the generator's realised shares (the tampered and rejected files differ a little)...
+    realised = env["truth"]["realised"]["shares"]
+    for c in prof.index:
+        assert prof.at[c, "share"] / 100 == pytest.approx(realised[c], abs=0.01)
+    # ...and to its parameters, weighted by the age mix.
+    params = env["truth"]["parameters"]
+    from data_products.products.elderly_weight.spec import AGE_BANDS, CATEGORIES
+
+    mix = np.array([params["age_band_share"][b] for b in AGE_BANDS])
+    expected = mix @ np.array([[params["category_by_age_band"][b][c] for c in CATEGORIES] for b in AGE_BANDS])
+    for c, e in zip(CATEGORIES, expected, strict=True):
+        assert prof.at[c, "share"] / 100 == pytest.approx(e, abs=0.02)
+    assert views.district_values(official, "obese").loc[ALL, "measured"] == measured.sum()
+
+
+def test_age_band_shares_follow_the_generator_gradient(env):
+    from data_products.products.elderly_weight import views
+
+    official = _sign_in("official")
+    by_age = views.breakdown(official, "age_band")
+    under = by_age[by_age["category"] == "underweight"].set_index("age_band")["share"]
+    params = env["truth"]["parameters"]["category_by_age_band"]
+    for band, share in under.items():
+        assert share / 100 == pytest.approx(params[band]["underweight"], abs=0.03)
+    assert under["80+"] > under["65-69"]
+
+
+def test_release_passes_disclosure_and_has_no_small_counts(env):
+    from data_products import approved
+    from data_products.products.elderly_weight import release
+
+    rel = approved.current("elderly_weight_atlas")
+    assert release.check(dict(rel.tables), rel.meta) == []
+    for name in ("district_cube", "facility_cube"):
+        n = rel.table(name)["n"].dropna()
+        assert not ((n > 0) & (n < 10)).any()
+
+
+def test_hospital_sees_its_centre_by_name_and_peers_anonymised(env):
+    from data_products.products.elderly_weight import views
+
+    chc = _sign_in(CHC_USER)
+    table = views.facility_table(chc)
+    named = table[~table["name_en"].str.startswith("Peer facility")]
+    assert list(named["facility_id"]) == ["F0303"]
+    assert not table["facility_id"].isin(["F0304", "F1503"]).any()
+    comp = views.facility_comparison(chc)
+    assert not comp.loc["measured", "own_suppressed"]
+    own = _restricted("SELECT count(*) AS n FROM elderly_measurements WHERE facility_id = 'F0303' "
+                      "AND bmi_category IS NOT NULL")["n"][0]
+    assert comp.loc["measured", "own"] == own
+
+
+def test_company_is_denied(env):
+    from data_products.governance import AccessDenied
+    from data_products.products.elderly_weight import views
+
+    with pytest.raises(AccessDenied):
+        views.district_values(_sign_in("company_none"), "obese")
+
+
+# --- supplier quality ----------------------------------------------------------------------------
+
+
+def _check(frame, facility, check):
+    rows = frame[(frame["facility_id"] == facility) & (frame["check"] == check) & (frame["year"] != "")]
+    return rows
+
+
+def test_quality_flags_the_seeded_bad_transfers(env):
+    from data_products.products.supplier_quality import views
+
+    official = _sign_in("official")
+    checks = views.checks(official)
+    blank = _check(checks, BLANKED, "completeness")
+    assert not blank[blank["file_name"].str.contains("2024")]["passed"].any()
+    assert blank[blank["file_name"].str.contains("2023")]["passed"].all()
+    stale = _check(checks, STALE, "timeliness")
+    assert not stale[stale["file_name"].str.contains("2024")]["passed"].any()
+    duped = _check(checks, DUPED, "duplicates")
+    bad = duped[duped["file_name"].str.contains("2024")]
+    assert not bad["passed"].any()
+    # The duplicate share matches a brute-force recount of the stored rows.
+    recount = _restricted(
+        "SELECT count(*) - count(DISTINCT (pseudonym, facility_id, measure_date)) AS d, count(*) AS n "
+        "FROM elderly_measurements WHERE facility_id = ? AND year(measure_date) = 2024", [DUPED])
+    assert bad["value"].iloc[0] == pytest.approx(100 * recount["d"][0] / recount["n"][0])
+    rejected = checks[(checks["facility_id"] == REJECTED) & (checks["check"] == "validity") & ~checks["passed"]]
+    assert list(rejected["file_name"]) == ["elderly_weight_2023.csv"]
+    # A clean facility passes everything.
+    clean = checks[checks["facility_id"] == "F0303"]
+    assert clean["passed"].all() and len(clean) == 8
+
+
+def test_supplier_views_scope_a_hospital_to_its_own_rows(env):
+    from data_products.products.supplier_quality import views
+
+    chc = _sign_in(CHC_USER)
+    for frame in (views.transfers(chc), views.checks(chc), views.completeness(chc)):
+        assert set(frame["facility_id"]) == {"F0303"}
+    # Asking for another facility still returns only its own.
+    assert set(views.checks(chc, facility=BLANKED)["facility_id"]) == {"F0303"}
+    s = views.summary(chc)
+    stored = _restricted("SELECT count(*) AS n FROM elderly_measurements WHERE facility_id = 'F0303'")["n"][0]
+    assert s["rows_accepted"] == stored and s["files_accepted"] == 2 and s["files_rejected"] == 0
+    assert set(views.rejections(_sign_in("official"))["facility_id"]) == {REJECTED}
+
+
+def test_supplier_release_passes_its_check(env):
+    from data_products import approved
+    from data_products.products.supplier_quality import release
+
+    rel = approved.current("supplier_quality")
+    assert release.check(dict(rel.tables), rel.meta) == []
+    assert "rows_accepted" not in rel.table("transfers").columns
