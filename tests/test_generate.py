@@ -34,7 +34,7 @@ def _tree_digest(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     home = tmp_path_factory.mktemp("gen")
-    report = generate(paths(home), seed=11, scale="demo")
+    report = generate(paths(home), seed=11, scale="demo", kinds=["pneumonia"])
     frames = []
     for f in sorted((home / "hospitals").glob("F*/pneumonia_*.csv")):
         df = pd.read_csv(f, dtype=str, keep_default_na=False, encoding="utf-8")

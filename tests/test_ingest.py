@@ -68,12 +68,12 @@ def demo_ingested(tmp_path_factory):
     """The full demo generation, ingested once."""
     home = tmp_path_factory.mktemp("ingest_demo")
     p = paths(home)
-    generate(p, seed=23, scale="demo")
+    generate(p, seed=23, scale="demo", kinds=["pneumonia"])
     before = _files(home)
     os.environ.pop(ENV, None)
     report = ingest(p)
     after = _files(home)
-    raw = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in sorted(p.hospitals.glob("F*/*.csv"))],
+    raw = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in sorted(p.hospitals.glob("F*/pneumonia_*.csv"))],
                     ignore_index=True)
     return p, report, before, after, raw
 

@@ -1,22 +1,21 @@
-"""The app opened in a real browser with the network blocked: the shell and the overview map."""
+"""The app opened in a real browser with the network blocked: sign-in, then the overview and its map."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.browser import browser, serve
+from data_products.governance import demo_passwords
+from tests.browser import browser, serve, sign_in
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("lng", ["zh", "en"])
-def test_overview_renders_offline(home, lng):
-    with serve(home) as url, browser() as b:
-        b.page.goto(f"{url}/?lang={lng}")
-        b.wait_idle()
-        # The choropleth drew the 11 districts as filled shapes (MapLibre draws to a canvas; the
-        # plotly layer holds one path per feature in its hover layer, so check the canvas and the
-        # trace data the plot received).
+def test_overview_renders_offline(demo, lng):
+    with serve(demo) as url, browser() as b:
+        sign_in(b, url, "analyst", demo_passwords()["analyst"], lang=lng)
+        # The choropleth drew the 11 districts (MapLibre draws to a canvas; the plot element holds the
+        # trace data it drew from).
         b.page.wait_for_selector(".js-plotly-plot .maplibregl-canvas", timeout=20_000)
         n = b.page.evaluate(
             "() => { const p = document.querySelector('.js-plotly-plot');"
@@ -31,3 +30,4 @@ def test_overview_renders_offline(home, lng):
             assert "Guangzhou's 11 districts" in text and "Synthetic" in text
         b.screenshot(f"overview-{lng}")
         assert b.failed == [], b.failed
+        assert b.blocked == [], b.blocked

@@ -45,6 +45,7 @@ register({
     "pn.reason.empty": {"zh": "无病例", "en": "no cases"},
     "pn.click_hint": {"zh": "点击地图上的区可查看该区概况。", "en": "Click a district on the map to open its profile."},
     "pn.district": {"zh": "区", "en": "District"},
+    "pn.facility": {"zh": "机构", "en": "Facility"},
     "pn.city": {"zh": "全市", "en": "Guangzhou"},
     "pn.rank": {"zh": "排名", "en": "Rank"},
     "pn.value": {"zh": "数值", "en": "Value"},
@@ -155,10 +156,10 @@ values = guard(lambda: views.district_values(user, metric, start, end, age, sex)
 shown = values.drop(index=ALL)
 
 
-def fmt(v: float) -> str:
+def fmt(v: float, mid: str | None = None) -> str:
     if pd.isna(v):
         return "—"
-    return f"{v:,.0f}" if metric == "cases" else f"{v:,.1f}" if abs(v) >= 10 else f"{v:,.2f}"
+    return f"{v:,.0f}" if (mid or metric) == "cases" else f"{v:,.1f}" if abs(v) >= 10 else f"{v:,.2f}"
 
 
 with tabs[0]:
@@ -255,12 +256,12 @@ with tabs[3]:
     prof = guard(lambda: views.profile(user, district, start, end, age, sex), lng)
     table = pd.DataFrame({
         t("pn.metric", lng): [metric_label(m) for m in prof.index],
-        dnames[district]: [fmt(v) if not h else reason_label(r) for v, h, r in
-                           zip(prof["district"], prof["district_suppressed"], prof["district_reason"], strict=True)],
-        t("pn.city", lng): [fmt(v) if not h else "—" for v, h in zip(prof["city"], prof["city_suppressed"], strict=True)],
+        dnames[district]: [fmt(v, m) if not h else reason_label(r) for m, v, h, r in
+                           zip(prof.index, prof["district"], prof["district_suppressed"], prof["district_reason"], strict=True)],
+        t("pn.city", lng): [fmt(v, m) if not h else "—" for m, v, h in zip(prof.index, prof["city"], prof["city_suppressed"], strict=True)],
         t("pn.rank", lng): [f"{int(r)} / {n}" if pd.notna(r) else "—" for r, n in zip(prof["rank"], prof["ranked_of"], strict=True)],
     })
-    st.dataframe(table, hide_index=True, width="stretch", key="profile_table")
+    st.dataframe(table, hide_index=True, width="stretch", key="profile_table", height=35 * (len(table) + 1) + 3)
 
 # --- own facility (hospitals) ---------------------------------------------------------------------------
 with tabs[4]:
@@ -269,8 +270,9 @@ with tabs[4]:
         st.caption(t("pn.own_note", lng))
         own_tbl = pd.DataFrame({
             t("pn.metric", lng): [metric_label(m) for m in fac.index],
-            t("pn.own", lng): [fmt(v) if not h else "—" for v, h in zip(fac["own"], fac["own_suppressed"], strict=True)],
-            "P25": fac["p25"].map(fmt), "P50": fac["median"].map(fmt), "P75": fac["p75"].map(fmt),
+            t("pn.own", lng): [fmt(v, m) if not h else "—" for m, v, h in zip(fac.index, fac["own"], fac["own_suppressed"], strict=True)],
+            "P25": [fmt(v, m) for m, v in fac["p25"].items()], "P50": [fmt(v, m) for m, v in fac["median"].items()],
+            "P75": [fmt(v, m) for m, v in fac["p75"].items()],
             t("pn.pct_rank", lng): fac["percentile_rank"].map(lambda v: "—" if pd.isna(v) else f"{v:.0f}"),
             t("pn.facilities_n", lng): fac["facilities"],
         })
@@ -278,7 +280,7 @@ with tabs[4]:
     ft = guard(lambda: views.facility_table(user), lng)
     ft_show = pd.DataFrame({
         "ID": ft["facility_id"],
-        t("pn.district", lng): ft["name_zh"] if lng == "zh" else ft["name_en"],
+        t("pn.facility", lng): ft["name_zh"] if lng == "zh" else ft["name_en"],
         t("pn.n", lng): [str(v) if pd.notna(v) else reason_label(f) for v, f in zip(ft["cases"], ft["cases_flag"], strict=True)],
     })
     st.dataframe(ft_show, hide_index=True, width="stretch", key="facility_table")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,29 @@ def _release(user: Principal, action: str = "view") -> tuple[approved.Release, o
     return approved.current(PRODUCT_ID), decision
 
 
+_memo: dict[tuple, object] = {}
+_memo_lock = threading.Lock()
+
+
+def _memoised(fn):
+    """Cache a pure computation on the approved release, keyed by the release id: results are
+    computed once per release and argument set, after the caller has passed the gate."""
+
+    def wrapper(rel: approved.Release, *args):
+        key = (fn.__name__, rel.release_id, args)
+        with _memo_lock:
+            if key in _memo:
+                return _memo[key].copy()
+        result = fn(rel, *args)
+        with _memo_lock:
+            if len(_memo) > 4096:
+                _memo.clear()
+            _memo[key] = result
+        return result.copy()
+
+    return wrapper
+
+
 def months(user: Principal) -> list[str]:
     rel, _ = _release(user)
     return sorted(m for m in rel.table("district_cube")["month"].unique() if m != ALL)
@@ -75,39 +99,39 @@ def _window(cube: pd.DataFrame, start: str, end: str, all_months: list[str]) -> 
 
 
 def _aggregate(rows: pd.DataFrame, key: str, metric: Metric, whole: bool, single: bool) -> pd.DataFrame:
-    """One value per ``key`` over the selected months, or a suppression reason."""
-    cols = [c for c in (metric.num, metric.den) if c]
-    out = []
-    for k, g in rows.groupby(key, sort=True):
-        flags = {c: g[c + "_flag"] for c in cols}
-        hidden = {c: g[c].isna() for c in cols}
-        if any(h.any() for h in hidden.values()):
-            reasons = set()
-            for c in cols:
-                reasons |= set(flags[c][hidden[c]])
-            reason = REASON_PRIMARY if REASON_PRIMARY in reasons else REASON_SECONDARY
-            out.append({key: k, "value": np.nan, "n": pd.NA, "suppressed": True, "reason": reason})
-            continue
-        if metric.kind == "quantile":
-            if not (whole or single):
-                out.append({key: k, "value": np.nan, "n": pd.NA, "suppressed": True, "reason": REASON_RANGE})
-                continue
-            n = int(g["cases"].sum())
-            hidden_q = g["cases"].isna().any()
-            val = float(g[metric.column].iloc[0]) if len(g) == 1 and not hidden_q else np.nan
-            out.append({key: k, "value": val, "n": n, "suppressed": bool(hidden_q),
-                        "reason": REASON_SECONDARY if hidden_q else (REASON_EMPTY if n == 0 else "")})
-            continue
-        num = int(g[metric.num].sum())
-        if metric.kind in ("count", "rate"):
-            out.append({key: k, "value": float(num), "n": num, "suppressed": False, "reason": ""})
-            continue
-        den = num + int(g[metric.den].sum())
-        out.append({key: k, "value": (100.0 * num / den) if den else np.nan, "n": den, "suppressed": False,
-                    "reason": "" if den else REASON_EMPTY})
-    frame = pd.DataFrame(out, columns=[key, "value", "n", "suppressed", "reason"])
-    frame["n"] = pd.array(frame["n"], dtype="Int64")
-    return frame
+    """One value per ``key`` over the selected months, or a suppression reason (vectorised)."""
+    # A quantile rests on its cell's case count: hidden when that count is hidden.
+    cols = [c for c in (metric.num, metric.den) if c] or ["cases"]
+    by = rows[key]
+    hidden = rows[cols].isna().any(axis=1).groupby(by, sort=True).any()
+    primary = pd.concat([rows[c + "_flag"] == REASON_PRIMARY for c in cols], axis=1).any(axis=1).groupby(by, sort=True).any()
+    out = pd.DataFrame(index=hidden.index)
+    out.index.name = key
+    out["suppressed"] = hidden
+    out["reason"] = np.where(hidden, np.where(primary, REASON_PRIMARY, REASON_SECONDARY), "")
+    sums = rows[cols].astype("Float64").groupby(by, sort=True).sum()
+    if metric.kind == "quantile":
+        n = rows["cases"].astype("Float64").groupby(by, sort=True).sum()
+        first = rows.groupby(by, sort=True)[metric.column].first()
+        count = rows.groupby(by, sort=True).size()
+        out["n"] = n
+        out["value"] = first.where((count == 1) & ~hidden).astype(float)
+        ranged = ~hidden & ~(whole or single)
+        out.loc[ranged, ["suppressed", "reason"]] = [True, REASON_RANGE]
+        out.loc[ranged, "value"] = np.nan
+        empty = ~out["suppressed"] & (n == 0)
+        out.loc[empty, "reason"] = REASON_EMPTY
+    elif metric.kind in ("count", "rate"):
+        out["n"] = sums[metric.num]
+        out["value"] = sums[metric.num].astype(float)
+    else:
+        den = sums[metric.num] + sums[metric.den]
+        out["n"] = den
+        out["value"] = (100.0 * sums[metric.num] / den.where(den > 0)).astype(float)
+        out.loc[~hidden & (den == 0), "reason"] = REASON_EMPTY
+    out.loc[out["suppressed"], ["value"]] = np.nan
+    out["n"] = pd.array(out["n"].where(~out["suppressed"]).round().astype("Float64"), dtype="Int64")
+    return out.reset_index()[[key, "value", "n", "suppressed", "reason"]]
 
 
 def _children(age_band: str) -> pd.Series:
@@ -118,6 +142,13 @@ def _children(age_band: str) -> pd.Series:
 def district_values(user: Principal, metric: str, start: str, end: str, age_band: str = ALL, sex: str = ALL) -> pd.DataFrame:
     """One row per district (adcode index): value, n, suppressed, reason, plus the city row 'ALL'."""
     rel, _ = _release(user)
+    if metric not in METRICS:
+        raise KeyError(f"unknown metric {metric!r}")
+    return _district_values(rel, metric, start, end, age_band, sex)
+
+
+@_memoised
+def _district_values(rel: approved.Release, metric: str, start: str, end: str, age_band: str, sex: str) -> pd.DataFrame:
     m = METRICS[metric]
     cube = rel.table("district_cube")
     all_months = sorted(x for x in cube["month"].unique() if x != ALL)
@@ -137,7 +168,12 @@ def district_values(user: Principal, metric: str, start: str, end: str, age_band
 def season(user: Principal, age_band: str = ALL, sex: str = ALL, district: str = ALL) -> pd.DataFrame:
     """Positivity of each pathogen by month (long form: month, pathogen, value, n, suppressed, reason)."""
     rel, _ = _release(user)
-    cube = rel.table("district_cube")
+    return _season(rel, age_band, sex, district)
+
+
+@_memoised
+def _season(rel: approved.Release, age_band: str, sex: str, district: str) -> pd.DataFrame:
+    cube = rel.tables["district_cube"]
     rows = cube[(cube["district"] == district) & (cube["age_band"] == age_band) & (cube["sex"] == sex) & (cube["month"] != ALL)]
     parts = []
     for p in PATHOGENS:
@@ -169,9 +205,10 @@ def quantiles_by_pathogen(user: Principal, marker: str, age_band: str = ALL) -> 
 
 def profile(user: Principal, district: str, start: str, end: str, age_band: str = ALL, sex: str = ALL) -> pd.DataFrame:
     """Every metric for one district beside the city's value and the district's rank among the 11."""
+    rel, _ = _release(user)
     rows = []
     for mid in METRICS:
-        v = district_values(user, mid, start, end, age_band, sex)
+        v = _district_values(rel, mid, start, end, age_band, sex)
         shown = v.drop(index=ALL)
         ranked = shown.loc[~shown["suppressed"], "value"].rank(ascending=False)
         rows.append({
@@ -195,13 +232,11 @@ def facility_comparison(user: Principal) -> pd.DataFrame:
     """
     rel, decision = _release(user)
     own = decision.row_scope.own_facility
-    fm = rel.table("facility_month")
-    whole = fm[(fm["month"] == ALL) & (fm["facility_id"] != ALL)]
     rows = []
     for mid, m in METRICS.items():
         if m.kind == "rate":
             continue
-        vals = _aggregate(whole, "facility_id", m, True, False).set_index("facility_id")
+        vals = _facility_values(rel, mid)
         released = vals.loc[~vals["suppressed"] & vals["value"].notna(), "value"]
         mine = vals["value"].get(own, np.nan) if own else np.nan
         rows.append({
@@ -216,6 +251,14 @@ def facility_comparison(user: Principal) -> pd.DataFrame:
             if released.size and pd.notna(mine) else np.nan,
         })
     return pd.DataFrame(rows).set_index("metric")
+
+
+@_memoised
+def _facility_values(rel: approved.Release, metric: str) -> pd.DataFrame:
+    """Whole-span value of a metric for every facility (internal: names are applied by the caller's scope)."""
+    fm = rel.tables["facility_month"]
+    whole = fm[(fm["month"] == ALL) & (fm["facility_id"] != ALL)]
+    return _aggregate(whole, "facility_id", METRICS[metric], True, False).set_index("facility_id")
 
 
 def facility_table(user: Principal) -> pd.DataFrame:

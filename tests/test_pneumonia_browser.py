@@ -1,0 +1,73 @@
+"""The pneumonia atlas in a real browser, offline: map and charts draw, a district click opens its
+profile, and the download delivers the CSV with its suppression flags."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from shapely.geometry import shape
+
+from data_products.governance import demo_passwords
+from data_products.reference import district_geojson
+from tests.browser import browser, open_page, serve, sign_in
+
+pytestmark = pytest.mark.browser
+
+CONGHUA = "440117"
+
+
+def _inside(adcode: str) -> tuple[float, float]:
+    feat = next(f for f in district_geojson()["features"] if f["properties"]["adcode"] == adcode)
+    p = shape(feat["geometry"]).representative_point()
+    return p.x, p.y
+
+
+def test_atlas_offline_click_and_download(demo):
+    with serve(demo) as url, browser() as b:
+        sign_in(b, url, "official", demo_passwords()["official"])
+        open_page(b, "pneumonia")
+        page = b.page
+        page.wait_for_selector(".js-plotly-plot .maplibregl-canvas", timeout=30_000)
+        drawn = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(p => (p.data || []).length)")
+        assert drawn and drawn[0] >= 1
+        b.screenshot("pneumonia-map")
+
+        # Click inside Conghua on the map canvas: the profile switches to it.
+        lon, lat = _inside(CONGHUA)
+        xy = page.evaluate(
+            """([lon, lat]) => { const gd = document.querySelector('.js-plotly-plot');
+                const m = gd._fullLayout.map._subplot.map; const p = m.project([lon, lat]);
+                const r = m.getCanvas().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }""",
+            [lon, lat],
+        )
+        page.mouse.click(xy[0], xy[1])
+        page.wait_for_timeout(800)
+        b.wait_idle()
+        page.get_by_role("tab", name="District profile").click()
+        page.wait_for_timeout(300)
+        # The district filter is bound to the URL and its selector now reads Conghua.
+        assert "district=Conghua" in page.url
+        picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="District").first
+        shown = picker.text_content() + " ".join(picker.locator("input").evaluate_all("els => els.map(e => e.value)"))
+        assert "Conghua" in shown, shown
+        b.screenshot("pneumonia-profile")
+
+        # Seasons and distributions drew their charts.
+        page.get_by_role("tab", name="Seasons").click()
+        page.wait_for_timeout(500)
+        assert page.locator(".js-plotly-plot .heatmaplayer, .js-plotly-plot .hm image, .js-plotly-plot image").count() >= 1
+
+        # Download: prepare, then the CSV carries the flags.
+        page.get_by_role("tab", name="Table and download").click()
+        page.get_by_role("button", name="Prepare the download").click()
+        b.wait_idle()
+        with page.expect_download() as info:
+            page.get_by_role("button", name="Download CSV (with suppression flags)").click()
+        frame = pd.read_csv(io.BytesIO(open(info.value.path(), "rb").read()), encoding="utf-8-sig", dtype=str,
+                            keep_default_na=False)
+        assert {"district", "value", "suppressed", "suppression_reason"} <= set(frame.columns)
+        assert len(frame) == 12  # 11 districts and the city
+        b.screenshot("pneumonia-download")
+        assert b.failed == [] and b.blocked == [], (b.failed, b.blocked)
