@@ -82,7 +82,7 @@ def write_release_file(path: Path, tables: dict[str, pd.DataFrame], meta: dict) 
             con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _frame')  # noqa: S608 - identifier checked
             con.unregister("_frame")
         con.execute(f'CREATE TABLE "{META_TABLE}" (meta JSON)')
-        con.execute(f'INSERT INTO "{META_TABLE}" VALUES (?)', [json.dumps(meta, ensure_ascii=False, default=str)])
+        con.execute(f'INSERT INTO "{META_TABLE}" VALUES (?)', [json.dumps(meta, ensure_ascii=False, default=str)])  # noqa: S608
         con.execute("CHECKPOINT")
     finally:
         con.close()

@@ -12,9 +12,7 @@ Figures go to stdout; nothing here is a test (these machines are shared and nois
 from __future__ import annotations
 
 import itertools
-import json
 import multiprocessing as mp
-import os
 import resource
 import statistics
 import tempfile

@@ -134,6 +134,50 @@ def method_compare(
     _exit(run(csv, reference, test, error_ratio=error_ratio, as_json=json))
 
 
+@app.command()
+def catalog(json: Annotated[bool, typer.Option("--json", help="JSON with a `products` and a `datasets` list.")] = False) -> None:
+    """The catalog of products and datasets, with their lifecycle stage."""
+    from data_products.catalog import catalog_cli
+
+    _exit(catalog_cli(json=json))
+
+
+@export_app.command("wait-times")
+def export_wait_times(out: Annotated[Path, typer.Option("--out", help="Where to write the JSON feed.")]) -> None:
+    """The wait-time estimates as a JSON feed an appointment platform can poll."""
+    from data_products.products.wait_times.export import export_wait_times as run
+
+    _exit(run(out))
+
+
+scenarios_app = typer.Typer(help="Usage scenarios (一场景一授权): list, approve, reject, revoke.", no_args_is_help=True)
+app.add_typer(scenarios_app, name="scenarios")
+
+
+@scenarios_app.command("list")
+def scenarios_list(
+    state: Annotated[str, typer.Option(help="pending | approved | rejected | revoked | all")] = "pending",
+    json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List scenarios in a state."""
+    from data_products.governance import cli as gov
+
+    _exit(gov.scenario_list(None if state == "all" else state, json=json))
+
+
+@scenarios_app.command("decide")
+def scenarios_decide(
+    scenario_id: int,
+    decision: Annotated[str, typer.Argument(help="approve | reject | revoke")],
+    by: Annotated[str, typer.Option("--by", help="The commission official deciding.")],
+    reason: Annotated[str, typer.Option(help="Why (required to reject or revoke).")] = "",
+) -> None:
+    """Approve, reject or revoke a scenario."""
+    from data_products.governance import cli as gov
+
+    _exit(gov.scenario_decide(scenario_id, decision, by, reason))
+
+
 @users_app.command("add")
 def users_add(
     username: str,

@@ -227,3 +227,23 @@ def test_a_publish_killed_before_the_switch_leaves_the_previous_release_readable
 
     approve(rid, "official")
     assert approved.current_release_id(PRODUCT_ID) == rid
+
+
+def test_the_duckdb_builder_equals_an_independent_pandas_aggregation():
+    """The builder's GROUP BY CUBE against the benchmark's plain-pandas cube, cell by cell."""
+    import duckdb
+
+    from data_products.bench import pandas_cube, synthetic_episodes
+    from data_products.products.pneumonia import builder
+
+    frame = synthetic_episodes(5_000, seed=3)
+    con = duckdb.connect()
+    con.register("frame", frame)
+    con.execute("CREATE TABLE pneumonia_episodes AS SELECT *, NULL::VARCHAR AS age_band FROM frame")
+    key = ["district", "month", "age_band", "sex"]
+    got = builder.raw_tables(con)["district_cube"].set_index(key).sort_index()
+    want = pandas_cube(frame).set_index(key).sort_index()
+    assert set(got.index) == set(want.index)
+    want = want.loc[got.index]
+    for col in [c for c in want.columns if c in got.columns]:
+        assert np.allclose(got[col].astype(float), want[col].astype(float), equal_nan=True), col

@@ -26,7 +26,10 @@ metric = st.segmented_control(
     t("overview.metric", lng), list(metrics), format_func=metrics.__getitem__, default="density_2023", key="ov_metric"
 ) or "density_2023"
 
-fmt = (lambda v: f"{v:,.0f}")
+def fmt(v: float) -> str:
+    return f"{v:,.0f}"
+
+
 fig = district_choropleth(
     table, value=metric, label=metrics[metric], names=names, hover_text=table[metric].map(fmt), colorscale="Teal"
 )

@@ -10,7 +10,6 @@ facility's id, name and position never change under the products built on them.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -3,3 +3,6 @@
 Built in the pipeline from the restricted zone (``data_products.quality``) so that the "My hospital"
 page reads an approved aggregate release and never the restricted store.
 """
+
+# Here, not in release.py, so the views (and pages) never import the builder side.
+PRODUCT_ID = "supplier_quality"

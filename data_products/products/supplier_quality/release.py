@@ -14,8 +14,8 @@ import pandas as pd
 
 from data_products import disclosure, quality
 from data_products.disclosure import ALL, Table
+from data_products.products.supplier_quality import PRODUCT_ID  # noqa: E402,F401 - the pipeline reads it here
 
-PRODUCT_ID = "supplier_quality"
 DIMS = ("facility_id", "kind", "year")
 ROW_DEPENDENT_CHECKS = ("completeness", "duplicates")
 

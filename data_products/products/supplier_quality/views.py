@@ -11,7 +11,7 @@ import pandas as pd
 from data_products import approved
 from data_products.disclosure import ALL
 from data_products.governance import Principal, require
-from data_products.products.supplier_quality.release import PRODUCT_ID
+from data_products.products.supplier_quality import PRODUCT_ID
 
 
 def _scoped(user: Principal, facility: str | None) -> tuple[approved.Release, str | None]:

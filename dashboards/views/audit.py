@@ -1,0 +1,173 @@
+"""The audit ledger, read only: filter by actor, action family and time; check the hash chain.
+
+There is nothing here that changes an entry (the ledger module has no such function). Exporting the
+filtered view is itself written to the ledger, with the filters and the file's hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+
+import pandas as pd
+import streamlit as st
+
+from dashboards.ui import lang, require_principal, synthetic_banner
+from data_products.governance import current, entries, verify
+from data_products.governance import ledger as ledger_module
+from data_products.governance.store import LOCAL, as_utc
+from data_products.i18n import register, t
+
+COMMISSION_ROLES = ("commission_official", "commission_analyst")
+FAMILIES = ("auth.", "gate.", "download", "scenario.", "order.", "release.", "user.", "org.", "audit.")
+PAGE_SIZES = (100, 500, 2000)
+
+register({
+    "aud.title": {"zh": "审计日志", "en": "Audit ledger"},
+    "aud.not_commission": {"zh": "本页仅供广州市卫生健康委员会使用。", "en": "This page is for the Guangzhou Health Commission only."},
+    "aud.intro": {
+        "zh": "审计日志只可追加：每条记录含前一条的哈希，任何修改、删除或插入都会使校验失败。本页只读。",
+        "en": "The ledger is append-only: each entry carries the previous entry's hash, so any change, removal or "
+              "insertion fails verification. This page is read only.",
+    },
+    "aud.verify_ok": {"zh": "哈希链校验通过：共 {n} 条记录，完整且未被篡改。",
+                      "en": "Hash chain verified: {n} entries, complete and unaltered."},
+    "aud.verify_bad": {"zh": "哈希链校验失败（第 {seq} 条）：{problem}",
+                       "en": "Hash chain broken at entry {seq}: {problem}"},
+    "aud.actor": {"zh": "操作者（用户名，精确匹配）", "en": "Actor (username, exact)"},
+    "aud.family": {"zh": "操作类别", "en": "Action family"},
+    "aud.family.all": {"zh": "全部", "en": "All"},
+    "aud.family.auth.": {"zh": "登录与退出", "en": "Sign-in and sign-out"},
+    "aud.family.gate.": {"zh": "访问决定（允许/拒绝）", "en": "Access decisions (allow/deny)"},
+    "aud.family.download": {"zh": "下载", "en": "Downloads"},
+    "aud.family.scenario.": {"zh": "使用场景", "en": "Scenarios"},
+    "aud.family.order.": {"zh": "订单", "en": "Orders"},
+    "aud.family.release.": {"zh": "数据发布", "en": "Releases"},
+    "aud.family.user.": {"zh": "用户管理", "en": "Users"},
+    "aud.family.org.": {"zh": "机构管理", "en": "Organisations"},
+    "aud.family.audit.": {"zh": "审计日志导出", "en": "Ledger exports"},
+    "aud.since": {"zh": "起始日期（含）", "en": "From (inclusive)"},
+    "aud.until": {"zh": "截止日期（含）", "en": "To (inclusive)"},
+    "aud.limit": {"zh": "显示条数上限", "en": "Show at most"},
+    "aud.shown": {"zh": "显示 {n} 条记录（最新在前）。", "en": "{n} entries shown, newest first."},
+    "aud.capped": {"zh": "已达上限，请缩小筛选范围或提高上限。", "en": "Limit reached: narrow the filters or raise the limit."},
+    "aud.empty": {"zh": "没有符合条件的记录。", "en": "No entry matches."},
+    "aud.bad_range": {"zh": "截止日期早于起始日期。", "en": "The end date is before the start date."},
+    "aud.export": {"zh": "导出当前筛选结果（CSV）", "en": "Export the filtered view (CSV)"},
+    "aud.col.seq": {"zh": "序号", "en": "Seq"},
+    "aud.col.time": {"zh": "时间（北京时间）", "en": "Time (Beijing)"},
+    "aud.col.actor": {"zh": "操作者", "en": "Actor"},
+    "aud.col.action": {"zh": "操作", "en": "Action"},
+    "aud.col.target": {"zh": "对象", "en": "Target"},
+    "aud.col.detail": {"zh": "详情", "en": "Detail"},
+    "aud.col.hash": {"zh": "哈希（前 12 位）", "en": "Hash (first 12)"},
+})
+
+
+def param_date(name: str) -> date | None:
+    try:
+        return date.fromisoformat(st.query_params.get(name, ""))
+    except ValueError:
+        return None
+
+
+def sync_param(name: str, value: str | None) -> None:
+    """Filters live in the URL so a filtered view can be shared."""
+    if value:
+        if st.query_params.get(name) != value:
+            st.query_params[name] = value
+    elif name in st.query_params:
+        del st.query_params[name]
+
+
+def record_export(username: str, filters: dict, rows: int, digest: str) -> None:
+    ledger_module.record(username, "audit.export", "ledger", {"filters": filters, "rows": rows, "sha256": digest})
+
+
+lng = lang()
+user = require_principal()
+st.title(t("aud.title", lng))
+synthetic_banner(lng)
+
+check = current(user)
+if not check.ok or check.row["role"] not in COMMISSION_ROLES:
+    st.error(t("aud.not_commission", lng), icon=":material/block:")
+    st.stop()
+
+st.caption(t("aud.intro", lng))
+result = verify()
+if result.ok:
+    st.success(t("aud.verify_ok", lng, n=result.entries), icon=":material/verified:")
+else:
+    st.error(t("aud.verify_bad", lng, seq=result.first_bad_seq, problem=result.problem), icon=":material/gpp_bad:")
+
+families = ("all", *FAMILIES)
+family_param = st.query_params.get("family", "all")
+cols = st.columns([2, 2, 1, 1, 1])
+actor = cols[0].text_input(t("aud.actor", lng), value=st.query_params.get("actor", ""), max_chars=256,
+                           key="aud_actor").strip()
+family = cols[1].selectbox(t("aud.family", lng), families, index=families.index(family_param) if family_param in families else 0,
+                           format_func=lambda f: t(f"aud.family.{f}", lng), key="aud_family")
+since = cols[2].date_input(t("aud.since", lng), value=param_date("since"), key="aud_since")
+until = cols[3].date_input(t("aud.until", lng), value=param_date("until"), key="aud_until")
+limit_param = st.query_params.get("limit", "")
+limit = cols[4].selectbox(t("aud.limit", lng), PAGE_SIZES,
+                          index=PAGE_SIZES.index(int(limit_param)) if limit_param.isdigit() and int(limit_param) in PAGE_SIZES else 1,
+                          key="aud_limit")
+
+sync_param("actor", actor or None)
+sync_param("family", None if family == "all" else family)
+sync_param("since", since.isoformat() if isinstance(since, date) else None)
+sync_param("until", until.isoformat() if isinstance(until, date) else None)
+sync_param("limit", None if limit == 500 else str(limit))
+
+if isinstance(since, date) and isinstance(until, date) and until < since:
+    st.error(t("aud.bad_range", lng))
+    st.stop()
+
+# "download" is a single action; the other families are prefixes.
+action = None if family == "all" else family
+found = entries(
+    actor=actor or None,
+    action=action,
+    since=as_utc(since) if isinstance(since, date) else None,
+    until=as_utc(until, end_of_day=True) if isinstance(until, date) else None,
+    limit=limit,
+)
+
+if not found:
+    st.info(t("aud.empty", lng))
+    st.stop()
+
+st.caption(t("aud.shown", lng, n=len(found)))
+if len(found) >= limit:
+    st.warning(t("aud.capped", lng))
+
+columns = ("seq", "time", "actor", "action", "target", "detail", "hash")
+table = pd.DataFrame(
+    [{
+        "seq": e.seq,
+        "time": e.time.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M:%S"),
+        "actor": e.actor,
+        "action": e.action,
+        "target": e.target or "",
+        "detail": json.dumps(e.detail, ensure_ascii=False, sort_keys=True),
+        "hash": e.hash[:12],
+    } for e in found],
+    columns=columns,
+)
+st.dataframe(table.rename(columns={c: t(f"aud.col.{c}", lng) for c in columns}), hide_index=True, width="stretch",
+             key="aud_table")
+
+export = table.assign(hash=[e.hash for e in found], prev_hash=[e.prev_hash for e in found])
+payload = export.to_csv(index=False).encode("utf-8-sig")
+filters = {"actor": actor or None, "family": None if family == "all" else family,
+           "since": since.isoformat() if isinstance(since, date) else None,
+           "until": until.isoformat() if isinstance(until, date) else None, "limit": limit}
+stamp = datetime.now(LOCAL).strftime("%Y%m%d-%H%M%S")
+st.download_button(
+    t("aud.export", lng), payload, file_name=f"audit-ledger-{stamp}.csv", mime="text/csv",
+    icon=":material/download:", key="aud_export",
+    on_click=record_export, args=(check.row["username"], filters, len(export), hashlib.sha256(payload).hexdigest()),
+)

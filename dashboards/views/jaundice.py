@@ -1,0 +1,171 @@
+"""Neonatal jaundice device evaluation report: verdict, binned plots, tables, subgroups, downloads.
+
+Renders only: every figure comes from ``views`` (which asks the gate and reads the approved release).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboards.ui import guard, lang, require_principal, synthetic_banner
+from data_products.i18n import t
+from data_products.products.jaundice import views
+from data_products.products.jaundice.spec import MIN_PAIRS_FOR_STATS, UMOL_PER_MG_DL
+
+lng = lang()
+user = require_principal()
+data = guard(lambda: views.report_data(user, lng), lng)
+meta, o, v = data["meta"], data["overall"], data["verdict"]
+k = meta.get("min_cell", 10)
+
+st.title(t("jaundice.title", lng))
+st.caption(t("jaundice.subtitle", lng))
+synthetic_banner(lng)
+span = meta.get("time_span") or ["", ""]
+st.caption(t("jaundice.source", lng, source=data["source"], start=span[0], end=span[-1]))
+st.caption(t("jaundice.release", lng, release=data["release_id"], by=data["approval"].get("approved_by"),
+             at=data["approval"].get("approved_at")))
+
+# --- verdict -------------------------------------------------------------------------------------
+st.subheader(t("jaundice.verdict", lng))
+lines = v.lines(lng)
+box = st.success if v.agreement_met and v.screening_met else st.warning
+box("\n\n".join(lines), icon=":material/fact_check:")
+st.caption(t("jaundice.criteria", lng, limit=v.agreement_limit, sens=100 * v.screening_min_sensitivity))
+
+cols = st.columns(5)
+cols[0].metric(t("jaundice.pairs", lng), f"{v.n:,}")
+cols[1].metric(t("jaundice.bias", lng), f"{v.bias:+.1f} µmol/L", help=f"95% CI {v.bias_ci_low:+.1f} – {v.bias_ci_high:+.1f}")
+cols[2].metric(t("jaundice.sd", lng), f"{v.sd:.1f}")
+cols[3].metric(t("jaundice.loa", lng), f"{v.loa_lower:+.0f} / {v.loa_upper:+.0f}")
+cols[4].metric(t("jaundice.r", lng), f"{o['pearson_r']:.3f}")
+
+
+def _heatmap(grid: pd.DataFrame, xlabel: str, ylabel: str) -> go.Figure:
+    """Suppressed cells are drawn as a grey layer; empty cells stay blank; no single point anywhere."""
+    z = grid.pivot(index="y", columns="x", values="pairs").sort_index()
+    shown = z.where(z > 0)
+    hidden = z.isna().astype(float).where(z.isna())
+    fig = go.Figure()
+    fig.add_trace(go.Heatmap(x=hidden.columns, y=hidden.index, z=hidden.to_numpy(), showscale=False,
+                             colorscale=[[0, "#cccccc"], [1, "#cccccc"]], hoverinfo="skip",
+                             name=t("jaundice.suppressed", lng)))
+    fig.add_trace(go.Heatmap(x=shown.columns, y=shown.index, z=shown.to_numpy(), colorscale="Blues",
+                             colorbar={"title": t("jaundice.pairs_cell", lng)},
+                             hovertemplate="x %{x}<br>y %{y}<br>%{z} " + t("jaundice.pairs_cell", lng) + "<extra></extra>"))
+    fig.update_layout(xaxis_title=xlabel, yaxis_title=ylabel, height=480, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"orientation": "h", "y": 1.08})
+    return fig
+
+
+tab_ba, tab_reg, tab_diag, tab_sub, tab_methods = st.tabs([
+    t("jaundice.tab_ba", lng), t("jaundice.tab_reg", lng), t("jaundice.tab_diag", lng), t("jaundice.tab_sub", lng),
+    t("jaundice.tab_methods", lng)])
+
+with tab_ba:
+    st.markdown(f"**{t('jaundice.ba_title', lng, k=k)}**")
+    fig = _heatmap(data["ba_grid"], t("jaundice.ba_x", lng), t("jaundice.ba_y", lng))
+    for y, name, color, dash in ((o["bias"], t("jaundice.bias", lng), "#c62828", "solid"),
+                                 (o["loa_lower"], "LoA", "#555555", "dash"), (o["loa_upper"], "LoA", "#555555", "dash"),
+                                 (v.agreement_limit, "+3 mg/dL", "#2e7d32", "dot"),
+                                 (-v.agreement_limit, "−3 mg/dL", "#2e7d32", "dot")):
+        fig.add_hline(y=float(y), line={"color": color, "dash": dash, "width": 2}, annotation_text=name)
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="jaundice_ba")
+
+with tab_reg:
+    st.markdown(f"**{t('jaundice.sc_title', lng, k=k)}**")
+    fig = _heatmap(data["scatter_grid"], t("jaundice.sc_x", lng), t("jaundice.sc_y", lng))
+    xs = [0.0, 500.0]
+    reg = data["regression"].set_index("method")
+    for name, a, b, color in ((t("jaundice.identity", lng), 0.0, 1.0, "#777777"),
+                              (t("jaundice.deming", lng), reg.at["deming", "intercept"], reg.at["deming", "slope"], "#e6550d"),
+                              (t("jaundice.pb", lng), reg.at["passing_bablok", "intercept"],
+                               reg.at["passing_bablok", "slope"], "#2ca02c")):
+        fig.add_trace(go.Scatter(x=xs, y=[a + b * x for x in xs], mode="lines", name=name,
+                                 line={"color": color, "width": 2}))
+    fig.update_xaxes(range=[0, 500])
+    fig.update_yaxes(range=[0, 500])
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="jaundice_scatter")
+    st.markdown(f"**{t('jaundice.reg_table', lng)}**")
+    names = {"ols": t("jaundice.ols", lng), "deming": f"{t('jaundice.deming', lng)} (λ={meta.get('error_ratio'):g})",
+             "passing_bablok": t("jaundice.pb", lng)}
+    shown = data["regression"].assign(method=lambda f: f["method"].map(names))
+    st.dataframe(shown.rename(columns={"method": t("jaundice.method", lng), "slope": t("jaundice.slope", lng),
+                                       "intercept": t("jaundice.intercept", lng)}),
+                 hide_index=True, width="stretch")
+    st.markdown(f"**{t('jaundice.dl_title', lng)}**")
+    dl = data["decision_levels"].assign(mg_dl=lambda f: (f["level"] / UMOL_PER_MG_DL).round(0))
+    st.dataframe(dl.rename(columns={"level": t("jaundice.level", lng), "predicted": t("jaundice.predicted", lng),
+                                    "bias": t("jaundice.bias", lng)}), hide_index=True, width="stretch")
+
+with tab_diag:
+    st.markdown(f"**{t('jaundice.diag_title', lng)}**")
+    acc = data["accuracy"].copy()
+    acc["rule"] = acc["rule"].map(lambda r: t(f"jaundice.rule_{r}", lng))
+    for m in ("sensitivity", "specificity", "ppv", "npv"):
+        acc[m] = acc.apply(lambda r, m=m: "—" if pd.isna(r[m]) else
+                           f"{100 * r[m]:.1f}% ({100 * r[m + '_ci_low']:.1f}–{100 * r[m + '_ci_high']:.1f})", axis=1)
+    st.dataframe(acc[["tsb_threshold", "mg_dl", "rule", "tcb_cutoff", "tp", "fp", "fn", "tn", "sensitivity",
+                      "specificity", "ppv", "npv"]].rename(columns={
+        "tsb_threshold": t("jaundice.threshold", lng), "rule": t("jaundice.rule", lng),
+        "tcb_cutoff": t("jaundice.cutoff", lng), "sensitivity": t("jaundice.sens", lng),
+        "specificity": t("jaundice.spec", lng), "ppv": t("jaundice.ppv", lng), "npv": t("jaundice.npv", lng)}),
+        hide_index=True, width="stretch")
+
+with tab_sub:
+    st.markdown(f"**{t('jaundice.sub_title', lng)}**")
+    sub = data["subgroups"].copy()
+
+    def label(dim: str, level: str) -> str:
+        if dim == "device_model":
+            return level
+        if dim == "ga_site":
+            g, s = level.split("/")
+            return f"{t(f'jaundice.lv.{g}', lng)} · {t(f'jaundice.lv.{s}', lng)}"
+        return t(f"jaundice.lv.{level}", lng)
+
+    def reason(r: str) -> str:
+        if not r:
+            return ""
+        return t(f"jaundice.reason.{r}", lng, n=MIN_PAIRS_FOR_STATS) if r == "too_few" else t(f"jaundice.reason.{r}", lng)
+
+    sub["dim_label"] = sub["dimension"].map(lambda d: t(f"jaundice.dim.{d}", lng))
+    sub["label"] = [f"{dl} · {label(d, lv)}" for dl, d, lv in zip(sub["dim_label"], sub["dimension"], sub["level"], strict=True)]
+    ok = sub[sub["bias"].notna()]
+    fig = go.Figure(go.Scatter(
+        x=ok["bias"], y=ok["label"], mode="markers", marker={"size": 9, "color": "#1f77b4"},
+        error_x={"type": "data", "symmetric": False, "array": ok["bias_ci_high"] - ok["bias"],
+                 "arrayminus": ok["bias"] - ok["bias_ci_low"]}, name=t("jaundice.bias", lng)))
+    fig.add_vline(x=float(o["bias"]), line={"color": "#c62828", "dash": "dash"})
+    fig.update_layout(height=max(320, 26 * len(ok)), xaxis_title=t("jaundice.ba_y", lng),
+                      yaxis={"autorange": "reversed"}, margin={"l": 10, "r": 10, "t": 20, "b": 10})
+    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="jaundice_forest")
+    table = pd.DataFrame({
+        t("jaundice.dimension", lng): sub["dim_label"],
+        t("jaundice.group", lng): [label(d, lv) for d, lv in zip(sub["dimension"], sub["level"], strict=True)],
+        t("jaundice.pairs", lng): sub["pairs"],
+        t("jaundice.bias", lng): sub["bias"].round(1),
+        t("jaundice.ci", lng): [("—" if math.isnan(a) else f"{a:.1f} – {b:.1f}") for a, b in
+                                zip(sub["bias_ci_low"], sub["bias_ci_high"], strict=True)],
+        t("jaundice.sd", lng): sub["sd"].round(1),
+        "PB " + t("jaundice.slope", lng): sub["pb_slope"].round(3),
+        t("jaundice.reason", lng): [reason(r or f) for r, f in zip(sub["stats_reason"], sub["pairs_flag"], strict=True)],
+    })
+    st.dataframe(table, hide_index=True, width="stretch")
+
+with tab_methods:
+    st.markdown(t("jaundice.methods", lng, lam=meta.get("error_ratio"), minp=MIN_PAIRS_FOR_STATS, k1=k - 1))
+    st.caption(meta.get("suppression_rule", ""))
+    st.caption(t("jaundice.download_note", lng))
+    c1, c2 = st.columns(2)
+    # Deferred: the file is made (and the download gated and audited) only when the button is clicked.
+    c1.download_button(t("jaundice.download_pdf", lng), data=lambda: views.report_pdf(user, lng),
+                       file_name=f"jaundice_report_{lng}.pdf", mime="application/pdf", key="jaundice_pdf",
+                       icon=":material/picture_as_pdf:", on_click="ignore")
+    c2.download_button(t("jaundice.download_csv", lng), data=lambda: views.statistics_csv(user),
+                       file_name="jaundice_statistics.csv", mime="text/csv", key="jaundice_csv",
+                       icon=":material/download:", on_click="ignore")

@@ -1,0 +1,259 @@
+"""Tumor patients across Guangzhou's facilities (不同瘤种诊断的患者在广州医疗机构分布图谱).
+
+Renders only: every figure comes from ``data_products.products.tumor.views`` (which asks the gate
+and reads the approved release). Filters live in the URL (``?group=nasopharynx&period=2023``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboards.charts import CENTER, SUPPRESSED_COLOR
+from dashboards.ui import guard, lang, require_principal, synthetic_banner
+from data_products.disclosure import ALL
+from data_products.i18n import pick, register, t
+from data_products.products.tumor import views
+from data_products.products.tumor.spec import GROUP_BY_ID, GROUP_IDS, OUTSIDE, TIER_NAMES
+from data_products.reference import district_geojson, districts
+
+register({
+    "tumor.title": {"zh": "不同瘤种诊断的患者在广州医疗机构分布图谱", "en": "Tumor patients across Guangzhou's facilities"},
+    "tumor.caption": {"zh": "2022–2024 年新确诊恶性肿瘤（ICD-10 C00–C97）患者，按确诊机构统计。",
+                      "en": "Patients newly diagnosed with a malignant tumor (ICD-10 C00–C97), 2022–2024, by diagnosing facility."},
+    "tumor.group": {"zh": "瘤种", "en": "Tumor type"},
+    "tumor.period": {"zh": "时期", "en": "Period"},
+    "tumor.all_groups": {"zh": "全部瘤种", "en": "All tumor types"},
+    "tumor.all_periods": {"zh": "全部（2022–2024）", "en": "All (2022–2024)"},
+    "tumor.total": {"zh": "患者数（全市）", "en": "Patients (city)"},
+    "tumor.top_share": {"zh": "前 5 家机构占比", "en": "Share in top 5 facilities"},
+    "tumor.leave_share": {"zh": "在户籍区外就诊比例", "en": "Treated outside home district"},
+    "tumor.map": {"zh": "医疗机构分布（圆圈大小 = 患者数）", "en": "Facilities (circle size = patients)"},
+    "tumor.suppressed": {"zh": "已抑制（<10 或可反推）", "en": "Suppressed (<10 or recoverable)"},
+    "tumor.patients": {"zh": "患者数", "en": "Patients"},
+    "tumor.top": {"zh": "患者最多的 5 家机构", "en": "Five facilities treating most patients"},
+    "tumor.rank": {"zh": "排名", "en": "Rank"},
+    "tumor.facility": {"zh": "机构", "en": "Facility"},
+    "tumor.district": {"zh": "所在区", "en": "District"},
+    "tumor.tier": {"zh": "机构类别", "en": "Facility tier"},
+    "tumor.share": {"zh": "占比", "en": "Share"},
+    "tumor.flows": {"zh": "患者流向：居住区 → 就诊机构所在区（2022–2024）",
+                    "en": "Patient flows: home district → facility district (2022–2024)"},
+    "tumor.flows_note": {"zh": "仅显示已发布（未抑制）的流向。", "en": "Only released (unsuppressed) flows are drawn."},
+    "tumor.leaving": {"zh": "各区患者在本区以外就诊的比例", "en": "Share of each district's patients treated outside it"},
+    "tumor.year": {"zh": "年份", "en": "Year"},
+    "tumor.home": {"zh": "居住区", "en": "Home district"},
+    "tumor.outside": {"zh": "广州市外", "en": "Outside Guangzhou"},
+    "tumor.tiers": {"zh": "按机构类别", "en": "By facility tier"},
+    "tumor.trend": {"zh": "年度与季度趋势", "en": "Trend by year and quarter"},
+    "tumor.age_sex": {"zh": "年龄与性别", "en": "Age and sex"},
+    "tumor.male": {"zh": "男", "en": "Male"},
+    "tumor.female": {"zh": "女", "en": "Female"},
+    "tumor.table": {"zh": "机构明细", "en": "Facility table"},
+    "tumor.prepare": {"zh": "准备下载（将记入审计日志）", "en": "Prepare download (recorded in the audit log)"},
+    "tumor.csv": {"zh": "下载 CSV", "en": "Download CSV"},
+    "tumor.meta": {"zh": "下载元数据 JSON", "en": "Download metadata JSON"},
+    "tumor.scope_own": {"zh": "本院以名称显示，其他机构匿名显示（位于所在区中心）。",
+                        "en": "Your facility is named; other facilities are anonymised (drawn at their district's centre)."},
+    "tumor.peer": {"zh": "同级机构（匿名）", "en": "Peer facility (anonymised)"},
+    "tumor.release": {"zh": "发布版本 {rid}，批准人 {by}，{at}", "en": "Release {rid}, approved by {by} at {at}"},
+    "tumor.quarter_note": {"zh": "按类别、年龄、性别的统计按年发布；所选季度显示其所在年份。",
+                           "en": "Tier, age and sex figures are released by year; a quarter shows its year."},
+})
+
+TIER_COLORS = {"tertiary_cancer": "#c0392b", "tertiary_general": "#2e86c1", "secondary_general": "#27ae60",
+               views.PEER_TIER: "#8e8e8e"}
+
+lng = lang()
+user = require_principal()
+available = guard(lambda: views.periods(user), lng)
+info = guard(lambda: views.release_info(user), lng)
+
+st.title(t("tumor.title", lng))
+synthetic_banner(lng)
+st.caption(t("tumor.caption", lng))
+
+dist = districts().set_index("adcode")
+dname = {a: pick(lng, r["name_zh"], r["name_en"]) for a, r in dist.iterrows()}
+dname[OUTSIDE] = t("tumor.outside", lng)
+dname[ALL] = pick(lng, "全市", "City")
+
+
+def group_label(g: str) -> str:
+    if g == ALL:
+        return t("tumor.all_groups", lng)
+    spec = GROUP_BY_ID[g]
+    return f"{pick(lng, spec.name_zh, spec.name_en)} ({spec.icd10})"
+
+
+def tier_label(tier: str) -> str:
+    if tier == views.PEER_TIER:
+        return t("tumor.peer", lng)
+    zh, en = TIER_NAMES[tier]
+    return pick(lng, zh, en)
+
+
+groups = [ALL, *GROUP_IDS]
+period_options = [ALL, *available["years"], *available["quarters"]]
+q_group = st.query_params.get("group", ALL)
+q_period = st.query_params.get("period", ALL)
+c1, c2 = st.columns(2)
+group = c1.selectbox(t("tumor.group", lng), groups, index=groups.index(q_group) if q_group in groups else 0,
+                     format_func=group_label, key="tumor_group")
+period = c2.selectbox(t("tumor.period", lng), period_options,
+                      index=period_options.index(q_period) if q_period in period_options else 0,
+                      format_func=lambda p: t("tumor.all_periods", lng) if p == ALL else p, key="tumor_period")
+if (group, period) != (q_group, q_period):
+    st.query_params["group"] = group
+    st.query_params["period"] = period
+
+year = period if period == ALL else period[:4]
+fac = views.facilities_view(user, group, period)
+top = views.top_facilities(user, group, period)
+total = views.city_total(user, group, period)
+leave = views.leaving(user, group)
+scope = info["scope"]
+if scope.facility_names != "all":
+    st.caption(t("tumor.scope_own", lng))
+
+m1, m2, m3 = st.columns(3)
+m1.metric(t("tumor.total", lng), f"{total:,}" if total is not None else "—")
+m2.metric(t("tumor.top_share", lng), f"{top[views.MEASURE].sum() / total:.1%}" if total and len(top) == 5 else "—")
+city_leave = leave[(leave["home_district"] == ALL) & (leave["year"] == year)]
+m3.metric(t("tumor.leave_share", lng),
+          f"{city_leave['share_leaving'].iloc[0]:.1%}" if len(city_leave) and not city_leave["suppressed"].iloc[0] else "—")
+
+# --- map -----------------------------------------------------------------------------------------
+st.subheader(t("tumor.map", lng))
+geo = district_geojson()
+fig = go.Figure()
+shown = fac[~fac["suppressed"]]
+hidden = fac[fac["suppressed"]]
+biggest = float(shown[views.MEASURE].max()) if len(shown) else 1.0
+for tier in [*TIER_NAMES, views.PEER_TIER]:
+    part = shown[shown["tier"] == tier]
+    if part.empty:
+        continue
+    n = part[views.MEASURE].astype(float).to_numpy()
+    fig.add_trace(go.Scattermap(
+        lon=part["lon"].tolist(), lat=part["lat"].tolist(), mode="markers",
+        marker={"size": 8 + 42 * np.sqrt(n / max(biggest, 1.0)), "color": TIER_COLORS[tier], "opacity": 0.75,
+                "sizemode": "diameter"},
+        text=[f"{pick(lng, a, b)}<br>{dname[d]}<br>{t('tumor.patients', lng)}: {int(v):,}"
+              for a, b, d, v in zip(part["name_zh"], part["name_en"], part["district"], n, strict=True)],
+        hoverinfo="text", name=tier_label(tier), customdata=part["facility_id"].tolist(),
+    ))
+if len(hidden):
+    fig.add_trace(go.Scattermap(
+        lon=hidden["lon"].tolist(), lat=hidden["lat"].tolist(), mode="markers",
+        marker={"size": 9, "color": SUPPRESSED_COLOR, "opacity": 0.9},
+        text=[f"{pick(lng, a, b)}<br>{t('tumor.suppressed', lng)}" for a, b in zip(hidden["name_zh"], hidden["name_en"], strict=True)],
+        hoverinfo="text", name=t("tumor.suppressed", lng), customdata=hidden["facility_id"].tolist(),
+    ))
+fig.update_layout(
+    map={"style": "white-bg", "center": CENTER, "zoom": 8.2,
+         "layers": [{"source": geo, "type": "fill", "color": "#f1f3f5", "below": "traces"},
+                    {"source": geo, "type": "line", "color": "#7f8c8d", "line": {"width": 1.2}}]},
+    margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=560,
+    legend={"yanchor": "bottom", "y": 0.01, "xanchor": "left", "x": 0.01},
+)
+st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="tumor_map")
+
+# --- top facilities ------------------------------------------------------------------------------
+st.subheader(f"{t('tumor.top', lng)} · {group_label(group)}")
+st.dataframe(pd.DataFrame({
+    t("tumor.rank", lng): top["rank"],
+    t("tumor.facility", lng): [pick(lng, a, b) for a, b in zip(top["name_zh"], top["name_en"], strict=True)],
+    t("tumor.district", lng): top["district"].map(dname),
+    t("tumor.tier", lng): top["tier"].map(tier_label),
+    t("tumor.patients", lng): top[views.MEASURE].astype(int),
+    t("tumor.share", lng): (100 * top["share"]).round(1),
+}), hide_index=True, width="stretch")
+
+# --- flows and leaving share ---------------------------------------------------------------------
+st.subheader(t("tumor.flows", lng))
+fl = views.flows(user, group)
+fl = fl[~fl["suppressed"]]
+homes = sorted(fl["home_district"].unique(), key=lambda a: (a == OUTSIDE, a))
+targets = sorted(fl["facility_district"].unique())
+labels = [dname[h] for h in homes] + [f"→ {dname[d]}" for d in targets]
+src = [homes.index(h) for h in fl["home_district"]]
+dst = [len(homes) + targets.index(d) for d in fl["facility_district"]]
+sankey = go.Figure(go.Sankey(
+    node={"label": labels, "pad": 12, "thickness": 14},
+    link={"source": src, "target": dst, "value": fl[views.MEASURE].astype(int).tolist()},
+))
+sankey.update_layout(height=620, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+st.plotly_chart(sankey, width="stretch", config={"displayModeBar": False}, key="tumor_sankey")
+st.caption(t("tumor.flows_note", lng))
+
+st.subheader(t("tumor.leaving", lng))
+lv = leave[(leave["home_district"] != ALL)].copy()
+lv["pct"] = (100 * lv["share_leaving"]).round(1)
+table = lv.pivot(index="home_district", columns="year", values="pct")
+table.index = [dname[a] for a in table.index]
+table.columns = [t("tumor.all_periods", lng) if c == ALL else c for c in table.columns]
+st.dataframe(table, width="stretch")
+by_year = lv[lv["year"] != ALL]
+line = go.Figure()
+for home, g in by_year.groupby("home_district"):
+    line.add_trace(go.Scatter(x=g["year"], y=g["pct"], mode="lines+markers", name=dname[home]))
+line.update_layout(height=360, yaxis_title="%", xaxis_title=t("tumor.year", lng), margin={"t": 10})
+st.plotly_chart(line, width="stretch", config={"displayModeBar": False}, key="tumor_leaving")
+
+# --- tiers, trend, age/sex -----------------------------------------------------------------------
+c1, c2 = st.columns(2)
+with c1:
+    st.subheader(t("tumor.tiers", lng))
+    if period not in (ALL, *available["years"]):
+        st.caption(t("tumor.quarter_note", lng))
+    ts = views.tier_split(user, group, year)
+    bar = go.Figure(go.Bar(x=[tier_label(x) for x in ts["tier"]], y=ts[views.MEASURE].astype("Float64").fillna(0),
+                           marker_color=[TIER_COLORS[x] if not s else SUPPRESSED_COLOR
+                                         for x, s in zip(ts["tier"], ts["suppressed"], strict=True)]))
+    bar.update_layout(height=320, margin={"t": 10}, yaxis_title=t("tumor.patients", lng))
+    st.plotly_chart(bar, width="stretch", config={"displayModeBar": False}, key="tumor_tiers")
+with c2:
+    st.subheader(t("tumor.trend", lng))
+    tq = views.trend(user, group, by="quarter")
+    ty = views.trend(user, group, by="year")
+    tr = go.Figure()
+    tr.add_trace(go.Scatter(x=tq["period"], y=tq[views.MEASURE].astype("Float64"), mode="lines+markers",
+                            name=pick(lng, "季度", "Quarter")))
+    tr.update_layout(height=320, margin={"t": 10}, yaxis_title=t("tumor.patients", lng))
+    st.plotly_chart(tr, width="stretch", config={"displayModeBar": False}, key="tumor_trend")
+    st.dataframe(ty.assign(period=ty["period"]).rename(columns={"period": t("tumor.year", lng),
+                                                                 views.MEASURE: t("tumor.patients", lng)})
+                 [[t("tumor.year", lng), t("tumor.patients", lng)]], hide_index=True, width="stretch")
+
+st.subheader(t("tumor.age_sex", lng))
+ag = views.age_sex(user, group, year)
+pyr = go.Figure()
+for sex, label in (("M", t("tumor.male", lng)), ("F", t("tumor.female", lng))):
+    part = ag[ag["sex"] == sex]
+    pyr.add_trace(go.Bar(x=part["age_band"], y=part[views.MEASURE].astype("Float64").fillna(0), name=label))
+pyr.update_layout(barmode="group", height=320, margin={"t": 10}, yaxis_title=t("tumor.patients", lng))
+st.plotly_chart(pyr, width="stretch", config={"displayModeBar": False}, key="tumor_age_sex")
+
+# --- table and download --------------------------------------------------------------------------
+st.subheader(t("tumor.table", lng))
+st.dataframe(pd.DataFrame({
+    t("tumor.facility", lng): [pick(lng, a, b) for a, b in zip(fac["name_zh"], fac["name_en"], strict=True)],
+    t("tumor.district", lng): fac["district"].map(dname),
+    t("tumor.tier", lng): fac["tier"].map(tier_label),
+    t("tumor.patients", lng): fac[views.MEASURE].astype(object).where(~fac["suppressed"], t("tumor.suppressed", lng)),
+}), hide_index=True, width="stretch")
+if st.button(t("tumor.prepare", lng), key="tumor_prepare", icon=":material/download:"):
+    st.session_state["tumor_download"] = (group, period, guard(lambda: views.download(user, group, period), lng))
+ready = st.session_state.get("tumor_download")
+if ready and ready[:2] == (group, period):
+    csv_bytes, meta_bytes = ready[2]
+    d1, d2 = st.columns(2)
+    d1.download_button(t("tumor.csv", lng), csv_bytes, file_name=f"tumor_{group}_{period}.csv", mime="text/csv",
+                       key="tumor_csv")
+    d2.download_button(t("tumor.meta", lng), meta_bytes, file_name=f"tumor_{group}_{period}.json",
+                       mime="application/json", key="tumor_meta")
+st.caption(t("tumor.release", lng, rid=info["release_id"], by=info["approval"].get("approved_by", "—"),
+             at=info["approval"].get("approved_at", "—")))

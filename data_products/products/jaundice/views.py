@@ -1,0 +1,224 @@
+"""Jaundice report views: approved release -> frames, verdict and downloads. Every function asks the gate.
+
+Nothing here reads the restricted zone. Where a figure rests on a suppressed count the frames carry
+NaN and a reason; the page and the PDF show the reason, never a number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from data_products import approved
+from data_products.disclosure import ALL
+from data_products.governance import Principal, record_download, require
+from data_products.i18n import t
+from data_products.products.jaundice.spec import (
+    AGREEMENT_LIMIT,
+    PRODUCT_ID,
+    SCREENING_MIN_SENSITIVITY,
+    STAT_COLUMNS,
+    SUBGROUPS,
+    bin_mid,
+)
+from data_products.reference import facilities
+
+
+def _release(user: Principal, action: str = "view"):
+    decision = require(user, PRODUCT_ID, action)
+    return approved.current(PRODUCT_ID), decision
+
+
+def _source(rel: approved.Release, decision, lang: str) -> str:
+    """The producing hospital by name only where the row scope names facilities (commission, itself)."""
+    fid = rel.meta.get("producer_facility")
+    scope = decision.row_scope
+    if fid and (scope.facility_names == "all" or scope.own_facility == fid):
+        row = facilities().set_index("facility_id").loc[fid]
+        return str(row["name_en"] if lang == "en" else row["name_zh"])
+    return t("jaundice.source_anon", lang)
+
+
+def release_info(user: Principal, lang: str = "zh") -> dict:
+    rel, decision = _release(user)
+    return {"release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval,
+            "source": _source(rel, decision, lang), "scope": decision.row_scope}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    n: int
+    bias: float
+    bias_ci_low: float
+    bias_ci_high: float
+    sd: float
+    loa_lower: float
+    loa_upper: float
+    agreement_limit: float
+    agreement_met: bool
+    screening_min_sensitivity: float
+    screening_sensitivities: dict[str, float]
+    screening_met: bool | None  # None: a sensitivity is suppressed, so it cannot be assessed
+
+    def lines(self, lang: str) -> list[str]:
+        out = [t("jaundice.bias_line", lang, bias=self.bias, lo=self.bias_ci_low, hi=self.bias_ci_high, sd=self.sd,
+                 lower=self.loa_lower, upper=self.loa_upper, n=self.n)]
+        out.append(t("jaundice.agree_met" if self.agreement_met else "jaundice.agree_not_met", lang))
+        out.append(t("jaundice.screen_met" if self.screening_met else "jaundice.screen_not_met", lang))
+        return out
+
+
+def _verdict(rel: approved.Release) -> Verdict:
+    o = rel.table("overall").iloc[0]
+    acc = rel.table("accuracy")
+    aap = acc[acc["rule"] == "aap"]
+    sens = {str(k): float(v) for k, v in zip(aap["threshold"], aap["sensitivity"], strict=True)}
+    screening = None if any(math.isnan(v) for v in sens.values()) or not sens else \
+        all(v >= SCREENING_MIN_SENSITIVITY for v in sens.values())
+    return Verdict(
+        n=int(o["pairs"]), bias=float(o["bias"]), bias_ci_low=float(o["bias_ci_low"]),
+        bias_ci_high=float(o["bias_ci_high"]), sd=float(o["sd"]), loa_lower=float(o["loa_lower"]),
+        loa_upper=float(o["loa_upper"]), agreement_limit=AGREEMENT_LIMIT,
+        agreement_met=bool(abs(o["loa_lower"]) <= AGREEMENT_LIMIT and abs(o["loa_upper"]) <= AGREEMENT_LIMIT),
+        screening_min_sensitivity=SCREENING_MIN_SENSITIVITY, screening_sensitivities=sens,
+        screening_met=screening,
+    )
+
+
+def verdict(user: Principal) -> Verdict:
+    rel, _ = _release(user)
+    return _verdict(rel)
+
+
+def overall(user: Principal) -> pd.Series:
+    rel, _ = _release(user)
+    return rel.table("overall").iloc[0]
+
+
+def regression(user: Principal) -> pd.DataFrame:
+    """OLS, Deming and Passing-Bablok lines over all pairs (coefficients only)."""
+    rel, _ = _release(user)
+    return _regression(rel.table("overall").iloc[0])
+
+
+def _regression(o: pd.Series) -> pd.DataFrame:
+    nan = math.nan
+    rows = [
+        ("ols", o["ols_slope"], nan, nan, o["ols_intercept"], nan, nan),
+        ("deming", o["deming_slope"], o["deming_slope_ci_low"], o["deming_slope_ci_high"], o["deming_intercept"],
+         o["deming_intercept_ci_low"], o["deming_intercept_ci_high"]),
+        ("passing_bablok", o["pb_slope"], o["pb_slope_ci_low"], o["pb_slope_ci_high"], o["pb_intercept"],
+         o["pb_intercept_ci_low"], o["pb_intercept_ci_high"]),
+    ]
+    return pd.DataFrame(rows, columns=["method", "slope", "slope_ci_low", "slope_ci_high", "intercept",
+                                       "intercept_ci_low", "intercept_ci_high"])
+
+
+def decision_levels(user: Principal) -> pd.DataFrame:
+    rel, _ = _release(user)
+    return rel.table("decision_levels")
+
+
+def accuracy(user: Principal) -> pd.DataFrame:
+    rel, _ = _release(user)
+    return rel.table("accuracy")
+
+
+def _subgroups(rel: approved.Release) -> pd.DataFrame:
+    sub = rel.table("subgroups")
+    sub = sub[~sub["level"].str.contains(ALL, regex=False)].copy()
+    order = {d: i for i, d in enumerate([*SUBGROUPS, "ga_site"])}
+    sub["_o"] = sub["dimension"].map(order)
+    return sub.sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def subgroups(user: Principal) -> pd.DataFrame:
+    """One row per subgroup level (margins dropped): pairs, flag, statistics or a reason."""
+    rel, _ = _release(user)
+    return _subgroups(rel)
+
+
+def _grid(frame: pd.DataFrame, dims: tuple[str, str]) -> pd.DataFrame:
+    inner = frame[(frame[dims[0]] != ALL) & (frame[dims[1]] != ALL)].copy()
+    inner["x"] = inner[dims[0]].map(bin_mid)
+    inner["y"] = inner[dims[1]].map(bin_mid)
+    inner["pairs"] = inner["pairs"].astype("Float64").astype(float)  # suppressed -> NaN
+    return inner[["x", "y", dims[0], dims[1], "pairs", "pairs_flag"]].reset_index(drop=True)
+
+
+def ba_grid(user: Principal) -> pd.DataFrame:
+    """Interior cells of the binned Bland-Altman grid: x = pair-mean bin centre, y = difference bin centre."""
+    rel, _ = _release(user)
+    return _grid(rel.table("ba_grid"), ("mean_bin", "diff_bin"))
+
+
+def scatter_grid(user: Principal) -> pd.DataFrame:
+    rel, _ = _release(user)
+    return _grid(rel.table("scatter_grid"), ("tsb_bin", "tcb_bin"))
+
+
+def report_data(user: Principal, lang: str = "zh", action: str = "view") -> dict:
+    """Everything the page or the PDF shows, read once from the release (one gate decision)."""
+    rel, decision = _release(user, action)
+    return {
+        "release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval,
+        "source": _source(rel, decision, lang), "verdict": _verdict(rel), "overall": rel.table("overall").iloc[0],
+        "regression": _regression(rel.table("overall").iloc[0]), "decision_levels": rel.table("decision_levels"),
+        "accuracy": rel.table("accuracy"), "subgroups": _subgroups(rel),
+        "ba_grid": _grid(rel.table("ba_grid"), ("mean_bin", "diff_bin")),
+        "scatter_grid": _grid(rel.table("scatter_grid"), ("tsb_bin", "tcb_bin")),
+    }
+
+
+def _statistics_frame(data: dict) -> pd.DataFrame:
+    o = data["overall"]
+    overall_row = {"section": "overall", "dimension": "overall", "level": ALL, "pairs": o["pairs"],
+                   "stats_reason": "", **{c: o[c] for c in STAT_COLUMNS}}
+    sub = data["subgroups"].assign(section="subgroup")
+    rows = pd.concat([pd.DataFrame([overall_row]), sub[["section", "dimension", "level", "pairs", "pairs_flag",
+                                                         "stats_reason", *STAT_COLUMNS]]], ignore_index=True)
+    acc = data["accuracy"].assign(section="accuracy", dimension="threshold")
+    acc = acc.rename(columns={"threshold": "level"})
+    dl = data["decision_levels"].assign(section="decision_level").rename(
+        columns={"level": "decision_level", "bias": "decision_level_bias"})
+    return pd.concat([rows, acc, dl], ignore_index=True)
+
+
+def _meta_block(data: dict) -> str:
+    meta, appr = data["meta"], data["approval"]
+    lines = [
+        f"# product: {PRODUCT_ID}", f"# release: {data['release_id']}",
+        f"# approved_by: {appr.get('approved_by')} at {appr.get('approved_at')}",
+        f"# unit: {meta.get('unit')}; difference: {meta.get('difference')}",
+        f"# suppression: {meta.get('suppression_rule')}",
+    ]
+    if meta.get("synthetic"):
+        lines.append(f"# {meta.get('notice')}")
+    return "\n".join(lines) + "\n"
+
+
+def statistics_csv(user: Principal) -> bytes:
+    """Every released statistic as one CSV (suppressed values blank, reasons kept); gated and audited."""
+    data = report_data(user, action="download")
+    buf = io.StringIO()
+    buf.write(_meta_block(data))
+    _statistics_frame(data).to_csv(buf, index=False, float_format="%.6g")
+    payload = buf.getvalue().encode("utf-8-sig")
+    record_download(user, PRODUCT_ID, f"{data['release_id']}_statistics.csv",
+                    sha256=hashlib.sha256(payload).hexdigest(), n_bytes=len(payload))
+    return payload
+
+
+def report_pdf(user: Principal, lang: str = "zh") -> bytes:
+    """The whole report as a PDF in ``lang``; gated and audited like any download."""
+    from data_products.products.jaundice import report_pdf as pdf
+
+    data = report_data(user, lang, action="download")
+    payload = pdf.render(data, lang)
+    record_download(user, PRODUCT_ID, f"{data['release_id']}_{lang}.pdf",
+                    sha256=hashlib.sha256(payload).hexdigest(), n_bytes=len(payload))
+    return payload

@@ -1,0 +1,71 @@
+"""What the tumor-distribution product releases: tumor groups, tiers, age bands, tables.
+
+Shared by the builder (which computes the tables) and the views and page (which label them).
+The groups are the ICD-10 category ranges of FACTS.md "Cancer in Guangzhou"; the ingest step
+derives each record's group from its code with the same ranges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRODUCT_ID = "tumor_distribution"
+OUTSIDE = "outside"
+AGE_BANDS = ("0-14", "15-44", "45-59", "60-74", "75+")
+SEXES = ("M", "F")
+MEASURE = "patients"
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    icd10: str
+    name_zh: str
+    name_en: str
+
+
+GROUPS = (
+    Group("lung", "C33–C34", "肺癌", "Lung"),
+    Group("colorectum", "C18–C21", "结直肠癌", "Colorectum"),
+    Group("liver", "C22", "肝癌", "Liver"),
+    Group("breast", "C50", "乳腺癌", "Breast"),
+    Group("nasopharynx", "C11", "鼻咽癌", "Nasopharynx (NPC)"),
+    Group("thyroid", "C73", "甲状腺癌", "Thyroid"),
+    Group("stomach", "C16", "胃癌", "Stomach"),
+    Group("prostate", "C61", "前列腺癌", "Prostate"),
+    Group("oesophagus", "C15", "食管癌", "Oesophagus"),
+    Group("cervix", "C53", "宫颈癌", "Cervix"),
+    Group("pancreas", "C25", "胰腺癌", "Pancreas"),
+    Group("leukaemia", "C91–C95", "白血病", "Leukaemia"),
+    Group("other", "other C00–C97", "其他恶性肿瘤", "Other malignant"),
+)
+GROUP_IDS = tuple(g.id for g in GROUPS)
+GROUP_BY_ID = {g.id: g for g in GROUPS}
+
+# Facility tier as released: the registry's tier and kind together (the cancer hospital is its own class).
+TIERS = ("tertiary_cancer", "tertiary_general", "secondary_general")
+TIER_NAMES = {
+    "tertiary_cancer": ("三级肿瘤专科医院", "Tertiary cancer hospital"),
+    "tertiary_general": ("三级综合医院", "Tertiary general hospital"),
+    "secondary_general": ("二级综合医院", "Secondary general hospital"),
+}
+
+# Released tables and their dimensions (margins carry 'ALL').
+DIMS = {
+    "facility_year": ("facility_id", "tumor_group", "year"),
+    "facility_quarter": ("facility_id", "tumor_group", "quarter"),
+    "flows": ("home_district", "facility_district", "tumor_group"),
+    "outflow": ("home_district", "treated", "tumor_group", "year"),
+    "tier_profile": ("tier", "tumor_group", "year", "age_band", "sex"),
+}
+# Where a patient was treated relative to the home district ('outside' patients are all 'other').
+TREATED = ("own", "other")
+# Attribute columns a facility row carries (determined by its facility, ALL on margins).
+CARRY = {
+    "facility_year": {"district": "facility_id", "tier": "facility_id"},
+    "facility_quarter": {"district": "facility_id", "tier": "facility_id", "year": "quarter"},
+}
+
+
+def tier_of(tier: str, kind: str) -> str:
+    return f"{tier}_{kind}"

@@ -1,0 +1,135 @@
+"""Wait-time release: aggregate, protect, estimate, backtest; and the re-check at approval.
+
+Released tables
+---------------
+``slot_cube``   visits and empirical p50/p90/mean wait for every margin of facility x department x
+                weekday x hour (counts protected; statistics only where the count is released).
+``doctors``     the same per pseudonymous doctor code (facility x department x doctor, with margins);
+                views hand a hospital only its own facility's rows.
+``visit_type``  the same per appointment / walk-in.
+``estimates``   the published estimate per base slot: shrunk p50 and p90, the level it rests on, the
+                slot's released visit count or its suppression flag.
+``backtest``    accuracy on held-out later weeks per facility x department (and margins): n_test
+                (protected), median absolute error and P90 coverage, each beside the baseline.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from data_products import disclosure
+from data_products.disclosure import ALL, Link, Table
+from data_products.products.wait_times import builder
+from data_products.products.wait_times.spec import (  # noqa: F401 - PRODUCT_ID names the release
+    BACKTEST_RULE,
+    LEVEL_NONE,
+    PRODUCT_ID,
+    QUANTILES,
+    RULE,
+    SHRINK_K,
+    TEST_WEEKS,
+)
+
+DIMS = {"slot_cube": builder.CUBE_DIMS, "doctors": builder.DOCTOR_DIMS, "visit_type": builder.TYPE_DIMS}
+STATS = (*QUANTILES, "mean_wait")
+BACKTEST_STATS = ("mae_p50", "within_p90", "mae_baseline", "within_baseline")
+# A facility-department's total sits in the cube and is the sum of its doctors' and of its visit types'
+# counts: declared so no doctor's or type's count is had by subtraction across tables.
+LINKS = (
+    Link(total="slot_cube", component="doctors", on={"facility_id": "facility_id", "department": "department"},
+         over=("doctor_code",)),
+    Link(total="slot_cube", component="visit_type", on={"facility_id": "facility_id", "department": "department"},
+         over=("visit_type",)),
+)
+
+
+def _declared(tables: dict[str, pd.DataFrame]) -> list[Table]:
+    return [Table(name, tables[name], dims, ("visits",)) for name, dims in DIMS.items()]
+
+
+def _backtest_declared(frame: pd.DataFrame) -> list[Table]:
+    return [Table("backtest", frame, builder.BACKTEST_DIMS, ("n_test",))]
+
+
+def _mask(frame: pd.DataFrame, count: str, stats: tuple[str, ...]) -> pd.DataFrame:
+    hidden = frame[count].isna()
+    for col in stats:
+        frame[col] = frame[col].astype(float).where(~hidden, np.nan)
+    return frame
+
+
+def _protect(raw: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    protected = disclosure.protect_tables(_declared(raw), LINKS)
+    return {name: _mask(frame, "visits", STATS) for name, frame in protected.items()}
+
+
+def _with_counts(est: pd.DataFrame, cube: pd.DataFrame) -> pd.DataFrame:
+    counts = cube[["facility_id", "department", "weekday", "hour", "visits", "visits_flag"]]
+    return est.merge(counts, on=list(builder.CUBE_DIMS), how="left")
+
+
+def build(con: duckdb.DuckDBPyConnection):
+    from data_products.pipeline import Candidate
+
+    span = builder.split(con)
+    tables = _protect(builder.raw_tables(con))
+    cube = tables["slot_cube"]
+    estimates = _with_counts(builder.estimates(cube, cube["visits"].notna()), cube)
+    if span["cutoff"] is not None:
+        bt, _ = builder.backtest(con, span["cutoff"],
+                                 lambda raw: _protect(raw)["slot_cube"]["visits"].notna())
+        bt = disclosure.protect_tables(_backtest_declared(bt))["backtest"]
+        bt = _mask(bt, "n_test", BACKTEST_STATS)
+    else:
+        bt = pd.DataFrame(columns=[*builder.BACKTEST_DIMS, "n_test", "n_test_flag", *BACKTEST_STATS])
+    meta = {
+        "title_zh": "候诊时间估计",
+        "title_en": "Outpatient wait-time estimates",
+        "source": "outpatient_visits (restricted zone): wait = consultation start - check-in, minutes",
+        "lineage": builder.lineage(con),
+        "time_span": [str(span["first_day"]), str(span["last_day"])],
+        "backtest_split": {"train_until": str(span["cutoff"]) if span["cutoff"] else None, "test_weeks": TEST_WEEKS},
+        "estimate_rule": RULE,
+        "backtest_rule": BACKTEST_RULE,
+        "shrink_k": SHRINK_K,
+        "quantiles": dict(QUANTILES),
+        "suppression_rule": (
+            "No visit count from 1 to min_cell-1 is shown (primary); further cells are hidden so that no hidden "
+            "cell can be recovered from totals, margins, doctors or visit types (secondary). Quantiles and means "
+            "are shown only where their count is released; a slot whose count is hidden takes its estimate "
+            "from the coarser level."
+        ),
+    }
+    return Candidate(PRODUCT_ID, {**tables, "estimates": estimates, "backtest": bt}, meta)
+
+
+def check(tables: dict[str, pd.DataFrame], meta: dict) -> list[str]:
+    k = meta.get("min_cell")
+    problems = disclosure.check_tables(_declared(tables), LINKS, min_cell=k)
+    if len(tables["backtest"]):
+        problems += disclosure.check_tables(_backtest_declared(tables["backtest"]), min_cell=k)
+    for name in DIMS:
+        frame = tables[name]
+        leaked = frame["visits"].isna() & frame[list(STATS)].notna().any(axis=1)
+        problems += [f"[{name} row {i}] statistics released for a suppressed cell" for i in frame.index[leaked]]
+    bt = tables["backtest"]
+    if len(bt):
+        leaked = bt["n_test"].isna() & bt[list(BACKTEST_STATS)].notna().any(axis=1)
+        problems += [f"[backtest row {i}] scores released for a suppressed count" for i in bt.index[leaked]]
+    est, cube = tables["estimates"], tables["slot_cube"]
+    merged = est[[*builder.CUBE_DIMS, "visits"]].merge(
+        cube[[*builder.CUBE_DIMS, "visits"]], on=list(builder.CUBE_DIMS), how="left", suffixes=("", "_cube"))
+    differs = merged["visits"].notna() & (merged["visits_cube"].isna() | (merged["visits"] != merged["visits_cube"]))
+    problems += [f"[estimates row {i}] visit count differs from the protected cube" for i in merged.index[differs]]
+    real = (cube[list(builder.CUBE_DIMS)] != ALL).all(axis=1)
+    fd = cube[(cube["facility_id"] != ALL) & (cube["department"] != ALL) & (cube["weekday"] == ALL) & (cube["hour"] == ALL)]
+    hidden_fd = set(zip(fd.loc[fd["visits"].isna(), "facility_id"], fd.loc[fd["visits"].isna(), "department"], strict=True))
+    rests = est["level"] != LEVEL_NONE
+    bad = [i for i, f, d in zip(est.index, est["facility_id"], est["department"], strict=True)
+           if rests[i] and (f, d) in hidden_fd]
+    problems += [f"[estimates row {i}] estimate rests on a suppressed facility-department count" for i in bad]
+    if int(real.sum()) != len(est):
+        problems.append(f"estimates has {len(est)} rows, the cube {int(real.sum())} base slots")
+    return problems

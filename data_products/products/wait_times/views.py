@@ -1,0 +1,165 @@
+"""Wait-time views: approved release -> frames for the page and the feed. Every function asks the gate.
+
+Row scope: the commission sees every facility by name. A hospital reads its own facility's
+estimates, departments and doctors; in city-wide rankings its peers appear only as "Peer facility N"
+/ "同级机构 N". Per-doctor figures go to nobody but the doctor's own hospital.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from data_products import approved
+from data_products.disclosure import ALL
+from data_products.governance import Principal, require
+from data_products.products.wait_times.spec import LEVEL_NONE, PRODUCT_ID, WEEKDAYS
+from data_products.reference import facilities
+from data_products.reference.facilities import DEPARTMENTS
+
+
+class OutOfScope(PermissionError):
+    """A hospital asked for another facility's rows."""
+
+
+def _release(user: Principal, action: str = "view"):
+    decision = require(user, PRODUCT_ID, action)
+    return approved.current(PRODUCT_ID), decision
+
+
+def _allowed(decision, facility_id: str) -> None:
+    scope = decision.row_scope
+    if scope.facility_names != "all" and facility_id != scope.own_facility:
+        raise OutOfScope(f"facility {facility_id} is outside this user's row scope")
+
+
+def release_info(user: Principal) -> dict:
+    rel, decision = _release(user)
+    return {"release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval, "scope": decision.row_scope,
+            "computed_at": rel.meta.get("built_at")}
+
+
+def facility_options(user: Principal) -> pd.DataFrame:
+    """Facilities the user may pick (all for the commission, its own for a hospital) and their departments."""
+    rel, decision = _release(user)
+    est = rel.table("estimates")
+    scope = decision.row_scope
+    if scope.facility_names != "all":
+        est = est[est["facility_id"] == scope.own_facility]
+    reg = facilities().set_index("facility_id")
+    rows = [{"facility_id": f, "name_zh": reg.at[f, "name_zh"], "name_en": reg.at[f, "name_en"],
+             "departments": sorted(g["department"].unique())} for f, g in est.groupby("facility_id", sort=True)]
+    return pd.DataFrame(rows, columns=["facility_id", "name_zh", "name_en", "departments"])
+
+
+def department_name(department: str, lang: str) -> str:
+    zh, en = DEPARTMENTS.get(department, (department, department))
+    return en if lang == "en" else zh
+
+
+def estimate(user: Principal, facility_id: str, department: str, weekday: str, hour: str) -> dict:
+    """The published estimate for one slot: p50, p90 (minutes), level, released n or its flag."""
+    rel, decision = _release(user)
+    _allowed(decision, facility_id)
+    est = rel.table("estimates")
+    hit = est[(est["facility_id"] == facility_id) & (est["department"] == department)
+              & (est["weekday"] == weekday) & (est["hour"] == hour)]
+    if hit.empty:
+        return {"p50": np.nan, "p90": np.nan, "level": LEVEL_NONE, "n": None, "flag": "", "open": False}
+    r = hit.iloc[0]
+    return {"p50": float(r["p50"]), "p90": float(r["p90"]), "level": r["level"],
+            "n": None if pd.isna(r["visits"]) else int(r["visits"]), "flag": r["visits_flag"] or "",
+            "weight_slot": float(r["weight_slot"]), "open": True}
+
+
+def hours(user: Principal) -> list[str]:
+    rel, _ = _release(user)
+    return sorted(rel.table("estimates")["hour"].unique())
+
+
+def heatmap(user: Principal, facility_id: str, department: str, stat: str = "p50") -> pd.DataFrame:
+    """Weekday (rows, ISO 1-7) x hour (columns) of the published estimate; NaN where none exists."""
+    if stat not in ("p50", "p90"):
+        raise ValueError(f"stat must be p50 or p90, not {stat!r}")
+    rel, decision = _release(user)
+    _allowed(decision, facility_id)
+    est = rel.table("estimates")
+    est = est[(est["facility_id"] == facility_id) & (est["department"] == department)]
+    grid = est.pivot(index="weekday", columns="hour", values=stat)
+    return grid.reindex(index=list(WEEKDAYS), columns=sorted(rel.table("estimates")["hour"].unique()))
+
+
+def levels(user: Principal, facility_id: str, department: str) -> pd.DataFrame:
+    """Weekday x hour of the level each estimate rests on (slot / coarser), for the heatmap's marks."""
+    rel, decision = _release(user)
+    _allowed(decision, facility_id)
+    est = rel.table("estimates")
+    est = est[(est["facility_id"] == facility_id) & (est["department"] == department)]
+    return est.pivot(index="weekday", columns="hour", values="level").reindex(index=list(WEEKDAYS))
+
+
+def accuracy(user: Principal, facility_id: str | None = None) -> pd.DataFrame:
+    """Backtest rows: the facility's departments and its total (or the city's departments), plus the city."""
+    rel, decision = _release(user)
+    bt = rel.table("backtest")
+    if facility_id is None:
+        rows = bt[bt["facility_id"] == ALL]
+    else:
+        _allowed(decision, facility_id)
+        rows = bt[(bt["facility_id"] == facility_id) | ((bt["facility_id"] == ALL) & (bt["department"] == ALL))]
+    return rows.reset_index(drop=True)
+
+
+def _named(frame: pd.DataFrame, scope) -> pd.DataFrame:
+    reg = facilities().set_index("facility_id")
+    out = frame.copy()
+    out["name_zh"] = out["facility_id"].map(reg["name_zh"])
+    out["name_en"] = out["facility_id"].map(reg["name_en"])
+    if scope.facility_names != "all":
+        ids = sorted(f for f in out["facility_id"].unique() if f != scope.own_facility)
+        peer = {f: i + 1 for i, f in enumerate(ids)}
+        mine = out["facility_id"] == scope.own_facility
+        out.loc[~mine, "name_zh"] = [f"同级机构 {peer[f]}" for f in out.loc[~mine, "facility_id"]]
+        out.loc[~mine, "name_en"] = [f"Peer facility {peer[f]}" for f in out.loc[~mine, "facility_id"]]
+        out.loc[~mine, "facility_id"] = [f"peer-{peer[f]}" for f in out.loc[~mine, "facility_id"]]
+    return out
+
+
+def longest_waits(user: Principal, top: int = 15) -> pd.DataFrame:
+    """Facility-departments across the city, longest median wait first (released cells only)."""
+    rel, decision = _release(user)
+    cube = rel.table("slot_cube")
+    fd = cube[(cube["facility_id"] != ALL) & (cube["department"] != ALL) & (cube["weekday"] == ALL)
+              & (cube["hour"] == ALL) & cube["visits"].notna()]
+    fd = fd.sort_values(["p50", "facility_id", "department"], ascending=[False, True, True]).head(top)
+    return _named(fd[["facility_id", "department", "visits", "p50", "p90", "mean_wait"]], decision.row_scope).reset_index(drop=True)
+
+
+def city_departments(user: Principal) -> pd.DataFrame:
+    """Each department across all facilities: visits, p50, p90 (released cells only)."""
+    rel, _ = _release(user)
+    cube = rel.table("slot_cube")
+    rows = cube[(cube["facility_id"] == ALL) & (cube["department"] != ALL) & (cube["weekday"] == ALL)
+                & (cube["hour"] == ALL)]
+    return rows[["department", "visits", "visits_flag", "p50", "p90"]].sort_values("p50", ascending=False).reset_index(drop=True)
+
+
+def own_departments(user: Principal) -> pd.DataFrame:
+    """A hospital's own departments: visits, p50, p90, by appointment and walk-in."""
+    rel, decision = _release(user)
+    own = decision.row_scope.own_facility
+    vt = rel.table("visit_type")
+    rows = vt[(vt["facility_id"] == own) & (vt["department"] != ALL)] if own else vt.iloc[0:0]
+    return rows[["department", "visit_type", "visits", "visits_flag", "p50", "p90"]].reset_index(drop=True)
+
+
+def doctors(user: Principal) -> pd.DataFrame:
+    """Pseudonymous per-doctor figures of the user's own hospital; empty for anyone without one."""
+    rel, decision = _release(user)
+    own = decision.row_scope.own_facility
+    doc = rel.table("doctors")
+    if not own:
+        return doc.iloc[0:0][["department", "doctor_code", "visits", "visits_flag", "p50", "p90"]]
+    rows = doc[(doc["facility_id"] == own) & (doc["department"] != ALL) & (doc["doctor_code"] != ALL)]
+    return rows[["department", "doctor_code", "visits", "visits_flag", "p50", "p90"]].sort_values(
+        ["department", "doctor_code"]).reset_index(drop=True)

@@ -1,0 +1,191 @@
+"""Ingest spec for new tumor diagnoses (kind ``tumor``).
+
+De-identification: the resident ID becomes a keyed pseudonym, the birth date the age in completed
+years at diagnosis, the address its Guangzhou district ('outside' when it names none), the
+diagnosis date stays a date (quarters and years are derived from it). The tumor group is derived
+from the ICD-10 code by the published category ranges below, independently of how the hospital
+system labels its diagnoses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from data_products.hospital.identity import id_checksum_ok
+from data_products.reference.facilities import facility_ids
+from data_products.restricted import deid
+from data_products.restricted.specs import IngestSpec, matches, no_formula, one_of, register, valid_datetime
+
+COLUMNS = (
+    "facility_id", "diagnosis_id", "patient_name", "id_card", "phone", "address", "birth_date", "sex",
+    "diagnosis_date", "icd10", "stage",
+)
+OUTSIDE = "outside"
+EARLIEST = pd.Timestamp("2000-01-01")
+MAX_AGE_YEARS = 110
+
+# ICD-10 3-character category ranges -> tumor group (FACTS.md "Cancer in Guangzhou"). Any other
+# malignant category (C00-C97) is 'other'.
+ICD10_GROUPS: tuple[tuple[str, str, str], ...] = (
+    ("C11", "C11", "nasopharynx"),
+    ("C15", "C15", "oesophagus"),
+    ("C16", "C16", "stomach"),
+    ("C18", "C21", "colorectum"),
+    ("C22", "C22", "liver"),
+    ("C25", "C25", "pancreas"),
+    ("C33", "C34", "lung"),
+    ("C50", "C50", "breast"),
+    ("C53", "C53", "cervix"),
+    ("C61", "C61", "prostate"),
+    ("C73", "C73", "thyroid"),
+    ("C91", "C95", "leukaemia"),
+)
+OTHER_GROUP = "other"
+# Sites that a record of the other sex cannot carry: an error in the extract, not a rare case.
+FEMALE_ONLY = ("C51", "C52", "C53", "C54", "C55", "C56", "C57", "C58")
+MALE_ONLY = ("C60", "C61", "C62", "C63")
+STAGES = ("I", "II", "III", "IV")
+
+DDL = """
+CREATE TABLE IF NOT EXISTS tumor_diagnoses (
+    pseudonym VARCHAR NOT NULL,
+    diagnosis_key VARCHAR NOT NULL,
+    facility_id VARCHAR NOT NULL,
+    home_district VARCHAR NOT NULL,
+    age_years INTEGER NOT NULL,
+    sex VARCHAR NOT NULL,
+    diagnosis_date DATE NOT NULL,
+    icd10 VARCHAR NOT NULL,
+    icd10_category VARCHAR NOT NULL,
+    tumor_group VARCHAR NOT NULL,
+    stage VARCHAR NOT NULL,
+    transfer_id VARCHAR NOT NULL
+)
+"""
+OUT_COLUMNS = ("pseudonym", "diagnosis_key", "facility_id", "home_district", "age_years", "sex", "diagnosis_date",
+               "icd10", "icd10_category", "tumor_group", "stage")
+
+
+def tumor_group(icd10: pd.Series) -> np.ndarray:
+    """Group of each ICD-10 code by its 3-character category (e.g. 'C34.1' -> 'lung')."""
+    cat = icd10.str.slice(0, 3).to_numpy(dtype=str)
+    out = np.full(cat.shape, OTHER_GROUP, dtype=object)
+    for lo, hi, group in ICD10_GROUPS:
+        out[(cat >= lo) & (cat <= hi)] = group
+    return out
+
+
+def _id_birth_matches(df: pd.DataFrame) -> pd.Series:
+    return df["id_card"].str.slice(6, 14) == df["birth_date"].str.replace("-", "", regex=False)
+
+
+def _id_sex_matches(df: pd.DataFrame) -> pd.Series:
+    odd = pd.to_numeric(df["id_card"].str.slice(16, 17), errors="coerce") % 2 == 1
+    return odd == (df["sex"] == "M")
+
+
+def _site_fits_sex(df: pd.DataFrame) -> pd.Series:
+    cat = df["icd10"].str.slice(0, 3)
+    return ~((cat.isin(FEMALE_ONLY) & (df["sex"] == "M")) | (cat.isin(MALE_ONLY) & (df["sex"] == "F")))
+
+
+class TumorSpec(IngestSpec):
+    kind = "tumor"
+    table = "tumor_diagnoses"
+    schema_version = "tumor/1"
+    columns = COLUMNS
+    identifiers = ("patient_name", "id_card", "phone", "address", "birth_date", "diagnosis_id")
+    record_key = "diagnosis_key"
+    derived_fields = {"_age_years": "birth_date", "_diagnosis": "diagnosis_date", "_birth": "birth_date"}
+
+    def ddl(self) -> str:
+        return DDL
+
+    def text_schema(self, folder: str) -> pa.DataFrameSchema:
+        known = sorted(facility_ids())
+        text = lambda *checks, nullable=False, unique=False: pa.Column(  # noqa: E731
+            None, list(checks), nullable=nullable, unique=unique)
+        return pa.DataFrameSchema(
+            {
+                "facility_id": text(
+                    pa.Check(lambda s: s.isin(known), error="facility not in the registry"),
+                    pa.Check(lambda s: s == folder, error=f"differs from its folder {folder}"),
+                ),
+                "diagnosis_id": text(no_formula(), matches(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}", "a diagnosis id"),
+                                     unique=True),
+                "patient_name": text(no_formula(), pa.Check.str_length(1, 50, error="longer than 50 characters")),
+                "id_card": text(matches(r"\d{17}[\dXx]", "an 18-character resident ID number"),
+                                pa.Check(id_checksum_ok, error="resident ID check digit is wrong (GB 11643)")),
+                "phone": text(matches(r"1[3-9]\d{9}", "an 11-digit mobile number")),
+                "address": text(no_formula(), pa.Check.str_length(4, 200, error="not a street address")),
+                "birth_date": text(matches(r"\d{4}-\d{2}-\d{2}", "a date YYYY-MM-DD"),
+                                   valid_datetime("%Y-%m-%d", "calendar date")),
+                "sex": text(one_of(("M", "F"))),
+                "diagnosis_date": text(matches(r"\d{4}-\d{2}-\d{2}", "a date YYYY-MM-DD"),
+                                       valid_datetime("%Y-%m-%d", "calendar date")),
+                "icd10": text(matches(r"C\d{2}(\.\d)?", "an ICD-10 malignant neoplasm code (C00-C97, e.g. C34.1)"),
+                              pa.Check(lambda s: s.str.slice(1, 3).astype(int) <= 97, error="not a C00-C97 category")),
+                "stage": text(one_of(STAGES), nullable=True),
+            },
+            checks=[
+                pa.Check(_id_birth_matches, name="id_card|birth date inside the ID number differs from birth_date",
+                         error="id_card|birth date inside the ID number differs from birth_date"),
+                pa.Check(_id_sex_matches, name="id_card|sex digit of the ID number differs from sex",
+                         error="id_card|sex digit of the ID number differs from sex"),
+                pa.Check(_site_fits_sex, name="icd10|a sex-specific site (cervix, ovary, prostate...) in the other sex",
+                         error="icd10|a sex-specific site (cervix, ovary, prostate...) in the other sex"),
+            ],
+            strict=True,
+        )
+
+    def typed(self, frame: pd.DataFrame) -> pd.DataFrame:
+        out = pd.DataFrame(index=frame.index)
+        for c in ("facility_id", "diagnosis_id", "id_card", "address", "sex", "icd10"):
+            out[c] = frame[c]
+        out["stage"] = frame["stage"].fillna("").replace("", "unknown")
+        out["_birth"] = pd.to_datetime(frame["birth_date"], format="%Y-%m-%d")
+        out["_diagnosis"] = pd.to_datetime(frame["diagnosis_date"], format="%Y-%m-%d")
+        out["_age_years"] = deid.completed_months(out["_birth"], out["_diagnosis"]) // 12
+        return out
+
+    def typed_schema(self, now: datetime) -> pa.DataFrameSchema:
+        limit = pd.Timestamp(now)
+        dates = lambda what: pa.Column("datetime64[us]", [  # noqa: E731
+            pa.Check(lambda s: s >= EARLIEST, error=f"{what} before 2000-01-01"),
+            pa.Check(lambda s: s <= limit, error=f"{what} in the future"),
+        ], coerce=True)
+        return pa.DataFrameSchema(
+            {
+                "_birth": pa.Column("datetime64[us]", [pa.Check(lambda s: s <= limit, error="birth date in the future")],
+                                    coerce=True),
+                "_diagnosis": dates("diagnosis date"),
+                "_age_years": pa.Column(int, [
+                    pa.Check.ge(0, error="born after the diagnosis"),
+                    pa.Check.le(MAX_AGE_YEARS, error=f"age at diagnosis above {MAX_AGE_YEARS}"),
+                ]),
+            },
+            strict=False,
+        )
+
+    def deidentify(self, typed: pd.DataFrame, key: bytes) -> pd.DataFrame:
+        district = deid.district_of(typed["address"])
+        return pd.DataFrame({
+            "pseudonym": deid.pseudonyms(key, typed["id_card"]),
+            "diagnosis_key": deid.record_keys(key, typed["facility_id"], typed["diagnosis_id"]),
+            "facility_id": typed["facility_id"],
+            "home_district": district.where(district.notna(), OUTSIDE).astype(str),
+            "age_years": typed["_age_years"].astype("int32"),
+            "sex": typed["sex"],
+            "diagnosis_date": typed["_diagnosis"].dt.normalize(),
+            "icd10": typed["icd10"],
+            "icd10_category": typed["icd10"].str.slice(0, 3),
+            "tumor_group": tumor_group(typed["icd10"]),
+            "stage": typed["stage"],
+        }, index=typed.index)[list(OUT_COLUMNS)]
+
+
+TUMOR = register(TumorSpec())

@@ -1,0 +1,403 @@
+"""Tumor distribution: generator -> ingest -> release -> views -> page, checked against the generator's truth.
+
+One tumor-only space is built per module (generate, ingest, process, approve: ~20 s), so the
+tests do not depend on other kinds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data_products.disclosure import ALL
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "dashboards" / "views" / "tumor.py")
+MIN_CELL = 10
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    from data_products.config import paths
+    from data_products.governance import seed_demo
+    from data_products.hospital import generate
+    from data_products.pipeline import approve, process
+    from data_products.restricted import ingest
+
+    home = tmp_path_factory.mktemp("tumor-home")
+    old = os.environ.get("DATASPACE_HOME")
+    os.environ["DATASPACE_HOME"] = str(home)
+    try:
+        p = paths().ensure()
+        (p.home / "DEMO").write_text("synthetic demonstration space\n", encoding="utf-8")
+        generate(p, seed=2024, kinds=["tumor"])
+        report = ingest(p)
+        assert not report.rejected, report.summary()
+        seed_demo()
+        ids = process(["tumor_distribution"])
+        approve(ids[0], "official")
+        truth = json.loads((p.truth / "tumor.json").read_text(encoding="utf-8"))
+    finally:
+        if old is None:
+            os.environ.pop("DATASPACE_HOME", None)
+        else:
+            os.environ["DATASPACE_HOME"] = old
+    return home, truth
+
+
+@pytest.fixture
+def space(built, monkeypatch):
+    home, truth = built
+    monkeypatch.setenv("DATASPACE_HOME", str(home))
+    return home, truth
+
+
+def _user(name):
+    from tests.conftest import signed_in
+
+    return signed_in(name)
+
+
+def _tables():
+    from data_products import approved
+
+    rel = approved.current("tumor_distribution")
+    return {name: rel.table(name) for name in rel.tables}
+
+
+# --- generator and ingest ---------------------------------------------------------------------
+
+
+def test_groups_agree_across_zones():
+    from data_products.hospital.tumor import ICD10, SITE_NAMES
+    from data_products.products.tumor.spec import GROUP_IDS
+    from data_products.restricted.tumor import ICD10_GROUPS, OTHER_GROUP, tumor_group
+
+    assert set(SITE_NAMES) == set(GROUP_IDS) == {g for _, _, g in ICD10_GROUPS} | {OTHER_GROUP}
+    # The ingest derives each site's codes back to the site the generator meant.
+    for site, codes in ICD10.items():
+        assert set(tumor_group(pd.Series(list(codes)))) == {site}, site
+
+
+def test_sample_matches_generator_parameters():
+    from data_products.hospital.tumor import MALE_SHARE, OUTSIDE_SHARE, SITE_NAMES, SITE_SHARE, TUMOR
+    from data_products.restricted import deid
+
+    raw = TUMOR.sample(12_000, seed=3)
+    sites = pd.Series(__import__("data_products.restricted.tumor", fromlist=["x"]).tumor_group(raw["icd10"]))
+    share = sites.value_counts(normalize=True)
+    # Conghua's liver excess shifts the city shares a little; 0.015 is > 4 standard errors here.
+    for s, p in zip(SITE_NAMES, SITE_SHARE, strict=True):
+        assert abs(share.get(s, 0) - p) < 0.015, s
+    male = (raw["sex"] == "M").groupby(sites).mean()
+    for s, p in zip(SITE_NAMES, MALE_SHARE, strict=True):
+        assert abs(male[s] - p) < 0.06, s
+    district = deid.district_of(raw["address"])
+    assert abs(district.isna().mean() - OUTSIDE_SHARE) < 0.015
+    assert raw.loc[district.isna(), "address"].str.contains("广州").sum() == 0
+    assert raw["icd10"].str.fullmatch(r"C\d{2}(\.\d)?").all()
+
+
+def test_ingest_rejects_sex_specific_site_in_other_sex(home):
+    from data_products.hospital.tumor import TUMOR
+    from data_products.restricted.extract import parse
+    from data_products.restricted.tumor import TUMOR as SPEC
+
+    raw = TUMOR.sample(300, seed=5)
+    raw = raw[raw["facility_id"] == raw["facility_id"].iloc[0]].reset_index(drop=True)
+    male = int(np.flatnonzero(raw["sex"].to_numpy() == "M")[0])
+    raw.loc[male, "icd10"] = "C53.9"
+    raw.loc[0 if male else 1, "icd10"] = "D12.0"
+    data = raw.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    extract = parse(data, "F/tumor_2022.csv", SPEC.columns)
+    typed, issues = SPEC.validate(extract, raw["facility_id"].iloc[0], pd.Timestamp("2025-06-01").to_pydatetime())
+    assert typed is None
+    fields = {(i.line, i.field) for i in issues}
+    assert (male + 2, "icd10") in fields  # header is line 1
+    assert ((0 if male else 1) + 2, "icd10") in fields
+    assert all(raw.loc[male, "patient_name"] not in str(i) for i in issues)
+
+
+# --- release against truth ----------------------------------------------------------------------
+
+
+def test_release_recovers_site_ranking_sex_ratios_and_concentration(space):
+    from data_products.products.tumor import views
+
+    _, truth = space
+    real, targets = truth["realised"], truth["targets"]
+    official = _user("official")
+    totals = views.group_totals(official)
+    assert not totals["suppressed"].any()
+    released = dict(zip(totals["tumor_group"], totals["patients"].astype(int), strict=True))
+    assert released == {k: v for k, v in real["by_site"].items()}
+    ranking = [g for g in totals.sort_values("patients", ascending=False)["tumor_group"] if g != "other"]
+    assert ranking[:5] == targets["top5_sites"]
+    for site, ratio in targets["m_to_f"].items():
+        got = views.sex_ratio(official, site)
+        assert got == pytest.approx(real["sex_by_site"][site]["m_to_f"], rel=1e-3)
+        assert got == pytest.approx(ratio, rel=0.2), site
+    assert 1 / views.sex_ratio(official, "thyroid") == pytest.approx(targets["f_to_m"]["thyroid"], rel=0.2)
+    for site in targets["female_only"]:
+        assert views.age_sex(official, site).query("sex == 'M'")["patients"].fillna(0).sum() == 0
+    top = views.top_facilities(official)
+    assert top["patients"].sum() / views.city_total(official) == pytest.approx(real["top5_share"], abs=1e-9)
+    assert list(top["facility_id"]) == real["top5_facilities"]
+    fl = _tables()["flows"]
+    outside = fl[(fl["home_district"] == "outside") & (fl["facility_district"] == ALL) & (fl["tumor_group"] == ALL)]
+    assert int(outside["patients"].iloc[0]) / views.city_total(official) == pytest.approx(real["outside_city_share"])
+
+
+def test_done_when_npc_top_five_leaving_share_and_trend(space):
+    """The commission sees, for NPC, the five facilities treating most, each district's share leaving, by year."""
+    from data_products.products.tumor import views
+
+    _, truth = space
+    real = truth["realised"]
+    official = _user("official")
+    top = views.top_facilities(official, "nasopharynx")
+    counts = sorted(real["by_site_facility"]["nasopharynx"].values(), reverse=True)
+    assert list(top["patients"].astype(int)) == counts[:5]
+    assert top["facility_id"].iloc[0] == "F0402"  # the cancer hospital concentrates NPC radiotherapy
+    names = set(__import__("data_products.reference", fromlist=["x"]).facilities()["name_zh"])
+    assert set(top["name_zh"]) <= names
+    leave = views.leaving(official, "nasopharynx")
+    truth_leave = real["leaving_by_site_home_year"]["nasopharynx"]
+    shown = leave[~leave["suppressed"] & (leave["home_district"] != ALL) & (leave["year"] != ALL)]
+    assert len(shown) >= 15  # most district-years are released at demo scale
+    for r in shown.itertuples():
+        cell = truth_leave[r.home_district][r.year]
+        assert r.share_leaving == pytest.approx(cell["left"] / cell["patients"]), (r.home_district, r.year)
+    years = views.trend(official, "nasopharynx")
+    assert list(years["period"]) == ["2022", "2023", "2024"] and not years["suppressed"].any()
+
+
+# --- disclosure: independent brute force ----------------------------------------------------------
+
+
+def _relations(tables: dict[str, pd.DataFrame]) -> list[tuple[tuple[str, int], list[tuple[str, int]]]]:
+    """Every additive relation among released cells, derived here without the disclosure module."""
+    from data_products.products.tumor.spec import DIMS
+
+    rels = []
+    index = {}
+    for name, frame in tables.items():
+        if name not in DIMS:
+            continue
+        dims = list(DIMS[name])
+        keys = [tuple(r) for r in frame[dims].astype(str).itertuples(index=False)]
+        index[name] = {k: i for i, k in enumerate(keys)}
+        for k in keys:
+            for j, d in enumerate(dims):
+                if k[j] == ALL:
+                    continue
+                parent = k[:j] + (ALL,) + k[j + 1:]
+                rels.append(((name, parent, d), (name, k)))
+    grouped: dict = {}
+    for parent, child in rels:  # one relation per margin cell and per dimension summed over
+        grouped.setdefault(parent, []).append(child)
+    out = [((n, index[n][k]), [(c, index[c][kk]) for c, kk in kids]) for (n, k, _), kids in grouped.items()]
+
+    fy, fq = tables["facility_year"], tables["facility_quarter"]
+    fl = tables["flows"]
+    ify, ifq, ifl, iow, itp = (index[n] for n in ("facility_year", "facility_quarter", "flows", "outflow", "tier_profile"))
+    real_fy = fy[(fy["facility_id"] != ALL)]
+    # Quarters sum to years, facilities to district and tier totals, at every margin of group.
+    for f, g, y in itertools.product([*fy["facility_id"].unique()], [*fy["tumor_group"].unique()], [*fy["year"].unique()]):
+        kids = [("facility_quarter", ifq[(f, g, q)]) for q in fq["quarter"].unique()
+                if q != ALL and (y == ALL or q.startswith(y))]
+        out.append((("facility_year", ify[(f, g, y)]), kids))
+    reg = real_fy.drop_duplicates("facility_id").set_index("facility_id")
+    for g in fy["tumor_group"].unique():
+        for d, fs in reg.groupby("district").groups.items():
+            out.append((("flows", ifl[(ALL, d, g)]), [("facility_year", ify[(f, g, ALL)]) for f in fs]))
+        for y in fy["year"].unique():
+            for tier, fs in reg.groupby("tier").groups.items():
+                out.append((("tier_profile", itp[(tier, g, y, ALL, ALL)]),
+                            [("facility_year", ify[(f, g, y)]) for f in fs]))
+            out.append((("outflow", iow[(ALL, ALL, g, y)]),
+                        [("facility_year", ify[(f, g, y)]) for f in reg.index]))
+    # A home district's own/other split is a sum of whole-period flows.
+    for (h, g), part in fl[(fl["home_district"] != ALL) & (fl["facility_district"] != ALL)].groupby(
+            ["home_district", "tumor_group"]):
+        own = part[part["facility_district"] == h]
+        other = part[part["facility_district"] != h]
+        if (h, "own", g, ALL) in iow:
+            out.append((("outflow", iow[(h, "own", g, ALL)]), [("flows", ifl[tuple(r)]) for r in
+                                                                own[["home_district", "facility_district", "tumor_group"]].itertuples(index=False)]
+                        or []))
+        if (h, "other", g, ALL) in iow:
+            out.append((("outflow", iow[(h, "other", g, ALL)]), [("flows", ifl[tuple(r)]) for r in
+                                                                  other[["home_district", "facility_district", "tumor_group"]].itertuples(index=False)]))
+    return out
+
+
+def test_released_tables_have_no_small_counts_and_no_recoverable_cell(space):
+    tables = _tables()
+    hidden = {}
+    value = {}
+    for name, frame in tables.items():
+        v = frame["patients"]
+        small = v.notna() & (v >= 1) & (v < MIN_CELL)
+        assert not small.any(), f"{name}: released counts in 1..9"
+        for i, x in enumerate(v):
+            hidden[(name, i)] = pd.isna(x)
+            value[(name, i)] = None if pd.isna(x) else int(x)
+    rels = _relations(tables)
+    assert len(rels) > 5000
+    # Every relation adds up on its released cells (sanity of the independent relations).
+    for total, kids in rels:
+        if not hidden[total] and not any(hidden[k] for k in kids):
+            assert value[total] == sum(value[k] for k in kids)
+    # Differencing attack, iterated: whatever one relation gives away becomes known and is used again
+    # (a district total minus its other facilities, a year minus its other quarters, ...).
+    known = {c for c, h in hidden.items() if not h}
+    changed = True
+    recovered = []
+    while changed:
+        changed = False
+        for total, kids in rels:
+            cells = [total, *kids]
+            unknown = [c for c in cells if c not in known]
+            if len(unknown) == 1:
+                known.add(unknown[0])
+                recovered.append(unknown[0])
+                changed = True
+    assert recovered == [], f"recoverable suppressed cells: {recovered[:5]}"
+    # Interval leak: a released total whose hidden components add up to less than min_cell.
+    for total, kids in rels:
+        if not hidden[total] and any(hidden[k] for k in kids):
+            rest = value[total] - sum(value[k] for k in kids if not hidden[k])
+            assert rest >= MIN_CELL, (total, rest)
+
+
+def test_approval_check_is_clean_and_catches_a_leak(space):
+    from data_products.products.tumor import release
+
+    tables = _tables()
+    assert release.check(tables, {"min_cell": MIN_CELL}) == []
+    fy = tables["facility_year"]
+    i = int(np.flatnonzero(fy["patients"].isna().to_numpy())[0])
+    fy.loc[i, "patients"] = 3
+    fy.loc[i, "patients_flag"] = ""
+    assert release.check({**tables, "facility_year": fy}, {"min_cell": MIN_CELL})
+
+
+# --- views and pages per role -------------------------------------------------------------------
+
+
+def _page(user, group="nasopharynx", lang="en"):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["lang"] = lang
+    at.session_state["principal"] = user
+    at.run()
+    at.switch_page("views/tumor.py")
+    at.query_params["group"] = group
+    return at.run()
+
+
+def test_official_page_names_every_facility(space):
+    from data_products.reference import facilities
+
+    at = _page(_user("official"))
+    assert not at.exception, at.exception
+    names = set(facilities()["name_en"])
+    top = at.dataframe[0].value
+    assert top["Facility"].iloc[0] == "Yuexiu Beichen Cancer Hospital (synthetic)"
+    full = at.dataframe[-1].value
+    assert set(full["Facility"]) <= names and len(full) == 15
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    markers = sum(len(tr["lon"]) for tr in spec["data"] if tr["type"] == "scattermap")
+    assert markers == 15
+    assert any(layer["type"] == "line" for layer in spec["layout"]["map"]["layers"])
+
+
+def test_hospital_page_names_only_its_own_facility(space):
+    from data_products.reference import facilities
+
+    reg = facilities().set_index("facility_id")
+    at = _page(_user("hospital_f0301"), group="lung", lang="zh")
+    assert not at.exception, at.exception
+    full = at.dataframe[-1].value
+    real = set(reg["name_zh"]) & set(full["机构"])
+    assert real == {reg.at["F0301", "name_zh"]}
+    assert full["机构"].str.startswith("同级机构").sum() == len(full) - 1
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    texts = " ".join(" ".join(tr.get("text", [])) for tr in spec["data"] if tr["type"] == "scattermap")
+    for fid, name in reg["name_zh"].items():
+        assert (name in texts) == (fid == "F0301")
+
+
+def test_company_without_scenario_is_denied(space):
+    from streamlit.testing.v1 import AppTest
+
+    from data_products.governance import AccessDenied
+    from data_products.products.tumor import views
+
+    user = _user("company_none")
+    with pytest.raises(AccessDenied):
+        views.facilities_view(user)
+    with pytest.raises(AccessDenied):
+        views.download(user)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["principal"] = user
+    at.run()
+    with pytest.raises(ValueError):
+        at.switch_page("views/tumor.py")  # not in this user's navigation
+    direct = AppTest.from_file(PAGE, default_timeout=60)
+    direct.session_state["principal"] = user
+    direct.run()
+    assert any("无权访问" in e.value for e in direct.error)
+    assert not direct.get("plotly_chart")
+
+
+def test_download_is_gated_scoped_and_recorded(space):
+    from data_products.governance import entries
+    from data_products.products.tumor import views
+
+    user = _user("hospital_f0301")
+    csv_bytes, meta_bytes = views.download(user, "liver", "2023")
+    frame = pd.read_csv(__import__("io").BytesIO(csv_bytes), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert set(frame["facility_id"]) - {"F0301"} == {f"peer-{i}" for i in range(1, 15)}
+    counts = pd.to_numeric(frame["patients"].replace("", None))
+    assert not ((counts >= 1) & (counts < MIN_CELL)).any()
+    assert (frame.loc[frame["patients"] == "", "suppression_reason"] != "").all()
+    meta = json.loads(meta_bytes)
+    assert meta["selection"] == {"tumor_group": "liver", "period": "2023"} and meta["facility_names"] == "own_only"
+    assert any(e.action == "download" and e.actor == "hospital_f0301" and e.target == "tumor_distribution"
+               and e.detail.get("sha256") for e in entries())
+
+
+@pytest.mark.browser
+def test_facility_map_renders_offline(space):
+    from data_products.governance import demo_passwords
+    from tests.browser import browser, serve
+
+    home, _ = space
+    with serve(home) as url, browser() as b:
+        b.page.goto(f"{url}/?lang=en")
+        b.wait_idle()
+        b.page.get_by_role("textbox", name="Username").fill("official")
+        b.page.get_by_role("textbox", name="Password").fill(demo_passwords()["official"])
+        b.page.keyboard.press("Enter")
+        b.wait_idle()
+        # A fresh page load would start a new (signed-out) session: navigate inside the app.
+        b.page.get_by_role("link", name="Tumor patients by facility").click()
+        b.wait_idle()
+        b.page.wait_for_selector(".js-plotly-plot .maplibregl-canvas", timeout=30_000)
+        n = b.page.evaluate(
+            "() => { const p = document.querySelector('.js-plotly-plot');"
+            " return p && p.data ? p.data.filter(t => t.type === 'scattermap').reduce((s, t) => s + t.lon.length, 0) : 0 }"
+        )
+        assert n == 15
+        assert "Tumor patients across Guangzhou" in b.page.inner_text("body")
+        b.screenshot("tumor-map-en")
+        assert b.blocked == [] and b.failed == [], (b.blocked, b.failed)
