@@ -94,3 +94,29 @@ def guard(fn: Callable[[], T], lng: str) -> T:
     except NoRelease:
         st.warning(t("ui.no_release", lng))
         st.stop()
+
+
+def from_url(key: str, options: list, default, *, parse=None) -> None:
+    """Seed a widget's state from the URL the first time the page runs, so a shared link opens the same view.
+
+    The URL holds language-neutral ids (``?metric=mp_positivity``), never display labels; values not
+    among ``options`` are ignored. Call before creating the widget with ``key=key``; ``to_url`` after.
+    """
+    if key in st.session_state:
+        return
+    raw = st.query_params.get(key)
+    value = parse(raw) if (parse and raw is not None) else raw
+    st.session_state[key] = value if value is not None and _valid(value, options) else default
+
+
+def _valid(value, options) -> bool:
+    if isinstance(value, tuple):
+        return all(v in options for v in value)
+    return value in options
+
+
+def to_url(**values) -> None:
+    for key, value in values.items():
+        text = "..".join(value) if isinstance(value, tuple) else str(value)
+        if st.query_params.get(key) != text:
+            st.query_params[key] = text

@@ -30,8 +30,9 @@ FAST = Policy(hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1
 PW = "correct horse battery"
 
 # ---- the independent truth, written out by hand from the issue and products/registry.py's docstring
-ALL = ("pneumonia_atlas", "tumor_distribution", "wait_times", "jaundice_report", "elderly_weight_atlas")
-FACILITY_LEVEL = ("pneumonia_atlas", "tumor_distribution", "wait_times", "elderly_weight_atlas")
+ALL = ("pneumonia_atlas", "tumor_distribution", "wait_times", "jaundice_report", "elderly_weight_atlas",
+       "supplier_quality")
+FACILITY_LEVEL = ("pneumonia_atlas", "tumor_distribution", "wait_times", "elderly_weight_atlas", "supplier_quality")
 # user -> (role, org kind, facility)
 USERS = {
     "official": ("commission_official", "commission", None),
@@ -46,7 +47,8 @@ STANDING = (
     | {("producer", "jaundice_report")}
 )
 # Who may apply for what without a standing scenario.
-APPLICANTS = {("buyer", p) for p in ALL} | {("peer", "jaundice_report")}
+# The supplier report is the hospitals' own quality feedback: nobody outside them and the commission applies.
+APPLICANTS = {("buyer", p) for p in ALL if p != "supplier_quality"} | {("peer", "jaundice_report")}
 STATES = ("none", "pending", "active_view", "active_full", "expired", "not_yet_valid", "revoked", "rejected",
           "withdrawn", "other_org")
 OPENS = {"active_view": {"view"}, "active_full": {"view", "download"}}

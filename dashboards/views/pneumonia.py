@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards.charts import district_choropleth
-from dashboards.ui import guard, lang, require_principal, synthetic_banner
+from dashboards.ui import from_url, guard, lang, require_principal, synthetic_banner, to_url
 from data_products.disclosure import ALL
 from data_products.i18n import pick, register, t
 from data_products.products.pneumonia import views
@@ -139,15 +139,18 @@ def reason_label(reason: str) -> str:
 
 # --- filters (bound to the URL) -----------------------------------------------------------------
 metric_ids = list(views.METRICS)
+from_url("metric", metric_ids, "mp_positivity")
+# A range slider takes its shape from `value`, so the period's URL seed goes there (once), not into state.
+from_url("_period_seed", months, (months[0], months[-1]), parse=lambda v: tuple(v.split("..", 1)))
+from_url("age", [ALL, *AGE_BANDS], ALL)
+from_url("sex", [ALL, "M", "F"], ALL)
+from_url("marker", list(MARKERS), MARKERS[0])
+from_url("district", list(districts()["adcode"]), districts()["adcode"].iloc[0])
 c1, c2, c3, c4 = st.columns([3, 4, 2, 2])
-metric = c1.selectbox(t("pn.metric", lng), metric_ids, format_func=metric_label, key="metric", bind="query-params",
-                      index=metric_ids.index("mp_positivity"))
-start, end = c2.select_slider(t("pn.period", lng), months, value=(months[0], months[-1]), key="period",
-                              bind="query-params")
-age = c3.selectbox(t("pn.age", lng), [ALL, *AGE_BANDS], format_func=lambda a: t(f"age.{a}", lng), key="age",
-                   bind="query-params")
-sex = c4.selectbox(t("pn.sex", lng), [ALL, "M", "F"], format_func=lambda s: t(f"sex.{s}", lng), key="sex",
-                   bind="query-params")
+metric = c1.selectbox(t("pn.metric", lng), metric_ids, format_func=metric_label, key="metric")
+start, end = c2.select_slider(t("pn.period", lng), months, value=st.session_state["_period_seed"], key="period")
+age = c3.selectbox(t("pn.age", lng), [ALL, *AGE_BANDS], format_func=lambda a: t(f"age.{a}", lng), key="age")
+sex = c4.selectbox(t("pn.sex", lng), [ALL, "M", "F"], format_func=lambda s: t(f"sex.{s}", lng), key="sex")
 
 tabs = st.tabs([t(f"pn.tab.{x}", lng) for x in ("map", "dist", "season", "profile", "facility", "table", "about")])
 
@@ -197,8 +200,7 @@ with tabs[0]:
 
 # --- distributions -----------------------------------------------------------------------------------
 with tabs[1]:
-    marker = st.selectbox(t("pn.marker", lng), list(MARKERS), format_func=lambda m: t("marker." + m, lng), key="marker",
-                          bind="query-params")
+    marker = st.selectbox(t("pn.marker", lng), list(MARKERS), format_func=lambda m: t("marker." + m, lng), key="marker")
 
     def box(frame: pd.DataFrame, labels: list[str], title: str) -> go.Figure:
         fig = go.Figure()
@@ -251,8 +253,8 @@ with tabs[2]:
 # --- district profile -------------------------------------------------------------------------------
 with tabs[3]:
     adcodes = list(districts()["adcode"])
-    district = st.selectbox(t("pn.district", lng), adcodes, format_func=dnames.__getitem__, key="district",
-                            bind="query-params")
+    district = st.selectbox(t("pn.district", lng), adcodes, format_func=dnames.__getitem__, key="district")
+    to_url(metric=metric, period=(start, end), age=age, sex=sex, marker=marker, district=district)
     prof = guard(lambda: views.profile(user, district, start, end, age, sex), lng)
     table = pd.DataFrame({
         t("pn.metric", lng): [metric_label(m) for m in prof.index],

@@ -1,0 +1,111 @@
+"""AppTest of the atlas page: it renders for every allowed role and filter combination, plots exactly the
+views' values (which other tests check against the approved table), and never shows a suppressed cell as
+a number in the figure or the tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from data_products.disclosure import ALL
+from data_products.products.pneumonia import views
+from tests.conftest import signed_in
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+
+
+def open_atlas(username: str, **params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["lang"] = "en"
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.session_state["principal"] = signed_in(username)
+    at.run()
+    at.switch_page("views/pneumonia.py")
+    return at.run()
+
+
+def map_traces(at: AppTest) -> list[dict]:
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return spec["data"]
+
+
+@pytest.mark.parametrize("username", ["official", "analyst", "hospital_f0301", "hospital_f0602"])
+def test_renders_for_each_allowed_role(demo, username):
+    at = open_atlas(username)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Pediatric pneumonia infection-marker atlas"
+    assert len(at.get("plotly_chart")) >= 5
+
+
+@pytest.mark.parametrize(
+    "metric,age,sex,period",
+    [
+        ("cases", "ALL", "ALL", None),
+        ("rsv_positivity", "lt1", "M", ("2024-02", "2024-02")),
+        ("crp_mg_l_p50", "6to13", "F", ("2023-11", "2023-11")),
+        ("pct_gt05_share", "1to5", "ALL", ("2023-06", "2023-09")),
+        ("rate", "6to13", "ALL", None),
+    ],
+)
+def test_map_plots_the_views_values_and_never_a_suppressed_one(demo, metric, age, sex, period):
+    user = signed_in("official")
+    months = views.months(user)
+    start, end = period or (months[0], months[-1])
+    at = open_atlas("official")
+    # Set the filters as a user would, through the widgets.
+    at.selectbox(key="metric").set_value(metric)
+    at.selectbox(key="age").set_value(age)
+    at.selectbox(key="sex").set_value(sex)
+    at.select_slider(key="period").set_value((start, end))
+    at.run()
+    assert not at.exception, at.exception
+    want = views.district_values(user, metric, start, end, age, sex).drop(index=ALL)
+    traces = map_traces(at)
+    plotted = dict(zip(traces[0]["locations"], traces[0]["z"], strict=True))
+    shown = want[~want["suppressed"]]
+    hidden = want[want["suppressed"]]
+    assert set(plotted) == set(shown.index)
+    for adcode, z in plotted.items():
+        if z is None:
+            assert np.isnan(shown.at[adcode, "value"])
+        else:
+            assert z == pytest.approx(shown.at[adcode, "value"])
+    if len(hidden):
+        grey = traces[1]
+        assert set(grey["locations"]) == set(hidden.index)
+        assert set(grey["z"]) == {1}  # a flat colour, no figure
+        for text in grey["text"]:
+            assert not any(ch.isdigit() for ch in text.split("<br>")[1].replace("10", "")), text
+    # The table of what is shown: hidden districts read "—", never a number.
+    table = next(d.value for d in at.dataframe if "n" in d.value.columns)
+    for _, row in table.iterrows():
+        name = row.iloc[0]
+        code = next((a for a in hidden.index if a in views.districts().set_index("adcode").index
+                     and views.districts().set_index("adcode").at[a, "name_en"] == name), None)
+        if code is not None:
+            assert row.iloc[1] == "—" and row["n"] == "—"
+
+
+def test_at_least_one_combination_has_suppressed_districts(demo):
+    """Guards the test above against passing vacuously."""
+    user = signed_in("official")
+    v = views.district_values(user, "rsv_positivity", "2024-02", "2024-02", "lt1", "M")
+    assert v["suppressed"].any()
+
+
+def test_hospital_sees_its_facility_beside_the_city(demo):
+    at = open_atlas("hospital_f0301")
+    own = next(d.value for d in at.dataframe if "Own facility" in d.value.columns)
+    assert {"P25", "P50", "P75", "Percentile rank"} <= set(own.columns)
+    assert own["Own facility"].iloc[0] != "—"
+
+
+def test_filters_live_in_the_url(demo):
+    at = open_atlas("official", metric="crp_mg_l_p50", age="6to13")
+    assert at.selectbox(key="metric").value == "crp_mg_l_p50"
+    assert at.selectbox(key="age").value == "6to13"
