@@ -6,18 +6,15 @@ the row says so (``suppressed`` with the reason) instead of showing a number.
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
-
 import numpy as np
 import pandas as pd
 
 from data_products import approved
 from data_products.disclosure import ALL
-from data_products.governance import Principal, record_download, require
+from data_products.governance import Principal, require
 from data_products.products.elderly_weight.spec import AGE_BANDS, CATEGORIES, PRODUCT_ID, SEXES
-from data_products.reference import districts, facilities
+from data_products.products.scope import deliver, name_facilities, peer_summary, with_district_names
+from data_products.reference import districts
 
 BREAKDOWNS = {"age_band": AGE_BANDS, "sex": SEXES}
 
@@ -108,12 +105,7 @@ def facility_comparison(user: Principal) -> pd.DataFrame:
             "metric": mid,
             "own": mine,
             "own_suppressed": bool(vals["suppressed"].get(own, True)) if own else True,
-            "facilities": int(released.size),
-            "p25": released.quantile(0.25) if released.size else np.nan,
-            "median": released.median() if released.size else np.nan,
-            "p75": released.quantile(0.75) if released.size else np.nan,
-            "percentile_rank": (100.0 * (released < mine).sum() + 50.0 * (released == mine).sum()) / released.size
-            if released.size and not np.isnan(mine) else np.nan,
+            **peer_summary(released, mine),
         })
     return pd.DataFrame(rows).set_index("metric")
 
@@ -129,44 +121,16 @@ def facility_table(user: Principal) -> pd.DataFrame:
     out = wide.reindex(columns=list(CATEGORIES)).add_suffix("_share")
     out.insert(0, "measured", total.reindex(out.index))
     out = out.reset_index().sort_values("facility_id").reset_index(drop=True)
-    reg = facilities().set_index("facility_id")
-    out.insert(1, "name_zh", out["facility_id"].map(reg["name_zh"]))
-    out.insert(2, "name_en", out["facility_id"].map(reg["name_en"]))
-    if scope.facility_names != "all":
-        mine = out["facility_id"] == scope.own_facility
-        peers = (~mine).cumsum()
-        out.loc[~mine, "name_zh"] = [f"同级机构 {i}" for i in peers[~mine]]
-        out.loc[~mine, "name_en"] = [f"Peer facility {i}" for i in peers[~mine]]
-        out.loc[~mine, "facility_id"] = [f"peer-{i}" for i in peers[~mine]]
-        if scope.facility_names == "none":
-            out.loc[mine, ["name_zh", "name_en"]] = ["同级机构", "Peer facility"]
-    return out
+    return name_facilities(out, scope)
 
 
 def download(user: Principal, category: str, age_band: str = ALL, sex: str = ALL) -> tuple[bytes, bytes]:
     """The district table shown on the page as CSV (with suppression reasons) and its metadata; audited."""
     rel, _ = _release(user, "download")
     values = district_values(user, category, age_band, sex).reset_index()
-    d = districts().set_index("adcode")
-    values.insert(1, "name_zh", values["district"].map(d["name_zh"]).fillna("广州市"))
-    values.insert(2, "name_en", values["district"].map(d["name_en"]).fillna("Guangzhou"))
+    values = with_district_names(values)
     values["share"] = values["share"].round(2).astype(object).where(~values["suppressed"], "")
     values = values.rename(columns={"reason": "suppression_reason", "share": "share_pct"})
     values["category"], values["age_band"], values["sex"] = category, age_band, sex
-    values["synthetic"] = bool(rel.meta.get("synthetic"))
-    buf = io.StringIO()
-    values.to_csv(buf, index=False)
-    csv_bytes = buf.getvalue().encode("utf-8-sig")
-    meta = {
-        "product": PRODUCT_ID, "release_id": rel.release_id, "title_zh": rel.meta.get("title_zh"),
-        "title_en": rel.meta.get("title_en"), "source": rel.meta.get("source"),
-        "approval": {k: rel.approval.get(k) for k in ("approved_by", "approved_at", "content_hash")},
-        "time_span": rel.meta.get("time_span"), "bmi_cuts": rel.meta.get("bmi_cuts"),
-        "selection": {"category": category, "age_band": age_band, "sex": sex},
-        "suppression_rule": rel.meta.get("suppression_rule"), "min_cell": rel.meta.get("min_cell"),
-        "synthetic_notice": rel.meta.get("notice") or None,
-    }
-    meta_bytes = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
-    record_download(user, PRODUCT_ID, f"elderly_weight_{category}_{age_band}_{sex}.csv",
-                    sha256=hashlib.sha256(csv_bytes).hexdigest(), n_bytes=len(csv_bytes))
-    return csv_bytes, meta_bytes
+    return deliver(user, rel, PRODUCT_ID, values, f"elderly_weight_{category}_{age_band}_{sex}.csv",
+                   {"category": category, "age_band": age_band, "sex": sex}, bmi_cuts=rel.meta.get("bmi_cuts"))

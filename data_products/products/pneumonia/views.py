@@ -7,8 +7,6 @@ showing a number.
 
 from __future__ import annotations
 
-import io
-import json
 import threading
 from dataclasses import dataclass
 
@@ -17,9 +15,10 @@ import pandas as pd
 
 from data_products import approved
 from data_products.disclosure import ALL
-from data_products.governance import Principal, record_download, require
+from data_products.governance import Principal, require
 from data_products.products.pneumonia.spec import AGE_BANDS, CUTOFFS, MARKERS, PATHOGENS, PRODUCT_ID, QUANTILES
-from data_products.reference import districts, facilities
+from data_products.products.scope import deliver, name_facilities, peer_summary, with_district_names
+from data_products.reference import districts
 
 # Children per district are estimated from the census (13.87% of residents aged 0-14); a band's
 # share assumes ages spread evenly over the 15 single years 0-14.
@@ -243,12 +242,7 @@ def facility_comparison(user: Principal) -> pd.DataFrame:
             "metric": mid,
             "own": mine,
             "own_suppressed": bool(vals["suppressed"].get(own, True)) if own else True,
-            "facilities": int(released.size),
-            "p25": released.quantile(0.25) if released.size else np.nan,
-            "median": released.median() if released.size else np.nan,
-            "p75": released.quantile(0.75) if released.size else np.nan,
-            "percentile_rank": (100.0 * (released < mine).sum() + 50.0 * (released == mine).sum()) / released.size
-            if released.size and pd.notna(mine) else np.nan,
+            **peer_summary(released, mine),
         })
     return pd.DataFrame(rows).set_index("metric")
 
@@ -266,27 +260,14 @@ def facility_table(user: Principal) -> pd.DataFrame:
     rel, decision = _release(user)
     scope = decision.row_scope
     fm = rel.table("facility_month")
-    whole = fm[(fm["month"] == ALL) & (fm["facility_id"] != ALL)][["facility_id", "cases", "cases_flag"]].copy()
-    reg = facilities().set_index("facility_id")
-    whole["name_zh"] = whole["facility_id"].map(reg["name_zh"])
-    whole["name_en"] = whole["facility_id"].map(reg["name_en"])
-    whole = whole.sort_values("facility_id").reset_index(drop=True)
-    if scope.facility_names != "all":
-        mine = whole["facility_id"] == scope.own_facility
-        peers = (~mine).cumsum()
-        whole.loc[~mine, "name_zh"] = [f"同级机构 {i}" for i in peers[~mine]]
-        whole.loc[~mine, "name_en"] = [f"Peer facility {i}" for i in peers[~mine]]
-        whole.loc[~mine, "facility_id"] = [f"peer-{i}" for i in peers[~mine]]
-    return whole
+    whole = fm[(fm["month"] == ALL) & (fm["facility_id"] != ALL)][["facility_id", "cases", "cases_flag"]]
+    return name_facilities(whole.sort_values("facility_id").reset_index(drop=True), scope)
 
 
 def download(user: Principal, metric: str, start: str, end: str, age_band: str = ALL, sex: str = ALL) -> tuple[bytes, bytes]:
     """The shown table as CSV (with suppression flags) and its metadata JSON; gated and audited."""
     rel, _ = _release(user, "download")
-    values = district_values(user, metric, start, end, age_band, sex).reset_index()
-    d = districts().set_index("adcode")
-    values.insert(1, "name_zh", values["district"].map(d["name_zh"]).fillna("广州市"))
-    values.insert(2, "name_en", values["district"].map(d["name_en"]).fillna("Guangzhou"))
+    values = with_district_names(district_values(user, metric, start, end, age_band, sex).reset_index())
     values["value"] = values["value"].round(3).astype(object).where(~values["suppressed"], "")
     values["n"] = values["n"].astype(object).where(~values["suppressed"], "")
     values = values.rename(columns={"reason": "suppression_reason"})
@@ -294,26 +275,5 @@ def download(user: Principal, metric: str, start: str, end: str, age_band: str =
     values["period"] = f"{start}..{end}"
     values["age_band"] = age_band
     values["sex"] = sex
-    values["synthetic"] = bool(rel.meta.get("synthetic"))
-    buf = io.StringIO()
-    values.to_csv(buf, index=False)
-    csv_bytes = buf.getvalue().encode("utf-8-sig")
-    meta = {
-        "product": PRODUCT_ID,
-        "title_zh": rel.meta.get("title_zh"),
-        "title_en": rel.meta.get("title_en"),
-        "release_id": rel.release_id,
-        "source": rel.meta.get("source"),
-        "approval": {k: rel.approval.get(k) for k in ("approved_by", "approved_at", "content_hash")},
-        "time_span": rel.meta.get("time_span"),
-        "selection": {"metric": metric, "period": [start, end], "age_band": age_band, "sex": sex},
-        "suppression_rule": rel.meta.get("suppression_rule"),
-        "min_cell": rel.meta.get("min_cell"),
-        "synthetic_notice": rel.meta.get("notice") or None,
-    }
-    meta_bytes = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
-    import hashlib
-
-    record_download(user, PRODUCT_ID, f"pneumonia_{metric}_{start}_{end}.csv", sha256=hashlib.sha256(csv_bytes).hexdigest(),
-                    n_bytes=len(csv_bytes))
-    return csv_bytes, meta_bytes
+    return deliver(user, rel, PRODUCT_ID, values, f"pneumonia_{metric}_{start}_{end}.csv",
+                   {"metric": metric, "period": [start, end], "age_band": age_band, "sex": sex})

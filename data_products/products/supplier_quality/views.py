@@ -11,6 +11,7 @@ import pandas as pd
 from data_products import approved
 from data_products.disclosure import ALL
 from data_products.governance import Principal, require
+from data_products.products.scope import peer_summary
 from data_products.products.supplier_quality import PRODUCT_ID
 
 
@@ -100,11 +101,6 @@ def facility_comparison(user: Principal) -> pd.DataFrame:
     for check in per.columns:
         released = per[check].dropna()
         mine = per[check].get(fac, float("nan")) if fac else float("nan")
-        rows.append({
-            "metric": f"{check}_pass_pct", "own": mine, "own_suppressed": pd.isna(mine),
-            "facilities": int(released.size), "p25": released.quantile(0.25), "median": released.median(),
-            "p75": released.quantile(0.75),
-            "percentile_rank": (100.0 * (released < mine).sum() + 50.0 * (released == mine).sum()) / released.size
-            if released.size and pd.notna(mine) else float("nan"),
-        })
+        rows.append({"metric": f"{check}_pass_pct", "own": mine, "own_suppressed": pd.isna(mine),
+                     **peer_summary(released, mine)})
     return pd.DataFrame(rows).set_index("metric")

@@ -19,6 +19,7 @@ import pandas as pd
 from data_products import approved
 from data_products.disclosure import ALL
 from data_products.governance import Principal, record_download, require
+from data_products.products.scope import name_facilities
 from data_products.products.tumor.spec import AGE_BANDS, GROUP_IDS, MEASURE, OUTSIDE, PRODUCT_ID, SEXES, TIERS
 from data_products.reference import district_geojson, districts, facilities
 
@@ -76,25 +77,19 @@ def _centroids() -> dict[str, tuple[float, float]]:
 def _named(frame: pd.DataFrame, scope) -> pd.DataFrame:
     """Add names, tier and location as the row scope allows; peers keep only their district."""
     reg = facilities().set_index("facility_id")
-    out = frame.copy()
-    out["name_zh"] = out["facility_id"].map(reg["name_zh"])
-    out["name_en"] = out["facility_id"].map(reg["name_en"])
+    out = frame.sort_values("facility_id").reset_index(drop=True)
     out["lon"] = out["facility_id"].map(reg["lon"]).astype(float)
     out["lat"] = out["facility_id"].map(reg["lat"]).astype(float)
-    out = out.sort_values("facility_id").reset_index(drop=True)
+    out = name_facilities(out, scope)
     if scope.facility_names == "all":
         out["own"] = False
         return out
-    mine = (out["facility_id"] == scope.own_facility) if scope.own_facility else pd.Series(False, index=out.index)
-    peers = (~mine).cumsum()
+    # Peers also lose their tier and exact position: they sit at their district's centre.
+    peers = ~out["own"]
     cent = _centroids()
-    out.loc[~mine, "name_zh"] = [f"同级机构 {i}" for i in peers[~mine]]
-    out.loc[~mine, "name_en"] = [f"Peer facility {i}" for i in peers[~mine]]
-    out.loc[~mine, "facility_id"] = [f"peer-{i}" for i in peers[~mine]]
-    out.loc[~mine, "tier"] = PEER_TIER
-    out.loc[~mine, "lon"] = [cent[d][0] for d in out.loc[~mine, "district"]]
-    out.loc[~mine, "lat"] = [cent[d][1] for d in out.loc[~mine, "district"]]
-    out["own"] = mine.to_numpy()
+    out.loc[peers, "tier"] = PEER_TIER
+    out.loc[peers, "lon"] = [cent[d][0] for d in out.loc[peers, "district"]]
+    out.loc[peers, "lat"] = [cent[d][1] for d in out.loc[peers, "district"]]
     return out
 
 

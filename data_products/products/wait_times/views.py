@@ -13,6 +13,7 @@ import pandas as pd
 from data_products import approved
 from data_products.disclosure import ALL
 from data_products.governance import Principal, require
+from data_products.products.scope import name_facilities
 from data_products.products.wait_times.spec import LEVEL_NONE, PRODUCT_ID, WEEKDAYS
 from data_products.reference import facilities
 from data_products.reference.facilities import DEPARTMENTS
@@ -111,18 +112,7 @@ def accuracy(user: Principal, facility_id: str | None = None) -> pd.DataFrame:
 
 
 def _named(frame: pd.DataFrame, scope) -> pd.DataFrame:
-    reg = facilities().set_index("facility_id")
-    out = frame.copy()
-    out["name_zh"] = out["facility_id"].map(reg["name_zh"])
-    out["name_en"] = out["facility_id"].map(reg["name_en"])
-    if scope.facility_names != "all":
-        ids = sorted(f for f in out["facility_id"].unique() if f != scope.own_facility)
-        peer = {f: i + 1 for i, f in enumerate(ids)}
-        mine = out["facility_id"] == scope.own_facility
-        out.loc[~mine, "name_zh"] = [f"同级机构 {peer[f]}" for f in out.loc[~mine, "facility_id"]]
-        out.loc[~mine, "name_en"] = [f"Peer facility {peer[f]}" for f in out.loc[~mine, "facility_id"]]
-        out.loc[~mine, "facility_id"] = [f"peer-{peer[f]}" for f in out.loc[~mine, "facility_id"]]
-    return out
+    return name_facilities(frame, scope).drop(columns=["own"])
 
 
 def longest_waits(user: Principal, top: int = 15) -> pd.DataFrame:
