@@ -3,6 +3,8 @@ data-quality checks on what it sent, and what awaits approval. Peers are never n
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -75,8 +77,13 @@ for product_id, fn in indicators.available().items():
     p = PRODUCTS.get(product_id)
     st.markdown(f"**{pick(lng, p.name_zh, p.name_en) if p else product_id}**")
     view = frame.reset_index()
-    view["iqr"] = [f"{a:.2f} – {b:.2f}" if pd.notna(a) and pd.notna(b) else "" for a, b in zip(view["p25"], view["p75"],
-                                                                                                 strict=True)]
+    label = getattr(sys.modules.get(fn.__module__), "metric_label", None)
+    if label is not None:
+        view["metric"] = view["metric"].map(lambda m, label=label: label(m, lng))
+    view["own"] = [("—" if (pd.isna(v) or h) else f"{v:,.2f}") for v, h in zip(view["own"], view["own_suppressed"], strict=True)]
+    view["median"] = view["median"].map(lambda v: "—" if pd.isna(v) else f"{v:,.2f}")
+    view["iqr"] = [f"{a:,.2f} – {b:,.2f}" if pd.notna(a) and pd.notna(b) else "—" for a, b in zip(view["p25"], view["p75"],
+                                                                                                    strict=True)]
     view = view[["metric", "own", "median", "iqr", "percentile_rank", "facilities"]].rename(columns={
         "metric": t("mh.metric", lng), "own": t("mh.own", lng), "median": t("mh.median", lng), "iqr": t("mh.iqr", lng),
         "percentile_rank": t("mh.rank", lng), "facilities": t("mh.n_fac", lng)})
@@ -118,7 +125,7 @@ if summary is not None:
                        delta_color="inverse" if failed else "off")
         view = checks.assign(
             check=checks["check"].map(lambda c: t(f"mh.check.{c}", lng)),
-            result=checks["passed"].map(lambda ok: ("✅ " + t("mh.passed", lng)) if ok else ("❌ " + t("mh.failed", lng))),
+            result=checks["passed"].map(lambda ok: ("✓ " + t("mh.passed", lng)) if ok else ("✗ " + t("mh.failed", lng))),
         )[["file_name", "check", "result", "value", "reference", "detail"]]
         st.dataframe(view, hide_index=True, width="stretch", key="mh_checks")
     tr_frame = guard(lambda: supplier.trend(user), lng)

@@ -16,7 +16,7 @@ from dashboards.charts import district_choropleth
 from dashboards.ui import from_url, guard, lang, require_principal, synthetic_banner, to_url
 from data_products.disclosure import ALL
 from data_products.i18n import pick, register, t
-from data_products.products.pneumonia import views
+from data_products.products.pneumonia import labels, views
 from data_products.products.pneumonia.spec import AGE_BANDS, CUTOFFS, MARKERS, PATHOGENS, QUANTILES
 from data_products.reference import districts
 
@@ -80,28 +80,6 @@ register({
                "zone; only the quantiles leave it."),
     },
     "pn.cutoffs": {"zh": "临床界值及来源", "en": "Clinical cut-offs and their sources"},
-    "age.lt1": {"zh": "<1 岁", "en": "<1 y"},
-    "age.1to5": {"zh": "1–5 岁", "en": "1–5 y"},
-    "age.6to13": {"zh": "6–13 岁", "en": "6–13 y"},
-    "age.ALL": {"zh": "全部年龄", "en": "All ages"},
-    "sex.M": {"zh": "男", "en": "Boys"},
-    "sex.F": {"zh": "女", "en": "Girls"},
-    "sex.ALL": {"zh": "全部", "en": "Both"},
-    "path.mp": {"zh": "肺炎支原体", "en": "Mycoplasma pneumoniae"},
-    "path.rsv": {"zh": "呼吸道合胞病毒", "en": "RSV"},
-    "path.flua": {"zh": "甲型流感", "en": "Influenza A"},
-    "path.flub": {"zh": "乙型流感", "en": "Influenza B"},
-    "path.adv": {"zh": "腺病毒", "en": "Adenovirus"},
-    "marker.crp_mg_l": {"zh": "C 反应蛋白 CRP（mg/L）", "en": "CRP (mg/L)"},
-    "marker.pct_ng_ml": {"zh": "降钙素原 PCT（ng/mL）", "en": "PCT (ng/mL)"},
-    "marker.wbc_10e9_l": {"zh": "白细胞 WBC（×10⁹/L）", "en": "WBC (×10⁹/L)"},
-    "marker.neut_pct": {"zh": "中性粒细胞（%）", "en": "Neutrophils (%)"},
-    "marker.il6_pg_ml": {"zh": "白介素-6 IL-6（pg/mL）", "en": "IL-6 (pg/mL)"},
-    "metric.cases": {"zh": "病例数", "en": "Cases"},
-    "metric.rate": {"zh": "每万名儿童病例数（估计）", "en": "Cases per 10,000 children (est.)"},
-    "metric.median": {"zh": "{marker} 中位数", "en": "Median {marker}"},
-    "metric.share": {"zh": "{cutoff} 占比（%）", "en": "Share {cutoff} (%)"},
-    "metric.positivity": {"zh": "{pathogen} 阳性率（%）", "en": "{pathogen} positivity (%)"},
 })
 
 lng = lang()
@@ -119,18 +97,11 @@ st.caption(t("pn.release", lng, rid=info["release_id"], who=info["approval"].get
 
 
 def cutoff_label(c) -> str:
-    return f"{t('marker.' + c.marker, lng).split('（')[0].split(' (')[0]} {c.op} {c.value:g}"
+    return labels.cutoff_label(c, lng)
 
 
 def metric_label(mid: str) -> str:
-    if mid in ("cases", "rate"):
-        return t(f"metric.{mid}", lng)
-    if mid.endswith("_p50"):
-        return t("metric.median", lng, marker=t("marker." + mid.removesuffix("_p50"), lng))
-    if mid.endswith("_share"):
-        c = next(c for c in CUTOFFS if c.id == mid.removesuffix("_share"))
-        return t("metric.share", lng, cutoff=cutoff_label(c))
-    return t("metric.positivity", lng, pathogen=t("path." + mid.removesuffix("_positivity"), lng))
+    return labels.metric_label(mid, lng)
 
 
 def reason_label(reason: str) -> str:
@@ -202,11 +173,11 @@ with tabs[0]:
 with tabs[1]:
     marker = st.selectbox(t("pn.marker", lng), list(MARKERS), format_func=lambda m: t("marker." + m, lng), key="marker")
 
-    def box(frame: pd.DataFrame, labels: list[str], title: str) -> go.Figure:
+    def box(frame: pd.DataFrame, names: list[str], title: str) -> go.Figure:
         fig = go.Figure()
         ok = frame[list(QUANTILES)].notna().all(axis=1)
         fig.add_trace(go.Box(
-            x=[lab for lab, good in zip(labels, ok, strict=True) if good],
+            x=[lab for lab, good in zip(names, ok, strict=True) if good],
             q1=frame.loc[ok, "p25"].tolist(), median=frame.loc[ok, "p50"].tolist(), q3=frame.loc[ok, "p75"].tolist(),
             lowerfence=frame.loc[ok, "p10"].tolist(), upperfence=frame.loc[ok, "p90"].tolist(),
             name=title, marker_color="#1f6f8b", boxpoints=False,

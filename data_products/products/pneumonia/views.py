@@ -16,6 +16,7 @@ import pandas as pd
 from data_products import approved
 from data_products.disclosure import ALL
 from data_products.governance import Principal, require
+from data_products.products.pneumonia.labels import metric_label  # noqa: F401 - the My-hospital page labels rows with it
 from data_products.products.pneumonia.spec import AGE_BANDS, CUTOFFS, MARKERS, PATHOGENS, PRODUCT_ID, QUANTILES
 from data_products.products.scope import deliver, name_facilities, peer_summary, with_district_names
 from data_products.reference import districts

@@ -1,0 +1,49 @@
+"""The atlas's vocabulary in both languages: age bands, sexes, pathogens, markers and metric names.
+
+Shared by the atlas page and every other page that shows pneumonia figures (My hospital).
+"""
+
+from __future__ import annotations
+
+from data_products.i18n import register, t
+from data_products.products.pneumonia.spec import CUTOFFS
+
+register({
+    "age.lt1": {"zh": "<1 岁", "en": "<1 y"},
+    "age.1to5": {"zh": "1–5 岁", "en": "1–5 y"},
+    "age.6to13": {"zh": "6–13 岁", "en": "6–13 y"},
+    "age.ALL": {"zh": "全部年龄", "en": "All ages"},
+    "sex.M": {"zh": "男", "en": "Boys"},
+    "sex.F": {"zh": "女", "en": "Girls"},
+    "sex.ALL": {"zh": "全部", "en": "Both"},
+    "path.mp": {"zh": "肺炎支原体", "en": "Mycoplasma pneumoniae"},
+    "path.rsv": {"zh": "呼吸道合胞病毒", "en": "RSV"},
+    "path.flua": {"zh": "甲型流感", "en": "Influenza A"},
+    "path.flub": {"zh": "乙型流感", "en": "Influenza B"},
+    "path.adv": {"zh": "腺病毒", "en": "Adenovirus"},
+    "marker.crp_mg_l": {"zh": "C 反应蛋白 CRP（mg/L）", "en": "CRP (mg/L)"},
+    "marker.pct_ng_ml": {"zh": "降钙素原 PCT（ng/mL）", "en": "PCT (ng/mL)"},
+    "marker.wbc_10e9_l": {"zh": "白细胞 WBC（×10⁹/L）", "en": "WBC (×10⁹/L)"},
+    "marker.neut_pct": {"zh": "中性粒细胞（%）", "en": "Neutrophils (%)"},
+    "marker.il6_pg_ml": {"zh": "白介素-6 IL-6（pg/mL）", "en": "IL-6 (pg/mL)"},
+    "metric.cases": {"zh": "病例数", "en": "Cases"},
+    "metric.rate": {"zh": "每万名儿童病例数（估计）", "en": "Cases per 10,000 children (est.)"},
+    "metric.median": {"zh": "{marker} 中位数", "en": "Median {marker}"},
+    "metric.share": {"zh": "{cutoff} 占比（%）", "en": "Share {cutoff} (%)"},
+    "metric.positivity": {"zh": "{pathogen} 阳性率（%）", "en": "{pathogen} positivity (%)"},
+})
+
+
+def cutoff_label(c, lang: str) -> str:
+    return f"{t('marker.' + c.marker, lang).split('（')[0].split(' (')[0]} {c.op} {c.value:g}"
+
+
+def metric_label(metric_id: str, lang: str) -> str:
+    if metric_id in ("cases", "rate"):
+        return t(f"metric.{metric_id}", lang)
+    if metric_id.endswith("_p50"):
+        return t("metric.median", lang, marker=t("marker." + metric_id.removesuffix("_p50"), lang))
+    if metric_id.endswith("_share"):
+        c = next(c for c in CUTOFFS if c.id == metric_id.removesuffix("_share"))
+        return t("metric.share", lang, cutoff=cutoff_label(c, lang))
+    return t("metric.positivity", lang, pathogen=t("path." + metric_id.removesuffix("_positivity"), lang))
