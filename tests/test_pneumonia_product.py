@@ -247,3 +247,17 @@ def test_the_duckdb_builder_equals_an_independent_pandas_aggregation():
     want = want.loc[got.index]
     for col in [c for c in want.columns if c in got.columns]:
         assert np.allclose(got[col].astype(float), want[col].astype(float), equal_nan=True), col
+
+
+def test_district_by_month_grid_reads_the_released_cells(demo):
+    user = signed_in("official")
+    grid = views.district_by_month(user, "mp_positivity", "1to5", ALL).set_index(["district", "month"])
+    cube = approved.current(PRODUCT_ID).table("district_cube")
+    cells = cube[(cube["district"] != ALL) & (cube["month"] != ALL) & (cube["age_band"] == "1to5") & (cube["sex"] == ALL)]
+    assert len(grid) == len(cells)
+    for r in cells.itertuples():
+        g = grid.loc[(r.district, r.month)]
+        if pd.isna(r.mp_pos) or pd.isna(r.mp_neg):
+            assert g["suppressed"] and np.isnan(g["value"])
+        else:
+            assert g["value"] == pytest.approx(100 * r.mp_pos / (r.mp_pos + r.mp_neg))

@@ -54,6 +54,8 @@ register({
     "pn.cutoff_line": {"zh": "临床界值", "en": "Clinical cut-off"},
     "pn.heatmap": {"zh": "各月病原体阳性率（%）", "en": "Pathogen positivity by month (%)"},
     "pn.trend": {"zh": "阳性率趋势", "en": "Positivity trend"},
+    "pn.district_month": {"zh": "各区各月：{metric}", "en": "By district and month: {metric}"},
+    "pn.grey_hidden": {"zh": "灰色格为已抑制的单元（计数 < {k} 或可被反推）。", "en": "Grey cells are suppressed (count < {k} or recoverable)."},
     "pn.own": {"zh": "本院", "en": "Own facility"},
     "pn.facilities_n": {"zh": "机构数", "en": "Facilities"},
     "pn.pct_rank": {"zh": "百分位", "en": "Percentile rank"},
@@ -220,6 +222,17 @@ with tabs[2]:
                                    name=t(f"path.{p}", lng), connectgaps=False))
     trend.update_layout(title=t("pn.trend", lng), height=360, yaxis_title="%", margin={"l": 10, "r": 10, "t": 40, "b": 10})
     st.plotly_chart(trend, key="season_trend", config={"displayModeBar": False})
+    if views.METRICS[metric].kind != "rate":
+        dm = guard(lambda: views.district_by_month(user, metric, age, sex), lng)
+        zgrid = dm.pivot(index="district", columns="month", values="value").reindex(list(districts()["adcode"]))
+        hgrid = dm.pivot(index="district", columns="month", values="suppressed").reindex(zgrid.index).fillna(True)
+        zgrid = zgrid.where(~hgrid.astype(bool))
+        dmap = go.Figure(go.Heatmap(z=zgrid.values, x=list(zgrid.columns), y=[dnames[a] for a in zgrid.index],
+                                    colorscale="YlOrRd", hoverongaps=False, colorbar={"title": {"text": ""}}))
+        dmap.update_layout(title=t("pn.district_month", lng, metric=metric_label(metric)), height=420,
+                           margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="#d9d9d9")
+        st.plotly_chart(dmap, key="district_month", config={"displayModeBar": False})
+        st.caption(t("pn.grey_hidden", lng, k=k))
 
 # --- district profile -------------------------------------------------------------------------------
 with tabs[3]:

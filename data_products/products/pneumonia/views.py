@@ -183,6 +183,25 @@ def _season(rel: approved.Release, age_band: str, sex: str, district: str) -> pd
     return pd.concat(parts, ignore_index=True)[["month", "pathogen", "value", "n", "suppressed", "reason"]]
 
 
+def district_by_month(user: Principal, metric: str, age_band: str = ALL, sex: str = ALL) -> pd.DataFrame:
+    """A district x month grid of one metric (long form: district, month, value, n, suppressed, reason):
+    where and when it peaked, at a glance."""
+    rel, _ = _release(user)
+    if metric not in METRICS or METRICS[metric].kind == "rate":
+        raise KeyError(f"no district x month grid for {metric!r}")
+    return _district_by_month(rel, metric, age_band, sex)
+
+
+@_memoised
+def _district_by_month(rel: approved.Release, metric: str, age_band: str, sex: str) -> pd.DataFrame:
+    cube = rel.tables["district_cube"]
+    rows = cube[(cube["district"] != ALL) & (cube["month"] != ALL) & (cube["age_band"] == age_band) & (cube["sex"] == sex)]
+    rows = rows.assign(cell=rows["district"] + "|" + rows["month"])
+    out = _aggregate(rows, "cell", METRICS[metric], False, True)
+    out[["district", "month"]] = out["cell"].str.split("|", n=1, expand=True)
+    return out.drop(columns=["cell"])[["district", "month", "value", "n", "suppressed", "reason"]]
+
+
 def quantiles_by_age(user: Principal, marker: str, district: str = ALL) -> pd.DataFrame:
     """Released quantiles of a marker per age band (whole span, both sexes): box-style, never records."""
     rel, _ = _release(user)
