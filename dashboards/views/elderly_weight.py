@@ -19,6 +19,7 @@ register({
                    "en": "BMI categories of residents 65+ measured at community health centres (Chinese cut-offs: <18.5 under, "
                          "18.5–23.9 normal, 24–27.9 overweight, ≥28 obese)."},
     "ew.category": {"zh": "BMI 分类", "en": "BMI category"},
+    "ew.centre": {"zh": "社区卫生服务中心", "en": "Community health centre"},
     "ew.age_band": {"zh": "年龄组", "en": "Age band"},
     "ew.sex": {"zh": "性别", "en": "Sex"},
     "ew.all": {"zh": "全部", "en": "All"},
@@ -91,12 +92,23 @@ for by, title in (("age_band", "ew.by_age"), ("sex", "ew.by_sex")):
         frame["sex"] = frame["sex"].map(lambda s: t(f"ew.{s}", lng))
     chart = px.bar(frame, x=by, y="share", color="label", barmode="stack",
                    category_orders={"label": [cat_label(c) for c in CATEGORIES]},
+                   # An ordered scale: thin, normal, heavy, heavier reads in sequence, not as four unrelated hues.
+                   color_discrete_sequence=["#9ecae1", "#74c476", "#fd8d3c", "#d94801"],
                    labels={"share": t("ew.share", lng), by: t(f"ew.{by}", lng), "label": t("ew.category", lng)})
     chart.update_layout(height=320, margin={"l": 0, "r": 0, "t": 10, "b": 0})
     st.plotly_chart(chart, width="stretch", key=f"ew_chart_{by}")
 
 st.subheader(t("ew.centres", lng))
-st.dataframe(guard(lambda: views.facility_table(user), lng), hide_index=True, width="stretch")
+centres = guard(lambda: views.facility_table(user), lng)
+centres = centres.assign(name=centres["name_zh"] if lng == "zh" else centres["name_en"])
+share_cols = [f"{c}_share" for c in CATEGORIES]
+st.dataframe(
+    centres[["name", "measured", *share_cols]].rename(
+        columns={"name": t("ew.centre", lng), "measured": t("ew.measured", lng),
+                 **{f"{c}_share": f"{cat_label(c)} (%)" for c in CATEGORIES}}),
+    hide_index=True, width="stretch",
+    column_config={f"{cat_label(c)} (%)": st.column_config.NumberColumn(format="%.1f") for c in CATEGORIES},
+)
 
 if st.button(t("ew.download", lng), key="ew_dl_prepare", icon=":material/download:"):
     csv_bytes, _meta = guard(lambda: views.download(user, category, band, sex), lng)
