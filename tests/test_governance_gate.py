@@ -335,3 +335,18 @@ def test_decisions_from_many_threads(store):
     assert errors == [] and len(results) == len(threads) * len(ALL)
     assert all(allowed == ((u, p) in STANDING) for u, p, allowed in results)
     assert verify(store).ok
+
+
+def test_governance_pages_are_decided_by_the_gate_and_audited(store):
+    from data_products.governance import governance_role
+
+    build_world(store)
+    for name, (role, _kind, _facility) in USERS.items():
+        p = signed(store, name)
+        for area in ("scenarios", "audit"):
+            got = governance_role(p, area, store=store)
+            assert got == (role if role.startswith("commission") else None), (name, area)
+    assert governance_role(signed(store, "official"), "no-such-area", store=store) is None
+    decisions = ledger.entries(action="gate.governance", store=store)
+    assert len(decisions) == 2 * len(USERS) + 1
+    assert ledger.verify(store).ok

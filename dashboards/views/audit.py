@@ -14,12 +14,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.ui import lang, require_principal, synthetic_banner
-from data_products.governance import current, entries, verify
+from data_products.governance import entries, governance_role, verify
 from data_products.governance import ledger as ledger_module
 from data_products.governance.store import LOCAL, as_utc
 from data_products.i18n import register, t
 
-COMMISSION_ROLES = ("commission_official", "commission_analyst")
 FAMILIES = ("auth.", "gate.", "download", "scenario.", "order.", "release.", "user.", "org.", "audit.")
 PAGE_SIZES = (100, 500, 2000)
 
@@ -90,8 +89,7 @@ user = require_principal()
 st.title(t("aud.title", lng))
 synthetic_banner(lng)
 
-check = current(user)
-if not check.ok or check.row["role"] not in COMMISSION_ROLES:
+if governance_role(user, "audit") is None:
     st.error(t("aud.not_commission", lng), icon=":material/block:")
     st.stop()
 
@@ -169,5 +167,5 @@ stamp = datetime.now(LOCAL).strftime("%Y%m%d-%H%M%S")
 st.download_button(
     t("aud.export", lng), payload, file_name=f"audit-ledger-{stamp}.csv", mime="text/csv",
     icon=":material/download:", key="aud_export",
-    on_click=record_export, args=(check.row["username"], filters, len(export), hashlib.sha256(payload).hexdigest()),
+    on_click=record_export, args=(user.username, filters, len(export), hashlib.sha256(payload).hexdigest()),
 )

@@ -16,7 +16,7 @@ from dashboards.ui import lang, require_principal, synthetic_banner
 from data_products.governance import (
     ScenarioError,
     approve,
-    current,
+    governance_role,
     list_scenarios,
     orders,
     pending,
@@ -27,7 +27,6 @@ from data_products.governance.store import LOCAL
 from data_products.i18n import register, t
 from data_products.products.registry import PRODUCTS
 
-COMMISSION_ROLES = ("commission_official", "commission_analyst")
 FLASH_KEY = "scenarios_flash"
 
 register({
@@ -180,10 +179,9 @@ user = require_principal()
 st.title(t("scn.title", lng))
 synthetic_banner(lng)
 
-# The role as the store holds it now, not as the session object remembers it.
-check = current(user)
-role = check.row["role"] if check.ok else None
-if role not in COMMISSION_ROLES:
+# The governance gate answers from the role the store holds now, not the one the session remembers.
+role = governance_role(user, "scenarios")
+if role is None:
     st.error(t("scn.not_commission", lng), icon=":material/block:")
     st.stop()
 official = role == "commission_official"

@@ -23,6 +23,7 @@ from data_products.governance.gate import (
     Decision,
     RowScope,
     decide,
+    governance_role,
     record_download,
     require,
     visible_products,
@@ -50,7 +51,7 @@ from data_products.governance.store import GovernanceStore, Policy, get_store
 __all__ = [
     "ROLES", "AccessDenied", "AccountError", "Decision", "Entry", "GovernanceStore", "Order", "Policy", "Principal",
     "ReleaseApproval", "RowScope", "Scenario", "ScenarioError", "SignInResult", "VerifyResult", "add_org",
-    "add_user", "apply", "approvals", "approve", "cancel_order", "current", "decide", "demo_accounts",
+    "add_user", "apply", "approvals", "approve", "cancel_order", "current", "decide", "governance_role", "demo_accounts",
     "demo_passwords", "ensure_standing", "entries", "get_store", "order", "orders", "pending", "record_approval",
     "record_download", "reject", "require", "revoke", "list_scenarios", "seed_demo", "set_disabled", "set_password",
     "sign_in", "sign_out", "users", "verify", "visible_products", "withdraw",

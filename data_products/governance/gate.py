@@ -293,3 +293,26 @@ def visible_products(user: Principal, *, now: datetime | None = None,
     at = now or utcnow()
     with store.read() as tx:
         return [pid for pid in PRODUCTS if evaluate(tx, user, pid, "view", at, touch=False).allowed]
+
+
+# Governance pages (the scenario inbox, the audit ledger) are not products, but they are decided here
+# too, from the role the store holds now, and every decision is in the ledger like a product's.
+GOVERNANCE_AREAS: dict[str, tuple[str, ...]] = {
+    "scenarios": ("commission_official", "commission_analyst"),
+    "audit": ("commission_official", "commission_analyst"),
+}
+
+
+def governance_role(user: Principal, area: str, *, now: datetime | None = None,
+                    store: GovernanceStore | None = None) -> str | None:
+    """The user's current role if it may open governance ``area``, else None; audited either way.
+    What each role may do there (only officials decide) is enforced by the scenario functions."""
+    store = resolve(store)
+    at = now or utcnow()
+    with store.write() as tx:
+        check = check_session(tx, user, at, touch=True)
+        role = check.row["role"] if check.ok else None
+        allowed = role in GOVERNANCE_AREAS.get(area, ())
+        ledger.append(tx, user.username, "gate.governance", area,
+                      {"allowed": allowed, "reason": "role" if check.ok else check.reason, "role": role})
+    return role if allowed else None
