@@ -61,7 +61,8 @@ def principal() -> Principal | None:
     if p is None:
         return None
     if not current(p).ok:
-        st.session_state.pop(SESSION_KEY, None)
+        # Like signing out: nothing a page kept for this user survives into the next sign-in.
+        st.session_state.clear()
         return None
     return p
 

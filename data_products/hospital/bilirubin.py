@@ -89,20 +89,14 @@ def _fmt_time(t: pd.Series) -> np.ndarray:
 
 
 class Bilirubin(Kind):
+    sizes = SIZES
+    date_column = "tcb_time"
     name = "bilirubin"
     columns = COLUMNS
 
     def producers(self) -> list[str]:
         return [PRODUCER]
 
-    def size(self, scale: str) -> int:
-        try:
-            return SIZES[scale]
-        except KeyError:
-            raise ValueError(f"unknown scale {scale!r}; use one of {sorted(SIZES)}") from None
-
-    def file_year(self, raw: pd.DataFrame) -> pd.Series:
-        return raw["tcb_time"].str.slice(0, 4).astype(int)
 
     def chunks(self, seed: int, n: int) -> Iterator[Chunk]:
         ids = identity.IdAllocator()

@@ -64,6 +64,8 @@ def probabilities(band: int, sex: str, district: str) -> np.ndarray:
 
 
 class Elderly(Kind):
+    sizes = SIZES
+    date_column = "measure_date"
     name = KIND
     columns = COLUMNS
 
@@ -91,14 +93,6 @@ class Elderly(Kind):
     def producers(self) -> list[str]:
         return list(self._fac["facility_id"])
 
-    def size(self, scale: str) -> int:
-        try:
-            return SIZES[scale]
-        except KeyError:
-            raise ValueError(f"unknown scale {scale!r}; use one of {sorted(SIZES)}") from None
-
-    def file_year(self, raw: pd.DataFrame) -> pd.Series:
-        return raw["measure_date"].str.slice(0, 4).astype(int)
 
     def month_counts(self, n: int) -> np.ndarray:
         raw = n * MONTH_WEIGHT / MONTH_WEIGHT.sum()

@@ -35,22 +35,29 @@ class TruthAccumulator(ABC):
 class Kind(ABC):
     name: str
     columns: tuple[str, ...]
+    # Rows generated at each scale ('demo', 'city'); the kind's module-level dict, so a test can resize it.
+    sizes: dict[str, int]
+    # The text column (ISO date or timestamp) whose year files a row under ``<kind>_<YYYY>.csv``.
+    date_column: str
 
     @abstractmethod
     def producers(self) -> list[str]:
         """Facility ids that export this kind."""
 
-    @abstractmethod
     def size(self, scale: str) -> int:
         """Rows generated at a scale ('demo' or 'city')."""
+        try:
+            return self.sizes[scale]
+        except KeyError:
+            raise ValueError(f"unknown scale {scale!r}; use one of {sorted(self.sizes)}") from None
 
     @abstractmethod
     def chunks(self, seed: int, n: int) -> Iterator[Chunk]:
         """Deterministic stream of chunks totalling about n rows, in the order files are written."""
 
-    @abstractmethod
     def file_year(self, raw: pd.DataFrame) -> pd.Series:
         """The calendar year each row is filed under (``<kind>_<YYYY>.csv``)."""
+        return raw[self.date_column].str.slice(0, 4).astype(int)
 
     @abstractmethod
     def truth_accumulator(self, seed: int, n: int) -> TruthAccumulator: ...

@@ -164,6 +164,8 @@ def calendar_age(birth: pd.Series, on: pd.Series) -> tuple[np.ndarray, np.ndarra
 
 
 class Pneumonia(Kind):
+    sizes = SIZES
+    date_column = "admission_time"
     name = "pneumonia"
     columns = COLUMNS
 
@@ -180,14 +182,6 @@ class Pneumonia(Kind):
     def producers(self) -> list[str]:
         return list(self._fac["facility_id"])
 
-    def size(self, scale: str) -> int:
-        try:
-            return SIZES[scale]
-        except KeyError:
-            raise ValueError(f"unknown scale {scale!r}; use one of {sorted(SIZES)}") from None
-
-    def file_year(self, raw: pd.DataFrame) -> pd.Series:
-        return raw["admission_time"].str.slice(0, 4).astype(int)
 
     def _routing_matrix(self) -> np.ndarray:
         """P(facility | home district): rows follow self._districts, columns self._fac."""

@@ -127,6 +127,8 @@ def completed_years(birth: pd.Series, on: pd.Series) -> np.ndarray:
 
 
 class Tumor(Kind):
+    sizes = SIZES
+    date_column = "diagnosis_date"
     name = "tumor"
     columns = COLUMNS
 
@@ -152,14 +154,6 @@ class Tumor(Kind):
     def producers(self) -> list[str]:
         return list(self._fac["facility_id"])
 
-    def size(self, scale: str) -> int:
-        try:
-            return SIZES[scale]
-        except KeyError:
-            raise ValueError(f"unknown scale {scale!r}; use one of {sorted(SIZES)}") from None
-
-    def file_year(self, raw: pd.DataFrame) -> pd.Series:
-        return raw["diagnosis_date"].str.slice(0, 4).astype(int)
 
     def routing(self, home: str, site: str, year: int) -> np.ndarray:
         """P(facility | home district or 'outside', site, year), over self._fac's rows."""

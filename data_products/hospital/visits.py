@@ -183,26 +183,31 @@ class Visits(Kind):
         wd = rng.choice(7, size=n, p=WEEKDAY_VOLUME / WEEKDAY_VOLUME.sum())
         hi = rng.choice(len(HOURS), size=n, p=HOUR_VOLUME / HOUR_VOLUME.sum())
         session = (HOURS[hi] >= 12).astype(int)
-        doctor = np.empty(n, dtype=object)
-        pace = np.empty(n)
-        pattern = np.empty(n)
-        for di, d in enumerate(depts):
-            doc = plan["doctors"][d]
-            for s_wd in range(7):
-                for s in (0, 1):
-                    sel = np.flatnonzero((dept_i == di) & (wd == s_wd) & (session == s))
-                    if sel.size == 0:
-                        continue
-                    on = np.flatnonzero(doc["roster"][s_wd, s])
-                    p = doc["popularity"][on] / doc["popularity"][on].sum()
-                    pick = on[rng.choice(on.size, size=sel.size, p=p)]
-                    doctor[sel] = doc["codes"][pick]
-                    pace[sel] = doc["pace"][pick]
-            sel = dept_i == di
-            pattern[sel] = doc["weekday"][wd[sel]] * doc["hour"][hi[sel]]
+        n_doc = len(plan["doctors"][depts[0]]["codes"])
+        codes = np.concatenate([plan["doctors"][d]["codes"] for d in depts]).astype(object)
+        pace_all = np.concatenate([plan["doctors"][d]["pace"] for d in depts])
+        # Visits grouped by (department, weekday, session) in one stable sort: each group's slice holds
+        # its indices in ascending order, and groups are visited in the order the draws were defined.
+        group = (dept_i * 7 + wd) * 2 + session
+        order = np.argsort(group, kind="stable")
+        bounds = np.searchsorted(group[order], np.arange(len(depts) * 14 + 1))
+        doc_ix = np.empty(n, dtype=np.int64)
+        for g in np.flatnonzero(np.diff(bounds)):
+            sel = order[bounds[g]:bounds[g + 1]]
+            di, rest = divmod(int(g), 14)
+            s_wd, s = divmod(rest, 2)
+            doc = plan["doctors"][depts[di]]
+            on = np.flatnonzero(doc["roster"][s_wd, s])
+            p = doc["popularity"][on] / doc["popularity"][on].sum()
+            doc_ix[sel] = di * n_doc + on[rng.choice(on.size, size=sel.size, p=p)]
+        doctor = codes[doc_ix]
+        pace = pace_all[doc_ix]
+        w_tab = np.stack([plan["doctors"][d]["weekday"] for d in depts])
+        h_tab = np.stack([plan["doctors"][d]["hour"] for d in depts])
+        pattern = w_tab[dept_i, wd] * h_tab[dept_i, hi]
         # Queue term: this doctor's visits in the same hour of the same day, relative to the usual.
-        key = pd.Series(doctor).astype(str) + ":" + (wd * 100 + hi).astype(str)
-        same = key.map(key.value_counts()).to_numpy(dtype=float)
+        _, inverse, counts = np.unique(doc_ix * 1000 + wd * 100 + hi, return_inverse=True, return_counts=True)
+        same = counts[inverse].astype(float)
         load = same / (np.sum(same * same) / np.sum(same))
         appt = rng.random(n) < APPT_SHARE[fac["tier"]]
         dept_f = np.array([DEPARTMENT[d][1] for d in depts])[dept_i]
