@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboards.navigation import allowed_pages  # noqa: E402
+from dashboards.navigation import PAGES, allowed_pages  # noqa: E402
 from dashboards.ui import SESSION_KEY, language_switch, principal  # noqa: E402
 from data_products.config import demo_mode  # noqa: E402
 from data_products.governance import sign_in, sign_out, visible_products  # noqa: E402
@@ -49,7 +49,19 @@ def signin_page() -> None:
 
 
 if user is None:
-    st.navigation([st.Page(signin_page, title=t("nav.signin", lng), url_path="signin", default=True)], position="hidden").run()
+    # Every page's URL shows the sign-in form before sign-in (no page, and so nothing of it, exists yet);
+    # the page and filters a shared link asked for are remembered and opened once signed in.
+    def signin_at(url: str):
+        def page() -> None:
+            st.session_state.setdefault("_requested", (url, {k: st.query_params.get(k) for k in st.query_params}))
+            signin_page()
+
+        page.__name__ = f"signin_{url.replace('-', '_')}"
+        return page
+
+    entry = [st.Page(signin_page, title=t("nav.signin", lng), url_path="signin", default=True)]
+    entry += [st.Page(signin_at(spec.url), title=t("nav.signin", lng), url_path=spec.url) for spec in PAGES]
+    st.navigation(entry, position="hidden").run()
     st.stop()
 
 with st.sidebar:
@@ -63,7 +75,15 @@ with st.sidebar:
         st.rerun()
 
 sections: dict[str, list] = {}
+by_url = {}
 for i, spec in enumerate(allowed_pages(user.role, set(visible_products(user)))):
     page = st.Page(f"views/{spec.file}", title=t(spec.title_key, lng), icon=spec.icon, url_path=spec.url, default=i == 0)
     sections.setdefault(t(spec.section, lng), []).append(page)
-st.navigation(sections).run()
+    by_url[spec.url] = page
+current_page = st.navigation(sections)
+requested = st.session_state.pop("_requested", None)
+if requested and requested[0] in by_url and requested[0] != current_page.url_path:
+    # A shared link opened before sign-in: go where it pointed, with its filters. A page this user
+    # may not open is simply not in by_url, so the link cannot reach past the gate.
+    st.switch_page(by_url[requested[0]], query_params=requested[1])
+current_page.run()

@@ -94,6 +94,8 @@ def test_back_button_after_sign_out_shows_only_the_sign_in_form(demo):
 
         for step in ("back", "back", "forward"):
             (b.page.go_back if step == "back" else b.page.go_forward)()
+            if b.page.url == "about:blank":  # went back past the app: nothing of it to show
+                continue
             b.wait_idle()
             text = body(b)
             assert SIGNIN_TITLE["en"] in text, step

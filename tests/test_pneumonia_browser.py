@@ -71,3 +71,29 @@ def test_atlas_offline_click_and_download(demo):
         assert len(frame) == 12  # 11 districts and the city
         b.screenshot("pneumonia-download")
         assert b.failed == [] and b.blocked == [], (b.failed, b.blocked)
+
+
+def test_a_shared_link_opens_its_view_after_sign_in_and_not_past_the_gate(demo):
+    with serve(demo) as url, browser() as b:
+        page = b.page
+        page.goto(f"{url}/pneumonia?lang=en&metric=crp_mg_l_p50&age=6to13")
+        b.wait_idle()
+        assert "Pediatric pneumonia" not in page.inner_text("body")  # nothing of the page before sign-in
+        page.get_by_role("textbox", name="Username").fill("official")
+        page.get_by_role("textbox", name="Password").fill(demo_passwords()["official"])
+        page.get_by_role("button", name="Sign in").click()
+        b.wait_idle()
+        page.wait_for_timeout(1000)
+        b.wait_idle()
+        assert "/pneumonia" in page.url and "metric=crp_mg_l_p50" in page.url and "age=6to13" in page.url
+        assert "Median CRP" in page.inner_text("body")
+    with serve(demo) as url, browser() as b:
+        b.page.goto(f"{url}/jaundice?lang=en")
+        b.wait_idle()
+        b.page.get_by_role("textbox", name="Username").fill("company_none")
+        b.page.get_by_role("textbox", name="Password").fill(demo_passwords()["company_none"])
+        b.page.get_by_role("button", name="Sign in").click()
+        b.wait_idle()
+        b.page.wait_for_timeout(1000)
+        assert "/jaundice" not in b.page.url
+        assert "Bland" not in b.page.inner_text("body")

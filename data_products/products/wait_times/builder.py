@@ -1,6 +1,10 @@
 """Wait-time builder: restricted ``outpatient_visits`` -> unprotected aggregates, estimates and backtest.
 
-Aggregation is SQL in DuckDB (``GROUP BY CUBE`` gives every margin with its quantiles in one pass).
+Aggregation is SQL in DuckDB. Waits are whole seconds (timestamps to the second), so the exact
+quantiles come from per-second histograms: DuckDB counts visits per finest cell and second, and every
+margin's P50/P90 is read off the summed histogram with ``quantile_cont``'s own interpolation. Memory
+then grows with cells x seconds of wait, not with visits; should any wait not be a whole second,
+``GROUP BY CUBE`` with ``quantile_cont`` over the rows does it instead (same figures).
 The shrinkage (see ``spec``) runs in pandas over those small aggregate frames and is told which
 counts disclosure control released: an estimate uses only released levels. Identifiers in SQL come
 from the fixed lists here; values (the train/test cut-off) are parameters.
@@ -10,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+
+import itertools
 
 import duckdb
 import numpy as np
@@ -51,6 +57,15 @@ def _stats_sql() -> str:
 def cube(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str = "all",
          params: list | None = None) -> pd.DataFrame:
     """Visits and wait quantiles for every margin of ``dims`` (ALL where summed out)."""
+    frame = _cube_histogram(con, dims, where, params)
+    if frame is None:
+        frame = cube_rows(con, dims, where, params)
+    return frame
+
+
+def cube_rows(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str = "all",
+              params: list | None = None) -> pd.DataFrame:
+    """``cube`` by ``quantile_cont`` over the rows: holds every wait of every margin in memory."""
     cols = ", ".join(f"COALESCE({_DIM_SQL[d]}, '{ALL}') AS {d}" for d in dims)
     sql = f"""
     SELECT {cols}, {_stats_sql()}
@@ -61,6 +76,118 @@ def cube(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str = "al
     for d in dims:
         frame[d] = frame[d].astype(str)
     return frame.sort_values(list(dims)).reset_index(drop=True)
+
+
+# Widest wait span (seconds) read through a dense cells x seconds histogram; 12 hours is the ingest limit.
+_MAX_SPAN_S = 12 * 3600 + 1
+_BLOCK = 256  # histogram rows per numpy block: bounds the cumulative-count scratch
+
+
+def _cube_histogram(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str,
+                    params: list | None) -> pd.DataFrame | None:
+    """``cube`` from per-second histograms; None when the waits are not whole seconds in a bounded span."""
+    params = params or []
+    keys = ", ".join(f"{_DIM_SQL[d]} AS {d}" for d in dims)
+    cells = con.execute(f"""
+    SELECT {keys}, COUNT(*)::BIGINT AS visits, sum(wait_min) AS total,
+           min(round(wait_min * 60))::BIGINT AS s_min, max(round(wait_min * 60))::BIGINT AS s_max,
+           COUNT(*) FILTER (WHERE wait_min <> round(wait_min * 60) / 60.0)::BIGINT AS off_grid
+    FROM {SOURCE} WHERE {_WHERE[where]}
+    GROUP BY ALL
+    """, params).df()  # noqa: S608 - identifiers from the fixed lists above
+    if cells.empty or cells["off_grid"].sum() > 0:
+        return None
+    s_min, s_max = int(cells["s_min"].min()), int(cells["s_max"].max())
+    if s_min < 0 or s_max - s_min >= _MAX_SPAN_S:
+        return None
+    for d in dims:
+        cells[d] = cells[d].astype(str)
+    cells["cell_id"] = np.arange(len(cells), dtype=np.int32)
+    con.register("_wt_cells", cells[[*dims, "cell_id"]])
+    try:
+        on = " AND ".join(f"c.{d} = {_DIM_SQL[d].replace(d, 'v.' + d)}" for d in dims)
+        base = con.execute(f"""
+        SELECT c.cell_id, (round(v.wait_min * 60)::BIGINT - ?)::INTEGER AS s, COUNT(*)::INTEGER AS n
+        FROM {SOURCE} v JOIN _wt_cells c ON {on}
+        WHERE {_WHERE[where].replace("visit_date", "v.visit_date")}
+        GROUP BY ALL
+        """, [s_min, *params]).fetchnumpy()  # noqa: S608 - identifiers from the fixed lists above
+    finally:
+        con.unregister("_wt_cells")
+    hist = np.zeros((len(cells), s_max - s_min + 1), dtype=np.int32)
+    hist[base["cell_id"], base["s"]] = base["n"]  # (cell, second) pairs are unique: a plain store
+    del base
+    parts = []
+    for size in range(len(dims), -1, -1):
+        for kept in itertools.combinations(dims, size):
+            parts.append(_margin(cells, hist, dims, list(kept), s_min))
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.sort_values(list(dims)).reset_index(drop=True)
+
+
+def _margin(cells: pd.DataFrame, hist: np.ndarray, dims: tuple[str, ...], kept: list[str], s_min: int) -> pd.DataFrame:
+    """One grouping set: its cells' histograms summed, then the quantiles of each group."""
+    if kept:
+        code = cells.groupby(kept, sort=False).ngroup().to_numpy()
+    else:
+        code = np.zeros(len(cells), dtype=np.int64)
+    order = np.argsort(code, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(code[order])) + 1, len(order)]
+    first = order[starts[:-1]]
+    out = cells.iloc[first][kept].reset_index(drop=True)
+    for d in dims:
+        if d not in kept:
+            out[d] = ALL
+    visits = np.add.reduceat(cells["visits"].to_numpy()[order], starts[:-1])
+    total = np.add.reduceat(cells["total"].to_numpy()[order], starts[:-1])
+    out["visits"] = visits.astype(np.int64)
+    values = {k: np.empty(len(first)) for k in QUANTILES}
+    g = 0
+    while g < len(first):
+        # A block of whole groups holding at most _BLOCK cells (or one larger group, summed in slices).
+        h = int(np.searchsorted(starts, starts[g] + _BLOCK, side="right")) - 1
+        h = max(h, g + 1)
+        if h == g + 1:
+            members = order[starts[g]:starts[h]]
+            rows = np.zeros((1, hist.shape[1]), dtype=np.int64)
+            for lo in range(0, len(members), _BLOCK):
+                rows[0] += hist[members[lo:lo + _BLOCK]].sum(axis=0, dtype=np.int64)
+        else:
+            sub = hist[order[starts[g]:starts[h]]].astype(np.int64)
+            if starts[h] - starts[g] == h - g:  # one cell per group: nothing to add
+                rows = sub
+            else:  # group sums as differences of running sums over the cells (row-wise, contiguous)
+                np.cumsum(sub, axis=0, out=sub)
+                ends = sub[starts[g + 1:h + 1] - starts[g] - 1]
+                rows = ends - np.vstack([np.zeros((1, sub.shape[1]), dtype=np.int64), ends[:-1]])
+        for k, v in _quantiles(rows, s_min).items():
+            values[k][g:h] = v
+        g = h
+    for k in QUANTILES:
+        out[k] = values[k]
+    out["mean_wait"] = total / visits
+    return out[[*dims, "visits", *QUANTILES, "mean_wait"]]
+
+
+def _quantiles(rows: np.ndarray, s_min: int) -> dict[str, np.ndarray]:
+    """``quantile_cont`` of each histogram row: ranks (n-1)q, floor and ceiling, linear in between."""
+    cum = np.cumsum(rows, axis=1)
+    n = cum[:, -1]
+    width = cum.shape[1]
+    # Rows lifted apart so the flattened cumulative counts are one sorted array: one search for all rows.
+    lift = np.arange(len(cum), dtype=np.int64) * (int(n.max()) + 1)
+    flat = (cum + lift[:, None]).ravel()
+    base = np.arange(len(cum), dtype=np.int64) * width
+    out = {}
+    for k, q in QUANTILES.items():
+        rn = (n - 1).astype(float) * q
+        below, above = np.floor(rn), np.ceil(rn)
+        # The value at 0-based rank r is the first second whose cumulative count exceeds r.
+        i_lo = np.searchsorted(flat, below.astype(np.int64) + lift, side="right") - base
+        i_hi = np.searchsorted(flat, above.astype(np.int64) + lift, side="right") - base
+        x_lo, x_hi = (s_min + i_lo) / 60.0, (s_min + i_hi) / 60.0
+        out[k] = x_lo + (x_hi - x_lo) * (rn - below)
+    return out
 
 
 def split(con: duckdb.DuckDBPyConnection) -> dict:
