@@ -95,11 +95,12 @@ URL_OF_FILE = {p.file: p.url for p in PAGES}
 
 def nav_urls(at: AppTest) -> set[str]:
     """The pages this session's navigation registered (the default page's URL path is empty, so
-    file pages are named by their file)."""
+    file pages are named by their file). Before sign-in every URL is the sign-in form, a function
+    page with no script: those all count as "signin"."""
     out = set()
     for info in at._registered_pages.values():
         script = info.get("script_path")
-        out.add(URL_OF_FILE[Path(str(script)).name] if script else info.get("url_pathname") or "signin")
+        out.add(URL_OF_FILE[Path(str(script)).name] if script else "signin")
     return out
 
 

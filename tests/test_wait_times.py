@@ -360,3 +360,103 @@ def test_page_renders(wt, username):
         assert "Own doctors (pseudonymous codes)" in subheaders
         assert "Departments with the longest waits across the city" not in subheaders
     assert any("computed at" in c.value for c in at.caption)
+
+
+# --- exact quantiles from histograms; the city-scale benchmark's stages -------------------------
+
+
+def _same_cube(got: pd.DataFrame, want: pd.DataFrame, dims: tuple[str, ...]) -> None:
+    assert list(got.columns) == list(want.columns)
+    pd.testing.assert_frame_equal(got[list(dims)], want[list(dims)])
+    assert (got["visits"] == want["visits"]).all()
+    # Same order statistics and interpolation as quantile_cont; the last bit of a double may differ.
+    for col in ("p50", "p90", "mean_wait"):
+        np.testing.assert_allclose(got[col], want[col], rtol=1e-12, atol=1e-9)
+
+
+def test_histogram_cube_equals_quantile_cont_on_demo_data(wt):
+    from data_products.products.wait_times import builder
+
+    con = duckdb.connect(str(wt / "restricted.duckdb"), read_only=True)
+    try:
+        cutoff = builder.split(con)["cutoff"]
+        for dims in (builder.CUBE_DIMS, builder.DOCTOR_DIMS, builder.TYPE_DIMS):
+            assert builder._cube_histogram(con, dims, "all", None) is not None  # the histogram path ran
+            _same_cube(builder.cube(con, dims), builder.cube_rows(con, dims), dims)
+            for where in ("train", "test"):
+                _same_cube(builder.cube(con, dims, where, [cutoff]), builder.cube_rows(con, dims, where, [cutoff]), dims)
+    finally:
+        con.close()
+
+
+def test_histogram_quantiles_match_numpy_and_fall_back_off_the_second_grid():
+    from data_products.products.wait_times import builder
+    from data_products.restricted.visits import DDL
+
+    rng = np.random.default_rng(11)
+    n = 3_000
+    con = duckdb.connect()
+    con.execute(DDL)
+    frame = pd.DataFrame({
+        "pseudonym": "p", "visit_key": [f"k{i}" for i in range(n)], "facility_id": rng.choice(["F1", "F2"], n),
+        "department": rng.choice(["a", "b", "c"], n), "doctor_code": "D", "visit_type": rng.choice(["APPT", "WALKIN"], n),
+        "visit_date": pd.Timestamp("2024-09-02"), "weekday": rng.integers(1, 8, n).astype("int32"),
+        "hour": rng.choice([8, 9, 14], n).astype("int32"),
+        "wait_min": rng.integers(60, 4000, n) / 60.0, "call_wait_min": 1.0, "consult_min": 5.0, "transfer_id": "T",
+    })
+    con.execute("INSERT INTO outpatient_visits SELECT * FROM frame")
+    dims = builder.TYPE_DIMS
+    got = builder.cube(con, dims)
+    # Brute force: numpy's default (linear) quantile is quantile_cont's definition.
+    sub = frame[(frame["facility_id"] == "F2") & (frame["visit_type"] == "APPT")]["wait_min"]
+    row = got[(got["facility_id"] == "F2") & (got["department"] == ALL) & (got["visit_type"] == "APPT")].iloc[0]
+    assert row["visits"] == len(sub)
+    assert row["p50"] == pytest.approx(np.quantile(sub, 0.5), abs=1e-9)
+    assert row["p90"] == pytest.approx(np.quantile(sub, 0.9), abs=1e-9)
+    grand = got[(got[list(dims)] == ALL).all(axis=1)].iloc[0]
+    assert grand["visits"] == n and grand["p90"] == pytest.approx(np.quantile(frame["wait_min"], 0.9), abs=1e-9)
+    # A wait that is not a whole second: the histogram declines and the row-wise SQL answers.
+    con.execute("UPDATE outpatient_visits SET wait_min = wait_min + 0.001 WHERE visit_key = 'k0'")
+    assert builder._cube_histogram(con, dims, "all", None) is None
+    _same_cube(builder.cube(con, dims), builder.cube_rows(con, dims), dims)
+    con.close()
+
+
+def test_bench_string_pool_and_facility_split():
+    import pyarrow as pa
+
+    from data_products.products.wait_times.bench import _balance, _StringPool
+
+    values = np.array(["曾若辰", "肖博", "44510219730505850X", "", "x"], dtype=object)
+    who = np.array([0, 2, 2, 3, 1, 4, 0])
+    got = _StringPool(values).take(who)
+    got.validate(full=True)
+    assert got.equals(pa.array(values.astype(str)).take(pa.array(who)))
+    vol = np.array([10.0, 1, 1, 4, 4, 1.5, 9])
+    part = _balance(vol, 2)
+    assert set(part) == {0, 1}
+    loads = [vol[part == k].sum() for k in (0, 1)]
+    assert abs(loads[0] - loads[1]) <= vol.max()
+
+
+def test_bench_ingest_hashes_like_the_ingest_spec(tmp_path):
+    from data_products.products.wait_times.bench import _generate_part, _ingest
+    from data_products.restricted import deid
+    from data_products.restricted.visits import doctor_codes
+
+    src = tmp_path / "parquet"
+    out = _generate_part(20_000, src, 3, 0, 1)
+    assert out["rows"] == 20_000
+    key = bytes(range(32))
+    res = _ingest(src, tmp_path / "r.duckdb", key, 2, "1GB", tmp_path)
+    assert res["rows"] == res["scanned"] == 20_000
+    raw = pd.read_parquet(src).head(500)
+    raw = raw.assign(**{c: raw[c].astype(str) for c in ("facility_id", "doctor_id", "id_card")})
+    con = duckdb.connect(str(tmp_path / "r.duckdb"), read_only=True)
+    try:
+        got = con.execute("SELECT visit_key, pseudonym, doctor_code FROM outpatient_visits").df().set_index("visit_key")
+    finally:
+        con.close()
+    keys = deid.record_keys(key, raw["facility_id"], raw["visit_id"].astype(str))
+    assert got.loc[keys, "pseudonym"].tolist() == deid.pseudonyms(key, raw["id_card"])
+    assert got.loc[keys, "doctor_code"].tolist() == doctor_codes(key, raw["facility_id"], raw["doctor_id"])

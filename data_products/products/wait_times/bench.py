@@ -186,8 +186,7 @@ def _ingest(src: Path, db: Path, key: bytes, threads: int, memory_limit: str, tm
     con.execute(f"""
         CREATE TEMP TABLE _patients AS
         SELECT id_card, {_HMAC_SQL.format(msg="upper(id_card)")} AS pseudonym
-        FROM (SELECT DISTINCT CAST(id_card AS VARCHAR) AS id_card FROM read_parquet(?))""",
-                [opad, ipad, files])  # noqa: S608 - SQL text is fixed
+        FROM (SELECT DISTINCT CAST(id_card AS VARCHAR) AS id_card FROM read_parquet(?))""", [opad, ipad, files])  # noqa: S608 - SQL text is fixed
     con.execute(f"""
         CREATE TEMP TABLE _doctors AS
         SELECT facility_id, doctor_id,

@@ -12,10 +12,9 @@ from the fixed lists here; values (the train/test cut-off) are parameters.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import date, timedelta
-
-import itertools
 
 import duckdb
 import numpy as np
@@ -80,7 +79,7 @@ def cube_rows(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str 
 
 # Widest wait span (seconds) read through a dense cells x seconds histogram; 12 hours is the ingest limit.
 _MAX_SPAN_S = 12 * 3600 + 1
-_BLOCK = 256  # histogram rows per numpy block: bounds the cumulative-count scratch
+_DENSE_BINS = 100_000_000  # groups x seconds summed densely (float64: 800 MB); beyond, by sorting
 
 
 def _cube_histogram(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str,
@@ -114,78 +113,71 @@ def _cube_histogram(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where
         """, [s_min, *params]).fetchnumpy()  # noqa: S608 - identifiers from the fixed lists above
     finally:
         con.unregister("_wt_cells")
-    hist = np.zeros((len(cells), s_max - s_min + 1), dtype=np.int32)
-    hist[base["cell_id"], base["s"]] = base["n"]  # (cell, second) pairs are unique: a plain store
-    del base
+    width = s_max - s_min + 1
     parts = []
     for size in range(len(dims), -1, -1):
         for kept in itertools.combinations(dims, size):
-            parts.append(_margin(cells, hist, dims, list(kept), s_min))
+            parts.append(_margin(cells, base, dims, list(kept), s_min, width))
     frame = pd.concat(parts, ignore_index=True)
     return frame.sort_values(list(dims)).reset_index(drop=True)
 
 
-def _margin(cells: pd.DataFrame, hist: np.ndarray, dims: tuple[str, ...], kept: list[str], s_min: int) -> pd.DataFrame:
-    """One grouping set: its cells' histograms summed, then the quantiles of each group."""
+def _margin(cells: pd.DataFrame, base: dict, dims: tuple[str, ...], kept: list[str], s_min: int,
+            width: int) -> pd.DataFrame:
+    """One grouping set: the cells' histograms summed per group, then each group's quantiles."""
     if kept:
         code = cells.groupby(kept, sort=False).ngroup().to_numpy()
     else:
         code = np.zeros(len(cells), dtype=np.int64)
-    order = np.argsort(code, kind="stable")
-    starts = np.r_[0, np.flatnonzero(np.diff(code[order])) + 1, len(order)]
-    first = order[starts[:-1]]
+    groups = int(code.max()) + 1
+    first = np.full(groups, -1)
+    first[code[::-1]] = np.arange(len(code))[::-1]  # first cell of each group
     out = cells.iloc[first][kept].reset_index(drop=True)
     for d in dims:
         if d not in kept:
             out[d] = ALL
-    visits = np.add.reduceat(cells["visits"].to_numpy()[order], starts[:-1])
-    total = np.add.reduceat(cells["total"].to_numpy()[order], starts[:-1])
-    out["visits"] = visits.astype(np.int64)
-    values = {k: np.empty(len(first)) for k in QUANTILES}
-    g = 0
-    while g < len(first):
-        # A block of whole groups holding at most _BLOCK cells (or one larger group, summed in slices).
-        h = int(np.searchsorted(starts, starts[g] + _BLOCK, side="right")) - 1
-        h = max(h, g + 1)
-        if h == g + 1:
-            members = order[starts[g]:starts[h]]
-            rows = np.zeros((1, hist.shape[1]), dtype=np.int64)
-            for lo in range(0, len(members), _BLOCK):
-                rows[0] += hist[members[lo:lo + _BLOCK]].sum(axis=0, dtype=np.int64)
-        else:
-            sub = hist[order[starts[g]:starts[h]]].astype(np.int64)
-            if starts[h] - starts[g] == h - g:  # one cell per group: nothing to add
-                rows = sub
-            else:  # group sums as differences of running sums over the cells (row-wise, contiguous)
-                np.cumsum(sub, axis=0, out=sub)
-                ends = sub[starts[g + 1:h + 1] - starts[g] - 1]
-                rows = ends - np.vstack([np.zeros((1, sub.shape[1]), dtype=np.int64), ends[:-1]])
-        for k, v in _quantiles(rows, s_min).items():
-            values[k][g:h] = v
-        g = h
-    for k in QUANTILES:
-        out[k] = values[k]
+    visits = np.bincount(code, weights=cells["visits"].to_numpy(), minlength=groups).astype(np.int64)
+    total = np.bincount(code, weights=cells["total"].to_numpy(), minlength=groups)
+    out["visits"] = visits
+    grp, sec, cnt = _group_histogram(code[base["cell_id"]], base["s"], base["n"], groups, width)
+    for k, v in _quantiles(grp, sec, cnt, groups, s_min).items():
+        out[k] = v
     out["mean_wait"] = total / visits
     return out[[*dims, "visits", *QUANTILES, "mean_wait"]]
 
 
-def _quantiles(rows: np.ndarray, s_min: int) -> dict[str, np.ndarray]:
-    """``quantile_cont`` of each histogram row: ranks (n-1)q, floor and ceiling, linear in between."""
-    cum = np.cumsum(rows, axis=1)
-    n = cum[:, -1]
-    width = cum.shape[1]
-    # Rows lifted apart so the flattened cumulative counts are one sorted array: one search for all rows.
-    lift = np.arange(len(cum), dtype=np.int64) * (int(n.max()) + 1)
-    flat = (cum + lift[:, None]).ravel()
-    base = np.arange(len(cum), dtype=np.int64) * width
+def _group_histogram(group: np.ndarray, sec: np.ndarray, n: np.ndarray, groups: int,
+                     width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts per (group, second), sorted by group then second; only the non-empty seconds."""
+    if groups * width <= _DENSE_BINS:
+        dense = np.bincount(group.astype(np.int64) * width + sec, weights=n, minlength=groups * width)
+        at = np.flatnonzero(dense)
+        return at // width, at % width, dense[at].astype(np.int64)
+    key = group.astype(np.int64) * width + sec
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
+    sums = np.add.reduceat(n[order].astype(np.int64), starts)
+    return key[starts] // width, key[starts] % width, sums
+
+
+def _quantiles(grp: np.ndarray, sec: np.ndarray, cnt: np.ndarray, groups: int, s_min: int) -> dict[str, np.ndarray]:
+    """``quantile_cont`` of each group: ranks (n-1)q, floor and ceiling, linear in between.
+
+    Counts are positive, so their running sum over all groups is strictly increasing: the value at
+    0-based rank r of a group is the first of its seconds whose running sum exceeds (sum before it) + r.
+    """
+    run = np.cumsum(cnt)
+    starts = np.searchsorted(grp, np.arange(groups))
+    ends = np.r_[starts[1:], len(grp)]
+    before = np.where(starts > 0, run[np.maximum(starts - 1, 0)], 0)
+    n = run[ends - 1] - before
     out = {}
     for k, q in QUANTILES.items():
         rn = (n - 1).astype(float) * q
         below, above = np.floor(rn), np.ceil(rn)
-        # The value at 0-based rank r is the first second whose cumulative count exceeds r.
-        i_lo = np.searchsorted(flat, below.astype(np.int64) + lift, side="right") - base
-        i_hi = np.searchsorted(flat, above.astype(np.int64) + lift, side="right") - base
-        x_lo, x_hi = (s_min + i_lo) / 60.0, (s_min + i_hi) / 60.0
+        x_lo = (s_min + sec[np.searchsorted(run, before + below.astype(np.int64), side="right")]) / 60.0
+        x_hi = (s_min + sec[np.searchsorted(run, before + above.astype(np.int64), side="right")]) / 60.0
         out[k] = x_lo + (x_hi - x_lo) * (rn - below)
     return out
 
