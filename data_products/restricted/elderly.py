@@ -7,11 +7,19 @@ from datetime import datetime
 import pandas as pd
 import pandera.pandas as pa
 
-from data_products.hospital.identity import id_checksum_ok
 from data_products.products.elderly_weight.spec import KIND, MIN_AGE, TABLE, age_band, bmi, category
 from data_products.reference.facilities import facilities
 from data_products.restricted import deid
-from data_products.restricted.specs import IngestSpec, in_range, matches, no_formula, one_of, register, valid_datetime
+from data_products.restricted.specs import (
+    IngestSpec,
+    in_range,
+    matches,
+    person_checks,
+    person_columns,
+    register,
+    text,
+    valid_datetime,
+)
 
 COLUMNS = (
     "facility_id", "record_id", "patient_name", "id_card", "phone", "address", "birth_date", "sex",
@@ -45,14 +53,6 @@ OUT_COLUMNS = ("pseudonym", "record_key", "facility_id", "district", "age_years"
                "measure_month", "height_cm", "weight_kg", "bmi", "bmi_category")
 
 
-def _id_birth_matches(df: pd.DataFrame) -> pd.Series:
-    return df["id_card"].str.slice(6, 14) == df["birth_date"].str.replace("-", "", regex=False)
-
-
-def _id_sex_matches(df: pd.DataFrame) -> pd.Series:
-    odd = pd.to_numeric(df["id_card"].str.slice(16, 17), errors="coerce") % 2 == 1
-    return odd == (df["sex"] == "M")
-
 
 def _bmi_plausible(df: pd.DataFrame) -> pd.Series:
     v = pd.Series(bmi(df["height_cm"], df["weight_kg"]), index=df.index)
@@ -74,34 +74,18 @@ class ElderlySpec(IngestSpec):
     def text_schema(self, folder: str) -> pa.DataFrameSchema:
         fac = facilities()
         chc = sorted(fac.loc[fac["tier"] == "chc", "facility_id"])
-        text = lambda *checks, nullable=False, unique=False: pa.Column(  # noqa: E731
-            None, list(checks), nullable=nullable, unique=unique)
         number = matches(r"\d+(\.\d+)?", "a decimal number")
         return pa.DataFrameSchema(
             {
-                "facility_id": text(
-                    pa.Check(lambda s: s.isin(chc), error="not a community health centre in the registry"),
-                    pa.Check(lambda s: s == folder, error=f"differs from its folder {folder}"),
-                ),
-                "record_id": text(no_formula(), matches(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}", "a record id"), unique=True),
-                "patient_name": text(no_formula(), pa.Check.str_length(1, 50, error="longer than 50 characters")),
-                "id_card": text(matches(r"\d{17}[\dXx]", "an 18-character resident ID number"),
-                                pa.Check(id_checksum_ok, error="resident ID check digit is wrong (GB 11643)")),
-                "phone": text(matches(r"1[3-9]\d{9}", "an 11-digit mobile number")),
-                "address": text(no_formula(), pa.Check.str_length(4, 200, error="not a street address")),
-                "birth_date": text(matches(r"\d{4}-\d{2}-\d{2}", "a date YYYY-MM-DD"),
-                                   valid_datetime("%Y-%m-%d", "calendar date")),
-                "sex": text(one_of(("M", "F"))),
+                **person_columns(folder, "record_id", "a record id", producers=chc,
+                                 producers_error="not a community health centre in the registry"),
                 "measure_date": text(matches(r"\d{4}-\d{2}-\d{2}", "a date YYYY-MM-DD"),
                                      valid_datetime("%Y-%m-%d", "calendar date")),
                 "height_cm": text(number, nullable=True),
                 "weight_kg": text(number, nullable=True),
             },
             checks=[
-                pa.Check(_id_birth_matches, name="id_card|birth date inside the ID number differs from birth_date",
-                         error="id_card|birth date inside the ID number differs from birth_date"),
-                pa.Check(_id_sex_matches, name="id_card|sex digit of the ID number differs from sex",
-                         error="id_card|sex digit of the ID number differs from sex"),
+                *person_checks(),
             ],
             strict=True,
         )

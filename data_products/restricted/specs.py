@@ -14,6 +14,7 @@ from datetime import datetime
 import pandas as pd
 import pandera.pandas as pa
 
+from data_products.hospital.identity import id_checksum_ok
 from data_products.restricted.extract import Extract, Issue
 
 FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
@@ -140,3 +141,54 @@ def get_spec(kind: str) -> IngestSpec:
         return SPECS[kind]
     except KeyError:
         raise KeyError(f"no ingest spec for kind {kind!r}; known: {sorted(SPECS)}") from None
+
+
+# --- the identified columns every person-level extract carries, checked the same way everywhere ----------
+
+
+def text(*checks: pa.Check, nullable: bool = False, unique: bool = False) -> pa.Column:
+    """A column as written in the extract (all cells are text until the typed pass)."""
+    return pa.Column(None, list(checks), nullable=nullable, unique=unique)
+
+
+def _id_birth_matches(df: pd.DataFrame) -> pd.Series:
+    return df["id_card"].str.slice(6, 14) == df["birth_date"].str.replace("-", "", regex=False)
+
+
+def _id_sex_matches(df: pd.DataFrame) -> pd.Series:
+    odd = pd.to_numeric(df["id_card"].str.slice(16, 17), errors="coerce") % 2 == 1
+    return odd == (df["sex"] == "M")
+
+
+def person_columns(folder: str, record_id: str, record_what: str, *, producers: list[str] | None = None,
+                   producers_error: str = "facility not in the registry") -> dict[str, pa.Column]:
+    """Facility, record id, and the patient's identified columns (name, resident ID with its GB 11643
+    check digit, mobile, address, birth date, sex): the part of a text schema every kind shares.
+    ``producers`` narrows the facilities that may send this kind (default: the whole registry)."""
+    from data_products.reference.facilities import facility_ids
+
+    known = sorted(producers if producers is not None else facility_ids())
+    return {
+        "facility_id": text(
+            pa.Check(lambda s: s.isin(known), error=producers_error),
+            pa.Check(lambda s: s == folder, error=f"differs from its folder {folder}"),
+        ),
+        record_id: text(no_formula(), matches(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}", record_what), unique=True),
+        "patient_name": text(no_formula(), pa.Check.str_length(1, 50, error="longer than 50 characters")),
+        "id_card": text(matches(r"\d{17}[\dXx]", "an 18-character resident ID number"),
+                        pa.Check(id_checksum_ok, error="resident ID check digit is wrong (GB 11643)")),
+        "phone": text(matches(r"1[3-9]\d{9}", "an 11-digit mobile number")),
+        "address": text(no_formula(), pa.Check.str_length(4, 200, error="not a street address")),
+        "birth_date": text(matches(r"\d{4}-\d{2}-\d{2}", "a date YYYY-MM-DD"), valid_datetime("%Y-%m-%d", "calendar date")),
+        "sex": text(one_of(("M", "F"))),
+    }
+
+
+def person_checks() -> list[pa.Check]:
+    """The resident ID must agree with the birth date and sex columns."""
+    return [
+        pa.Check(_id_birth_matches, name="id_card|birth date inside the ID number differs from birth_date",
+                 error="id_card|birth date inside the ID number differs from birth_date"),
+        pa.Check(_id_sex_matches, name="id_card|sex digit of the ID number differs from sex",
+                 error="id_card|sex digit of the ID number differs from sex"),
+    ]

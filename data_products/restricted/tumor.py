@@ -15,10 +15,17 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from data_products.hospital.identity import id_checksum_ok
-from data_products.reference.facilities import facility_ids
 from data_products.restricted import deid
-from data_products.restricted.specs import IngestSpec, matches, no_formula, one_of, register, valid_datetime
+from data_products.restricted.specs import (
+    IngestSpec,
+    matches,
+    one_of,
+    person_checks,
+    person_columns,
+    register,
+    text,
+    valid_datetime,
+)
 
 COLUMNS = (
     "facility_id", "diagnosis_id", "patient_name", "id_card", "phone", "address", "birth_date", "sex",
@@ -79,14 +86,6 @@ def tumor_group(icd10: pd.Series) -> np.ndarray:
     return out
 
 
-def _id_birth_matches(df: pd.DataFrame) -> pd.Series:
-    return df["id_card"].str.slice(6, 14) == df["birth_date"].str.replace("-", "", regex=False)
-
-
-def _id_sex_matches(df: pd.DataFrame) -> pd.Series:
-    odd = pd.to_numeric(df["id_card"].str.slice(16, 17), errors="coerce") % 2 == 1
-    return odd == (df["sex"] == "M")
-
 
 def _site_fits_sex(df: pd.DataFrame) -> pd.Series:
     cat = df["icd10"].str.slice(0, 3)
@@ -106,25 +105,9 @@ class TumorSpec(IngestSpec):
         return DDL
 
     def text_schema(self, folder: str) -> pa.DataFrameSchema:
-        known = sorted(facility_ids())
-        text = lambda *checks, nullable=False, unique=False: pa.Column(  # noqa: E731
-            None, list(checks), nullable=nullable, unique=unique)
         return pa.DataFrameSchema(
             {
-                "facility_id": text(
-                    pa.Check(lambda s: s.isin(known), error="facility not in the registry"),
-                    pa.Check(lambda s: s == folder, error=f"differs from its folder {folder}"),
-                ),
-                "diagnosis_id": text(no_formula(), matches(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}", "a diagnosis id"),
-                                     unique=True),
-                "patient_name": text(no_formula(), pa.Check.str_length(1, 50, error="longer than 50 characters")),
-                "id_card": text(matches(r"\d{17}[\dXx]", "an 18-character resident ID number"),
-                                pa.Check(id_checksum_ok, error="resident ID check digit is wrong (GB 11643)")),
-                "phone": text(matches(r"1[3-9]\d{9}", "an 11-digit mobile number")),
-                "address": text(no_formula(), pa.Check.str_length(4, 200, error="not a street address")),
-                "birth_date": text(matches(r"\d{4}-\d{2}-\d{2}", "a date YYYY-MM-DD"),
-                                   valid_datetime("%Y-%m-%d", "calendar date")),
-                "sex": text(one_of(("M", "F"))),
+                **person_columns(folder, "diagnosis_id", "a diagnosis id"),
                 "diagnosis_date": text(matches(r"\d{4}-\d{2}-\d{2}", "a date YYYY-MM-DD"),
                                        valid_datetime("%Y-%m-%d", "calendar date")),
                 "icd10": text(matches(r"C\d{2}(\.\d)?", "an ICD-10 malignant neoplasm code (C00-C97, e.g. C34.1)"),
@@ -132,10 +115,7 @@ class TumorSpec(IngestSpec):
                 "stage": text(one_of(STAGES), nullable=True),
             },
             checks=[
-                pa.Check(_id_birth_matches, name="id_card|birth date inside the ID number differs from birth_date",
-                         error="id_card|birth date inside the ID number differs from birth_date"),
-                pa.Check(_id_sex_matches, name="id_card|sex digit of the ID number differs from sex",
-                         error="id_card|sex digit of the ID number differs from sex"),
+                *person_checks(),
                 pa.Check(_site_fits_sex, name="icd10|a sex-specific site (cervix, ovary, prostate...) in the other sex",
                          error="icd10|a sex-specific site (cervix, ovary, prostate...) in the other sex"),
             ],
