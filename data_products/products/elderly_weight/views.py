@@ -134,3 +134,14 @@ def download(user: Principal, category: str, age_band: str = ALL, sex: str = ALL
     values["category"], values["age_band"], values["sex"] = category, age_band, sex
     return deliver(user, rel, PRODUCT_ID, values, f"elderly_weight_{category}_{age_band}_{sex}.csv",
                    {"category": category, "age_band": age_band, "sex": sex}, bmi_cuts=rel.meta.get("bmi_cuts"))
+
+
+def metric_label(metric_id: str, lang: str) -> str:
+    """Row labels of ``facility_comparison`` for other pages (My hospital)."""
+    from data_products.products.elderly_weight.spec import CATEGORY_EN, CATEGORY_ZH
+
+    if metric_id == "measured":
+        return "测量人数" if lang == "zh" else "Residents measured"
+    category = metric_id.removesuffix("_share")
+    names = CATEGORY_ZH if lang == "zh" else CATEGORY_EN
+    return f"{names.get(category, category)}（%）" if lang == "zh" else f"{names.get(category, category)} (%)"

@@ -104,3 +104,18 @@ def facility_comparison(user: Principal) -> pd.DataFrame:
         rows.append({"metric": f"{check}_pass_pct", "own": mine, "own_suppressed": pd.isna(mine),
                      **peer_summary(released, mine)})
     return pd.DataFrame(rows).set_index("metric")
+
+
+_CHECK_NAMES = {
+    "completeness": ("完整性", "Completeness"),
+    "validity": ("有效性", "Validity"),
+    "timeliness": ("及时性", "Timeliness"),
+    "duplicates": ("无重复", "No duplicates"),
+}
+
+
+def metric_label(metric_id: str, lang: str) -> str:
+    """Row labels of ``facility_comparison`` for other pages (My hospital)."""
+    check = metric_id.removesuffix("_pass_pct")
+    zh, en = _CHECK_NAMES.get(check, (check, check))
+    return f"{zh}检查通过率（%）" if lang == "zh" else f"{en} checks passed (%)"

@@ -8,12 +8,15 @@ Each stage of each size runs in its own child process, so its peak memory (``ru_
 process) is its own. Stages:
 
 * generate - the visits kind's own model (``Visits.week_arrays``), one facility-week at a time,
-  streamed to Parquet, one file per facility per month (visit ids as integers).
+  streamed to Parquet, one file per facility per month (visit ids as integers). Facilities are
+  shared between two worker processes (balanced by volume); patient identifiers are gathered from
+  the pool as fixed-width bytes; Parquet dictionaries only on the low-cardinality columns.
 * ingest - DuckDB over the Parquet files: the ingest spec's row checks as SQL (call before check-in,
   out of order, negative duration, future) reported as counts, keyed HMAC-SHA256 pseudonyms computed
-  in SQL (the same digest as ``hmac.digest``), and the restricted table written in one transaction.
-* process - the product builder's own SQL (``builder.raw_tables``: three CUBEs with exact
-  quantiles) on a DuckDB limited to ``memory_limit``.
+  in SQL (the same digest as ``hmac.digest``): once per distinct patient and per distinct doctor and
+  joined back, per row only for the visit key; the restricted table written in one transaction.
+* process - the product builder's own SQL (``builder.raw_tables``: three cubes with exact
+  quantiles, read off per-second histograms) on a DuckDB limited to ``memory_limit``.
 * pandas - the same slot-cube aggregation (16 grouping sets: count, p50, p90, mean) in plain pandas,
   from the same Parquet, at sizes up to ``pandas_max``; beside it the DuckDB time for the slot cube
   alone, so the ratio compares like with like.
