@@ -11,7 +11,6 @@ import importlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -187,8 +186,3 @@ def cli_build_demo(seed: int = 2024) -> int:
     records = build_demo(seed)
     print(f"built {len(records)} approved release(s) in {time.perf_counter() - t0:.1f} s under {paths().home}")
     return 0
-
-
-def release_file(product_id: str) -> Path | None:
-    rid = approved.current_release_id(product_id)
-    return None if rid is None else paths().approved / product_id / f"{rid}.duckdb"

@@ -259,64 +259,57 @@ def _set_order(tx: Tx, row, state: str, stamp: str, actor: str) -> None:
                       {"order_id": row["order_id"], "scenario_id": row["id"]})
 
 
-def approve(approver: Principal | str, scenario_id: int, reason: str = "", *, now: datetime | None = None,
-            store: GovernanceStore | None = None) -> Scenario:
+def _transition(approver: Principal | str, scenario_id: int, *, frm: str, to: str, action: str, order_state: str,
+                reason: str, columns: tuple[str, str, str], now: datetime | None,
+                store: GovernanceStore | None, check=None) -> Scenario:
+    """One official decision on a scenario: state change, ledger entry and order state, in one transaction."""
     store = resolve(store)
     now = now or utcnow()
-    reason = _text(reason, "reason", required=False)
     with store.write() as tx:
         who, via = _official(tx, approver, now)
         row = _get(tx, scenario_id)
-        if row["state"] != "pending":
-            raise ScenarioError(f"scenario {scenario_id}: is {row['state']}, only a pending one can be approved")
-        if row["valid_to"] is not None and from_db(row["valid_to"]) <= now:
-            raise ScenarioError(f"scenario {scenario_id}: its window ended before approval; reject it instead")
+        if row["state"] != frm:
+            article = "an" if frm[0] in "aeiou" else "a"
+            raise ScenarioError(f"scenario {scenario_id}: is {row['state']}, only {article} {frm} one can be {to}")
+        if check is not None:
+            check(row, now)
         stamp = to_db(now)
-        tx.execute("UPDATE scenarios SET state = 'approved', decided_by = ?, decided_at = ?, decision_reason = ?"
-                   " WHERE id = ?", (who, stamp, reason, row["id"]))
-        ledger.append(tx, who, "scenario.approve", row["product_id"],
+        by, at, why = columns  # fixed column names from the callers below, never user input
+        tx.execute(f"UPDATE scenarios SET state = ?, {by} = ?, {at} = ?, {why} = ? WHERE id = ?",  # noqa: S608
+                   (to, who, stamp, reason, row["id"]))
+        ledger.append(tx, who, action, row["product_id"],
                       {"scenario_id": row["id"], "org_id": row["org_id"], "reason": reason, "via": via})
-        _set_order(tx, row, "active", stamp, who)
+        _set_order(tx, row, order_state, stamp, who)
         return _scenario(_get(tx, row["id"]))
+
+
+_DECIDED = ("decided_by", "decided_at", "decision_reason")
+
+
+def _window_open(row, now: datetime) -> None:
+    if row["valid_to"] is not None and from_db(row["valid_to"]) <= now:
+        raise ScenarioError(f"scenario {row['id']}: its window ended before approval; reject it instead")
+
+
+def approve(approver: Principal | str, scenario_id: int, reason: str = "", *, now: datetime | None = None,
+            store: GovernanceStore | None = None) -> Scenario:
+    return _transition(approver, scenario_id, frm="pending", to="approved", action="scenario.approve",
+                       order_state="active", reason=_text(reason, "reason", required=False), columns=_DECIDED,
+                       now=now, store=store, check=_window_open)
 
 
 def reject(approver: Principal | str, scenario_id: int, reason: str, *, now: datetime | None = None,
            store: GovernanceStore | None = None) -> Scenario:
-    store = resolve(store)
-    now = now or utcnow()
-    reason = _text(reason, "reason")
-    with store.write() as tx:
-        who, via = _official(tx, approver, now)
-        row = _get(tx, scenario_id)
-        if row["state"] != "pending":
-            raise ScenarioError(f"scenario {scenario_id}: is {row['state']}, only a pending one can be rejected")
-        stamp = to_db(now)
-        tx.execute("UPDATE scenarios SET state = 'rejected', decided_by = ?, decided_at = ?, decision_reason = ?"
-                   " WHERE id = ?", (who, stamp, reason, row["id"]))
-        ledger.append(tx, who, "scenario.reject", row["product_id"],
-                      {"scenario_id": row["id"], "org_id": row["org_id"], "reason": reason, "via": via})
-        _set_order(tx, row, "cancelled", stamp, who)
-        return _scenario(_get(tx, row["id"]))
+    return _transition(approver, scenario_id, frm="pending", to="rejected", action="scenario.reject",
+                       order_state="cancelled", reason=_text(reason, "reason"), columns=_DECIDED, now=now, store=store)
 
 
 def revoke(approver: Principal | str, scenario_id: int, reason: str, *, now: datetime | None = None,
            store: GovernanceStore | None = None) -> Scenario:
     """Withdraw an approved scenario (standing or applied) before its window ends."""
-    store = resolve(store)
-    now = now or utcnow()
-    reason = _text(reason, "reason")
-    with store.write() as tx:
-        who, via = _official(tx, approver, now)
-        row = _get(tx, scenario_id)
-        if row["state"] != "approved":
-            raise ScenarioError(f"scenario {scenario_id}: is {row['state']}, only an approved one can be revoked")
-        stamp = to_db(now)
-        tx.execute("UPDATE scenarios SET state = 'revoked', revoked_by = ?, revoked_at = ?, revoke_reason = ?"
-                   " WHERE id = ?", (who, stamp, reason, row["id"]))
-        ledger.append(tx, who, "scenario.revoke", row["product_id"],
-                      {"scenario_id": row["id"], "org_id": row["org_id"], "reason": reason, "via": via})
-        _set_order(tx, row, "cancelled", stamp, who)
-        return _scenario(_get(tx, row["id"]))
+    return _transition(approver, scenario_id, frm="approved", to="revoked", action="scenario.revoke",
+                       order_state="cancelled", reason=_text(reason, "reason"),
+                       columns=("revoked_by", "revoked_at", "revoke_reason"), now=now, store=store)
 
 
 def withdraw(principal: Principal, scenario_id: int, reason: str = "", *, now: datetime | None = None,

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from data_products.hospital import identity
-from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, register
+from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, apportion, register
 from data_products.products.elderly_weight.spec import AGE_BANDS, CATEGORIES, KIND, age_band, bmi, category
 from data_products.reference import districts, facilities
 
@@ -93,12 +93,8 @@ class Elderly(Kind):
     def producers(self) -> list[str]:
         return list(self._fac["facility_id"])
 
-
     def month_counts(self, n: int) -> np.ndarray:
-        raw = n * MONTH_WEIGHT / MONTH_WEIGHT.sum()
-        counts = np.floor(raw).astype(int)
-        counts[np.argsort(raw - counts)[::-1][: n - counts.sum()]] += 1
-        return counts
+        return apportion(n, MONTH_WEIGHT)
 
     def chunks(self, seed: int, n: int) -> Iterator[Chunk]:
         ids = identity.IdAllocator()

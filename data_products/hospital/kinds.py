@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 SCALES = ("demo", "city")
@@ -82,3 +83,12 @@ def get_kind(name: str) -> Kind:
         return KINDS[name]
     except KeyError:
         raise KeyError(f"unknown kind {name!r}; known: {sorted(KINDS)}") from None
+
+
+def apportion(n: int, weights: np.ndarray) -> np.ndarray:
+    """Split n rows over periods in proportion to weights, as whole numbers that sum to n
+    (largest remainder), so a kind's monthly volumes follow its seasonal weights exactly."""
+    raw = n * weights / weights.sum()
+    counts = np.floor(raw).astype(int)
+    counts[np.argsort(raw - counts)[::-1][: n - counts.sum()]] += 1
+    return counts

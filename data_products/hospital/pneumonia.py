@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from data_products.hospital import identity
-from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, register
+from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, apportion, register
 from data_products.reference import districts, facilities
 
 COLUMNS = (
@@ -202,10 +202,7 @@ class Pneumonia(Kind):
                 for d, row in zip(self._districts, self._routing, strict=True)}
 
     def month_counts(self, n: int) -> np.ndarray:
-        raw = n * VOLUME / VOLUME.sum()
-        counts = np.floor(raw).astype(int)
-        counts[np.argsort(raw - counts)[::-1][: n - counts.sum()]] += 1
-        return counts
+        return apportion(n, VOLUME)
 
     def chunks(self, seed: int, n: int) -> Iterator[Chunk]:
         ids = identity.IdAllocator()
