@@ -90,7 +90,7 @@ st.title(t("pn.title", lng))
 synthetic_banner(lng)
 
 info = guard(lambda: views.release_info(user), lng)
-months = guard(lambda: views.months(user), lng)
+months = info["months"]  # one gate decision for the page header, not two
 k = info["meta"].get("min_cell", 10)
 dnames = districts().set_index("adcode").apply(lambda r: pick(lng, r["name_zh"], r["name_en"]), axis=1)
 dnames[ALL] = t("pn.city", lng)

@@ -84,12 +84,17 @@ def _memoised(fn):
 
 def months(user: Principal) -> list[str]:
     rel, _ = _release(user)
-    return sorted(m for m in rel.table("district_cube")["month"].unique() if m != ALL)
+    return _months(rel)
+
+
+def _months(rel: approved.Release) -> list[str]:
+    return sorted(m for m in rel.tables["district_cube"]["month"].unique() if m != ALL)
 
 
 def release_info(user: Principal) -> dict:
     rel, decision = _release(user)
-    return {"release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval, "scope": decision.row_scope}
+    return {"release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval, "scope": decision.row_scope,
+            "months": _months(rel)}
 
 
 def _window(cube: pd.DataFrame, start: str, end: str, all_months: list[str]) -> tuple[pd.DataFrame, bool]:
