@@ -7,7 +7,6 @@ command never loads more of the space than it needs.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -102,8 +101,13 @@ def serve(
     """Serve the dashboards (Streamlit) on the approved zone."""
     env = dict(os.environ, DATASPACE_HOME=str(paths().home))
     cmd = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD), "--server.port", str(port), "--server.address", address]
-    # Run from the project root so Streamlit finds .streamlit/config.toml.
-    raise typer.Exit(subprocess.call(cmd, env=env, cwd=DASHBOARD.parents[1]))
+    # Streamlit replaces this process (same pid) rather than running as its child, so a SIGTERM or SIGINT sent
+    # to `dataspace serve` reaches the server itself and nothing is left answering after it. Run from the
+    # project root so Streamlit finds .streamlit/config.toml.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(DASHBOARD.parents[1])
+    os.execve(sys.executable, cmd, env)
 
 
 @app.command()
