@@ -116,6 +116,61 @@ def test_bmi_category_cut_offs():
     assert bmi([170.0], [72.25])[0] == pytest.approx(25.0)
 
 
+def _exact_class(height: str, weight: str, cuts: tuple[str, ...]) -> int:
+    """Brute force with exact fractions from the recorded decimal text: how many cut-offs BMI reaches."""
+    from fractions import Fraction
+
+    value = Fraction(weight) / (Fraction(height) / 100) ** 2
+    return sum(value >= Fraction(c) for c in cuts)
+
+
+def test_bmi_is_exact_at_the_cut_offs():
+    from data_products.products.elderly_weight.spec import CATEGORIES, bmi, classify
+
+    # The reviewer's case: 61.44 / 1.6^2 is exactly 24.0, but the float quotient is just below it.
+    assert bmi([160.0], [61.44])[0] < 24.0
+    assert list(classify([160.0], [61.44])) == ["overweight"]
+    # Every height from 140.0 to 190.0 cm at the weights on and either side of each cut-off (0.01 kg),
+    # against exact fractions of the decimal text.
+    heights, weights = [], []
+    for h10 in range(1400, 1901):
+        h = h10 / 10
+        for cut in (18.5, 24.0, 28.0):
+            w = round(cut * h * h / 10000, 2)
+            for dw in (-0.01, 0.0, 0.01):
+                heights.append(f"{h:.1f}")
+                weights.append(f"{w + dw:.2f}")
+    got = classify(np.array(heights, dtype=float), np.array(weights, dtype=float))
+    want = [CATEGORIES[_exact_class(h, w, ("18.5", "24.0", "28.0"))] for h, w in zip(heights, weights, strict=True)]
+    assert list(got) == want
+    # Some of these sit exactly on a cut-off, and the float quotient misclassifies at least one of them.
+    from data_products.products.elderly_weight.spec import category
+
+    floats = category(bmi(np.array(heights, dtype=float), np.array(weights, dtype=float)))
+    assert (floats != got).sum() > 0
+    assert list(classify([np.nan, 160.0], [60.0, np.nan])) == ["", ""]
+
+
+def test_older_adult_classification_is_exact_and_age_dependent():
+    from data_products.products.elderly_weight.spec import OLDER_CATEGORIES, classify_older
+
+    rows = []
+    for h10 in range(1450, 1851, 7):
+        h = h10 / 10
+        for cut in (20.0, 22.0, 27.0):
+            w = round(cut * h * h / 10000, 2)
+            for dw in (-0.01, 0.0, 0.01):
+                for band in ("65-69", "80+"):
+                    rows.append((f"{h:.1f}", f"{w + dw:.2f}", band))
+    h, w, b = (np.array(x) for x in zip(*rows, strict=True))
+    got = classify_older(h.astype(float), w.astype(float), b)
+    want = [OLDER_CATEGORIES[_exact_class(hh, ww, ("22.0", "27.0") if bb == "80+" else ("20.0", "27.0"))]
+            for hh, ww, bb in rows]
+    assert list(got) == want
+    # BMI 21.0 is within the range at 65-79 and below it at 80+ (22.0-26.9).
+    assert list(classify_older([100.0, 100.0], [21.0, 21.0], ["70-74", "80+"])) == ["in_range", "below_range"]
+
+
 def test_the_tampered_extract_was_rejected_and_the_rest_accepted(env):
     rejected = [o.file for o in env["report"].rejected]
     assert rejected == [f"{REJECTED}/elderly_weight_2023.csv"]
@@ -149,6 +204,38 @@ def test_city_shares_recover_the_generator(env):
     assert views.district_values(official, "obese").loc[ALL, "measured"] == measured.sum()
 
 
+def test_stored_categories_and_both_classifications_match_exact_fractions(env):
+    """The stored adult category and the released older-adult counts, against a brute-force recount
+    of the restricted store's heights and weights with exact fractions."""
+    from fractions import Fraction
+
+    from data_products.disclosure import ALL
+    from data_products.products.elderly_weight import views
+    from data_products.products.elderly_weight.spec import CATEGORIES, OLDER_CATEGORIES
+
+    rows = _restricted("SELECT height_cm, weight_kg, age_band, bmi_category FROM elderly_measurements "
+                       "WHERE bmi_category IS NOT NULL AND district IS NOT NULL")
+    adult, older = {c: 0 for c in CATEGORIES}, {c: 0 for c in OLDER_CATEGORIES}
+    adult_cuts = [Fraction(c) for c in ("18.5", "24.0", "28.0")]
+    for h, w, band, stored in rows.itertuples(index=False):
+        # Recorded to 0.1: the decimal text is the value the clinic wrote.
+        value = Fraction(f"{w:.2f}") / (Fraction(f"{h:.2f}") / 100) ** 2
+        exact = CATEGORIES[sum(value >= c for c in adult_cuts)]
+        assert stored == exact, (h, w)
+        adult[exact] += 1
+        low = Fraction("22.0") if band == "80+" else Fraction("20.0")
+        older[OLDER_CATEGORIES[(value >= low) + (value >= Fraction("27.0"))]] += 1
+    official = _sign_in("official")
+    prof = views.city_profile(official, scheme="older")
+    for c in OLDER_CATEGORIES:
+        assert prof.at[c, "count"] == older[c]
+        assert prof.at[c, "share"] == pytest.approx(100 * older[c] / sum(older.values()))
+    assert views.district_values(official, "in_range", scheme="older").loc[ALL, "measured"] == sum(adult.values())
+    # The older-adult range moves people: some adult "normal" (18.5-19.9) are below it, some
+    # "overweight" (24.0-26.9) within it.
+    assert older["in_range"] != adult["normal"]
+
+
 def test_age_band_shares_follow_the_generator_gradient(env):
     from data_products.products.elderly_weight import views
 
@@ -167,7 +254,7 @@ def test_release_passes_disclosure_and_has_no_small_counts(env):
 
     rel = approved.current("elderly_weight_atlas")
     assert release.check(dict(rel.tables), rel.meta) == []
-    for name in ("district_cube", "facility_cube"):
+    for name in ("district_cube", "facility_cube", "older_district_cube", "older_facility_cube"):
         n = rel.table(name)["n"].dropna()
         assert not ((n > 0) & (n < 10)).any()
 
@@ -249,3 +336,27 @@ def test_supplier_release_passes_its_check(env):
     rel = approved.current("supplier_quality")
     assert release.check(dict(rel.tables), rel.meta) == []
     assert "rows_accepted" not in rel.table("transfers").columns
+
+
+@pytest.mark.parametrize("lang_code", ["en", "zh"])
+def test_page_offers_both_classifications_and_explains_them(env, lang_code):
+    """AppTest: the older-adult classification renders beside the adult one, and the about section
+    states the sources and the exact cut-off rule in the page's language."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    app = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+    at = AppTest.from_file(app, default_timeout=90)
+    at.query_params["lang"] = lang_code
+    at.query_params["scheme"] = "older"
+    at.session_state["principal"] = _sign_in("official")
+    at.run()
+    at.switch_page("views/elderly_weight.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.radio(key="ew_scheme").value == "older"
+    assert at.selectbox(key="ew_cat").value == "below_range"
+    text = " ".join(m.value for m in at.markdown)
+    assert "61.44" in text and ("2022" in text) and ("WS/T 428-2013" in text)
+    assert ("exactly" in text) if lang_code == "en" else ("恰为" in text)

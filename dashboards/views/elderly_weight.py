@@ -10,7 +10,14 @@ from dashboards.ui import guard, lang, require_principal, synthetic_banner
 from data_products.disclosure import ALL
 from data_products.i18n import pick, register, t
 from data_products.products.elderly_weight import views
-from data_products.products.elderly_weight.spec import AGE_BANDS, CATEGORIES, CATEGORY_EN, CATEGORY_ZH
+from data_products.products.elderly_weight.spec import (
+    AGE_BANDS,
+    CATEGORY_EN,
+    CATEGORY_ZH,
+    OLDER_EN,
+    OLDER_ZH,
+    SCHEMES,
+)
 from data_products.reference import districts
 
 register({
@@ -36,6 +43,38 @@ register({
     "ew.centres": {"zh": "社区卫生服务中心", "en": "Community health centres"},
     "ew.download": {"zh": "下载本表（CSV）", "en": "Download this table (CSV)"},
     "ew.release": {"zh": "发布版本 {rid}，{by} 于 {at} 批准", "en": "Release {rid}, approved by {by} at {at}"},
+    "ew.scheme": {"zh": "分类标准", "en": "Classification"},
+    "ew.scheme.adult": {"zh": "成人标准（WS/T 428-2013）", "en": "Adult cut-offs (WS/T 428-2013)"},
+    "ew.scheme.older": {"zh": "老年人适宜范围（65–79 岁 20.0–26.9；80 岁及以上 22.0–26.9）",
+                        "en": "Older-adult range (65–79: 20.0–26.9; 80+: 22.0–26.9)"},
+    "ew.about": {"zh": "关于数据", "en": "About this data"},
+    "ew.about.text": {
+        "zh": "**测量对象**：社区卫生服务中心老年人健康管理中测得身高和体重的65岁及以上居民（合成数据）；身高或体重缺失者不计入。\n\n"
+              "**成人分类**：WS/T 428-2013《成人体重判定》：BMI <18.5 体重过低，18.5–23.9 正常，24.0–27.9 超重，≥28.0 肥胖。\n\n"
+              "**老年人分类（并列提供）**：老年人身高随年龄缩短、体脂比例上升，中国指南对老年人建议的适宜范围与成人不同："
+              "《中国居民膳食指南（2022）》老年人膳食指南建议65–79岁保持 BMI 20.0–26.9；中国营养学会《中国高龄老年人体质指数适宜范围与体重管理指南》（2022）"
+              "建议80岁及以上 22.0–26.9。本页据指南的公开报道引用这些范围，未核对指南全文；两种分类针对同一批测量，互不替代。\n\n"
+              "**临界值处的精确计算**：分类不比较浮点数的 BMI 商。身高和体重按记录值（精确到 0.01 cm、0.01 kg）取整数 H、W，"
+              "以整数比较 10⁷·W ≥ 10·临界值·H²。因此 BMI 恰好等于临界值时归入上一档：160.0 cm、61.44 kg 的 BMI 恰为 24.0，归为超重"
+              "（浮点计算得 23.999999999999993，会被误归为正常）。\n\n"
+              "**小样本保护**：1 至 {k1} 的计数不显示，另有单元格被隐藏以防由合计反推；两种分类的合计相同，这一关系也在保护之内。占比只用已发布的计数。",
+        "en": "**Who is measured**: residents aged 65+ whose height and weight were measured at a community health centre "
+              "in the annual older-adult health check (synthetic data); anyone with height or weight missing is left out.\n\n"
+              "**Adult classification**: WS/T 428-2013: BMI <18.5 underweight, 18.5–23.9 normal, 24.0–27.9 overweight, "
+              "≥28.0 obese.\n\n"
+              "**Older-adult classification (beside it)**: older people lose height and gain body fat, and Chinese guidance "
+              "gives them a different suitable range: the Chinese Dietary Guidelines 2022 (older-adult section) advise BMI "
+              "20.0–26.9 at ages 65–79; the Chinese Nutrition Society's 2022 guideline for people aged 80+ gives 22.0–26.9. "
+              "These ranges are quoted from published reports of the guidelines, not checked against their full text. Both "
+              "classifications count the same measurements; neither replaces the other.\n\n"
+              "**Exact at the cut-offs**: no floating-point BMI quotient is compared. Height and weight as recorded (to "
+              "0.01 cm and 0.01 kg) become integers H and W, and 10⁷·W ≥ 10·cut-off·H² is tested in integers. A BMI exactly "
+              "at a cut-off falls in the upper class: 160.0 cm with 61.44 kg is BMI 24.0 exactly, overweight (floating "
+              "point gives 23.999999999999993 and would call it normal).\n\n"
+              "**Small-cell protection**: no count from 1 to {k1} is shown, and further cells are hidden so that none can "
+              "be recovered from totals; both classifications share their totals, and that relation is protected too. "
+              "Shares use released counts only.",
+    },
 })
 
 lng = lang()
@@ -47,9 +86,15 @@ st.caption(t("ew.caption", lng))
 st.caption(t("ew.release", lng, rid=info["release_id"], by=info["approval"].get("approved_by"),
              at=info["approval"].get("approved_at")))
 
-cat_label = lambda c: pick(lng, CATEGORY_ZH[c], CATEGORY_EN[c])  # noqa: E731
 qp = st.query_params
-category = qp.get("cat", "obese") if qp.get("cat") in CATEGORIES else "obese"
+scheme = qp.get("scheme") if qp.get("scheme") in SCHEMES else "adult"
+scheme = st.radio(t("ew.scheme", lng), SCHEMES, index=SCHEMES.index(scheme), horizontal=True,
+                  format_func=lambda s: t(f"ew.scheme.{s}", lng), key="ew_scheme")
+CATEGORIES = views.SCHEME_CATEGORIES[scheme]
+_names_zh, _names_en = (CATEGORY_ZH, CATEGORY_EN) if scheme == "adult" else (OLDER_ZH, OLDER_EN)
+cat_label = lambda c: pick(lng, _names_zh[c], _names_en[c])  # noqa: E731
+default = "obese" if scheme == "adult" else "below_range"
+category = qp.get("cat") if qp.get("cat") in CATEGORIES else default
 band = qp.get("age") if qp.get("age") in (ALL, *AGE_BANDS) else ALL
 sex = qp.get("sex") if qp.get("sex") in (ALL, "M", "F") else ALL
 
@@ -62,9 +107,9 @@ band = c2.selectbox(t("ew.age_band", lng), bands, index=bands.index(band),
 sexes = (ALL, "M", "F")
 sex = c3.selectbox(t("ew.sex", lng), sexes, index=sexes.index(sex),
                    format_func=lambda s: t("ew.all", lng) if s == ALL else t(f"ew.{s}", lng), key="ew_sex")
-qp["cat"], qp["age"], qp["sex"] = category, band, sex
+qp["scheme"], qp["cat"], qp["age"], qp["sex"] = scheme, category, band, sex
 
-values = guard(lambda: views.district_values(user, category, band, sex), lng)
+values = guard(lambda: views.district_values(user, category, band, sex, scheme), lng)
 d = districts().set_index("adcode")
 names = d.apply(lambda r: pick(lng, r["name_zh"], r["name_en"]), axis=1)
 shown = values.drop(index=ALL)
@@ -86,20 +131,21 @@ right.dataframe(table.rename(columns={"district": t("ew.district", lng), "measur
 district_choice = ALL
 for by, title in (("age_band", "ew.by_age"), ("sex", "ew.by_sex")):
     st.subheader(t(title, lng))
-    frame = guard(lambda by=by: views.breakdown(user, by, district_choice), lng)
+    frame = guard(lambda by=by: views.breakdown(user, by, district_choice, scheme), lng)
     frame["label"] = frame["category"].map(cat_label)
     if by == "sex":
         frame["sex"] = frame["sex"].map(lambda s: t(f"ew.{s}", lng))
     chart = px.bar(frame, x=by, y="share", color="label", barmode="stack",
                    category_orders={"label": [cat_label(c) for c in CATEGORIES]},
                    # An ordered scale: thin, normal, heavy, heavier reads in sequence, not as four unrelated hues.
-                   color_discrete_sequence=["#9ecae1", "#74c476", "#fd8d3c", "#d94801"],
+                   color_discrete_sequence=(["#9ecae1", "#74c476", "#fd8d3c", "#d94801"] if scheme == "adult"
+                                            else ["#9ecae1", "#74c476", "#fd8d3c"]),
                    labels={"share": t("ew.share", lng), by: t(f"ew.{by}", lng), "label": t("ew.category", lng)})
     chart.update_layout(height=320, margin={"l": 0, "r": 0, "t": 10, "b": 0})
     st.plotly_chart(chart, width="stretch", key=f"ew_chart_{by}")
 
 st.subheader(t("ew.centres", lng))
-centres = guard(lambda: views.facility_table(user), lng)
+centres = guard(lambda: views.facility_table(user, scheme), lng)
 centres = centres.assign(name=centres["name_zh"] if lng == "zh" else centres["name_en"])
 share_cols = [f"{c}_share" for c in CATEGORIES]
 st.dataframe(
@@ -111,6 +157,9 @@ st.dataframe(
 )
 
 if st.button(t("ew.download", lng), key="ew_dl_prepare", icon=":material/download:"):
-    csv_bytes, _meta = guard(lambda: views.download(user, category, band, sex), lng)
-    st.download_button(t("ew.download", lng), csv_bytes, file_name=f"elderly_weight_{category}.csv", mime="text/csv",
-                       key="ew_dl")
+    csv_bytes, _meta = guard(lambda: views.download(user, category, band, sex, scheme), lng)
+    st.download_button(t("ew.download", lng), csv_bytes, file_name=f"elderly_weight_{scheme}_{category}.csv",
+                       mime="text/csv", key="ew_dl")
+
+with st.expander(t("ew.about", lng)):
+    st.markdown(t("ew.about.text", lng, k1=int(info["meta"].get("min_cell") or 10) - 1))

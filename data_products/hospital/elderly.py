@@ -18,7 +18,7 @@ import pandas as pd
 
 from data_products.hospital import identity
 from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, apportion, register
-from data_products.products.elderly_weight.spec import AGE_BANDS, CATEGORIES, KIND, age_band, bmi, category
+from data_products.products.elderly_weight.spec import AGE_BANDS, CATEGORIES, KIND, age_band, classify
 from data_products.reference import districts, facilities
 
 COLUMNS = (
@@ -169,7 +169,7 @@ def realised_category(raw: pd.DataFrame) -> np.ndarray:
     """The category the written height and weight give ('' when either is blank)."""
     h = pd.to_numeric(raw["height_cm"].replace("", None)).to_numpy(dtype=float)
     w = pd.to_numeric(raw["weight_kg"].replace("", None)).to_numpy(dtype=float)
-    return category(bmi(h, w))
+    return classify(h, w)
 
 
 class _ElderlyTruth(TruthAccumulator):

@@ -7,7 +7,7 @@ from datetime import datetime
 import pandas as pd
 import pandera.pandas as pa
 
-from data_products.products.elderly_weight.spec import KIND, MIN_AGE, TABLE, age_band, bmi, category
+from data_products.products.elderly_weight.spec import KIND, MIN_AGE, TABLE, age_band, bmi, classify
 from data_products.reference.facilities import facilities
 from data_products.restricted import deid
 from data_products.restricted.specs import (
@@ -126,7 +126,8 @@ class ElderlySpec(IngestSpec):
     def deidentify(self, typed: pd.DataFrame, key: bytes) -> pd.DataFrame:
         age = typed["_age_years"].astype("int32")
         value = bmi(typed["height_cm"], typed["weight_kg"])
-        cat = pd.Series(category(value), index=typed.index).replace("", None)
+        # Exact at the cut-offs (integers, not the float quotient): 160.0 cm / 61.44 kg is overweight.
+        cat = pd.Series(classify(typed["height_cm"], typed["weight_kg"]), index=typed.index).replace("", None)
         return pd.DataFrame({
             "pseudonym": deid.pseudonyms(key, typed["id_card"]),
             "record_key": deid.record_keys(key, typed["facility_id"], typed["record_id"]),

@@ -12,11 +12,27 @@ import pandas as pd
 from data_products import approved
 from data_products.disclosure import ALL
 from data_products.governance import Principal, require
-from data_products.products.elderly_weight.spec import AGE_BANDS, CATEGORIES, PRODUCT_ID, SEXES
+from data_products.products.elderly_weight.spec import (
+    AGE_BANDS,
+    CATEGORIES,
+    OLDER_CATEGORIES,
+    PRODUCT_ID,
+    SCHEMES,
+    SEXES,
+)
 from data_products.products.scope import deliver, name_facilities, peer_summary, with_district_names
 from data_products.reference import districts
 
 BREAKDOWNS = {"age_band": AGE_BANDS, "sex": SEXES}
+# Which classification: the Chinese adult cut-offs, or the older-adult ranges beside them (spec).
+SCHEME_CATEGORIES = {"adult": CATEGORIES, "older": OLDER_CATEGORIES}
+_TABLES = {"adult": ("district_cube", "facility_cube"), "older": ("older_district_cube", "older_facility_cube")}
+
+
+def _scheme(scheme: str) -> tuple[tuple[str, ...], str, str]:
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme: {scheme!r} is not one of {SCHEMES}")
+    return (SCHEME_CATEGORIES[scheme], *_TABLES[scheme])
 
 
 def _release(user: Principal, action: str = "view"):
@@ -51,12 +67,14 @@ def _shares(cells: pd.DataFrame, key: str) -> pd.DataFrame:
     return out
 
 
-def district_values(user: Principal, category: str, age_band: str = ALL, sex: str = ALL) -> pd.DataFrame:
+def district_values(user: Principal, category: str, age_band: str = ALL, sex: str = ALL,
+                    scheme: str = "adult") -> pd.DataFrame:
     """One row per district (adcode index) plus 'ALL' for the city: count, measured, share, suppressed, reason."""
-    if category not in CATEGORIES:
-        raise ValueError(f"category: {category!r} is not one of {CATEGORIES}")
+    cats, district_table, _ = _scheme(scheme)
+    if category not in cats:
+        raise ValueError(f"category: {category!r} is not one of {cats}")
     rel, _ = _release(user)
-    cube = rel.table("district_cube")
+    cube = rel.table(district_table)
     rows = cube[(cube["age_band"] == age_band) & (cube["sex"] == sex)]
     shares = _shares(rows, "district")
     out = shares[shares["category"] == category].set_index("district").drop(columns="category")
@@ -66,23 +84,25 @@ def district_values(user: Principal, category: str, age_band: str = ALL, sex: st
     return out
 
 
-def breakdown(user: Principal, by: str, district: str = ALL) -> pd.DataFrame:
+def breakdown(user: Principal, by: str, district: str = ALL, scheme: str = "adult") -> pd.DataFrame:
     """Category shares by age band or sex (long form), city-wide or for one district."""
     if by not in BREAKDOWNS:
         raise ValueError(f"by: {by!r} is not one of {sorted(BREAKDOWNS)}")
+    _, district_table, _ = _scheme(scheme)
     rel, _ = _release(user)
-    cube = rel.table("district_cube")
+    cube = rel.table(district_table)
     other = "sex" if by == "age_band" else "age_band"
     rows = cube[(cube["district"] == district) & (cube[other] == ALL) & (cube[by] != ALL)]
     return _shares(rows, by).sort_values([by, "category"]).reset_index(drop=True)
 
 
-def city_profile(user: Principal) -> pd.DataFrame:
+def city_profile(user: Principal, scheme: str = "adult") -> pd.DataFrame:
     """The city's category shares over everyone measured."""
+    cats, district_table, _ = _scheme(scheme)
     rel, _ = _release(user)
-    cube = rel.table("district_cube")
+    cube = rel.table(district_table)
     rows = cube[(cube["district"] == ALL) & (cube["age_band"] == ALL) & (cube["sex"] == ALL)].assign(key=ALL)
-    return _shares(rows, "key").drop(columns="key").set_index("category").reindex(list(CATEGORIES))
+    return _shares(rows, "key").drop(columns="key").set_index("category").reindex(list(cats))
 
 
 def facility_comparison(user: Principal) -> pd.DataFrame:
@@ -110,30 +130,34 @@ def facility_comparison(user: Principal) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("metric")
 
 
-def facility_table(user: Principal) -> pd.DataFrame:
+def facility_table(user: Principal, scheme: str = "adult") -> pd.DataFrame:
     """Measured residents and category shares per centre, named as the row scope allows."""
+    cats, _, facility_table_name = _scheme(scheme)
     rel, decision = _release(user)
     scope = decision.row_scope
-    fc = rel.table("facility_cube")
+    fc = rel.table(facility_table_name)
     fc = fc[fc["facility_id"] != ALL]
     wide = _shares(fc, "facility_id").pivot(index="facility_id", columns="category", values="share")
     total = fc[fc["category"] == ALL].set_index("facility_id")["n"]
-    out = wide.reindex(columns=list(CATEGORIES)).add_suffix("_share")
+    out = wide.reindex(columns=list(cats)).add_suffix("_share")
     out.insert(0, "measured", total.reindex(out.index))
     out = out.reset_index().sort_values("facility_id").reset_index(drop=True)
     return name_facilities(out, scope)
 
 
-def download(user: Principal, category: str, age_band: str = ALL, sex: str = ALL) -> tuple[bytes, bytes]:
+def download(user: Principal, category: str, age_band: str = ALL, sex: str = ALL,
+             scheme: str = "adult") -> tuple[bytes, bytes]:
     """The district table shown on the page as CSV (with suppression reasons) and its metadata; audited."""
     rel, _ = _release(user, "download")
-    values = district_values(user, category, age_band, sex).reset_index()
+    values = district_values(user, category, age_band, sex, scheme).reset_index()
     values = with_district_names(values)
     values["share"] = values["share"].round(2).astype(object).where(~values["suppressed"], "")
     values = values.rename(columns={"reason": "suppression_reason", "share": "share_pct"})
-    values["category"], values["age_band"], values["sex"] = category, age_band, sex
-    return deliver(user, rel, PRODUCT_ID, values, f"elderly_weight_{category}_{age_band}_{sex}.csv",
-                   {"category": category, "age_band": age_band, "sex": sex}, bmi_cuts=rel.meta.get("bmi_cuts"))
+    values["classification"], values["category"], values["age_band"], values["sex"] = scheme, category, age_band, sex
+    return deliver(user, rel, PRODUCT_ID, values, f"elderly_weight_{scheme}_{category}_{age_band}_{sex}.csv",
+                   {"classification": scheme, "category": category, "age_band": age_band, "sex": sex},
+                   bmi_cuts=rel.meta.get("bmi_cuts"), older_cuts=rel.meta.get("older_cuts"),
+                   classification_sources=rel.meta.get("classification_sources"))
 
 
 def metric_label(metric_id: str, lang: str) -> str:
