@@ -109,3 +109,25 @@ def test_filters_live_in_the_url(demo):
     at = open_atlas("official", metric="crp_mg_l_p50", age="6to13")
     assert at.selectbox(key="metric").value == "crp_mg_l_p50"
     assert at.selectbox(key="age").value == "6to13"
+
+
+@pytest.mark.parametrize("marker", ["crp_mg_l", "pct_ng_ml", "il6_pg_ml", "wbc_10e9_l"])
+def test_distribution_axes_lie_within_the_released_quantiles_and_cutoffs(demo, marker):
+    at = open_atlas("official")
+    at.selectbox(key="marker").set_value(marker)
+    at.run()
+    assert not at.exception, at.exception
+    boxes = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    boxes = [s for s in boxes if s["data"] and s["data"][0].get("type") == "box"]
+    assert len(boxes) == 2
+    for spec in boxes:
+        trace, layout = spec["data"][0], spec["layout"]
+        log = layout["yaxis"].get("type") == "log"
+        to_axis = np.log10 if log else (lambda v: v)
+        shapes = [s["y0"] for s in layout.get("shapes", [])]
+        values = [*trace["lowerfence"], *trace["upperfence"]]
+        ends = [to_axis(min(values)), to_axis(max(values))]
+        ends = [min(ends[0], *shapes), max(ends[1], *shapes)] if shapes else ends
+        lo, hi = layout["yaxis"]["range"]
+        assert lo <= ends[0] and hi >= ends[1]
+        assert hi - lo <= (ends[1] - ends[0]) * 1.2 + 1e-9

@@ -12,12 +12,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards.charts import district_choropleth
+from dashboards.charts import district_choropleth, quantile_boxes
 from dashboards.ui import from_url, guard, lang, require_principal, synthetic_banner, to_url
 from data_products.disclosure import ALL
 from data_products.i18n import pick, register, t
 from data_products.products.pneumonia import labels, views
-from data_products.products.pneumonia.spec import AGE_BANDS, CUTOFFS, MARKERS, PATHOGENS, QUANTILES
+from data_products.products.pneumonia.spec import AGE_BANDS, CUTOFFS, MARKERS, PATHOGENS
 from data_products.reference import districts
 
 register({
@@ -176,23 +176,9 @@ with tabs[1]:
     marker = st.selectbox(t("pn.marker", lng), list(MARKERS), format_func=lambda m: t("marker." + m, lng), key="marker")
 
     def box(frame: pd.DataFrame, names: list[str], title: str) -> go.Figure:
-        fig = go.Figure()
-        ok = frame[list(QUANTILES)].notna().all(axis=1)
-        fig.add_trace(go.Box(
-            x=[lab for lab, good in zip(names, ok, strict=True) if good],
-            q1=frame.loc[ok, "p25"].tolist(), median=frame.loc[ok, "p50"].tolist(), q3=frame.loc[ok, "p75"].tolist(),
-            lowerfence=frame.loc[ok, "p10"].tolist(), upperfence=frame.loc[ok, "p90"].tolist(),
-            name=title, marker_color="#1f6f8b", boxpoints=False,
-        ))
-        for c in CUTOFFS:
-            if c.marker == marker:
-                fig.add_hline(y=c.value, line_dash="dash", line_color="#c0392b",
-                              annotation_text=f"{t('pn.cutoff_line', lng)} {c.op} {c.value:g}", annotation_position="top left")
-        fig.update_layout(title=title, height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10}, showlegend=False,
-                          yaxis_title=t("marker." + marker, lng))
-        if marker in ("pct_ng_ml", "il6_pg_ml", "crp_mg_l"):
-            fig.update_yaxes(type="log")
-        return fig
+        lines = [(c.value, f"{t('pn.cutoff_line', lng)} {c.op} {c.value:g}") for c in CUTOFFS if c.marker == marker]
+        return quantile_boxes(frame, names, title=title, axis_title=t("marker." + marker, lng), lines=lines,
+                              log=marker in ("pct_ng_ml", "il6_pg_ml", "crp_mg_l"))
 
     d1, d2 = st.columns(2)
     qa = guard(lambda: views.quantiles_by_age(user, marker), lng)
