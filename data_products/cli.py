@@ -131,11 +131,17 @@ def method_compare(
     test: Annotated[str, typer.Option(help="Column of the method under test (e.g. TcB).")],
     error_ratio: Annotated[float, typer.Option(help="Deming λ = var(error of test) / var(error of reference).")] = 1.0,
     json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    level: Annotated[list[float] | None, typer.Option(
+        "--level", help="Decision level (repeatable): bias and limits of agreement there.")] = None,
+    threshold: Annotated[float | None, typer.Option(
+        help="Reference value defining a positive case, for sensitivity/specificity.")] = None,
+    cutoff: Annotated[float | None, typer.Option(help="Test cut-off (default: --threshold).")] = None,
 ) -> None:
-    """Method-comparison statistics (Bland-Altman, Deming, Passing-Bablok, ...) for your own paired data."""
+    """Method-comparison statistics (Bland-Altman, Deming, Passing-Bablok, ...) for your own paired data, any n."""
     from data_products.products.jaundice.method_compare import method_compare as run
 
-    _exit(run(csv, reference, test, error_ratio=error_ratio, as_json=json))
+    _exit(run(csv, reference, test, error_ratio=error_ratio, as_json=json, decision_levels=level or (),
+              tsb_threshold=threshold, tcb_cutoff=cutoff))
 
 
 @app.command()

@@ -137,11 +137,16 @@ def test_six_sums_reproduce_pair_based_statistics(seed):
         assert (b, a) == pytest.approx((fit.slope, fit.intercept), rel=1e-12)
 
 
+# The cut is drawn from the rows' own length, so every example is valid (no assume(): filtering half the
+# examples away tripped hypothesis's filter_too_much health check).
+_ROWS_AND_CUT = st.lists(st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)), min_size=2, max_size=30).flatmap(
+    lambda rows: st.tuples(st.just(rows), st.integers(1, len(rows) - 1)))
+
+
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)), min_size=2, max_size=30),
-       st.integers(1, 29))
-def test_six_sums_of_strata_merge_to_the_whole(rows, cut):
-    assume(cut < len(rows))
+@given(_ROWS_AND_CUT)
+def test_six_sums_of_strata_merge_to_the_whole(rows_and_cut):
+    rows, cut = rows_and_cut
     x, y = np.array(rows).T
     whole = S.SixSums.from_pairs(x, y)
     merged = S.SixSums.from_pairs(x[:cut], y[:cut]).merge(S.SixSums.from_pairs(x[cut:], y[cut:]))
@@ -321,9 +326,177 @@ def test_passing_bablok_shifts_intercept_only_when_test_is_shifted(rows, c):
         assert b.intercept == pytest.approx(a.intercept + c, abs=1e-9)
 
 
-def test_passing_bablok_refuses_oversized_input_clearly():
-    with pytest.raises(ValueError, match="max_n=10"):
-        S.passing_bablok(np.arange(11.0), np.arange(11.0), max_n=10)
+def _pb_tuple(fit):
+    return (fit.slope, fit.slope_ci_low, fit.slope_ci_high, fit.intercept, fit.intercept_ci_low, fit.intercept_ci_high)
+
+
+def _same(a, b):
+    return all(u == v or (math.isnan(u) and math.isnan(v)) for u, v in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("enum_max", [40, 2_000_000])
+def test_passing_bablok_selection_equals_the_full_slope_array(seed, enum_max):
+    # The counting path (any n) against the materialised slopes, bit for bit: integer data with ties in
+    # x, in y and identical points, decimals, slopes of exactly -1 and steeper, and an exact line. A
+    # small enum_max forces several rounds of bracketing before the enumeration.
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(30, 400))
+    true = rng.integers(0, 15, n)
+    cases = [
+        (true + rng.integers(-2, 3, n), true + rng.integers(-3, 4, n)),
+        (np.round(rng.uniform(0, 30, n), 1), None),
+        (np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 3, 8]), np.array([2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 9, 2])),
+        (rng.integers(0, 20, n), None),
+        (rng.uniform(-50, 10, n), None),
+    ]
+    for i, (x, y) in enumerate(cases):
+        x = np.asarray(x, float)
+        if y is None:
+            y = {1: lambda v: np.round(v + rng.normal(0, 2, v.size), 1), 3: lambda v: 3 + 2 * v,
+                 4: lambda v: 0.9 * v + rng.normal(0, 4, v.size)}[i](x)
+        y = np.asarray(y, float)
+        direct = S.passing_bablok(x, y)
+        counted = S.passing_bablok(x, y, direct_max_n=0, enum_max=enum_max)
+        # Bit for bit, except that a cluster of more than enum_max tied slopes of decimal data is
+        # represented by one of its members (they agree to rounding).
+        assert _pb_tuple(counted) == pytest.approx(_pb_tuple(direct), rel=1e-13, nan_ok=True), i
+        if enum_max > 1000 or i != 1:
+            assert _same(_pb_tuple(direct), _pb_tuple(counted)), (i, _pb_tuple(direct), _pb_tuple(counted))
+
+
+def test_passing_bablok_selection_matches_exact_brute_force():
+    x, y = _linear(43, n=60, slope=0.8, sd_y=2.5)
+    fit = S.passing_bablok(x, y, direct_max_n=0, enum_max=100)
+    assert _pb_tuple(fit) == pytest.approx(_pb_brute(x.tolist(), y.tolist()), rel=1e-12)
+
+
+def test_slope_counting_equals_brute_force():
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 12, 200).astype(float)
+    y = x + rng.integers(-3, 4, 200)
+    sel = S._SlopeSelector(x, y)
+    slopes = S._pairwise_slopes(x, y)
+    for t in (-1.7, -1 + 1e-6, 0.25, 1.0 + 1e-7, 2.5):
+        assert sel.count_below(t) == int(np.count_nonzero(slopes < t)) + (
+            sel.minus_one if t > -1 else 0), t
+    assert sel.total == slopes.size and sel.k == int(np.count_nonzero(slopes < -1))
+    assert sel.vertical == int(np.count_nonzero(np.isinf(slopes)))
+
+
+def test_passing_bablok_intercept_interval_is_ordered_for_negative_reference_values():
+    # Reference values below zero: median(y - b_upper x) is then the *upper* intercept bound.
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-10, -1, 80)
+    y = 1.0 + 0.9 * x + rng.normal(0, 0.3, 80)
+    fit = S.passing_bablok(x, y)
+    assert fit.intercept_ci_low < fit.intercept < fit.intercept_ci_high
+    brute = _pb_brute(x.tolist(), y.tolist())
+    assert brute[4] > brute[5]  # the textbook order, reversed here
+    assert (fit.intercept_ci_low, fit.intercept_ci_high) == pytest.approx((brute[5], brute[4]), rel=1e-12)
+
+
+# ------------------------------------------------------------------------------------------- choice of line
+
+
+def _lambda_sim(seed, n=2000, lam=4.5, slope=1.0, intercept=20.0):
+    """Bilirubin-like range; reference error SD 9.5 (5% at 190), test error SD sqrt(lam) times that."""
+    rng = np.random.default_rng(seed)
+    true = 190 * np.exp(rng.normal(0, 0.3, n))
+    return true + rng.normal(0, 9.5, n), intercept + slope * true + rng.normal(0, 9.5 * math.sqrt(lam), n)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lambda_4_5_selects_deming_which_recovers_the_true_slope(seed):
+    x, y = _lambda_sim(seed)
+    res = S.compare(x, y, error_ratio=4.5)
+    assert (res.primary_regression, res.regression_reason) == ("deming", "lambda_far_from_slope_squared")
+    assert res.deming.slope_ci_low <= 1.0 <= res.deming.slope_ci_high
+    # Passing-Bablok (its assumption lambda ~ b^2 broken) misses the truth: the reason for the choice.
+    assert res.passing_bablok.slope_ci_low > 1.0
+
+
+def test_passing_bablok_is_primary_when_its_assumption_holds():
+    x, y = _lambda_sim(3, lam=1.0)
+    res = S.compare(x, y, error_ratio=1.0)
+    assert res.primary_regression == "passing_bablok"
+    assert res.passing_bablok.slope_ci_low <= 1.0 <= res.passing_bablok.slope_ci_high
+    assert S.choose_regression(4.5, 1.0) == ("deming", "lambda_far_from_slope_squared")
+    assert S.choose_regression(1.9, 1.0)[0] == "passing_bablok"
+    assert S.choose_regression(4.5, math.nan) == ("deming", "pb_undefined")
+
+
+# ------------------------------------------------------------------------------------------- limits of agreement
+
+
+def test_regression_limits_follow_the_published_formulas():
+    # Bland & Altman (1999): D on A by OLS, |residuals| on A by OLS, limits D-hat -/+ 2.46 |R|-hat.
+    x, y = _linear(17, n=80, sd_y=2.0)
+    rl = S.regression_limits(x, y)
+    a, d = (x + y) / 2, y - x
+    b1, b0 = np.polyfit(a, d, 1)
+    c1, c0 = np.polyfit(a, np.abs(d - b0 - b1 * a), 1)
+    assert (rl.bias_intercept, rl.bias_slope, rl.abs_intercept, rl.abs_slope) == pytest.approx((b0, b1, c0, c1))
+    assert rl.factor == pytest.approx(2.46, abs=0.005) and rl.factor == pytest.approx(1.96 * math.sqrt(math.pi / 2))
+    lm = rl.at(20.0)
+    assert (lm.lower, lm.upper) == pytest.approx((b0 + b1 * 20 - rl.factor * (c0 + c1 * 20),
+                                                  b0 + b1 * 20 + rl.factor * (c0 + c1 * 20)))
+    ref = sps.linregress(a, np.abs(d - b0 - b1 * a))
+    assert rl.abs_slope_p == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+def _proportional(seed, n=6000):
+    rng = np.random.default_rng(seed)
+    true = rng.uniform(40, 400, n)
+    x = true + rng.normal(0, 0.03 * true)
+    y = 10 + true + rng.normal(0, 0.09 * true)  # the spread of the differences grows with bilirubin
+    return x, y
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_regression_limits_hold_95_percent_in_every_third_of_the_range(seed):
+    x, y = _proportional(seed)
+    res = S.compare(x, y, error_ratio=9.0)
+    assert res.loa_method == "regression" and res.regression_limits.heteroscedastic
+    rl, ba = res.regression_limits, res.bland_altman
+    a, d = (x + y) / 2, y - x
+    edges = np.linspace(a.min(), a.max(), 4)
+    constant = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        part = (a >= lo) & (a <= hi)
+        centre = rl.bias_intercept + rl.bias_slope * a[part]
+        half = rl.factor * (rl.abs_intercept + rl.abs_slope * a[part])
+        inside = np.abs(d[part] - centre) <= half
+        assert 0.93 <= inside.mean() <= 0.97, (lo, hi, inside.mean())
+        constant.append(((d[part] >= ba.lower) & (d[part] <= ba.upper)).mean())
+    # The constant limits (the finding): too wide at the bottom, too narrow at the top.
+    assert constant[0] > 0.99 and constant[-1] < 0.90
+
+
+def test_regression_limit_intervals_cover_the_true_limits():
+    # True limits at A0 for the simulation: bias(A0) -/+ 1.96 sd(A0), estimated on a very large sample.
+    big_x, big_y = _proportional(99, n=400_000)
+    truth = S.regression_limits(big_x, big_y).at(250.0)
+    hits, reps = np.zeros(2), 300
+    for r in range(reps):
+        lm = S.regression_limits(*_proportional(1000 + r, n=300)).at(250.0)
+        hits += [lm.lower_ci_low <= truth.lower <= lm.lower_ci_high, lm.upper_ci_low <= truth.upper <= lm.upper_ci_high]
+    assert np.all((hits / reps >= 0.91) & (hits / reps <= 0.985)), hits / reps
+
+
+def test_homoscedastic_data_keep_constant_limits():
+    x, y = _linear(2, n=400, sd_y=1.5)
+    res = S.compare(x, y, decision_levels=[10.0, 20.0])
+    assert res.loa_method == "constant"
+    assert [(la.lower, la.upper) for la in res.limits_at_levels] == [(res.bland_altman.lower, res.bland_altman.upper)] * 2
+
+
+def test_percentages_only_on_a_ratio_scale():
+    x, y = _linear(3)
+    assert S.compare(x, y).bland_altman_percent is not None
+    res = S.compare(x - 15, y - 15)  # reference and test values of both signs: pair means near zero
+    assert res.bland_altman_percent is None
+    assert "bland_altman_percent_bias" not in res.to_dict()
 
 
 # ------------------------------------------------------------------------------------------- diagnostics
@@ -464,3 +637,50 @@ def test_cli_accepts_bom_quotes_blank_lines_and_crlf(tmp_path):
     res = json.loads(out)
     assert res["n"] == 4
     assert res["bland_altman_bias"] == pytest.approx(np.mean([1.5, 1, 1, -1]))
+
+
+def test_cli_negative_reference_values_intercept_in_order_and_no_percentages(tmp_path):
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-10, 6, 80)
+    y = 1.0 + 0.9 * x + rng.normal(0, 0.3, 80)
+    path = _write(tmp_path, "ref,test\n" + "".join(f"{a:.6f},{b:.6f}\n" for a, b in zip(x, y, strict=True)))
+    code, out, err = _run(path, "ref", "test")
+    assert code == 0, err
+    pb = out[out.index("\n  Passing-Bablok"):]
+    icpt = pb[pb.index("intercept"):].splitlines()[0]
+    lo, hi = (float(v) for v in icpt[icpt.index("(") + 1:icpt.index(")")].split(" to "))
+    assert lo < hi
+    assert "percentage differences (100" not in out and "Percentage differences: not shown" in out
+    code, out, _ = _run(path, "ref", "test", as_json=True)
+    assert not any(k.startswith("bland_altman_percent") for k in json.loads(out))
+
+
+def test_cli_100000_pairs_agree_with_the_statistics_on_all_pairs(tmp_path):
+    # No refusal above 5,000 pairs, no subsample: every figure is the full-data statistic.
+    x, y = _lambda_sim(11, n=100_000)
+    x, y = np.round(x, 1), np.round(y, 1)
+    path = tmp_path / "big.csv"
+    pd.DataFrame({"tsb": x, "tcb": y}).to_csv(path, index=False)
+    code, out, err = _run(path, as_json=True, error_ratio=4.5, decision_levels=[205.0, 291.0])
+    assert code == 0, err
+    cli = json.loads(out)
+    assert cli["n"] == 100_000
+    ba, dem = S.bland_altman(x, y), S.deming(x, y, 4.5)
+    assert cli["bland_altman_bias"] == pytest.approx(ba.bias, rel=1e-12)
+    assert cli["bland_altman_sd"] == pytest.approx(ba.sd, rel=1e-12)
+    assert cli["deming_slope"] == pytest.approx(dem.slope, rel=1e-12)
+    assert cli["deming_slope_ci_low"] == pytest.approx(dem.slope_ci_low, rel=1e-9)
+    assert cli["pearson_r"] == pytest.approx(np.corrcoef(x, y)[0, 1], rel=1e-12)
+    # Passing-Bablok on all 100,000 pairs: its slope has as many pairwise slopes on each side (after
+    # the K shift) as the definition asks, counted independently on a random sample of 2 million pairs.
+    b = cli["passing_bablok_slope"]
+    rng = np.random.default_rng(0)
+    i, j = rng.integers(0, x.size, 2_000_000), rng.integers(0, x.size, 2_000_000)
+    keep = x[i] != x[j]
+    s = (y[j] - y[i])[keep] / (x[j] - x[i])[keep]
+    s = s[s != -1]
+    # The slope is the (N/2 + K)-th of N: a share 1/2 + K/N of the slopes lies below it.
+    assert np.mean(s < b) == pytest.approx(0.5 + np.mean(s < -1), abs=0.002)
+    assert cli["primary_regression"] == "deming"
+    assert cli["deming_slope_ci_low"] <= 1.0 <= cli["deming_slope_ci_high"]
+    assert cli["limits_at_level_2_level"] == 291.0

@@ -35,10 +35,6 @@ from data_products.products.jaundice.spec import (
     cutoff,
 )
 
-# Beyond this many pairs Passing-Bablok runs on a fixed-seed random subsample of this size (O(n^2)).
-PB_SAMPLE = stats.PASSING_BABLOK_MAX_N
-PB_SEED = 20240808
-
 
 def _base_sql() -> str:
     dims = ",\n  ".join(f"{expr} AS {name}" for name, (expr, _) in SUBGROUPS.items())
@@ -145,8 +141,8 @@ def _row(res: stats.MethodComparison) -> dict:
     }
 
 
-def compare_pairs(tsb: np.ndarray, tcb: np.ndarray, *, with_extras: bool = False) -> tuple[stats.MethodComparison, bool]:
-    """``stats.compare`` as the report runs it; returns (result, Passing-Bablok subsampled?).
+def compare_pairs(tsb: np.ndarray, tcb: np.ndarray, *, with_extras: bool = False) -> stats.MethodComparison:
+    """``stats.compare`` as the report runs it, on every pair (Passing-Bablok is exact for any n).
 
     The report's settings are fixed here so ``dataspace method-compare`` with the same error ratio,
     levels and thresholds reproduces the same figures.
@@ -154,32 +150,15 @@ def compare_pairs(tsb: np.ndarray, tcb: np.ndarray, *, with_extras: bool = False
     x, y = np.asarray(tsb, float), np.asarray(tcb, float)
     levels = DECISION_LEVELS if with_extras else ()
     thresholds = [(th.tsb, cutoff(th, r)) for th in THRESHOLDS for r in ("same", "aap")] if with_extras else []
-    sampled = x.size > PB_SAMPLE
-    if not sampled:
-        res = stats.compare(x, y, error_ratio=ERROR_RATIO, confidence=CONFIDENCE, decision_levels=levels,
-                            thresholds=thresholds, reference_name="TSB", test_name="TcB")
-        return res, False
-    # Everything from all pairs, Passing-Bablok from a fixed subsample (its O(n^2) slope array):
-    # compare() would run it on all pairs, so the result is assembled from the same functions.
-    idx = np.sort(np.random.default_rng(PB_SEED).choice(x.size, PB_SAMPLE, replace=False))
-    sub = stats.passing_bablok(x[idx], y[idx], CONFIDENCE)
-    pct = stats.bland_altman(x, y, CONFIDENCE, percent=True) if not np.any(x + y == 0) else None
-    res = stats.MethodComparison(
-        n=int(x.size), reference_name="TSB", test_name="TcB", confidence=CONFIDENCE, error_ratio=ERROR_RATIO,
-        bland_altman=stats.bland_altman(x, y, CONFIDENCE), pearson=stats.pearson(x, y, CONFIDENCE),
-        ols=stats.ols(x, y, CONFIDENCE), deming=stats.deming(x, y, ERROR_RATIO, CONFIDENCE), passing_bablok=sub,
-        bland_altman_percent=pct,
-        decision_levels=stats.decision_level_bias(x, y, levels, ERROR_RATIO, CONFIDENCE),
-        diagnostics=tuple(stats.diagnostic_accuracy(x, y, t, c, CONFIDENCE) for t, c in thresholds),
-    )
-    return res, True
+    return stats.compare(x, y, error_ratio=ERROR_RATIO, confidence=CONFIDENCE, decision_levels=levels,
+                         thresholds=thresholds, reference_name="TSB", test_name="TcB")
 
 
 def statistics(frame: pd.DataFrame, device_levels: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(overall + subgroup statistics, decision-level biases, notes). A subgroup below
     ``MIN_PAIRS_FOR_STATS`` or where a statistic is undefined gets NaN and a reason."""
     rows = []
-    notes: dict = {"pb_subsampled": []}
+    notes: dict = {}
 
     def one(dimension: str, level: str, sel: np.ndarray, extras: bool = False):
         x, y = frame["tsb"].to_numpy(float)[sel], frame["tcb"].to_numpy(float)[sel]
@@ -189,9 +168,7 @@ def statistics(frame: pd.DataFrame, device_levels: list[str]) -> tuple[pd.DataFr
             row["stats_reason"] = "too_few"
         else:
             try:
-                res, sampled = compare_pairs(x, y, with_extras=extras)
-                if sampled:
-                    notes["pb_subsampled"].append(f"{dimension}={level}")
+                res = compare_pairs(x, y, with_extras=extras)
                 row.update(_row(res))
                 row["mean_tsb"], row["mean_tcb"] = float(x.mean()), float(y.mean())
             except ValueError as exc:

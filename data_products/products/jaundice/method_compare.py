@@ -125,6 +125,10 @@ def _ci(lo: float, hi: float, digits: int) -> str:
     return f"({_fmt(lo, digits)} to {_fmt(hi, digits)})"
 
 
+def _line(a: float, b: float) -> str:
+    return f"{_fmt(a, 2)} {'-' if b < 0 else '+'} {_fmt(abs(b), 4)} * A"
+
+
 def format_table(res: stats.MethodComparison) -> str:
     """A readable plain-text report of ``res``; values in the data's unit to 2 decimals, slopes and r to 4."""
     pct = f"{res.confidence * 100:g}%"
@@ -152,6 +156,28 @@ def format_table(res: stats.MethodComparison) -> str:
     ba_block("Bland-Altman (intervals: Bland & Altman 1999 approximate)", res.bland_altman, "")
     if res.bland_altman_percent is not None:
         ba_block("Bland-Altman, percentage differences (100 * d / pair mean)", res.bland_altman_percent, "%")
+    else:
+        lines += ["Percentage differences: not shown (values of mixed sign or zero; pair means approach or "
+                  "cross zero)", ""]
+    rl = res.regression_limits
+    if rl is not None:
+        verdict = "grows or shrinks with the mean" if rl.heteroscedastic else "no evidence it changes with the mean"
+        lines += [
+            "Spread of the differences (Bland & Altman 1999 regression-based limits)",
+            row("mean difference", _line(rl.bias_intercept, rl.bias_slope)),
+            row("|residual|", _line(rl.abs_intercept, rl.abs_slope),
+                _ci(rl.abs_slope_ci_low, rl.abs_slope_ci_high, 4) + f" slope p={rl.abs_slope_p:.3g}"),
+            row("limits", f"mean difference -/+ {rl.factor:.2f} * |residual| line"),
+            f"  A = pair mean; test of heteroscedasticity (slope of |residual| on A, p < 0.05): {verdict}",
+            f"  limits of agreement used: {'regression-based' if res.loa_method == 'regression' else 'constant'}",
+            "",
+        ]
+    for la in res.limits_at_levels:
+        lines.append(row(f"limits at pair mean {_fmt(la.level, 2)}", f"{_fmt(la.lower, 2)} / {_fmt(la.upper, 2)}",
+                         f"lower {_ci(la.lower_ci_low, la.lower_ci_high, 2)}, upper "
+                         f"{_ci(la.upper_ci_low, la.upper_ci_high, 2)}"))
+    if res.limits_at_levels:
+        lines.append("")
     p = res.pearson
     lines += ["Correlation", row("Pearson r (Fisher z CI)", _fmt(p.r, 4), _ci(p.ci_low, p.ci_high, 4)), ""]
     lines.append("Regression: test = intercept + slope * reference")
@@ -160,12 +186,21 @@ def format_table(res: stats.MethodComparison) -> str:
         "deming": f"Deming, lambda={res.error_ratio:g} (jackknife CI)",
         "passing_bablok": "Passing-Bablok",
     }
+    labels[res.primary_regression] += "  [primary]"
     for fit in (res.ols, res.deming, res.passing_bablok):
         lines.append(f"  {labels[fit.method]}")
         lines.append(row("  slope", _fmt(fit.slope, 4), _ci(fit.slope_ci_low, fit.slope_ci_high, 4)))
         lines.append(row("  intercept", _fmt(fit.intercept, 2),
                          _ci(fit.intercept_ci_low, fit.intercept_ci_high, 2)))
     lines.append("  lambda = var(test error) / var(reference error); R mcr's error.ratio is 1/lambda")
+    if res.regression_reason == "lambda_far_from_slope_squared":
+        lines.append(f"  primary line: Deming. Passing-Bablok assumes lambda ~ slope^2 "
+                     f"({_fmt(res.passing_bablok.slope ** 2, 2)} here) but lambda = {res.error_ratio:g}: "
+                     "its slope can be biased; shown for reference only")
+    elif res.regression_reason == "lambda_near_slope_squared":
+        lines.append("  primary line: Passing-Bablok (lambda ~ slope^2, its assumption holds; robust to outliers)")
+    else:
+        lines.append("  primary line: Deming (Passing-Bablok undefined for these data)")
     if res.decision_levels:
         lines += ["", "Bias at decision levels (Deming; jackknife CI)"]
         for d in res.decision_levels:

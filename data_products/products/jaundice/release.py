@@ -192,7 +192,6 @@ def build(con: duckdb.DuckDBPyConnection):
         "agreement_limit": AGREEMENT_LIMIT,
         "screening_min_sensitivity": SCREENING_MIN_SENSITIVITY,
         "min_pairs_for_stats": MIN_PAIRS_FOR_STATS,
-        "pb_subsampled": notes["pb_subsampled"],
         "suppression_rule": (
             "No count from 1 to min_cell-1 is shown (primary); further cells are hidden so that no hidden "
             "count can be recovered from margins (secondary). Statistics of a subgroup are shown only when its "

@@ -278,6 +278,4 @@ def render(data: dict, lang: str = "zh") -> bytes:
 
     pdf.heading(t("jaundice.tab_methods", lang), 11)
     pdf.para(t("jaundice.methods", lang, lam=meta.get("error_ratio"), minp=MIN_PAIRS_FOR_STATS, k1=k - 1), 8)
-    if meta.get("pb_subsampled"):
-        pdf.para("Passing–Bablok: " + ", ".join(meta["pb_subsampled"]), 7)
     return bytes(pdf.output())

@@ -32,14 +32,29 @@ from scipy import stats as sps
 
 # Bland & Altman's conventional multiplier for the 95% limits of agreement (Giavarina 2015 uses it too).
 LOA_Z = 1.96
-# Beyond this many pairs the O(n^2) Passing-Bablok slope array (n(n-1)/2 float64) exceeds ~100 MB.
-PASSING_BABLOK_MAX_N = 5000
+# Bland & Altman (1999), regression-based limits: for normal residuals E|R| = sigma * sqrt(2 / pi), so
+# 1.96 sigma = 1.96 * sqrt(pi / 2) * E|R| = 2.46 * E|R|.
+ABS_RESIDUAL_FACTOR = LOA_Z * math.sqrt(math.pi / 2.0)
+# The stated test of heteroscedasticity: the slope of |residual| on the pair mean, two-sided t test.
+HETERO_ALPHA = 0.05
+# Passing-Bablok is consistent only when var(test error) / var(reference error) = slope^2 (Passing &
+# Bablok 1983). Our rule: it is the primary line when the stated lambda is within this factor of b^2,
+# otherwise Deming with the stated lambda is primary and Passing-Bablok is shown with a caveat.
+PB_LAMBDA_FACTOR = 2.0
+# Up to this many pairs Passing-Bablok sorts the full slope array (n(n-1)/2 float64, ~16 MB at 2,000);
+# above it, the order statistics are selected without materialising it (``_SlopeSelector``).
+PB_DIRECT_MAX_N = 2000
+# The selector enumerates the slopes of a bracket once it holds at most this many.
+_PB_ENUM_MAX = 2_000_000
+# Half-width of the window around -1 searched explicitly for slopes of exactly -1.
+_MINUS_ONE_WINDOW = 1e-9
 # Pairwise differences this close (relative) to dy == -dx count as slope exactly -1 (same spirit as mcr's EPS).
 _MINUS_ONE_RTOL = 1e-12
 
 __all__ = [
     "BlandAltman", "Correlation", "DecisionLevelBias", "DiagnosticAccuracy", "LineFit", "MethodComparison",
-    "SixSums", "aap2022_tcb_cutoff", "bland_altman", "bland_altman_from_sums", "compare", "decision_level_bias",
+    "LimitsAt", "RegressionLimits", "SixSums", "aap2022_tcb_cutoff", "choose_regression", "constant_limits_at",
+    "percent_meaningful", "regression_limits", "bland_altman", "bland_altman_from_sums", "compare", "decision_level_bias",
     "deming", "deming_from_sums", "diagnostic_accuracy", "ols", "ols_from_sums", "passing_bablok", "pearson",
     "pearson_from_sums", "referral_cutoff", "validate_pairs", "wilson_ci",
 ]
@@ -205,6 +220,62 @@ class DiagnosticAccuracy(_Flat):
 
 
 @dataclass(frozen=True)
+class LimitsAt(_Flat):
+    """Limits of agreement at one pair mean ``level`` (from ``RegressionLimits.at``)."""
+
+    level: float
+    bias: float
+    lower: float
+    upper: float
+    lower_ci_low: float
+    lower_ci_high: float
+    upper_ci_low: float
+    upper_ci_high: float
+
+
+@dataclass(frozen=True)
+class RegressionLimits(_Flat):
+    """Bland & Altman (1999) regression-based limits of agreement, with the differences' spread a
+    linear function of the pair mean A = (test + reference) / 2.
+
+    D = b0 + b1 A (OLS of the differences on the means); R = residuals; |R| = c0 + c1 A (OLS);
+    limits b0 + b1 A -/+ 2.46 (c0 + c1 A), 2.46 = 1.96 sqrt(pi/2). ``heteroscedastic`` is the
+    stated test: c1 differs from 0 (two-sided t test, n - 2 df, p < ``HETERO_ALPHA``).
+    Intervals (ours; Bland & Altman give none for this form): the limit at A0 has
+    SE^2 = SE(D fit at A0)^2 + 2.46^2 SE(|R| fit at A0)^2 (OLS prediction errors of the mean line,
+    the two fits treated as independent), Student t with n - 2 df. For constant spread this is close
+    to their sqrt(3 s^2 / n).
+    """
+
+    n: int
+    bias_intercept: float
+    bias_slope: float
+    bias_slope_p: float
+    abs_intercept: float
+    abs_slope: float
+    abs_slope_ci_low: float
+    abs_slope_ci_high: float
+    abs_slope_p: float
+    heteroscedastic: bool
+    mean_a: float
+    saa: float
+    s2_bias: float
+    s2_abs: float
+    factor: float = ABS_RESIDUAL_FACTOR
+    confidence: float = 0.95
+
+    def at(self, level: float) -> LimitsAt:
+        level = float(level)
+        bias = self.bias_intercept + self.bias_slope * level
+        half = self.factor * (self.abs_intercept + self.abs_slope * level)
+        lev = 1.0 / self.n + (level - self.mean_a) ** 2 / self.saa
+        se = math.sqrt(lev * (self.s2_bias + self.factor**2 * self.s2_abs))
+        t = _t(self.confidence, self.n - 2)
+        lower, upper = bias - half, bias + half
+        return LimitsAt(level, bias, lower, upper, lower - t * se, lower + t * se, upper - t * se, upper + t * se)
+
+
+@dataclass(frozen=True)
 class MethodComparison:
     """All statistics of one comparison. ``to_dict`` gives one flat level of scalar fields."""
 
@@ -221,10 +292,17 @@ class MethodComparison:
     bland_altman_percent: BlandAltman | None = None
     decision_levels: tuple[DecisionLevelBias, ...] = field(default_factory=tuple)
     diagnostics: tuple[DiagnosticAccuracy, ...] = field(default_factory=tuple)
+    regression_limits: RegressionLimits | None = None
+    # "regression" (Bland & Altman 1999, spread grows with the mean) or "constant" (bias -/+ 1.96 SD)
+    loa_method: str = "constant"
+    limits_at_levels: tuple[LimitsAt, ...] = field(default_factory=tuple)
+    # "deming" or "passing_bablok", and why (``choose_regression``)
+    primary_regression: str = "deming"
+    regression_reason: str = ""
 
     def to_dict(self) -> dict:
-        """Flat dict: nested results become ``<part>_<field>``; list items ``decision_level_<i>_<field>``
-        and ``diagnostic_<i>_<field>`` (1-based, in the order given)."""
+        """Flat dict: nested results become ``<part>_<field>``; list items ``decision_level_<i>_<field>``,
+        ``limits_at_level_<i>_<field>`` and ``diagnostic_<i>_<field>`` (1-based, in the order given)."""
         out: dict = {}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -233,7 +311,8 @@ class MethodComparison:
             elif value is None:
                 continue
             elif isinstance(value, tuple):
-                prefix = {"decision_levels": "decision_level", "diagnostics": "diagnostic"}[f.name]
+                prefix = {"decision_levels": "decision_level", "diagnostics": "diagnostic",
+                          "limits_at_levels": "limits_at_level"}[f.name]
                 for i, item in enumerate(value, start=1):
                     out.update({f"{prefix}_{i}_{k}": v for k, v in item.to_dict().items()})
             else:
@@ -449,6 +528,68 @@ def deming(reference, test, error_ratio: float = 1.0, confidence: float = 0.95) 
     return LineFit("deming", s.n, b, b_lo, b_hi, a, a_lo, a_hi, confidence, float(error_ratio))
 
 
+def _ols_line(a: np.ndarray, v: np.ndarray) -> tuple[float, float, float, float, float]:
+    """(intercept, slope, SE of slope, residual variance, p of slope) of OLS of v on a."""
+    n = a.size
+    ma, mv = float(a.mean()), float(v.mean())
+    da = a - ma
+    saa = float(da @ da)
+    slope = float(da @ (v - mv)) / saa
+    icpt = mv - slope * ma
+    res = v - icpt - slope * a
+    s2 = float(res @ res) / (n - 2)
+    se = math.sqrt(s2 / saa)
+    p = float(2 * sps.t.sf(abs(slope / se), n - 2)) if se > 0 else (0.0 if slope != 0 else 1.0)
+    return icpt, slope, se, s2, p
+
+
+def regression_limits(reference, test, confidence: float = 0.95) -> RegressionLimits:
+    """Bland & Altman (1999) regression-based 95% limits of agreement (see ``RegressionLimits``)."""
+    _check_confidence(confidence)
+    x, y = validate_pairs(reference, test, min_n=4)
+    a, d = (x + y) / 2.0, y - x
+    if np.all(a == a[0]):
+        raise ValueError("regression-based limits need a range of pair means; every pair mean is the same")
+    b0, b1, _, s2_d, p_b = _ols_line(a, d)
+    r = np.abs(d - b0 - b1 * a)
+    c0, c1, se_c, s2_r, p_c = _ols_line(a, r)
+    t = _t(confidence, a.size - 2)
+    da = a - a.mean()
+    return RegressionLimits(int(a.size), b0, b1, p_b, c0, c1, c1 - t * se_c, c1 + t * se_c, p_c,
+                            bool(p_c < HETERO_ALPHA), float(a.mean()), float(da @ da), s2_d, s2_r,
+                            ABS_RESIDUAL_FACTOR, confidence)
+
+
+def constant_limits_at(ba: BlandAltman, level: float) -> LimitsAt:
+    """The constant (bias -/+ 1.96 SD) limits, written as limits at a level."""
+    return LimitsAt(float(level), ba.bias, ba.lower, ba.upper, ba.lower_ci_low, ba.lower_ci_high,
+                    ba.upper_ci_low, ba.upper_ci_high)
+
+
+def choose_regression(error_ratio: float, pb_slope: float) -> tuple[str, str]:
+    """("deming" | "passing_bablok", reason code) by the error structure.
+
+    Passing-Bablok estimates the slope without bias only when lambda = var(test error) / var(reference
+    error) is about b^2 (Passing & Bablok 1983); Deming with the stated lambda is right for any lambda
+    but not robust to outliers. Passing-Bablok is primary when lambda / b^2 lies within
+    [1 / PB_LAMBDA_FACTOR, PB_LAMBDA_FACTOR]; otherwise Deming, and Passing-Bablok carries the caveat.
+    """
+    _check_error_ratio(error_ratio)
+    if not (math.isfinite(pb_slope) and pb_slope > 0):
+        return "deming", "pb_undefined"
+    ratio = error_ratio / (pb_slope * pb_slope)
+    if 1.0 / PB_LAMBDA_FACTOR <= ratio <= PB_LAMBDA_FACTOR:
+        return "passing_bablok", "lambda_near_slope_squared"
+    return "deming", "lambda_far_from_slope_squared"
+
+
+def percent_meaningful(x: np.ndarray, y: np.ndarray) -> bool:
+    """Percentage differences 100 (y - x) / mean only on a ratio scale: every value of both methods
+    positive (or every one negative). Otherwise pair means approach or cross zero and the
+    percentages are unbounded."""
+    return bool((np.all(x > 0) and np.all(y > 0)) or (np.all(x < 0) and np.all(y < 0)))
+
+
 def decision_level_bias(reference, test, levels: Sequence[float], error_ratio: float = 1.0,
                         confidence: float = 0.95) -> tuple[DecisionLevelBias, ...]:
     """Bias of the test at each medical decision level X_c from the Deming fit: (a + b X_c) - X_c.
@@ -493,6 +634,228 @@ def _pairwise_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out[:used]
 
 
+
+def _inversions(v: np.ndarray, ids: np.ndarray | None = None):
+    """Strict inversions of the integer sequence ``v`` (pairs a < b with v[b] < v[a]), by bottom-up merging.
+
+    Values must lie in 0..len(v). Returns the count, or with ``ids`` the (ids[a], ids[b]) pairs as two
+    arrays. O(n log^2 n) with numpy sorts per level; the pairs cost O(number of inversions) more.
+    """
+    n = v.size
+    stride = n + 1
+    vals = v.astype(np.int64)
+    pos = np.arange(n, dtype=np.int64)
+    total = 0
+    firsts, seconds = [], []
+    w = 1
+    while w < n:
+        blk = pos // (2 * w)
+        right = ((pos // w) & 1).astype(bool)
+        key = blk * stride + vals
+        left_keys = key[~right]  # sorted: blocks ascending, each half sorted by the previous level
+        rb, rk = blk[right], key[right]
+        start = np.searchsorted(left_keys, rk, side="right")  # first left element with a larger value
+        end = (rb + 1) * w  # a block with a right half has a full left half of w elements
+        cnt = end - start
+        level = int(cnt.sum())
+        total += level
+        if ids is not None:
+            order = np.argsort(key, kind="stable")
+            if level:
+                left_ids = ids[~right]
+                rep = np.repeat(np.arange(cnt.size), cnt)
+                idx = np.arange(level) - np.repeat(np.cumsum(cnt) - cnt, cnt) + start[rep]
+                firsts.append(left_ids[idx])
+                seconds.append(ids[right][rep])
+            ids = ids[order]
+            vals = key[order] - blk * stride
+        else:
+            key.sort()
+            vals = key - blk * stride
+        w *= 2
+    if ids is None:
+        return total
+    empty = np.empty(0, dtype=np.int64)
+    return (np.concatenate(firsts) if firsts else empty), (np.concatenate(seconds) if seconds else empty)
+
+
+def _dense_rank(z: np.ndarray) -> np.ndarray:
+    return np.unique(z, return_inverse=True)[1].astype(np.int64)
+
+
+def _is_minus_one(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    return np.abs(dy + dx) <= _MINUS_ONE_RTOL * np.maximum(np.abs(dx), np.abs(dy))
+
+
+
+class _SlopeSelector:
+    """Order statistics of the Passing-Bablok slopes without the n(n-1)/2 array (exact, O(n log^2 n)).
+
+    After sorting by (x, y), a pair (i, j) with x_i < x_j has slope < t exactly when z_j < z_i for
+    z = y - t x, so the number of slopes below t is the number of inversions of z. A rank is bracketed
+    between two thresholds taken from random pairs (each bracket is checked by counting, so the
+    sampling only decides how fast it shrinks), until the bracket holds at most ``enum_max`` slopes;
+    those pairs (the inversions between the z orders at the two thresholds) are enumerated, their
+    slopes computed exactly as ``_pairwise_slopes`` does and sorted. Same slopes, same conventions:
+    identical points dropped, slopes of exactly -1 dropped, ties in x counted +inf. Thresholds are
+    jittered off sampled slopes and every enumerated slope is checked against its bracket, so a
+    floating-point tie at a threshold is retried rather than miscounted.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, seed: int = 0, enum_max: int = _PB_ENUM_MAX):
+        order = np.lexsort((y, x))
+        self.x, self.y = x[order], y[order]
+        n = self.n = int(x.size)
+        self.enum_max = int(enum_max)
+        self.rng = np.random.default_rng(seed)
+        ux, gx = np.unique(self.x, return_counts=True)
+        gxy = np.unique(np.column_stack([self.x, self.y]), axis=0, return_counts=True)[1]
+        tie_x = int(np.sum(gx * (gx - 1) // 2))
+        self.vertical = tie_x - int(np.sum(gxy * (gxy - 1) // 2))  # equal x, different y: +inf
+        self.finite_all = n * (n - 1) // 2 - tie_x  # pairs with different x (slopes of -1 included)
+        # Every finite slope lies within +/- (range of y) / (smallest gap between distinct x).
+        bound = (float(np.ptp(self.y)) / float(np.diff(ux).min()) if ux.size > 1 else 0.0) + 1.0
+        self.lo0, self.hi0 = -bound * (1 + 1e-6) - 1e-6, bound * (1 + 1e-6) + 1e-6
+        self.minus_one, self.k, self._window = 0, 0, 2 * _MINUS_ONE_WINDOW
+        self._whole: np.ndarray | None = None
+        self._done: list[tuple[int, np.ndarray]] = []  # (kept slopes below, sorted slopes) of enumerated brackets
+        if self.finite_all:
+            self._find_minus_one()
+        self.kept = self.finite_all - self.minus_one
+        self.total = self.kept + self.vertical  # N of Passing & Bablok
+
+    def _find_minus_one(self) -> None:
+        """Slopes of exactly -1 (excluded) and K = #(slopes < -1), from a narrow window around -1."""
+        for widen in (1.0, 1.7, 2.9, 5.3):
+            lo, hi = -1.0 - _MINUS_ONE_WINDOW * widen, -1.0 + _MINUS_ONE_WINDOW * widen
+            below = self.count_below(lo)
+            try:
+                s, m1 = self._enumerate(lo, hi, below, self.count_below(hi))
+            except ArithmeticError:
+                continue
+            self.minus_one = int(np.count_nonzero(m1))
+            self.k = below + int(np.count_nonzero(~m1 & (s < -1.0)))
+            self._window = 2 * _MINUS_ONE_WINDOW * widen
+            return
+        raise ArithmeticError("Passing-Bablok: no clean window around slope -1")  # pragma: no cover
+
+    def count_below(self, t: float) -> int:
+        """Pairs with different x and slope < t (slopes of -1 included)."""
+        return int(_inversions(_dense_rank(self.y - t * self.x)))
+
+    def _kept_below(self, t: float, raw: int) -> int:
+        return raw - (self.minus_one if t > -1.0 else 0)
+
+    def _enumerate(self, lo: float, hi: float, c_lo: int, c_hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Slopes in [lo, hi) and their exact -1 flags; ArithmeticError if a float slope sits on an edge."""
+        arrangement = np.lexsort((np.arange(self.n), self.y - lo * self.x))
+        a, b = _inversions(_dense_rank((self.y - hi * self.x)[arrangement]), arrangement)
+        if a.size != c_hi - c_lo:
+            raise ArithmeticError("bracket count mismatch")
+        dx, dy = self.x[b] - self.x[a], self.y[b] - self.y[a]
+        s = dy / dx
+        if s.size and (s.min() < lo or s.max() >= hi):
+            raise ArithmeticError("slope on a bracket edge")
+        return s, _is_minus_one(dx, dy)
+
+    def _sample(self, lo: float, hi: float, want: int) -> np.ndarray:
+        """Sorted slopes of random pairs (different x, not -1) in [lo, hi), about ``want`` of them.
+
+        The first call (the whole range) is kept and reused for every rank."""
+        whole = lo <= self.lo0 and hi >= self.hi0
+        if whole and self._whole is not None:
+            return self._whole
+        got, have, chunk = [], 0, 1_000_000
+        for _ in range(30):
+            i = self.rng.integers(0, self.n, chunk)
+            j = self.rng.integers(0, self.n, chunk)
+            dx, dy = self.x[j] - self.x[i], self.y[j] - self.y[i]
+            keep = dx != 0
+            dx, dy = dx[keep], dy[keep]
+            s = dy / dx
+            inside = (s >= lo) & (s < hi)
+            dx, dy, s = dx[inside], dy[inside], s[inside]
+            s = s[~_is_minus_one(dx, dy)]
+            got.append(s)
+            have += s.size
+            if have >= want:
+                break
+        out = np.sort(np.concatenate(got))
+        if whole:
+            self._whole = out
+        return out
+
+    def _jitter(self, t: float, down: bool) -> float:
+        step = 1e-9 * (1.0 + abs(t)) * self.rng.uniform(0.5, 1.0)
+        t = t - step if down else t + step
+        if abs(t + 1.0) <= self._window:  # keep thresholds off the window of the -1 slopes
+            t = -1.0 - 2 * self._window if down else -1.0 + 2 * self._window
+        return t
+
+    def select(self, rank: int) -> float:
+        """The rank-th (1-based) smallest of the N slopes: +inf past the finite ones, NaN outside 1..N."""
+        if not 1 <= rank <= self.total:
+            return math.nan
+        if rank > self.kept:
+            return math.inf
+        for below, sorted_slopes in self._done:  # neighbouring ranks (the two middle slopes) share a bracket
+            if below < rank <= below + sorted_slopes.size:
+                return float(sorted_slopes[rank - below - 1])
+        lo, hi = self.lo0, self.hi0
+        c_lo, c_hi, raw_lo, raw_hi = 0, self.kept, 0, self.finite_all  # kept slopes in [lo, hi): c_hi - c_lo
+
+        def narrow(t: float) -> None:
+            nonlocal lo, hi, c_lo, c_hi, raw_lo, raw_hi
+            if not lo < t < hi:
+                return
+            raw = self.count_below(t)
+            kept_below = self._kept_below(t, raw)
+            if kept_below < rank:
+                lo, c_lo, raw_lo = t, kept_below, raw
+            else:
+                hi, c_hi, raw_hi = t, kept_below, raw
+
+        for _ in range(200):
+            if c_hi - c_lo <= self.enum_max:
+                try:
+                    s, m1 = self._enumerate(lo, hi, raw_lo, raw_hi)
+                except ArithmeticError:  # a slope on an edge: move both edges outwards and recount
+                    lo2, hi2 = self._jitter(lo, True), self._jitter(hi, False)
+                    raw_lo, raw_hi = self.count_below(lo2), self.count_below(hi2)
+                    lo, hi = lo2, hi2
+                    c_lo, c_hi = self._kept_below(lo, raw_lo), self._kept_below(hi, raw_hi)
+                    continue
+                found = np.sort(s[~m1])
+                self._done.append((c_lo, found))
+                return float(found[rank - c_lo - 1])
+            sample = self._sample(lo, hi, 5_000)
+            tied = sample.size > 0 and sample[-1] - sample[0] <= 4e-9 * (1.0 + abs(float(sample[0])))
+            if sample.size >= 50 and not tied:
+                q = (rank - c_lo) / (c_hi - c_lo)
+                half = 3.0 * math.sqrt(q * (1 - q) / sample.size) + 2.0 / sample.size
+                i_lo = max(0, math.floor((q - half) * sample.size))
+                i_hi = min(sample.size - 1, math.ceil((q + half) * sample.size))
+                before = c_hi - c_lo
+                narrow(self._jitter(float(sample[i_lo]), True))
+                narrow(self._jitter(float(sample[i_hi]), False))
+                if c_hi - c_lo < before:
+                    continue
+                tied = True  # no progress: the rank sits in a cluster of (nearly) equal slopes
+            if sample.size and tied:
+                # A cluster of tied slopes (integer data, exact lines): equal rationals give equal floats
+                # for integer data; otherwise they agree to rounding (~1e-15 relative).
+                s0 = float(np.median(sample))
+                a, b = self._jitter(s0, True), self._jitter(s0, False)
+                ka, kb = self._kept_below(a, self.count_below(a)), self._kept_below(b, self.count_below(b))
+                if ka < rank <= kb and kb - ka > self.enum_max:
+                    return s0
+                narrow(a)
+                narrow(b)
+            else:
+                narrow(0.5 * (lo + hi))
+        raise ArithmeticError("Passing-Bablok slope selection did not converge")  # pragma: no cover
+
+
 def _order_stats(values: np.ndarray, ranks: Sequence[int]) -> dict[int, float]:
     """1-based order statistics of ``values`` at ``ranks`` (NaN outside 1..N), in O(N); reorders ``values``."""
     valid = sorted({r for r in ranks if 1 <= r <= values.size})
@@ -503,31 +866,36 @@ def _order_stats(values: np.ndarray, ranks: Sequence[int]) -> dict[int, float]:
     return out
 
 
-def passing_bablok(reference, test, confidence: float = 0.95, max_n: int = PASSING_BABLOK_MAX_N) -> LineFit:
-    """Passing & Bablok (1983) regression of test on reference.
+def passing_bablok(reference, test, confidence: float = 0.95, *, direct_max_n: int = PB_DIRECT_MAX_N,
+                   enum_max: int = _PB_ENUM_MAX) -> LineFit:
+    """Passing & Bablok (1983) regression of test on reference, exact for any n.
 
     Slopes S_ij of all pairs (i < j after sorting by reference, then test): identical points and
     slopes of exactly -1 are excluded; a tie in the reference with different test values is +inf.
     With N slopes left and K = #(S_ij < -1), the slope is the K-shifted median
     (S_((N+1)/2+K) for odd N, else the mean of S_(N/2+K) and S_(N/2+1+K)); the intercept is
     median(y - b x). Slope interval (rank based): C = z * sqrt(n(n-1)(2n+5)/18), M1 = round((N - C)/2)
-    (halves rounded up), M2 = N - M1 + 1, bounds S_(M1+K) and S_(M2+K); intercept interval
-    median(y - b_upper x) to median(y - b_lower x). An order statistic outside 1..N gives NaN (too
+    (halves rounded up), M2 = N - M1 + 1, bounds S_(M1+K) and S_(M2+K); intercept interval from
+    median(y - b_upper x) and median(y - b_lower x), reported low to high (with negative reference
+    values the upper slope gives the upper intercept). An order statistic outside 1..N gives NaN (too
     few pairs, or methods not positively related).
 
-    O(n^2) time and memory (n(n-1)/2 float64); ``max_n`` (default 5000, ~100 MB) guards the memory.
-    Larger studies should be split into strata, or the limit raised deliberately.
+    Up to ``direct_max_n`` pairs the n(n-1)/2 slopes are materialised and partitioned; above, the
+    same order statistics are selected by counting (``_SlopeSelector``, O(n log^2 n) time, O(n)
+    memory apart from at most ``enum_max`` slopes): 100,000 pairs take seconds, not 40 GB.
     """
     _check_confidence(confidence)
     x, y = validate_pairs(reference, test)
     n = x.size
-    if n > max_n:
-        raise ValueError(f"Passing-Bablok is O(n^2) in memory; {n} pairs exceed max_n={max_n} "
-                         f"({n * (n - 1) // 2} slopes). Split into strata or raise max_n.")
-    slopes = _pairwise_slopes(x, y)
-    big_n = int(slopes.size)
-    k = int(np.count_nonzero(slopes < -1))  # before _order_stats reorders the buffer
     c = _z(confidence) * math.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)
+    if n <= direct_max_n:
+        slopes = _pairwise_slopes(x, y)
+        big_n = int(slopes.size)
+        k = int(np.count_nonzero(slopes < -1))  # before _order_stats reorders the buffer
+        select = None
+    else:
+        sel = _SlopeSelector(x, y, enum_max=enum_max)
+        big_n, k, select = sel.total, sel.k, sel.select
     m1 = math.floor((big_n - c) / 2.0 + 0.5)
     m2 = big_n - m1 + 1
     if big_n % 2:
@@ -536,15 +904,17 @@ def passing_bablok(reference, test, confidence: float = 0.95, max_n: int = PASSI
         mid = [big_n // 2 + k, big_n // 2 + 1 + k]
     # A bound whose rank falls outside 1..N is unbounded on that side: reported as NaN.
     ranks = mid + [m1 + k, m2 + k]
-    os_ = _order_stats(slopes, ranks)
+    os_ = _order_stats(slopes, ranks) if select is None else {r: select(r) for r in dict.fromkeys(ranks)}
     b = float(np.mean([os_[r] for r in mid]))
     b_lo, b_hi = os_[m1 + k], os_[m2 + k]
 
     def intercept(slope: float) -> float:
         return float(np.median(y - slope * x)) if math.isfinite(slope) else math.nan
 
-    return LineFit("passing_bablok", int(n), b, b_lo, b_hi, intercept(b), intercept(b_hi), intercept(b_lo),
-                   confidence)
+    a_lo, a_hi = intercept(b_hi), intercept(b_lo)
+    if a_lo > a_hi:  # reference values below zero reverse the order
+        a_lo, a_hi = a_hi, a_lo
+    return LineFit("passing_bablok", int(n), b, b_lo, b_hi, intercept(b), a_lo, a_hi, confidence)
 
 
 # --------------------------------------------------------------------------------------------- diagnostics
@@ -609,11 +979,16 @@ def diagnostic_accuracy(reference, test, tsb_threshold: float, tcb_cutoff: float
 
 def compare(reference, test, error_ratio: float = 1.0, confidence: float = 0.95,
             decision_levels: Sequence[float] = (), thresholds: Sequence[tuple[float, float | None]] = (),
-            reference_name: str = "reference", test_name: str = "test") -> MethodComparison:
+            reference_name: str = "reference", test_name: str = "test",
+            passing_bablok_fit: LineFit | None = None) -> MethodComparison:
     """Every statistic of the report for one set of pairs.
 
     ``thresholds``: (tsb_threshold, tcb_cutoff or None) pairs for the diagnostic-accuracy tables.
-    The percentage Bland-Altman variant is included when no pair has mean 0.
+    The percentage Bland-Altman variant is included only when ``percent_meaningful``. The limits of
+    agreement are regression-based (Bland & Altman 1999) when the spread of the differences changes
+    with the pair mean (``RegressionLimits.heteroscedastic``), constant otherwise; ``limits_at_levels``
+    gives the chosen limits at each decision level (read as a pair mean). ``primary_regression`` follows
+    ``choose_regression``. ``passing_bablok_fit`` lets a caller pass a fit it already has.
     """
     _check_error_ratio(error_ratio)
     _check_confidence(confidence)
@@ -622,18 +997,29 @@ def compare(reference, test, error_ratio: float = 1.0, confidence: float = 0.95,
         raise ValueError(f"{reference_name}: every value is {x[0]:g}; a method comparison needs a range of values")
     if np.all(y == y[0]):
         raise ValueError(f"{test_name}: every value is {y[0]:g}; a method comparison needs a range of values")
-    pct = None
-    if not np.any(x + y == 0):
-        pct = bland_altman(x, y, confidence, percent=True)
+    pct = bland_altman(x, y, confidence, percent=True) if percent_meaningful(x, y) else None
+    ba = bland_altman(x, y, confidence)
+    reg = None
+    if x.size >= 4 and not np.all(x + y == x[0] + y[0]):
+        reg = regression_limits(x, y, confidence)
+    loa_method = "regression" if reg is not None and reg.heteroscedastic else "constant"
+    at = (lambda lv: reg.at(lv)) if loa_method == "regression" else (lambda lv: constant_limits_at(ba, lv))
+    pb = passing_bablok_fit if passing_bablok_fit is not None else passing_bablok(x, y, confidence)
+    primary, reason = choose_regression(error_ratio, pb.slope)
     return MethodComparison(
         n=int(x.size), reference_name=reference_name, test_name=test_name, confidence=confidence,
         error_ratio=float(error_ratio),
-        bland_altman=bland_altman(x, y, confidence),
+        bland_altman=ba,
         pearson=pearson(x, y, confidence),
         ols=ols(x, y, confidence),
         deming=deming(x, y, error_ratio, confidence),
-        passing_bablok=passing_bablok(x, y, confidence),
+        passing_bablok=pb,
         bland_altman_percent=pct,
         decision_levels=decision_level_bias(x, y, decision_levels, error_ratio, confidence),
         diagnostics=tuple(diagnostic_accuracy(x, y, thr, cut, confidence) for thr, cut in thresholds),
+        regression_limits=reg,
+        loa_method=loa_method,
+        limits_at_levels=tuple(at(lv) for lv in decision_levels),
+        primary_regression=primary,
+        regression_reason=reason,
     )
