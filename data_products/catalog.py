@@ -153,10 +153,23 @@ def datasets(user: Principal | None = None) -> list[dict]:
                                   "content_hash": rel.approval.get("content_hash")} if rel else None)
             if names and s:
                 entry["facility_names"] = [str(reg.get(f, f)) for f in s.facilities]
+        elif d["kind"] is not None and not d["descriptive"]:
+            # A dataset used through analyses (no product of its own): its real supply, and its dictionary.
+            s = supply.get(d["kind"])
+            entry["stage"] = "data_out_of_hospital" if s else "scenario_approval"
+            entry["facilities"] = len(s.facilities) if s else 0
+            entry["rows"] = s.rows if s else None
+            entry["transfers"] = s.transfers if s else 0
+            entry["last_transfer"] = s.last_transfer if s else None
+            entry["time_span"] = list(s.years) if s else None
+            entry["usable"] = True
+            if names and s:
+                entry["facility_names"] = [str(reg.get(f, f)) for f in s.facilities]
         else:
             entry["rows"] = None
             entry["transfers"] = None
             entry["last_transfer"] = None
+        entry.setdefault("usable", False)
         entry["stage_index"] = STAGES.index(entry["stage"]) if entry["stage"] else None
         out.append(entry)
     return out
@@ -205,7 +218,8 @@ def catalog_cli(json: bool = False) -> int:  # noqa: A002 - the flag is named li
         print(f"  {p['product_id']:<22} {p['release_id'] or '(no approved release)'}")
     print(f"{len(sets)} datasets:")
     for d in sets:
-        kind = "descriptive" if d["descriptive"] else f"backs {d['product_id']}"
+        kind = ("descriptive" if d["descriptive"] else f"backs {d['product_id']}" if d["product_id"]
+                else f"usable for analyses, rows={d['rows']}")
         print(f"  {d['id']:<28} {d['stage'] or '-':<22} facilities={d['facilities']!s:<4} {kind}")
     return 0
 

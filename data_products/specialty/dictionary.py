@@ -1,0 +1,192 @@
+"""Data dictionaries of the specialty datasets, with each column's control rule for analyses.
+
+A ``Field`` is one column of the de-identified dataset (the restricted table and the analysis view):
+its type, unit, code list or range, whether the hospital extract carries it as written or the
+ingest derives it, and its column control rule (in the spirit of SecretFlow SCQL's CCL), set by the
+contributing hospitals and checked on every analysis before it runs:
+
+=============  =====================================================================================
+rule           what an analysis may do with the column
+=============  =====================================================================================
+``group``      grouping key (shown as the key of a group), inside aggregates, in filters
+``aggregate``  only inside an aggregate function (COUNT, SUM, AVG, quantiles) or as a model variable
+``filter``     only in a WHERE condition
+``join``       only in a join condition (the space runs one dataset per analysis, so: unusable today)
+``never``      not at all
+=============  =====================================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+CCL_RULES = ("group", "aggregate", "filter", "join", "never")
+CCL_TEXT = {
+    "group": ("可作分组键、聚合与筛选", "grouping key, inside aggregates, in filters"),
+    "aggregate": ("仅可出现在聚合函数内", "only inside an aggregate"),
+    "filter": ("仅可用于筛选条件", "only in a filter (WHERE)"),
+    "join": ("仅可用于连接条件", "only in a join condition"),
+    "never": ("禁止使用", "never"),
+}
+TYPES = ("int", "float", "code", "date", "bool", "text", "set")
+# Types as stored in the restricted zone and shown in the analysis view.
+SQL_TYPES = {"int": "INTEGER", "float": "DOUBLE", "code": "VARCHAR", "date": "DATE", "bool": "BOOLEAN",
+             "text": "VARCHAR", "set": "VARCHAR"}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    zh: str
+    en: str
+    unit: str | None = None
+    codes: tuple[str, ...] | None = None
+    code_system: str | None = None
+    lo: float | None = None
+    hi: float | None = None
+    nullable: bool = False
+    ccl: str = "group"
+    # 'raw': written in the hospital's extract and copied; 'derived': computed at ingest (see ``rule``);
+    # 'deid': produced by de-identification (pseudonym, age, district).
+    source: str = "raw"
+    rule: str | None = None
+    # False: kept in the restricted table but not in the analysis view (the raw text of a set field).
+    view: bool = True
+
+    def __post_init__(self) -> None:
+        if self.type not in TYPES:
+            raise ValueError(f"field {self.name}: unknown type {self.type!r}")
+        if self.ccl not in CCL_RULES:
+            raise ValueError(f"field {self.name}: unknown column control rule {self.ccl!r}")
+
+    @property
+    def sql_type(self) -> str:
+        return SQL_TYPES[self.type]
+
+    def values_text(self) -> str:
+        if self.codes:
+            return " | ".join(self.codes)
+        if self.lo is not None or self.hi is not None:
+            return f"{self.lo:g} – {self.hi:g}"
+        return ""
+
+
+@dataclass(frozen=True)
+class Dictionary:
+    dataset_id: str
+    kind: str
+    table: str
+    name_zh: str
+    name_en: str
+    fields: tuple[Field, ...]
+    period: tuple[str, str]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def view(self) -> str:
+        """The name an analysis uses for the dataset (its view)."""
+        return self.dataset_id
+
+    def view_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.view)
+
+    def raw_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.source == "raw")
+
+    def get(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.dataset_id}: no field {name!r}")
+
+    def ccl(self) -> dict[str, str]:
+        return {f.name: f.ccl for f in self.view_fields()}
+
+    def frame(self, lang: str = "zh") -> pd.DataFrame:
+        """The dictionary as a table for the catalog and the analysis page."""
+        rows = []
+        for f in self.view_fields():
+            rows.append({
+                "field": f.name,
+                "name": f.en if lang == "en" else f.zh,
+                "type": f.type,
+                "unit": f.unit or "",
+                "values": f.values_text(),
+                "code_system": f.code_system or "",
+                "nullable": f.nullable,
+                "source": f.rule or f.source,
+                "ccl": f.ccl,
+                "ccl_text": CCL_TEXT[f.ccl][1 if lang == "en" else 0],
+            })
+        return pd.DataFrame(rows)
+
+
+DICTIONARIES: dict[str, Dictionary] = {}
+
+
+def register(d: Dictionary) -> Dictionary:
+    names = [f.name for f in d.fields]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{d.dataset_id}: duplicate field names")
+    DICTIONARIES[d.dataset_id] = d
+    return d
+
+
+def dictionary(dataset_id: str) -> Dictionary:
+    try:
+        return DICTIONARIES[dataset_id]
+    except KeyError:
+        raise KeyError(f"no usable dataset {dataset_id!r}; usable: {sorted(DICTIONARIES)}") from None
+
+
+def by_kind(kind: str) -> Dictionary:
+    for d in DICTIONARIES.values():
+        if d.kind == kind:
+            return d
+    raise KeyError(f"no dictionary for kind {kind!r}")
+
+
+# --- the fields every specialty dataset shares (SPECIALTY_FACTS.md §0) -------------------------------------
+
+TIERS = ("tertiary", "secondary")
+INSURANCE = ("UEBMI", "URRBMI", "self_pay", "other")
+DISPOSITION = ("home", "transfer", "dama", "death")
+RISK_FACTORS = ("HTN", "DM", "AF", "DYSLIP", "SMOKE", "PRIOR_STROKE_TIA", "CAD")
+MAX_AGE = 90  # ages are top-coded: 90 means 90 or older
+
+
+def core_fields() -> tuple[Field, ...]:
+    return (
+        Field("pseudonym", "text", "患者假名（密钥哈希）", "patient pseudonym (keyed hash)", ccl="aggregate",
+              source="deid", rule="HMAC-SHA256 of the resident ID with the hospitals' key"),
+        Field("hospital_tier", "code", "医院级别", "hospital tier", codes=TIERS, source="deid",
+              rule="from the facility registry"),
+        Field("district", "code", "居住区（行政区划代码）", "home district (adcode)", nullable=True,
+              code_system="GB/T 2260 adcode", source="deid", rule="district named in the address; null outside Guangzhou"),
+        Field("age_years", "int", "入院年龄", "age at admission", unit="years", lo=0, hi=MAX_AGE, source="deid",
+              rule="completed years from birth date; top-coded at 90"),
+        Field("sex", "code", "性别", "sex", codes=("M", "F"), code_system="GB/T 2261.1 (M=1, F=2)"),
+        Field("insurance_type", "code", "医保类型", "insurance", codes=INSURANCE,
+              code_system="UEBMI employee / URRBMI resident basic medical insurance"),
+        Field("admission_date", "date", "入院日期", "admission date", ccl="aggregate"),
+        Field("admission_year", "int", "入院年份", "admission year", lo=2022, hi=2024, source="derived",
+              rule="year of admission_date"),
+        Field("admission_month", "code", "入院月份", "admission month (YYYY-MM)", source="derived",
+              rule="month of admission_date"),
+        Field("los_days", "int", "住院天数", "length of stay", unit="days", lo=0, hi=365, ccl="aggregate"),
+        Field("total_cost_cny", "float", "住院总费用", "total cost", unit="CNY", lo=100, hi=3_000_000,
+              ccl="aggregate"),
+    )
+
+
+def risk_fields() -> tuple[Field, ...]:
+    """Risk factors: one set field as written ('HTN;DM'), and one yes/no column per factor."""
+    return (
+        Field("risk_factors", "set", "危险因素", "risk factors", codes=RISK_FACTORS, nullable=True, view=False,
+              ccl="never"),
+        *(Field(f"rf_{c.lower()}", "bool", f"危险因素：{c}", f"risk factor: {c}", source="derived",
+                rule=f"'{c}' in risk_factors") for c in RISK_FACTORS),
+    )
