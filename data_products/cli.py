@@ -225,6 +225,66 @@ def audit_verify() -> None:
     _exit(gov.audit_verify())
 
 
+analyses_app = typer.Typer(help="Analyses of usable datasets under a research scenario (checked, reviewed).",
+                            no_args_is_help=True)
+app.add_typer(analyses_app, name="analyses")
+
+
+@analyses_app.command("submit")
+def analyses_submit(
+    scenario: Annotated[int, typer.Option("--scenario", help="Your approved research scenario's id.")],
+    dataset: Annotated[str, typer.Option("--dataset", help="Dataset id, e.g. ds_liver_cancer.")],
+    user: Annotated[str, typer.Option("--user", help="Who submits (signs in with $DATASPACE_PASSWORD).")],
+    sql: Annotated[Path | None, typer.Option("--sql", help="File with one SELECT over the dataset's view.")] = None,
+    model: Annotated[Path | None, typer.Option("--model", help="JSON model spec (summary, linear, logistic, "
+                                                                 "kaplan_meier).")] = None,
+) -> None:
+    """Submit an analysis: it runs inside the space and waits for checks and two reviewers."""
+    from data_products.analyses import cli as an
+
+    _exit(an.submit(scenario, dataset, sql, model, user))
+
+
+@analyses_app.command("list")
+def analyses_list(json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every analysis with its state and check results (never an output)."""
+    from data_products.analyses import cli as an
+
+    _exit(an.list_(json=json))
+
+
+@analyses_app.command("show")
+def analyses_show(
+    analysis_id: int,
+    user: Annotated[str | None, typer.Option("--user", help="Show the output if this user may see it.")] = None,
+) -> None:
+    """One analysis: request, state, checks (and output for a signed-in user allowed to see it)."""
+    from data_products.analyses import cli as an
+
+    _exit(an.show(analysis_id, user))
+
+
+@analyses_app.command("review")
+def analyses_review(
+    analysis_id: int,
+    decision: Annotated[str, typer.Option("--decision", help="release | reject")],
+    reason: Annotated[str, typer.Option("--reason", help="Why.")],
+    by: Annotated[str, typer.Option("--by", help="The commission reviewer (signs in with $DATASPACE_PASSWORD).")],
+) -> None:
+    """A commission reviewer's decision; two different reviewers release an output."""
+    from data_products.analyses import cli as an
+
+    _exit(an.review(analysis_id, decision, reason, by))
+
+
+@analyses_app.command("run-queued")
+def analyses_run_queued() -> None:
+    """Run analyses that were queued (a revoked scenario stops them)."""
+    from data_products.analyses import cli as an
+
+    _exit(an.run_queued())
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="dataspace", standalone_mode=True)
