@@ -109,6 +109,92 @@ def test_subgroup_ordering_follows_truth(home):
             assert int(sub.loc[key, "pairs"]) == cell["n"], key
 
 
+def _latent(home: Path) -> pd.DataFrame:
+    """The generator's hidden truth per pair (true bilirubin, expected bias), regenerated from its seed."""
+    from data_products.hospital.bilirubin import Bilirubin
+
+    truth = _truth(home)
+    chunks = list(Bilirubin().chunks(truth["seed"], truth["n_requested"]))
+    raw = pd.concat([c.raw for c in chunks], ignore_index=True)
+    lat = pd.concat([c.latent for c in chunks], ignore_index=True)
+    return lat.assign(tsb=raw["tsb_umol_l"].astype(float), tcb=raw["tcb_umol_l"].astype(float))
+
+
+def test_primary_line_is_deming_and_recovers_the_generators_slope(home):
+    # The device reads E[TcB | B] = B + mu(covariates); mu rises with B (preterm, phototherapy), so the true
+    # slope of TcB on TSB is that of B + mu on B. lambda ~ 4.5-5 is far from PB's assumption lambda ~ b^2.
+    lat = _latent(home)
+    b = lat["true_bilirubin"].to_numpy()
+    true_slope = np.polyfit(b, b + lat["expected_bias"].to_numpy(), 1)[0]
+    o = _rel().table("overall").iloc[0]
+    assert o["primary_regression"] == "deming" and o["regression_reason"] == "lambda_far_from_slope_squared"
+    assert o["deming_slope_ci_low"] <= true_slope <= o["deming_slope_ci_high"]
+    assert o["pb_slope_ci_low"] > true_slope  # the finding: Passing-Bablok's 12% proportional bias is not real
+    reg = views.regression(signed_in("official")).set_index("method")
+    assert bool(reg.at["deming", "primary"]) and not bool(reg.at["passing_bablok", "primary"])
+
+
+def test_released_limits_follow_the_scatter_in_every_tertile(home):
+    pairs = _pairs(home)
+    x, y = pairs["tsb_umol_l"].to_numpy(float), pairs["tcb_umol_l"].to_numpy(float)
+    o = _rel().table("overall").iloc[0]
+    assert o["loa_method"] == "regression" and o["rl_abs_slope_p"] < 0.05 and o["rl_abs_slope_ci_low"] > 0
+    a, d = (x + y) / 2, y - x
+    centre = o["rl_bias_intercept"] + o["rl_bias_slope"] * a
+    half = o["rl_factor"] * (o["rl_abs_intercept"] + o["rl_abs_slope"] * a)
+    cuts = np.quantile(a, [1 / 3, 2 / 3])
+    top = a > cuts[1]
+    for part in (a <= cuts[0], (a > cuts[0]) & (a <= cuts[1]), top):
+        assert 0.93 <= np.mean(np.abs(d[part] - centre[part]) <= half[part]) <= 0.97
+    # The constant limits miss more than 5% above a pair mean of 256 (the 15-17 mg/dL decision range).
+    high = a > 256
+    assert np.mean((d[high] < o["loa_lower"]) | (d[high] > o["loa_upper"])) > 0.10
+    assert np.mean(np.abs(d[high] - centre[high]) > half[high]) < 0.07
+    lim = _rel().table("limits")
+    expect = stats.regression_limits(x, y)
+    for r in lim[lim["chosen"]].itertuples():
+        assert r.method == "regression"
+        at = expect.at(r.level)
+        assert (r.lower, r.upper, r.upper_ci_high) == pytest.approx((at.lower, at.upper, at.upper_ci_high), rel=1e-9)
+
+
+def test_verdicts_are_decided_on_confidence_bounds(home):
+    v = views.verdict(signed_in("official"))
+    acc = _rel().table("accuracy").set_index(["threshold", "rule"])
+    t291 = acc.loc[("t291", "aap")]
+    # 19/19 at 17 mg/dL is a point estimate of 100% but its Wilson lower bound is about 0.83: not shown.
+    assert t291["sensitivity"] == 1.0 and t291["sensitivity_ci_low"] < 0.95
+    assert t291["sensitivity_ci_low"] == pytest.approx(stats.wilson_ci(int(t291["tp"]), int(t291["tp"]), 0.95)[0])
+    assert v.screening == "not_shown" and v.screening_met is False
+    assert v.screening_bound == pytest.approx(t291["sensitivity_ci_low"]) and v.screening_mg_dl == 17
+    # Agreement: the upper limit at 17 mg/dL is beyond +51.3 with its whole interval.
+    assert v.agreement == "not_met" and v.agreement_side == "upper"
+    assert v.agreement_bound > v.agreement_limit
+    en = " ".join(v.lines("en"))
+    assert "not demonstrated" in en and "Wilson 95% lower bound" in en and f"{100 * v.screening_bound:.1f}%" in en
+    assert "not met" in en and f"{v.agreement_bound:+.1f}" in en
+
+
+def test_verdict_outcomes_on_constructed_bounds():
+    # Independent of the demo data: each outcome from its bounds.
+    lim = pd.DataFrame([{"level": 205.0, "chosen": True, "lower": -30.0, "upper": 45.0, "lower_ci_low": -33.0,
+                         "lower_ci_high": -27.0, "upper_ci_low": 42.0, "upper_ci_high": 48.0}])
+    assert views._agreement(lim, 51.3)["agreement"] == "met"
+    assert views._agreement(lim.assign(upper_ci_high=53.0), 51.3)["agreement"] == "not_shown"
+    assert views._agreement(lim.assign(upper_ci_low=52.0, upper_ci_high=60.0), 51.3)["agreement"] == "not_met"
+    def sens(k, n):
+        lo, hi = stats.wilson_ci(k, n)
+        return pd.DataFrame([{"mg_dl": 12, "tp": k, "fn": n - k, "sensitivity": k / n, "sensitivity_ci_low": lo,
+                              "sensitivity_ci_high": hi}])
+
+    # 73/73: Wilson lower bound 0.95001 (met); 60/60: 0.9398 (a perfect point estimate, not shown);
+    # 40/50: upper bound below 0.95 (not met); a suppressed sensitivity: unknown.
+    assert views._screening(sens(73, 73), 0.95)["screening"] == "met"
+    assert views._screening(sens(60, 60), 0.95)["screening"] == "not_shown"
+    assert views._screening(sens(40, 50), 0.95)["screening"] == "not_met"
+    assert views._screening(sens(60, 60).assign(sensitivity=math.nan), 0.95)["screening"] == "unknown"
+
+
 # --- disclosure ---------------------------------------------------------------------------------------
 
 
@@ -264,7 +350,12 @@ def test_statistics_csv_holds_the_released_figures(home):
     o = _rel().table("overall").iloc[0]
     row = frame[frame["section"] == "overall"].iloc[0]
     assert row["bias"] == pytest.approx(o["bias"], rel=1e-5)
-    assert set(frame["section"]) == {"overall", "subgroup", "accuracy", "decision_level"}
+    assert set(frame["section"]) == {"overall", "subgroup", "accuracy", "decision_level", "limits"}
+    assert row["loa_method"] == "regression" and row["primary_regression"] == "deming"
+    lim = _rel().table("limits")
+    got = frame[(frame["section"] == "limits") & (frame["loa_method"] == "regression")]
+    assert got["loa_upper"].to_numpy() == pytest.approx(lim.loc[lim["method"] == "regression", "upper"].to_numpy(),
+                                                        rel=1e-5)
 
 
 def test_missing_font_fails_clearly(home, monkeypatch):

@@ -41,7 +41,11 @@ cols = st.columns(5)
 cols[0].metric(t("jaundice.pairs", lng), f"{v.n:,}")
 cols[1].metric(t("jaundice.bias", lng), f"{v.bias:+.1f} µmol/L", help=f"95% CI {v.bias_ci_low:+.1f} – {v.bias_ci_high:+.1f}")
 cols[2].metric(t("jaundice.sd", lng), f"{v.sd:.1f}")
-cols[3].metric(t("jaundice.loa", lng), f"{v.loa_lower:+.0f} / {v.loa_upper:+.0f}")
+if v.loa_method == "regression" and v.limits_at:
+    lv, lo_, hi_ = v.limits_at[-1]
+    cols[3].metric(t("jaundice.loa", lng), f"{lo_:+.0f} / {hi_:+.0f}", help=f"{lv:g} µmol/L")
+else:
+    cols[3].metric(t("jaundice.loa", lng), f"{v.loa_lower:+.0f} / {v.loa_upper:+.0f}")
 cols[4].metric(t("jaundice.r", lng), f"{o['pearson_r']:.3f}")
 
 
@@ -74,29 +78,64 @@ with tab_ba:
                                  (v.agreement_limit, "+3 mg/dL", "#2e7d32", "dot"),
                                  (-v.agreement_limit, "−3 mg/dL", "#2e7d32", "dot")):
         fig.add_hline(y=float(y), line={"color": color, "dash": dash, "width": 2}, annotation_text=name)
+    if v.loa_method == "regression" and not pd.isna(o.get("rl_factor")):
+        # Regression-based limits follow the scatter: bias line and limits as functions of the pair mean.
+        grid_x = sorted(data["ba_grid"]["x"].unique())
+        xs_ba = [min(grid_x) - 12.5, max(grid_x) + 12.5]
+        centre = [o["rl_bias_intercept"] + o["rl_bias_slope"] * a for a in xs_ba]
+        half = [o["rl_factor"] * (o["rl_abs_intercept"] + o["rl_abs_slope"] * a) for a in xs_ba]
+        lower = [c - h for c, h in zip(centre, half, strict=True)]
+        upper = [c + h for c, h in zip(centre, half, strict=True)]
+        for i, ys in enumerate((centre, lower, upper)):
+            fig.add_trace(go.Scatter(x=xs_ba, y=ys, mode="lines", showlegend=i == 0,
+                                     name=t("jaundice.ba_regression_lines", lng),
+                                     line={"color": "#6a1b9a", "width": 3 if i == 0 else 2}))
     st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="jaundice_ba")
+    st.markdown(f"**{t('jaundice.limits_title', lng)}**")
+    lim = data["limits"]
+    if not lim.empty:
+        st.dataframe(pd.DataFrame({
+            t("jaundice.level", lng): [f"{lv:g} ({lv / UMOL_PER_MG_DL:.0f} mg/dL)" for lv in lim["level"]],
+            t("jaundice.loa_form", lng): [t(f"jaundice.loa_form.{m}", lng) for m in lim["method"]],
+            t("jaundice.bias", lng): lim["bias"].round(1),
+            t("jaundice.lower", lng): [f"{a:+.1f} ({b:+.1f} – {c:+.1f})" for a, b, c in
+                                      zip(lim["lower"], lim["lower_ci_low"], lim["lower_ci_high"], strict=True)],
+            t("jaundice.upper", lng): [f"{a:+.1f} ({b:+.1f} – {c:+.1f})" for a, b, c in
+                                      zip(lim["upper"], lim["upper_ci_low"], lim["upper_ci_high"], strict=True)],
+            t("jaundice.used", lng): ["✓" if c else "" for c in lim["chosen"]],
+        }), hide_index=True, width="stretch")
 
 with tab_reg:
     st.markdown(f"**{t('jaundice.sc_title', lng, k=k)}**")
     fig = _heatmap(data["scatter_grid"], t("jaundice.sc_x", lng), t("jaundice.sc_y", lng))
     xs = [0.0, 500.0]
     reg = data["regression"].set_index("method")
-    for name, a, b, color in ((t("jaundice.identity", lng), 0.0, 1.0, "#777777"),
-                              (t("jaundice.deming", lng), reg.at["deming", "intercept"], reg.at["deming", "slope"], "#e6550d"),
-                              (t("jaundice.pb", lng), reg.at["passing_bablok", "intercept"],
-                               reg.at["passing_bablok", "slope"], "#2ca02c")):
-        fig.add_trace(go.Scatter(x=xs, y=[a + b * x for x in xs], mode="lines", name=name,
-                                 line={"color": color, "width": 2}))
+    primary = str(o.get("primary_regression", "deming"))
+    for key, name, a, b, color in (
+            ("identity", t("jaundice.identity", lng), 0.0, 1.0, "#777777"),
+            ("deming", t("jaundice.deming", lng), reg.at["deming", "intercept"], reg.at["deming", "slope"], "#e6550d"),
+            ("passing_bablok", t("jaundice.pb", lng), reg.at["passing_bablok", "intercept"],
+             reg.at["passing_bablok", "slope"], "#2ca02c")):
+        main_line = key == primary
+        fig.add_trace(go.Scatter(x=xs, y=[a + b * x for x in xs], mode="lines",
+                                 name=name + (f" ({t('jaundice.primary', lng)})" if main_line else ""),
+                                 line={"color": color, "width": 3 if main_line else 1.5,
+                                       "dash": "solid" if main_line or key == "identity" else "dash"}))
     fig.update_xaxes(range=[0, 500])
     fig.update_yaxes(range=[0, 500])
     st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="jaundice_scatter")
     st.markdown(f"**{t('jaundice.reg_table', lng)}**")
     names = {"ols": t("jaundice.ols", lng), "deming": f"{t('jaundice.deming', lng)} (λ={meta.get('error_ratio'):g})",
              "passing_bablok": t("jaundice.pb", lng)}
-    shown = data["regression"].assign(method=lambda f: f["method"].map(names))
+    shown = data["regression"].assign(method=lambda f: f["method"].map(names),
+                                      primary=lambda f: f["primary"].map({True: "✓", False: ""}))
     st.dataframe(shown.rename(columns={"method": t("jaundice.method", lng), "slope": t("jaundice.slope", lng),
-                                       "intercept": t("jaundice.intercept", lng)}),
+                                       "intercept": t("jaundice.intercept", lng),
+                                       "primary": t("jaundice.primary", lng)}),
                  hide_index=True, width="stretch")
+    pb_b = float(reg.at["passing_bablok", "slope"])
+    st.caption(t("jaundice.pb_primary" if primary == "passing_bablok" else "jaundice.pb_caveat", lng,
+                 lam=meta.get("error_ratio"), b2=pb_b * pb_b, f=meta.get("pb_lambda_factor", 2.0), pb=pb_b))
     st.markdown(f"**{t('jaundice.dl_title', lng)}**")
     dl = data["decision_levels"].assign(mg_dl=lambda f: (f["level"] / UMOL_PER_MG_DL).round(0))
     st.dataframe(dl.rename(columns={"level": t("jaundice.level", lng), "predicted": t("jaundice.predicted", lng),

@@ -31,6 +31,7 @@ from data_products.products.jaundice.spec import (
     STAT_COLUMNS,
     SUBGROUPS,
     THRESHOLDS,
+    UMOL_PER_MG_DL,
     bin_labels,
     cutoff,
 )
@@ -141,6 +142,33 @@ def _row(res: stats.MethodComparison) -> dict:
     }
 
 
+def _overall_extras(res: stats.MethodComparison) -> dict:
+    """The choices the report makes over all pairs: the primary line, the form of the limits and the
+    heteroscedasticity test behind it (Bland & Altman 1999 regression of |residual| on the pair mean)."""
+    out = {"primary_regression": res.primary_regression, "regression_reason": res.regression_reason,
+           "loa_method": res.loa_method}
+    rl = res.regression_limits
+    if rl is not None:
+        out.update({f"rl_{k}": getattr(rl, k) for k in (
+            "bias_intercept", "bias_slope", "abs_intercept", "abs_slope", "abs_slope_ci_low", "abs_slope_ci_high",
+            "abs_slope_p", "factor")})
+    return out
+
+
+def limits_table(res: stats.MethodComparison) -> pd.DataFrame:
+    """Limits of agreement at each decision level (read as a pair mean), regression-based and constant;
+    ``chosen`` marks the form the heteroscedasticity test selected (the verdict uses those)."""
+    rows = []
+    for level in DECISION_LEVELS:
+        forms = [("constant", stats.constant_limits_at(res.bland_altman, level))]
+        if res.regression_limits is not None:
+            forms.insert(0, ("regression", res.regression_limits.at(level)))
+        for method, lim in forms:
+            rows.append({"level": level, "mg_dl": level / UMOL_PER_MG_DL, "method": method,
+                         "chosen": method == res.loa_method, **{k: v for k, v in lim.to_dict().items() if k != "level"}})
+    return pd.DataFrame(rows)
+
+
 def compare_pairs(tsb: np.ndarray, tcb: np.ndarray, *, with_extras: bool = False) -> stats.MethodComparison:
     """``stats.compare`` as the report runs it, on every pair (Passing-Bablok is exact for any n).
 
@@ -179,6 +207,9 @@ def statistics(frame: pd.DataFrame, device_levels: list[str]) -> tuple[pd.DataFr
 
     everything = np.ones(len(frame), dtype=bool)
     overall = one("overall", ALL, everything, extras=True)
+    if overall is not None:
+        rows[0].update(_overall_extras(overall))
+        notes["limits"] = limits_table(overall)
     for name, (_, levels) in SUBGROUPS.items():
         for lv in (levels or device_levels):
             one(name, lv, (frame[name] == lv).to_numpy())

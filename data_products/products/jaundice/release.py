@@ -6,7 +6,9 @@ Released tables:
   the protected pair count and the method-comparison statistics (NaN with ``stats_reason`` where the
   count is suppressed, below ``MIN_PAIRS_FOR_STATS`` or not computable). Dimension ``ga_site`` is the
   2-D gestational group x site table, its level written ``<ga_group>/<site>``.
-* ``overall`` -- the statistics over all pairs; ``decision_levels`` -- Deming bias at 205/256/291.
+* ``overall`` -- the statistics over all pairs, with the primary regression line and the form of the
+  limits of agreement (and the heteroscedasticity test behind it); ``decision_levels`` -- Deming bias at
+  205/256/291; ``limits`` -- regression-based and constant limits of agreement at those levels.
 * ``diagnostic`` -- per threshold the 2x2x2 counts (TSB >= T, TcB >= T, TcB >= T - 3 mg/dL) with margins.
 * ``accuracy`` -- sensitivity, specificity, PPV, NPV per threshold and rule, from released counts only.
 * ``ba_grid``, ``scatter_grid`` -- binned plots as protected count grids; never a single point.
@@ -52,6 +54,8 @@ LINKS = (
     Link(total="sub_site", component="ga_site", on={"site": "site"}, over=("ga_group",)),
 )
 ACCURACY_MEASURES = ("sensitivity", "specificity", "ppv", "npv")
+LIMIT_COLUMNS = ("level", "mg_dl", "method", "chosen", "bias", "lower", "upper", "lower_ci_low", "lower_ci_high",
+                 "upper_ci_low", "upper_ci_high")
 
 
 # --- declarations shared by build and check ---------------------------------------------------
@@ -190,6 +194,8 @@ def build(con: duckdb.DuckDBPyConnection):
         "decision_levels": list(DECISION_LEVELS),
         "aap_margin": AAP_MARGIN,
         "agreement_limit": AGREEMENT_LIMIT,
+        "hetero_alpha": stats.HETERO_ALPHA,
+        "pb_lambda_factor": stats.PB_LAMBDA_FACTOR,
         "screening_min_sensitivity": SCREENING_MIN_SENSITIVITY,
         "min_pairs_for_stats": MIN_PAIRS_FOR_STATS,
         "suppression_rule": (
@@ -203,6 +209,7 @@ def build(con: duckdb.DuckDBPyConnection):
         "subgroups": subgroups,
         "overall": overall,
         "decision_levels": decision_levels,
+        "limits": notes.get("limits", pd.DataFrame(columns=LIMIT_COLUMNS)),
         "diagnostic": diag_out,
         "accuracy": _accuracy(diag_out),
         "ba_grid": protected["ba_grid"],
@@ -239,6 +246,12 @@ def check(tables: dict[str, pd.DataFrame], meta: dict) -> list[str]:
         problems.append(f"[subgroups row {i}] statistics released for fewer than {MIN_PAIRS_FOR_STATS} pairs")
     for i in sub.index[~has_stats & (sub["stats_reason"].astype(str) == "")]:
         problems.append(f"[subgroups row {i}] statistics missing without a reason")
+
+    limits = tables.get("limits")
+    if limits is not None and len(overall) == 1 and "loa_method" in overall:
+        chosen = set(limits.loc[limits["chosen"].astype(bool), "method"])
+        if len(limits) and chosen != {overall["loa_method"].iloc[0]}:
+            problems.append(f"[limits] chosen form {sorted(chosen)} differs from overall loa_method")
 
     acc = tables["accuracy"]
     expected = _accuracy(tables["diagnostic"])

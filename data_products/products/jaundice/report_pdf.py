@@ -155,6 +155,8 @@ def _heatmap(pdf: _Report, grid: pd.DataFrame, xedges: np.ndarray, yedges: np.nd
     lx, ly = left + width + 4, top + 2
     pdf.set_font(FONT, size=6.5)
     for label, color, *_ in [*lines, *hlines]:
+        if not label:
+            continue
         pdf.set_draw_color(*color)
         pdf.set_line_width(0.6)
         pdf.line(lx, ly, lx + 5, ly)
@@ -224,12 +226,18 @@ def render(data: dict, lang: str = "zh") -> bytes:
     pdf.heading(t("jaundice.reg_table", lang), 11)
     names = {"ols": t("jaundice.ols", lang), "deming": t("jaundice.deming", lang) + f" (λ={meta.get('error_ratio'):g})",
              "passing_bablok": t("jaundice.pb", lang)}
+    star = f" ({t('jaundice.primary', lang)})"
     pdf.grid_table(
         [t("jaundice.method", lang), t("jaundice.slope", lang), t("jaundice.ci", lang), t("jaundice.intercept", lang),
          t("jaundice.ci", lang)],
-        [[names[r.method], _fmt(r.slope, 3), _ci(r.slope_ci_low, r.slope_ci_high, 3), _fmt(r.intercept, 1, True),
+        [[names[r.method] + (star if getattr(r, "primary", False) else ""), _fmt(r.slope, 3),
+          _ci(r.slope_ci_low, r.slope_ci_high, 3), _fmt(r.intercept, 1, True),
           _ci(r.intercept_ci_low, r.intercept_ci_high)] for r in data["regression"].itertuples()],
-        [52, 24, 38, 24, 42])
+        [60, 22, 34, 22, 42])
+    primary = str(o.get("primary_regression", "deming"))
+    pb_b = float(o["pb_slope"])
+    pdf.para(t("jaundice.pb_primary" if primary == "passing_bablok" else "jaundice.pb_caveat", lang,
+               lam=meta.get("error_ratio"), b2=pb_b * pb_b, f=meta.get("pb_lambda_factor", 2.0), pb=pb_b), 7.5)
 
     pdf.heading(t("jaundice.dl_title", lang), 11)
     pdf.grid_table(
@@ -238,10 +246,30 @@ def render(data: dict, lang: str = "zh") -> bytes:
           _ci(r.ci_low, r.ci_high)] for r in data["decision_levels"].itertuples()],
         [60, 40, 40, 40])
 
+    lim = data.get("limits")
+    if lim is not None and not lim.empty:
+        pdf.heading(t("jaundice.limits_title", lang), 11)
+        pdf.grid_table(
+            [t("jaundice.level", lang), t("jaundice.loa_form", lang), t("jaundice.bias", lang),
+             t("jaundice.lower", lang) + " (95% CI)", t("jaundice.upper", lang) + " (95% CI)", t("jaundice.used", lang)],
+            [[f"{r.level:g} ({r.level / UMOL_PER_MG_DL:.0f} mg/dL)", t(f"jaundice.loa_form.{r.method}", lang),
+              _fmt(r.bias, 1, True), f"{_fmt(r.lower, 1, True)} ({_ci(r.lower_ci_low, r.lower_ci_high)})",
+              f"{_fmt(r.upper, 1, True)} ({_ci(r.upper_ci_low, r.upper_ci_high)})", t("jaundice.lv.yes", lang) if r.chosen else ""]
+             for r in lim.itertuples()],
+            [30, 42, 16, 36, 36, 20], size=7)
+
     pdf.add_page()
     k = meta.get("min_cell", 10)
     pdf.heading(t("jaundice.ba_title", lang, k=k), 11)
+    ba_lines = []
+    if o.get("loa_method") == "regression" and not pd.isna(o.get("rl_factor")):
+        f, b0, b1, c0, c1 = (float(o[c]) for c in ("rl_factor", "rl_bias_intercept", "rl_bias_slope",
+                                                     "rl_abs_intercept", "rl_abs_slope"))
+        purple = (106, 27, 154)
+        ba_lines = [(t("jaundice.ba_regression_lines", lang), purple, b0 - f * c0, b1 - f * c1),
+                    ("", purple, b0, b1), ("", purple, b0 + f * c0, b1 + f * c1)]
     _heatmap(pdf, data["ba_grid"], BA_MEAN_EDGES, BA_DIFF_EDGES, t("jaundice.ba_x", lang), t("jaundice.ba_y", lang),
+             lines=ba_lines,
              hlines=[(t("jaundice.bias", lang), (200, 30, 30), float(o["bias"])),
                      ("LoA", (120, 120, 120), float(o["loa_lower"])), ("LoA ", (120, 120, 120), float(o["loa_upper"])),
                      ("±3 mg/dL", GREEN, v.agreement_limit), ("−3 mg/dL", GREEN, -v.agreement_limit)])

@@ -122,24 +122,79 @@ register({
                                    "type of organisation)"},
     "jaundice.verdict": {"zh": "结论", "en": "Verdict"},
     "jaundice.criteria": {
-        "zh": "验收标准（事先设定）：① 一致性——95% 一致性界限均在 ±{limit:.1f} µmol/L（3 mg/dL）以内；"
-              "② 筛查安全性——按 AAP 2022 规则（TcB 距光疗阈值 3 mg/dL 以内即抽血）在每个阈值的灵敏度 ≥ {sens:.0f}%。",
-        "en": "Acceptance criteria (stated in advance): (1) agreement — both 95% limits of agreement within "
-              "±{limit:.1f} µmol/L (3 mg/dL); (2) screening safety — sensitivity of the AAP 2022 rule (draw blood "
-              "when TcB is within 3 mg/dL of the threshold) at least {sens:.0f}% at every threshold."},
+        "zh": "验收标准（事先设定，均按 95% 置信界判定，而非点估计）：① 一致性——在每个医学决定水平，95% 一致性界限"
+              "（含其置信区间）均在 ±{limit:.1f} µmol/L（3 mg/dL）以内；② 筛查安全性——按 AAP 2022 规则（TcB 距光疗阈值"
+              " 3 mg/dL 以内即抽血）在每个阈值的灵敏度 Wilson 95% 下限 ≥ {sens:.0f}%。",
+        "en": "Acceptance criteria (stated in advance, each decided on its 95% confidence bound, never on a point "
+              "estimate): (1) agreement — at every medical decision level both 95% limits of agreement, with their "
+              "confidence intervals, within ±{limit:.1f} µmol/L (3 mg/dL); (2) screening safety — the Wilson 95% "
+              "lower bound of the sensitivity of the AAP 2022 rule (draw blood when TcB is within 3 mg/dL of the "
+              "threshold) at least {sens:.0f}% at every threshold."},
     "jaundice.bias_line": {
         "zh": "平均偏倚（TcB − TSB）{bias:+.1f} µmol/L（95% CI {lo:+.1f} 至 {hi:+.1f}），标准差 {sd:.1f}；"
-              "95% 一致性界限 {lower:+.1f} 至 {upper:+.1f} µmol/L；配对数 {n}。",
+              "恒定宽度的 95% 一致性界限 {lower:+.1f} 至 {upper:+.1f} µmol/L；配对数 {n}。",
         "en": "Mean bias (TcB − TSB) {bias:+.1f} µmol/L (95% CI {lo:+.1f} to {hi:+.1f}), SD {sd:.1f}; "
-              "95% limits of agreement {lower:+.1f} to {upper:+.1f} µmol/L; {n} pairs."},
-    "jaundice.agree_met": {"zh": "一致性标准：达到", "en": "Agreement criterion: met"},
-    "jaundice.agree_not_met": {"zh": "一致性标准：未达到——TcB 不能替代 TSB 作诊断或治疗决策",
-                               "en": "Agreement criterion: not met — TcB cannot replace TSB for diagnosis or "
-                                     "treatment decisions"},
-    "jaundice.screen_met": {"zh": "筛查安全性标准：达到——可作为筛查工具，超过规则界值时须抽血测 TSB",
-                            "en": "Screening criterion: met — usable for screening, with TSB drawn whenever the "
-                                  "rule says so"},
-    "jaundice.screen_not_met": {"zh": "筛查安全性标准：未达到或无法评估", "en": "Screening criterion: not met or not assessable"},
+              "constant-width 95% limits of agreement {lower:+.1f} to {upper:+.1f} µmol/L; {n} pairs."},
+    "jaundice.loa_regression_line": {
+        "zh": "差值的离散度随胆红素升高而增大（异方差检验显著），故采用 Bland–Altman（1999）回归法一致性界限，"
+              "按配对均值计：{parts}。恒定宽度界限在高值处偏窄、低值处偏宽，仅供参考。",
+        "en": "The spread of the differences grows with bilirubin (heteroscedasticity test significant), so the limits "
+              "of agreement are Bland–Altman (1999) regression-based, at a pair mean of {parts}. Constant-width limits "
+              "are too narrow at high and too wide at low values; shown for reference only."},
+    "jaundice.side_upper": {"zh": "上限", "en": "upper limit"},
+    "jaundice.side_lower": {"zh": "下限", "en": "lower limit"},
+    "jaundice.agree_met": {
+        "zh": "一致性标准：达到——最接近标准处为 {level:g} µmol/L 的{side} {value:+.1f}，其 95% 置信界 {bound:+.1f} 仍在 ±{limit:.1f} 以内",
+        "en": "Agreement criterion: met — closest at {level:g} µmol/L, {side} {value:+.1f}, whose 95% confidence bound "
+              "{bound:+.1f} is still within ±{limit:.1f}"},
+    "jaundice.agree_not_met": {
+        "zh": "一致性标准：未达到——{level:g} µmol/L 处的{side}为 {value:+.1f}，其 95% 置信区间（最有利一端 {bound:+.1f}）"
+              "整体超出 ±{limit:.1f}；TcB 不能替代 TSB 作诊断或治疗决策",
+        "en": "Agreement criterion: not met — at {level:g} µmol/L the {side} is {value:+.1f} and its whole 95% "
+              "confidence interval (nearest end {bound:+.1f}) lies beyond ±{limit:.1f}; TcB cannot replace TSB for "
+              "diagnosis or treatment decisions"},
+    "jaundice.agree_not_shown": {
+        "zh": "一致性标准：未能证明——{level:g} µmol/L 处的{side}为 {value:+.1f}，但其 95% 置信界 {bound:+.1f} 超出 ±{limit:.1f}",
+        "en": "Agreement criterion: not demonstrated — at {level:g} µmol/L the {side} is {value:+.1f}, but its 95% "
+              "confidence bound {bound:+.1f} lies beyond ±{limit:.1f}"},
+    "jaundice.screen_met": {
+        "zh": "筛查安全性标准：达到——最低处 {mg:.0f} mg/dL 的灵敏度 {k}/{n}，Wilson 95% 下限 {bound:.1f}% ≥ {sens:.0f}%；"
+              "可作为筛查工具，超过规则界值时须抽血测 TSB",
+        "en": "Screening criterion: met — lowest at {mg:.0f} mg/dL, sensitivity {k}/{n} with Wilson 95% lower bound "
+              "{bound:.1f}% ≥ {sens:.0f}%; usable for screening, with TSB drawn whenever the rule says so"},
+    "jaundice.screen_not_met": {
+        "zh": "筛查安全性标准：未达到——{mg:.0f} mg/dL 处灵敏度 {k}/{n}（{value:.1f}%），Wilson 95% 上限 {bound:.1f}% 仍低于 {sens:.0f}%",
+        "en": "Screening criterion: not met — at {mg:.0f} mg/dL sensitivity {k}/{n} ({value:.1f}%); even its Wilson 95% "
+              "upper bound {bound:.1f}% is below {sens:.0f}%"},
+    "jaundice.screen_not_shown": {
+        "zh": "筛查安全性标准：未能证明——{mg:.0f} mg/dL 处灵敏度 {k}/{n}（{value:.1f}%），但 Wilson 95% 下限仅 {bound:.1f}%，"
+              "低于 {sens:.0f}%；需要更多超过该阈值的病例",
+        "en": "Screening criterion: not demonstrated — at {mg:.0f} mg/dL sensitivity {k}/{n} ({value:.1f}%), but its "
+              "Wilson 95% lower bound is only {bound:.1f}%, below {sens:.0f}%; more cases above this threshold are "
+              "needed"},
+    "jaundice.screen_unknown": {"zh": "筛查安全性标准：无法评估（有灵敏度因计数被隐藏而未发布）",
+                                "en": "Screening criterion: not assessable (a sensitivity is withheld because its "
+                                      "counts are suppressed)"},
+    "jaundice.primary": {"zh": "主回归线", "en": "Primary line"},
+    "jaundice.pb_caveat": {
+        "zh": "主回归线为 Deming（λ = {lam:g}）。Passing–Bablok 仅在误差方差比 λ ≈ 斜率²（此处 ≈ {b2:.2f}）时无偏；"
+              "λ 与之相差超过 {f:g} 倍，其斜率（{pb:.3f}）偏高，仅供参考。",
+        "en": "Primary line: Deming (λ = {lam:g}). Passing–Bablok is unbiased only when the error-variance ratio λ ≈ "
+              "slope² (≈ {b2:.2f} here); λ differs from it by more than a factor {f:g}, so its slope ({pb:.3f}) is "
+              "biased and shown for reference only."},
+    "jaundice.pb_primary": {
+        "zh": "主回归线为 Passing–Bablok：λ = {lam:g} 与斜率²（{b2:.2f}）相差不超过 {f:g} 倍，其假设成立，且对离群值稳健。",
+        "en": "Primary line: Passing–Bablok: λ = {lam:g} is within a factor {f:g} of slope² ({b2:.2f}), so its "
+              "assumption holds, and it is robust to outliers."},
+    "jaundice.limits_title": {"zh": "各医学决定水平处的 95% 一致性界限（按配对均值）",
+                              "en": "95% limits of agreement at the decision levels (by pair mean)"},
+    "jaundice.loa_form": {"zh": "界限形式", "en": "Form"},
+    "jaundice.loa_form.regression": {"zh": "回归法（Bland–Altman 1999）", "en": "Regression-based (Bland–Altman 1999)"},
+    "jaundice.loa_form.constant": {"zh": "恒定宽度", "en": "Constant width"},
+    "jaundice.lower": {"zh": "下限", "en": "Lower limit"},
+    "jaundice.upper": {"zh": "上限", "en": "Upper limit"},
+    "jaundice.used": {"zh": "结论所用", "en": "Used for the verdict"},
+    "jaundice.ba_regression_lines": {"zh": "回归法界限", "en": "Regression-based limits"},
     "jaundice.pairs": {"zh": "配对数", "en": "Pairs"},
     "jaundice.bias": {"zh": "偏倚", "en": "Bias"},
     "jaundice.sd": {"zh": "差值标准差", "en": "SD of differences"},
@@ -215,18 +270,50 @@ register({
     "jaundice.lv.preterm": {"zh": "早产", "en": "Preterm"},
     "jaundice.lv.term": {"zh": "足月", "en": "Term"},
     "jaundice.methods": {
-        "zh": "方法：差值均为 TcB − TSB；偏倚与 95% 一致性界限按 Bland–Altman（1999，近似置信区间）；"
-              "Pearson r 用 Fisher z 区间；Deming 回归误差方差比 λ = var(TcB 误差)/var(TSB 误差) = {lam:g}"
-              "（刀切法区间）；Passing–Bablok 回归在数据空间内用全部配对计算，只发布系数；"
-              "诊断准确性以 Wilson 区间表示，仅在 2×2 各格均可发布时给出；亚组少于 {minp} 对不作统计。"
-              "所有计数经过披露控制：1–{k1} 的计数不显示，必要时作二次隐藏；图为分箱计数，从不显示单个测量。",
-        "en": "Methods: differences are TcB − TSB; bias and 95% limits of agreement by Bland–Altman (1999, "
-              "approximate intervals); Pearson r with a Fisher-z interval; Deming regression with error ratio "
-              "λ = var(TcB error)/var(TSB error) = {lam:g} (jackknife intervals); Passing–Bablok computed inside the "
-              "space on every pair, only its coefficients released; diagnostic accuracy with Wilson intervals, shown "
-              "only when all its 2×2 counts are releasable; no statistics for subgroups under {minp} pairs. Every "
-              "count passed disclosure control: counts 1–{k1} are not shown, with secondary suppression where "
-              "needed; plots are binned counts, never single measurements."},
+        "zh": "关于数据与方法（每项选择及其理由）：\n\n"
+              "• 差值一律为 TcB − TSB（正值表示仪器读数偏高）。平均偏倚及其 95% CI 按 Bland–Altman（1999）近似法。\n\n"
+              "• 一致性界限的形式由事先声明的异方差检验决定：先以差值 D 对配对均值 A 作最小二乘回归，再以残差绝对值 |R| 对 A "
+              "回归；|R| 斜率的双侧 t 检验 p < 0.05 即认为离散度随胆红素变化，此时采用 Bland–Altman（1999）回归法界限："
+              "D̂(A) ± 2.46 × |R|̂(A)（2.46 = 1.96 × √(π/2)，因正态残差的 E|R| = σ√(2/π)）；否则采用恒定宽度界限 偏倚 ± 1.96 SD。"
+              "回归法界限的置信区间为本报告的近似（两条拟合线在 A 处的预测标准误合成，t 分布 n − 2 自由度），Bland 与 Altman 未给出公式。"
+              "界限在 205、256、291 µmol/L（12、15、17 mg/dL）三个决定水平处列出（按配对均值计），恒定宽度界限同列以便比较。\n\n"
+              "• 回归线按误差结构选择：λ = var(TcB 误差)/var(TSB 误差) = {lam:g}（实验室 TSB 分析变异系数约 5%，190 µmol/L 时约 9.5；"
+              "TcB 差值离散约 21 µmol/L，(21/9.5)² ≈ 5）。注意 R 包 mcr 的 error.ratio 为 1/λ。Passing–Bablok 仅在 λ ≈ 斜率² 时无偏"
+              "（Passing 与 Bablok 1983）：λ 与斜率² 相差不超过 2 倍时以 Passing–Bablok 为主回归线（对离群值稳健），否则以给定 λ 的 "
+              "Deming 回归为主，Passing–Bablok 附说明仅供参考。Deming 置信区间用刀切法（Linnet 1990，与 mcr 相同）；"
+              "Passing–Bablok 在数据空间内用全部配对精确计算，只发布系数。决定水平处的系统误差取自 Deming 线。\n\n"
+              "• 结论一律按置信界判定：一致性要求各决定水平处上下限的置信区间都在 ±3 mg/dL 以内（整体超出为“未达到”，"
+              "仅置信界超出为“未能证明”）；筛查要求 AAP 规则灵敏度的 Wilson 95% 下限 ≥ 95%（上限也低于 95% 为“未达到”，"
+              "否则为“未能证明”）。点估计满足而置信界不满足，不算达到。\n\n"
+              "• Pearson r 用 Fisher z 区间；诊断准确性以 Wilson 区间表示，仅在 2×2 各格均可发布时给出；亚组少于 {minp} 对不作统计，"
+              "亚组界限为恒定宽度。所有计数经过披露控制：1–{k1} 的计数不显示，必要时作二次隐藏；图为分箱计数，从不显示单个测量。",
+        "en": "About the data and methods (each choice and why):\n\n"
+              "• Differences are always TcB − TSB (positive: the device reads high). Mean bias and its 95% CI follow "
+              "Bland–Altman (1999), approximate method.\n\n"
+              "• The form of the limits of agreement is chosen by a stated test of heteroscedasticity: the differences D "
+              "are regressed on the pair mean A by least squares, then the absolute residuals |R| on A; if the slope of "
+              "|R| differs from 0 (two-sided t test, p < 0.05) the spread changes with bilirubin and the limits are "
+              "Bland–Altman (1999) regression-based: D̂(A) ± 2.46 × |R|̂(A) (2.46 = 1.96 × √(π/2), since E|R| = σ√(2/π) "
+              "for normal residuals); otherwise constant limits, bias ± 1.96 SD. The intervals of the regression-based "
+              "limits are our approximation (the two fitted lines' standard errors at A combined, t with n − 2 df); "
+              "Bland and Altman give no formula. Limits are listed at the decision levels 205, 256 and 291 µmol/L "
+              "(12, 15, 17 mg/dL), read as pair means, with the constant limits beside them for comparison.\n\n"
+              "• The regression line is chosen by the error structure: λ = var(TcB error)/var(TSB error) = {lam:g} "
+              "(laboratory TSB CV about 5%, 9.5 µmol/L at 190; TcB differences scatter about 21 µmol/L; (21/9.5)² ≈ 5). "
+              "Mind that R's mcr takes error.ratio = 1/λ. Passing–Bablok is unbiased only when λ ≈ slope² (Passing & "
+              "Bablok 1983): when λ is within a factor 2 of slope² it is the primary line (robust to outliers); otherwise "
+              "Deming with the stated λ is primary and Passing–Bablok is shown with a caveat, for reference. Deming "
+              "intervals by jackknife (Linnet 1990, as in mcr); Passing–Bablok computed exactly inside the space on every "
+              "pair, only its coefficients released. Systematic error at the decision levels from the Deming line.\n\n"
+              "• Every verdict is decided on a confidence bound: agreement needs the confidence intervals of both limits "
+              "within ±3 mg/dL at every decision level (a whole interval beyond is \"not met\", a bound beyond is \"not "
+              "demonstrated\"); screening needs the Wilson 95% lower bound of the AAP rule's sensitivity ≥ 95% (an upper "
+              "bound below 95% is \"not met\", otherwise \"not demonstrated\"). A point estimate that passes with a bound "
+              "that does not is not a pass.\n\n"
+              "• Pearson r with a Fisher-z interval; diagnostic accuracy with Wilson intervals, shown only when all its "
+              "2×2 counts are releasable; no statistics for subgroups under {minp} pairs, and subgroup limits are "
+              "constant-width. Every count passed disclosure control: counts 1–{k1} are not shown, with secondary "
+              "suppression where needed; plots are binned counts, never single measurements."},
     "jaundice.download_pdf": {"zh": "下载完整报告（PDF）", "en": "Download the full report (PDF)"},
     "jaundice.download_csv": {"zh": "下载统计结果（CSV）", "en": "Download the statistics (CSV)"},
     "jaundice.download_note": {"zh": "下载经访问控制并记入审计日志。", "en": "Downloads go through the access gate and the audit ledger."},

@@ -51,6 +51,14 @@ def release_info(user: Principal, lang: str = "zh") -> dict:
 
 @dataclass(frozen=True)
 class Verdict:
+    """The two acceptance criteria, each decided on a confidence bound, never on a point estimate.
+
+    ``agreement`` / ``screening``: "met" (the bound meets the criterion), "not_met" (even the
+    favourable bound fails it), "not_shown" (the point estimate may pass but the bound does not:
+    not demonstrated) or, for screening, "unknown" (a count is suppressed). The deciding figure is
+    kept with its bound: agreement at the worst decision level, screening at the worst threshold.
+    """
+
     n: int
     bias: float
     bias_ci_low: float
@@ -63,13 +71,77 @@ class Verdict:
     screening_min_sensitivity: float
     screening_sensitivities: dict[str, float]
     screening_met: bool | None  # None: a sensitivity is suppressed, so it cannot be assessed
+    loa_method: str = "constant"
+    agreement: str = "not_shown"
+    agreement_level: float = math.nan
+    agreement_side: str = "upper"
+    agreement_value: float = math.nan
+    agreement_bound: float = math.nan
+    limits_at: tuple[tuple[float, float, float], ...] = ()  # (level, lower, upper) of the chosen form
+    screening: str = "unknown"
+    screening_mg_dl: float = math.nan
+    screening_k: int = 0
+    screening_total: int = 0
+    screening_value: float = math.nan
+    screening_bound: float = math.nan
 
     def lines(self, lang: str) -> list[str]:
         out = [t("jaundice.bias_line", lang, bias=self.bias, lo=self.bias_ci_low, hi=self.bias_ci_high, sd=self.sd,
                  lower=self.loa_lower, upper=self.loa_upper, n=self.n)]
-        out.append(t("jaundice.agree_met" if self.agreement_met else "jaundice.agree_not_met", lang))
-        out.append(t("jaundice.screen_met" if self.screening_met else "jaundice.screen_not_met", lang))
+        if self.loa_method == "regression" and self.limits_at:
+            parts = "; ".join(f"{lv:g} µmol/L: {lo:+.1f} / {hi:+.1f}" for lv, lo, hi in self.limits_at)
+            out.append(t("jaundice.loa_regression_line", lang, parts=parts))
+        side = t(f"jaundice.side_{self.agreement_side}", lang)
+        out.append(t(f"jaundice.agree_{self.agreement}", lang, level=self.agreement_level, side=side,
+                     value=self.agreement_value, bound=self.agreement_bound, limit=self.agreement_limit))
+        out.append(t(f"jaundice.screen_{self.screening}", lang, mg=self.screening_mg_dl, k=self.screening_k,
+                     n=self.screening_total, value=100 * self.screening_value, bound=100 * self.screening_bound,
+                     sens=100 * self.screening_min_sensitivity))
         return out
+
+
+def _agreement(limits: pd.DataFrame, limit: float) -> dict:
+    """Met only if, at every decision level, the lower limit's lower bound is >= -L and the upper
+    limit's upper bound <= L; not met if some limit lies beyond +/-L with its whole interval."""
+    chosen = limits[limits["chosen"].astype(bool)].sort_values("level")
+    # (how far the unfavourable bound is past the criterion, level, side, limit, unfavourable bound,
+    #  favourable bound, whole interval beyond the criterion)
+    checks = []
+    for r in chosen.itertuples():
+        checks.append((r.upper_ci_high - limit, r.level, "upper", r.upper, r.upper_ci_high, r.upper_ci_low,
+                       r.upper_ci_low > limit))
+        checks.append((-limit - r.lower_ci_low, r.level, "lower", r.lower, r.lower_ci_low, r.lower_ci_high,
+                       r.lower_ci_high < -limit))
+    if not checks:
+        return {"agreement": "not_shown"}
+    failed = [c for c in checks if c[6]]
+    if failed:  # shown with its favourable bound, which is still beyond the criterion
+        worst = max(failed, key=lambda c: c[0])
+        state, bound = "not_met", worst[5]
+    else:
+        worst = max(checks, key=lambda c: c[0])
+        state, bound = ("met" if worst[0] <= 0 else "not_shown"), worst[4]
+    return {"agreement": state, "agreement_level": float(worst[1]), "agreement_side": worst[2],
+            "agreement_value": float(worst[3]), "agreement_bound": float(bound),
+            "limits_at": tuple((float(r.level), float(r.lower), float(r.upper)) for r in chosen.itertuples())}
+
+
+def _screening(aap: pd.DataFrame, minimum: float) -> dict:
+    """Met only if the Wilson lower bound of every threshold's sensitivity is >= the minimum; not met if
+    some Wilson upper bound is below it; unknown if a sensitivity is suppressed."""
+    if aap.empty or aap["sensitivity"].isna().any():
+        return {"screening": "unknown"}
+    rows = list(aap.itertuples())
+    below = [r for r in rows if r.sensitivity_ci_high < minimum]
+    if below:
+        r = min(below, key=lambda r: r.sensitivity_ci_high)
+        state, bound = "not_met", r.sensitivity_ci_high
+    else:
+        r = min(rows, key=lambda r: r.sensitivity_ci_low)
+        state, bound = ("met" if r.sensitivity_ci_low >= minimum else "not_shown"), r.sensitivity_ci_low
+    return {"screening": state, "screening_mg_dl": float(r.mg_dl), "screening_k": int(r.tp),
+            "screening_total": int(r.tp) + int(r.fn), "screening_value": float(r.sensitivity),
+            "screening_bound": float(bound)}
 
 
 def _verdict(rel: approved.Release) -> Verdict:
@@ -77,15 +149,22 @@ def _verdict(rel: approved.Release) -> Verdict:
     acc = rel.table("accuracy")
     aap = acc[acc["rule"] == "aap"]
     sens = {str(k): float(v) for k, v in zip(aap["threshold"], aap["sensitivity"], strict=True)}
-    screening = None if any(math.isnan(v) for v in sens.values()) or not sens else \
-        all(v >= SCREENING_MIN_SENSITIVITY for v in sens.values())
+    if "limits" in rel.tables:
+        limits = rel.table("limits")
+    else:  # a release made before the limits table: its constant limits at no particular level
+        limits = pd.DataFrame([{"level": math.nan, "chosen": True, "lower": o["loa_lower"], "upper": o["loa_upper"],
+                                "lower_ci_low": o["loa_lower_ci_low"], "lower_ci_high": o["loa_lower_ci_high"],
+                                "upper_ci_low": o["loa_upper_ci_low"], "upper_ci_high": o["loa_upper_ci_high"]}])
+    agreement = _agreement(limits, AGREEMENT_LIMIT)
+    screening = _screening(aap, SCREENING_MIN_SENSITIVITY)
     return Verdict(
         n=int(o["pairs"]), bias=float(o["bias"]), bias_ci_low=float(o["bias_ci_low"]),
         bias_ci_high=float(o["bias_ci_high"]), sd=float(o["sd"]), loa_lower=float(o["loa_lower"]),
         loa_upper=float(o["loa_upper"]), agreement_limit=AGREEMENT_LIMIT,
-        agreement_met=bool(abs(o["loa_lower"]) <= AGREEMENT_LIMIT and abs(o["loa_upper"]) <= AGREEMENT_LIMIT),
+        agreement_met=agreement["agreement"] == "met",
         screening_min_sensitivity=SCREENING_MIN_SENSITIVITY, screening_sensitivities=sens,
-        screening_met=screening,
+        screening_met=None if screening["screening"] == "unknown" else screening["screening"] == "met",
+        loa_method=str(o.get("loa_method", "constant")), **agreement, **screening,
     )
 
 
@@ -105,6 +184,16 @@ def regression(user: Principal) -> pd.DataFrame:
     return _regression(rel.table("overall").iloc[0])
 
 
+def limits(user: Principal) -> pd.DataFrame:
+    """Limits of agreement at the decision levels, regression-based and constant; ``chosen`` marks the form used."""
+    rel, _ = _release(user)
+    return _limits(rel)
+
+
+def _limits(rel: approved.Release) -> pd.DataFrame:
+    return rel.table("limits") if "limits" in rel.tables else pd.DataFrame()
+
+
 def _regression(o: pd.Series) -> pd.DataFrame:
     nan = math.nan
     rows = [
@@ -114,8 +203,10 @@ def _regression(o: pd.Series) -> pd.DataFrame:
         ("passing_bablok", o["pb_slope"], o["pb_slope_ci_low"], o["pb_slope_ci_high"], o["pb_intercept"],
          o["pb_intercept_ci_low"], o["pb_intercept_ci_high"]),
     ]
-    return pd.DataFrame(rows, columns=["method", "slope", "slope_ci_low", "slope_ci_high", "intercept",
-                                       "intercept_ci_low", "intercept_ci_high"])
+    out = pd.DataFrame(rows, columns=["method", "slope", "slope_ci_low", "slope_ci_high", "intercept",
+                                      "intercept_ci_low", "intercept_ci_high"])
+    out["primary"] = out["method"] == o.get("primary_regression", "deming")
+    return out
 
 
 def decision_levels(user: Principal) -> pd.DataFrame:
@@ -168,6 +259,7 @@ def report_data(user: Principal, lang: str = "zh", action: str = "view") -> dict
         "release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval,
         "source": _source(rel, decision, lang), "verdict": _verdict(rel), "overall": rel.table("overall").iloc[0],
         "regression": _regression(rel.table("overall").iloc[0]), "decision_levels": rel.table("decision_levels"),
+        "limits": _limits(rel),
         "accuracy": rel.table("accuracy"), "subgroups": _subgroups(rel),
         "ba_grid": _grid(rel.table("ba_grid"), ("mean_bin", "diff_bin")),
         "scatter_grid": _grid(rel.table("scatter_grid"), ("tsb_bin", "tcb_bin")),
@@ -177,7 +269,8 @@ def report_data(user: Principal, lang: str = "zh", action: str = "view") -> dict
 def _statistics_frame(data: dict) -> pd.DataFrame:
     o = data["overall"]
     overall_row = {"section": "overall", "dimension": "overall", "level": ALL, "pairs": o["pairs"],
-                   "stats_reason": "", **{c: o[c] for c in STAT_COLUMNS}}
+                   "stats_reason": "", **{c: o[c] for c in STAT_COLUMNS},
+                   "primary_regression": o.get("primary_regression"), "loa_method": o.get("loa_method")}
     sub = data["subgroups"].assign(section="subgroup")
     rows = pd.concat([pd.DataFrame([overall_row]), sub[["section", "dimension", "level", "pairs", "pairs_flag",
                                                          "stats_reason", *STAT_COLUMNS]]], ignore_index=True)
@@ -185,7 +278,11 @@ def _statistics_frame(data: dict) -> pd.DataFrame:
     acc = acc.rename(columns={"threshold": "level"})
     dl = data["decision_levels"].assign(section="decision_level").rename(
         columns={"level": "decision_level", "bias": "decision_level_bias"})
-    return pd.concat([rows, acc, dl], ignore_index=True)
+    lim = data["limits"].assign(section="limits").rename(
+        columns={"level": "decision_level", "method": "loa_method", "bias": "loa_bias", "lower": "loa_lower",
+                 "upper": "loa_upper", "lower_ci_low": "loa_lower_ci_low", "lower_ci_high": "loa_lower_ci_high",
+                 "upper_ci_low": "loa_upper_ci_low", "upper_ci_high": "loa_upper_ci_high"})
+    return pd.concat([rows, acc, dl, lim], ignore_index=True)
 
 
 def _meta_block(data: dict) -> str:
