@@ -86,7 +86,8 @@ class _Report(FPDF):
 
     def para(self, text: str, size: float = 9) -> None:
         self.set_font(FONT, size=size)
-        self.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        # Left-aligned: justification stretches the spaces around Latin words in Chinese text.
+        self.multi_cell(0, size * 0.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(1)
 
     def grid_table(self, header: list[str], rows: list[list[str]], widths: list[float], size: float = 8) -> None:
@@ -271,13 +272,16 @@ def render(data: dict, lang: str = "zh") -> bytes:
     _heatmap(pdf, data["ba_grid"], BA_MEAN_EDGES, BA_DIFF_EDGES, t("jaundice.ba_x", lang), t("jaundice.ba_y", lang),
              lines=ba_lines,
              hlines=[(t("jaundice.bias", lang), (200, 30, 30), float(o["bias"])),
-                     ("LoA", (120, 120, 120), float(o["loa_lower"])), ("LoA ", (120, 120, 120), float(o["loa_upper"])),
+                     (f"LoA ({t('jaundice.loa_form.constant', lang)})", (120, 120, 120), float(o["loa_lower"])),
+                     ("", (120, 120, 120), float(o["loa_upper"])),
                      ("±3 mg/dL", GREEN, v.agreement_limit), ("−3 mg/dL", GREEN, -v.agreement_limit)])
     pdf.heading(t("jaundice.sc_title", lang, k=k), 11)
     _heatmap(pdf, data["scatter_grid"], SCATTER_EDGES, SCATTER_EDGES, t("jaundice.sc_x", lang), t("jaundice.sc_y", lang),
              lines=[(t("jaundice.identity", lang), (90, 90, 90), 0.0, 1.0),
-                    ("Deming", ORANGE, float(o["deming_intercept"]), float(o["deming_slope"])),
-                    ("Passing–Bablok", GREEN, float(o["pb_intercept"]), float(o["pb_slope"]))])
+                    ("Deming" + (star if primary == "deming" else ""), ORANGE, float(o["deming_intercept"]),
+                     float(o["deming_slope"])),
+                    ("Passing–Bablok" + (star if primary == "passing_bablok" else ""), GREEN, float(o["pb_intercept"]),
+                     float(o["pb_slope"]))])
 
     pdf.add_page()
     pdf.heading(t("jaundice.diag_title", lang), 11)

@@ -178,7 +178,7 @@ register({
     "jaundice.primary": {"zh": "主回归线", "en": "Primary line"},
     "jaundice.pb_caveat": {
         "zh": "主回归线为 Deming（λ = {lam:g}）。Passing–Bablok 仅在误差方差比 λ ≈ 斜率²（此处 ≈ {b2:.2f}）时无偏；"
-              "λ 与之相差超过 {f:g} 倍，其斜率（{pb:.3f}）偏高，仅供参考。",
+              "λ 与之相差超过 {f:g} 倍，其斜率（{pb:.3f}）有偏，仅供参考。",
         "en": "Primary line: Deming (λ = {lam:g}). Passing–Bablok is unbiased only when the error-variance ratio λ ≈ "
               "slope² (≈ {b2:.2f} here); λ differs from it by more than a factor {f:g}, so its slope ({pb:.3f}) is "
               "biased and shown for reference only."},
@@ -274,7 +274,7 @@ register({
               "• 差值一律为 TcB − TSB（正值表示仪器读数偏高）。平均偏倚及其 95% CI 按 Bland–Altman（1999）近似法。\n\n"
               "• 一致性界限的形式由事先声明的异方差检验决定：先以差值 D 对配对均值 A 作最小二乘回归，再以残差绝对值 |R| 对 A "
               "回归；|R| 斜率的双侧 t 检验 p < 0.05 即认为离散度随胆红素变化，此时采用 Bland–Altman（1999）回归法界限："
-              "D̂(A) ± 2.46 × |R|̂(A)（2.46 = 1.96 × √(π/2)，因正态残差的 E|R| = σ√(2/π)）；否则采用恒定宽度界限 偏倚 ± 1.96 SD。"
+              "D(A) 拟合值 ± 2.46 × |R|(A) 拟合值（2.46 = 1.96 × √(π/2)，因正态残差的 E|R| = σ√(2/π)）；否则采用恒定宽度界限 偏倚 ± 1.96 SD。"
               "回归法界限的置信区间为本报告的近似（两条拟合线在 A 处的预测标准误合成，t 分布 n − 2 自由度），Bland 与 Altman 未给出公式。"
               "界限在 205、256、291 µmol/L（12、15、17 mg/dL）三个决定水平处列出（按配对均值计），恒定宽度界限同列以便比较。\n\n"
               "• 回归线按误差结构选择：λ = var(TcB 误差)/var(TSB 误差) = {lam:g}（实验室 TSB 分析变异系数约 5%，190 µmol/L 时约 9.5；"
@@ -293,7 +293,7 @@ register({
               "• The form of the limits of agreement is chosen by a stated test of heteroscedasticity: the differences D "
               "are regressed on the pair mean A by least squares, then the absolute residuals |R| on A; if the slope of "
               "|R| differs from 0 (two-sided t test, p < 0.05) the spread changes with bilirubin and the limits are "
-              "Bland–Altman (1999) regression-based: D̂(A) ± 2.46 × |R|̂(A) (2.46 = 1.96 × √(π/2), since E|R| = σ√(2/π) "
+              "Bland–Altman (1999) regression-based: fitted D(A) ± 2.46 × fitted |R|(A) (2.46 = 1.96 × √(π/2), since E|R| = σ√(2/π) "
               "for normal residuals); otherwise constant limits, bias ± 1.96 SD. The intervals of the regression-based "
               "limits are our approximation (the two fitted lines' standard errors at A combined, t with n − 2 df); "
               "Bland and Altman give no formula. Limits are listed at the decision levels 205, 256 and 291 µmol/L "
