@@ -191,12 +191,15 @@ with tab_sub:
         t("jaundice.ci", lng): [("—" if math.isnan(a) else f"{a:.1f} – {b:.1f}") for a, b in
                                 zip(sub["bias_ci_low"], sub["bias_ci_high"], strict=True)],
         t("jaundice.sd", lng): sub["sd"].round(1),
-        "PB " + t("jaundice.slope", lng): sub["pb_slope"].round(3),
+        # the primary line's slope (Deming unless Passing-Bablok's assumption holds)
+        ("PB " if o.get("primary_regression") == "passing_bablok" else "Deming ") + t("jaundice.slope", lng):
+            sub["pb_slope" if o.get("primary_regression") == "passing_bablok" else "deming_slope"].round(3),
         t("jaundice.reason", lng): [reason(r or f) for r, f in zip(sub["stats_reason"], sub["pairs_flag"], strict=True)],
     })
     st.dataframe(table, hide_index=True, width="stretch")
 
 with tab_methods:
+    st.markdown(f"**{t('jaundice.about', lng)}**")
     st.markdown(t("jaundice.methods", lng, lam=meta.get("error_ratio"), minp=MIN_PAIRS_FOR_STATS, k1=k - 1))
     st.caption(meta.get("suppression_rule", ""))
     st.caption(t("jaundice.download_note", lng))

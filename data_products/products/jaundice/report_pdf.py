@@ -297,17 +297,19 @@ def render(data: dict, lang: str = "zh") -> bytes:
                     t("jaundice.npv", lang)], rows, [19, 30, 12, 10, 10, 10, 10, 25, 25, 14, 15], size=6.5)
 
     pdf.heading(t("jaundice.sub_title", lang), 11)
+    # The subgroup slope is the primary line's (Deming unless Passing-Bablok's assumption holds).
+    slope_col, slope_name = ("pb_slope", "PB") if primary == "passing_bablok" else ("deming_slope", "Deming")
     rows = []
     for r in data["subgroups"].itertuples():
         rows.append([t(f"jaundice.dim.{r.dimension}", lang), _label(r.dimension, r.level, lang),
                      "—" if pd.isna(r.pairs) else str(int(r.pairs)), _fmt(r.bias, 1, True), _ci(r.bias_ci_low, r.bias_ci_high),
                      _fmt(r.sd), f"{_fmt(r.loa_lower, 1, True)} / {_fmt(r.loa_upper, 1, True)}",
-                     _fmt(r.pb_slope, 3), _reason(r.stats_reason or r.pairs_flag, lang)])
+                     _fmt(getattr(r, slope_col), 3), _reason(r.stats_reason or r.pairs_flag, lang)])
     pdf.grid_table([t("jaundice.dimension", lang), t("jaundice.group", lang), t("jaundice.pairs", lang),
                     t("jaundice.bias", lang), t("jaundice.ci", lang), t("jaundice.sd", lang), t("jaundice.loa", lang),
-                    "PB " + t("jaundice.slope", lang), t("jaundice.reason", lang)], rows,
+                    f"{slope_name} " + t("jaundice.slope", lang), t("jaundice.reason", lang)], rows,
                    [28, 30, 13, 14, 24, 13, 26, 14, 18], size=6.5)
 
-    pdf.heading(t("jaundice.tab_methods", lang), 11)
+    pdf.heading(t("jaundice.about", lang), 11)
     pdf.para(t("jaundice.methods", lang, lam=meta.get("error_ratio"), minp=MIN_PAIRS_FOR_STATS, k1=k - 1), 8)
     return bytes(pdf.output())

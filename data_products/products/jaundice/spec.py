@@ -204,7 +204,8 @@ register({
     "jaundice.tab_reg": {"zh": "回归分析", "en": "Regression"},
     "jaundice.tab_diag": {"zh": "诊断准确性", "en": "Diagnostic accuracy"},
     "jaundice.tab_sub": {"zh": "亚组分析", "en": "Subgroups"},
-    "jaundice.tab_methods": {"zh": "方法说明与下载", "en": "Methods and downloads"},
+    "jaundice.tab_methods": {"zh": "关于数据与下载", "en": "About this data and downloads"},
+    "jaundice.about": {"zh": "关于数据：方法与每项选择", "en": "About this data: methods and each choice"},
     "jaundice.ba_title": {"zh": "分箱 Bland–Altman 图（每格为配对数；少于 {k} 例的格已隐藏）",
                           "en": "Binned Bland–Altman plot (pairs per cell; cells under {k} hidden)"},
     "jaundice.ba_x": {"zh": "TcB 与 TSB 均值（µmol/L）", "en": "Mean of TcB and TSB (µmol/L)"},
@@ -270,7 +271,7 @@ register({
     "jaundice.lv.preterm": {"zh": "早产", "en": "Preterm"},
     "jaundice.lv.term": {"zh": "足月", "en": "Term"},
     "jaundice.methods": {
-        "zh": "关于数据与方法（每项选择及其理由）：\n\n"
+        "zh": "每项选择及其理由：\n\n"
               "• 差值一律为 TcB − TSB（正值表示仪器读数偏高）。平均偏倚及其 95% CI 按 Bland–Altman（1999）近似法。\n\n"
               "• 一致性界限的形式由事先声明的异方差检验决定：先以差值 D 对配对均值 A 作最小二乘回归，再以残差绝对值 |R| 对 A "
               "回归；|R| 斜率的双侧 t 检验 p < 0.05 即认为离散度随胆红素变化，此时采用 Bland–Altman（1999）回归法界限："
@@ -287,7 +288,7 @@ register({
               "否则为“未能证明”）。点估计满足而置信界不满足，不算达到。\n\n"
               "• Pearson r 用 Fisher z 区间；诊断准确性以 Wilson 区间表示，仅在 2×2 各格均可发布时给出；亚组少于 {minp} 对不作统计，"
               "亚组界限为恒定宽度。所有计数经过披露控制：1–{k1} 的计数不显示，必要时作二次隐藏；图为分箱计数，从不显示单个测量。",
-        "en": "About the data and methods (each choice and why):\n\n"
+        "en": "Each choice and why:\n\n"
               "• Differences are always TcB − TSB (positive: the device reads high). Mean bias and its 95% CI follow "
               "Bland–Altman (1999), approximate method.\n\n"
               "• The form of the limits of agreement is chosen by a stated test of heteroscedasticity: the differences D "
