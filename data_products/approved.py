@@ -7,17 +7,25 @@ file only while no other process has it open; since a published file is never wr
 app and a publishing command never contend for the same file, and the app picks up a new release on
 its next read without a restart.
 
+Publishing is crash-safe in an order ``pipeline`` drives: ``stage`` copies the candidate into the
+zone as an immutable file that is not yet current; the approval is recorded in the governance store
+(the commit point); ``activate`` writes the approval metadata and switches the pointer. A crash
+before the commit leaves an unreferenced file and the old release current; after it, the next
+``pipeline.reconcile`` (run by `dataspace approve`, `serve` and `build`) finishes the switch.
+
 The read side loads a release's tables into memory once (they are small aggregate tables) and closes
 the file: pages then filter frames, and no connection stays open across a switch.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
-import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +33,7 @@ import duckdb
 import pandas as pd
 
 from data_products.config import paths
+from data_products.private import private_dir, tighten
 
 META_TABLE = "_release"
 
@@ -68,12 +77,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def checkpoint(name: str) -> None:
+    """A named step of the publish sequence. Does nothing; the crash tests replace it to kill the
+    process at exactly that step."""
+
+
 def write_release_file(path: Path, tables: dict[str, pd.DataFrame], meta: dict) -> None:
     """Write tables and metadata into a new DuckDB file, atomically (temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     tmp.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
+    tighten(tmp)  # DuckDB creates it with the umask's permissions; the folder is already owner-only
     try:
         for name, frame in tables.items():
             if not name.isidentifier():
@@ -124,25 +139,79 @@ def candidate_path(release_id: str) -> Path:
     return paths().candidates / product_id / f"{release_id}.duckdb"
 
 
-def publish(release_id: str, approval: dict) -> Path:
-    """Copy an approved candidate into the approved zone and switch the product's pointer to it."""
+def approved_path(release_id: str) -> Path:
     product_id = release_id.split("@", 1)[0]
+    return paths().approved / product_id / f"{release_id}.duckdb"
+
+
+@contextmanager
+def publish_lock() -> Iterator[None]:
+    """One publisher at a time (approve, reconcile); the OS drops the lock if the holder dies."""
+    folder = private_dir(paths().approved)
+    fd = os.open(folder / ".publish.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def stage(release_id: str) -> Path:
+    """Copy a candidate into the approved zone as an immutable file, not yet current. Idempotent:
+    a file already staged (renamed into place only when complete) is kept."""
     src = candidate_path(release_id)
-    folder = paths().approved / product_id
-    folder.mkdir(parents=True, exist_ok=True)
-    dst = folder / src.name
+    dst = approved_path(release_id)
+    if dst.exists():
+        return dst
+    private_dir(dst.parent)
     tmp = dst.with_name(dst.name + ".tmp")
-    shutil.copyfile(src, tmp)
-    _fsync_file(tmp)
+    fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+    try:
+        with open(src, "rb") as f:
+            first = True
+            while chunk := f.read(1 << 20):
+                os.write(fd, chunk)
+                if first:
+                    checkpoint("copying")
+                    first = False
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     os.replace(tmp, dst)
-    _write_json_atomic(folder / f"{release_id}.approval.json", approval)
-    _write_json_atomic(folder / "CURRENT", {"release_id": release_id, "file": dst.name})
+    _fsync_dir(dst.parent)
     return dst
+
+
+def activate(release_id: str, approval: dict, *, after_metadata=None) -> None:
+    """Make a staged, recorded release current: its approval metadata, then the pointer switch.
+    ``after_metadata`` runs between the two (the caller publishes the ledger head there)."""
+    product_id = release_id.split("@", 1)[0]
+    folder = paths().approved / product_id
+    dst = approved_path(release_id)
+    if not dst.exists():
+        raise FileNotFoundError(f"{dst}: release {release_id} was never staged")
+    _write_json_atomic(folder / f"{release_id}.approval.json", approval)
+    checkpoint("metadata_written")
+    if after_metadata is not None:
+        after_metadata()
+    checkpoint("anchored")
+    _write_json_atomic(folder / "CURRENT", {"release_id": release_id, "file": dst.name})
+
+
+def remove_partial_files() -> list[Path]:
+    """Temporary files a crashed publish left in the approved zone (call under ``publish_lock``;
+    candidates are left alone, since `process` may be writing one right now)."""
+    removed = []
+    root = paths().approved
+    for tmp in root.rglob("*.tmp") if root.exists() else ():
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
 
 
 def _write_json_atomic(path: Path, doc: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with open(os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600), "w", encoding="utf-8") as f:
         json.dump(doc, f, ensure_ascii=False, indent=1, default=str)
         f.flush()
         os.fsync(f.fileno())

@@ -23,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 users_app = typer.Typer(help="Accounts of a real deployment.", no_args_is_help=True)
-audit_app = typer.Typer(help="The hash-chained audit ledger.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit ledger: hash chain, keyed MACs, published heads.", no_args_is_help=True)
 export_app = typer.Typer(help="Feeds for systems outside the space.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
@@ -69,15 +69,29 @@ def process(
     _exit(cli_process(products=product or None))
 
 
+ACTING = ("The commission official acting, who signs in: password from $DATASPACE_PASSWORD or a prompt "
+          "(default user: $DATASPACE_USER).")
+
+
 @app.command()
 def approve(
     release: Annotated[str, typer.Argument(help="Release id from `dataspace process` (or `latest:PRODUCT`).")],
-    by: Annotated[str, typer.Option("--by", help="Username of the commission official approving it.")],
+    acting: Annotated[str | None, typer.Option("--as", "--by", help=ACTING)] = None,
 ) -> None:
-    """Re-check disclosure control, record the approval and publish the release atomically."""
+    """Re-check disclosure control and sign the release off; the second different official's sign-off
+    records the approval and publishes it atomically."""
     from data_products.pipeline import cli_approve
 
-    _exit(cli_approve(release, by))
+    _exit(cli_approve(release, acting))
+
+
+@app.command()
+def reconcile() -> None:
+    """Finish a publish a crash interrupted (also run by approve, serve and build)."""
+    from data_products.pipeline import reconcile as run
+
+    for release_id in run():
+        print(f"published {release_id} (its approval was recorded before the interruption)")
 
 
 @app.command()
@@ -99,6 +113,11 @@ def serve(
     address: Annotated[str, typer.Option(help="Address to bind; loopback by default.")] = "127.0.0.1",
 ) -> None:
     """Serve the dashboards (Streamlit) on the approved zone."""
+    if paths().approved.exists():
+        from data_products.pipeline import reconcile as finish_interrupted
+
+        finish_interrupted()
+    os.umask(0o077)  # whatever the server writes (logs, caches) is owner-only
     env = dict(os.environ, DATASPACE_HOME=str(paths().home))
     cmd = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD), "--server.port", str(port), "--server.address", address]
     # Streamlit replaces this process (same pid) rather than running as its child, so a SIGTERM or SIGINT sent
@@ -179,13 +198,13 @@ def scenarios_list(
 def scenarios_decide(
     scenario_id: int,
     decision: Annotated[str, typer.Argument(help="approve | reject | revoke")],
-    by: Annotated[str, typer.Option("--by", help="The commission official deciding.")],
+    acting: Annotated[str | None, typer.Option("--as", "--by", help=ACTING)] = None,
     reason: Annotated[str, typer.Option(help="Why (required to reject or revoke).")] = "",
 ) -> None:
-    """Approve, reject or revoke a scenario."""
+    """Approve, reject or revoke a scenario (never one's own application)."""
     from data_products.governance import cli as gov
 
-    _exit(gov.scenario_decide(scenario_id, decision, by, reason))
+    _exit(gov.scenario_decide(scenario_id, decision, acting, reason))
 
 
 @users_app.command("add")
@@ -194,19 +213,29 @@ def users_add(
     role: Annotated[str, typer.Option(help="commission_official | commission_analyst | hospital | company")],
     org: Annotated[str, typer.Option(help="Organisation id (created if new).")],
     facility: Annotated[str | None, typer.Option(help="Facility id, for hospital users.")] = None,
+    acting: Annotated[str | None, typer.Option("--as", help=ACTING)] = None,
 ) -> None:
-    """Add a user; the password is read from DATASPACE_NEW_PASSWORD or prompted for."""
+    """Add a user, as a signed-in commission official (the first official: as the OS account); the new
+    user's password is read from DATASPACE_NEW_PASSWORD or prompted for."""
     from data_products.governance import cli as gov
 
-    _exit(gov.users_add(username, role, org, facility))
+    _exit(gov.users_add(username, role, org, facility, acting=acting))
 
 
 @users_app.command("disable")
-def users_disable(username: str) -> None:
+def users_disable(username: str, acting: Annotated[str | None, typer.Option("--as", help=ACTING)] = None) -> None:
     """Disable a user (kept for the audit trail)."""
     from data_products.governance import cli as gov
 
-    _exit(gov.users_disable(username))
+    _exit(gov.users_disable(username, acting=acting))
+
+
+@users_app.command("unlock")
+def users_unlock(username: str, acting: Annotated[str | None, typer.Option("--as", help=ACTING)] = None) -> None:
+    """Clear a username's failed sign-ins from every client."""
+    from data_products.governance import cli as gov
+
+    _exit(gov.users_unlock(username, acting=acting))
 
 
 @users_app.command("list")
@@ -218,11 +247,35 @@ def users_list(json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the ledger's hash chain; names the first bad entry."""
+def audit_verify(
+    anchor: Annotated[Path | None, typer.Option(help="A copy of the published heads (default: the data home's "
+                                                     "approved/ledger-anchors.jsonl).")] = None,
+    without_key: Annotated[bool, typer.Option("--without-key", help="Check chain and published heads only "
+                                                                     "(for a reader without the MAC key).")] = False,
+) -> None:
+    """Check the chain, every entry's MAC and every published head; names the first bad entry."""
     from data_products.governance import cli as gov
 
-    _exit(gov.audit_verify())
+    _exit(gov.audit_verify(anchor, without_key=without_key))
+
+
+@audit_app.command("anchor")
+def audit_anchor(anchor: Annotated[Path | None, typer.Option(help="Anchor file to append to.")] = None) -> None:
+    """Publish the ledger's current head (run it regularly; copy the file off the machine)."""
+    from data_products.governance import cli as gov
+
+    _exit(gov.audit_anchor(anchor))
+
+
+@audit_app.command("report")
+def audit_report(
+    days: Annotated[int, typer.Option(help="The period: the last N days.")] = 30,
+    json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The administrators' report: who touched what, when, under which authorization."""
+    from data_products.governance import cli as gov
+
+    _exit(gov.audit_report(days, json=json))
 
 
 analyses_app = typer.Typer(help="Analyses of usable datasets under a research scenario (checked, reviewed).",
@@ -286,10 +339,14 @@ def analyses_run_queued() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Every file a command creates (stores, keys, releases, logs) is owner-only.
+    old_umask = os.umask(0o077)
     try:
         app(args=argv, prog_name="dataspace", standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0)
+    finally:
+        os.umask(old_umask)
     return 0
 
 

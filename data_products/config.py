@@ -54,8 +54,11 @@ class Paths:
         return self.home / "hospitals" / ".pseudonym.key"
 
     def ensure(self) -> Paths:
+        from data_products.private import private_dir
+
+        # Owner-only: identified extracts, de-identified records and unreleased tables live below.
         for p in (self.home, self.hospitals, self.candidates, self.approved):
-            p.mkdir(parents=True, exist_ok=True)
+            private_dir(p)
         return self
 
 

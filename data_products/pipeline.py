@@ -98,39 +98,154 @@ def latest_candidate(product_id: str) -> str:
     return files[-1].stem
 
 
-def approve(release_id: str, by: str) -> dict:
-    """Check, record and publish. Raises ApprovalRefused with every reason when it must not publish."""
-    from data_products.governance import ledger, record_approval, users
+def approve(release_id: str, approver, *, os_user: str | None = None) -> dict:
+    """One commission official's approval of a candidate: re-check, sign off, and on the second
+    different official's sign-off publish. ``approver`` is a signed-in ``Principal`` (the command
+    line signs its user in first). Raises ApprovalRefused with every reason when it must not count.
+
+    Crash safety: the release file is staged (immutable, not current) before the approval is
+    recorded; the record is the commit point; the pointer switch after it is finished by
+    ``reconcile`` if the process dies first. So a crash leaves the approval recorded and published,
+    or neither."""
+    from data_products.governance import ledger, releases, two_person
 
     if release_id.startswith("latest:"):
         release_id = latest_candidate(release_id.removeprefix("latest:"))
     path = approved.candidate_path(release_id)
     if not path.exists():
         raise FileNotFoundError(f"no candidate release {release_id!r} at {path}")
-    approver = next((u for u in users() if u["username"] == by), None)
-    if approver is None or approver.get("disabled") or approver["role"] != "commission_official":
-        raise ApprovalRefused(f"{by!r} is not an active commission official; only they approve releases")
-    tables, meta = approved.read_release_file(path)
-    problems = _module(meta["product_id"]).check(tables, meta)
-    if meta.get("min_cell", 0) < min_cell():
-        problems.append(f"built with min_cell={meta.get('min_cell')} below the configured {min_cell()}")
-    if problems:
-        ledger.record(by, "release.refused", release_id, {"problems": problems[:20], "count": len(problems)})
-        raise ApprovalRefused("; ".join(problems[:10]) + (f" (+{len(problems) - 10} more)" if len(problems) > 10 else ""))
-    digest = approved.content_hash(tables, meta)
-    record = {
-        "release_id": release_id,
-        "product_id": meta["product_id"],
-        "content_hash": digest,
-        "approved_by": by,
-        "approved_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "lineage": meta.get("lineage", []),
+    try:
+        by = releases.official(approver)
+    except releases.ReleaseError as exc:
+        raise ApprovalRefused(str(exc)) from None
+    with approved.publish_lock():
+        _reconcile()
+        tables, meta = approved.read_release_file(path)
+        product_id = meta["product_id"]
+
+        # --- checks: every reason this candidate must not be published ---------------------------
+        problems = _module(product_id).check(tables, meta)
+        if meta.get("min_cell", 0) < min_cell():
+            problems.append(f"built with min_cell={meta.get('min_cell')} below the configured {min_cell()}")
+        if problems:
+            ledger.record(by, "release.refused", release_id, {"problems": problems[:20], "count": len(problems),
+                                                               "os_user": os_user})
+            raise ApprovalRefused("; ".join(problems[:10]) + (f" (+{len(problems) - 10} more)" if len(problems) > 10 else ""))
+
+        # --- sign-off; the second different official's publishes ----------------------------------
+        digest = approved.content_hash(tables, meta)
+        done = releases.approval_of(release_id, product_id)
+        if done is not None:
+            if done.content_hash != digest:
+                raise ApprovalRefused(f"release {release_id} was approved with content {done.content_hash}; "
+                                      f"its candidate file now holds {digest}")
+            return {**_approval_doc(done, meta), "status": "published"}
+        earlier = [s.username for s in releases.signoffs(release_id, product_id)]
+        final = two_person.complete([*earlier, by])
+        if final:
+            approved.stage(release_id)
+            approved.checkpoint("staged")
+        try:
+            result = releases.sign_off(approver, release_id, product_id, digest, meta.get("lineage", []),
+                                       os_user=os_user, may_complete=final,
+                                       before_commit=lambda: approved.checkpoint("recording"))
+        except releases.ReleaseError as exc:
+            raise ApprovalRefused(str(exc)) from None
+        approved.checkpoint("recorded")
+        if result.approval is None:
+            return {"release_id": release_id, "product_id": product_id, "content_hash": digest,
+                    "status": "awaiting_second_approval", "signed_by": [s.username for s in result.signoffs],
+                    "needs": two_person.REQUIRED}
+        doc = _approval_doc(result.approval, meta)
+        _activate(doc)
+        return {**doc, "status": "published"}
+
+
+def _approval_doc(a, meta: dict) -> dict:
+    """What a published release says about its approval, ledger head included (public metadata)."""
+    from data_products.governance import releases
+
+    return {
+        "release_id": a.release_id,
+        "product_id": a.product_id,
+        "content_hash": a.content_hash,
+        "approved_by": a.approved_by,
+        "approvers": a.approvers,
+        "signoffs": [{"username": s.username, "at": s.at.isoformat(timespec="seconds")}
+                     for s in releases.signoffs(a.release_id, a.product_id)],
+        "approved_at": a.approved_at.isoformat(timespec="seconds"),
+        "lineage": a.lineage,
         "min_cell": meta.get("min_cell"),
         "built_at": meta.get("built_at"),
+        "ledger_head": {"seq": a.audit_seq, "hash": a.audit_hash},
     }
-    record_approval(release_id, meta["product_id"], digest, by, meta.get("lineage", []))
-    approved.publish(release_id, record)
+
+
+def _activate(doc: dict) -> None:
+    from data_products.governance import ledger
+
+    head = ledger.Anchor(doc["ledger_head"]["seq"], doc["ledger_head"]["hash"])
+    approved.activate(doc["release_id"], doc,
+                      after_metadata=lambda: ledger.publish_head("release.approve", at=head,
+                                                                 release_id=doc["release_id"]))
+
+
+def reconcile() -> list[str]:
+    """Finish what a crash interrupted: remove partial files in the approved zone, and make each
+    product's newest recorded approval current. Returns the release ids it switched."""
+    with approved.publish_lock():
+        return _reconcile()
+
+
+def _reconcile() -> list[str]:
+    from data_products.governance import ledger, releases
+
+    approved.remove_partial_files()
+    switched = []
+    for product_id in BUILDERS:
+        latest = releases.approvals(product_id)
+        if not latest:
+            continue
+        a = releases.approval_of(latest[0].release_id, product_id)
+        if approved.current_release_id(product_id) == a.release_id:
+            continue
+        if not approved.approved_path(a.release_id).exists():
+            # Recorded only after staging, so only a hand-deleted file gets here; the candidate may remain.
+            if not approved.candidate_path(a.release_id).exists():
+                raise RuntimeError(f"release {a.release_id} is approved but neither its approved nor its candidate "
+                                   "file exists")
+            approved.stage(a.release_id)
+        tables, meta = approved.read_release_file(approved.approved_path(a.release_id))
+        if approved.content_hash(tables, meta) != a.content_hash:
+            raise RuntimeError(f"{approved.approved_path(a.release_id)} does not hold the approved content "
+                               f"{a.content_hash}; refusing to publish it")
+        _activate(_approval_doc(a, meta))
+        ledger.record("system", "release.reconcile", product_id,
+                      {"release_id": a.release_id, "reason": "approval recorded, publish unfinished"})
+        switched.append(a.release_id)
+    return switched
+
+
+def approve_demo(release_id: str) -> dict:
+    """Approve a release as the demo's two commission officials (demo spaces only)."""
+    from data_products.config import demo_mode
+    from data_products.governance import demo_passwords, sign_in, sign_out
+
+    if not demo_mode():
+        raise ApprovalRefused("approve_demo: only in a demo space (built with --demo)")
+    record: dict = {}
+    for name in DEMO_OFFICIALS:
+        result = sign_in(name, demo_passwords()[name], client="pipeline:demo")
+        if not result.ok:
+            raise ApprovalRefused(f"demo official {name} cannot sign in: {result.reason}")
+        try:
+            record = approve(release_id, result.principal)
+        finally:
+            sign_out(result.principal)
     return record
+
+
+DEMO_OFFICIALS = ("official", "official2")
 
 
 # --- command-line wrappers ---------------------------------------------------------------------
@@ -147,13 +262,22 @@ def cli_process(products: list[str] | None = None) -> int:
     return 0
 
 
-def cli_approve(release_id: str, by: str) -> int:
+def cli_approve(release_id: str, username: str | None) -> int:
+    """`dataspace approve`: the official signs in (password from $DATASPACE_PASSWORD or a prompt)."""
+    from data_products.governance import cli as gov
+
     try:
-        record = approve(release_id, by)
+        with gov.authenticated(username) as (principal, os_user):
+            record = approve(release_id, principal, os_user=os_user)
+    except gov.CliAuthError as exc:
+        print(f"error: {exc}")
+        return 2
     except (FileNotFoundError, ApprovalRefused) as exc:
         print(f"refused: {exc}")
         return 1
     print(json.dumps(record, ensure_ascii=False, indent=1))
+    if record["status"] != "published":
+        print(f"signed; release {release_id} publishes when a second, different commission official approves it")
     return 0
 
 
@@ -170,12 +294,11 @@ def build_demo(seed: int = 2024, scale: str = "demo", log=print) -> list[dict]:
     report = ingest(p)
     if getattr(report, "rejected", None):
         raise RuntimeError(f"demo extracts rejected: {report}")
-    accounts = seed_demo()
-    official = next(u for u, role in accounts.items() if role == "commission_official")
+    seed_demo()
     records = []
     for release_id in process():
-        log(f"approve {release_id}")
-        records.append(approve(release_id, official))
+        log(f"approve {release_id} ({' + '.join(DEMO_OFFICIALS)})")
+        records.append(approve_demo(release_id))
     return records
 
 

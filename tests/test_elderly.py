@@ -50,7 +50,7 @@ def space(tmp_path_factory):
     from data_products.config import paths
     from data_products.governance import add_user, ensure_standing, seed_demo
     from data_products.hospital import generate
-    from data_products.pipeline import approve, process
+    from data_products.pipeline import approve_demo, process
     from data_products.reference import facilities
     from data_products.restricted import ingest
 
@@ -68,7 +68,7 @@ def space(tmp_path_factory):
         add_user(CHC_USER, PASSWORD, "hospital", name, facility="F0303")
         ensure_standing()
         for rid in process(["elderly_weight_atlas", "supplier_quality"]):
-            approve(rid, "official")
+            approve_demo(rid)
         truth = json.loads((p.truth / "elderly_weight.json").read_text(encoding="utf-8"))
         yield {"home": home, "report": report, "truth": truth}
     finally:

@@ -88,7 +88,7 @@ def test_lockout(store):
         accounts.sign_in("alice", "wrong password!", now=t0 + timedelta(seconds=10 + i), store=store)
     locked = accounts.sign_in("alice", PW, now=t0 + timedelta(minutes=1), store=store)
     assert (locked.ok, locked.reason) == (False, "locked")
-    assert "锁定" in locked.message("zh") and "locked" in locked.message("en")
+    assert "再试" in locked.message("zh") and "try again" in locked.message("en")
     assert entries(action="auth.locked", store=store)[0].target == "alice"
     still = t0 + timedelta(seconds=10 + n) + store.policy.lockout - timedelta(seconds=5)
     assert accounts.sign_in("alice", PW, now=still, store=store).reason == "locked"
@@ -138,15 +138,20 @@ def test_sql_fragments_stored_verbatim(store):
     now = utcnow()
     sc = scenarios.apply(p, "wait_times", SQL, now.date(), (now + timedelta(days=5)).date(), "view", store=store)
     accounts.add_user("boss", PW, "commission_official", "Commission", store=store)
-    scenarios.reject("boss", sc.id, SQL, store=store)
-    rel = releases.record_approval(SQL, "wait_times", SQL, SQL, {"note": SQL}, store=store)
-    assert releases.approvals("wait_times", store=store)[0] == rel.__class__(**{**rel.__dict__, "audit_seq": None})
+    boss = accounts.sign_in("boss", PW, store=store).principal
+    scenarios.reject(boss, sc.id, SQL, store=store)
+    accounts.add_user(SQL.replace(" ", "_")[:40] + "_2", PW, "commission_official", "Commission", store=store)
+    second = accounts.sign_in(SQL.replace(" ", "_")[:40] + "_2", PW, store=store).principal
+    rel = releases.record_approval(SQL, "wait_times", SQL, (boss, second), {"note": SQL}, store=store)
+    assert releases.approvals("wait_times", store=store)[0] == rel.__class__(
+        **{**rel.__dict__, "audit_seq": None, "audit_hash": None})
+    assert rel.approvers == ["boss", SQL.replace(" ", "_")[:40] + "_2"]
     got = scenarios.scenarios(org_id=p.org_id, store=store)[0]
     assert (got.purpose, got.decision_reason, got.org_name) == (SQL, SQL, SQL)
-    assert entries(actor=SQL, store=store)[0].action == "release.approve"
+    assert entries(actor=SQL.replace(" ", "_")[:40] + "_2", store=store)[0].action == "release.approve"
     assert entries(actor="' OR 1=1 --", store=store) == []
     assert decide(p, SQL, SQL, store=store).reason == "unknown_action"
-    assert [u["username"] for u in accounts.users(store)] == [user, "boss"]
+    assert [u["username"] for u in accounts.users(store)] == [user, "boss", SQL.replace(" ", "_")[:40] + "_2"]
     tables = {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"users", "orgs", "scenarios", "ledger", "sessions"} <= tables
     with pytest.raises(accounts.AccountError, match="facility"):
@@ -166,9 +171,16 @@ def test_role_org_consistency(store):
 
 
 def test_cli_functions(store, monkeypatch, capsys):
-    monkeypatch.setenv(cli.PASSWORD_ENV, PW)
+    monkeypatch.setenv(cli.NEW_PASSWORD_ENV, PW)
+    # The first official is the bootstrap (no official exists to sign in); after that an official signs in.
     assert cli.users_add("carol", "commission_official", "Commission", store=store) == 0
+    assert entries(action="user.add", store=store)[0].detail["bootstrap"] is True
+    assert cli.users_add("dave", "hospital", "H-F0301", facility="F0301", store=store) == 2  # nobody signed in
+    monkeypatch.setenv(cli.USER_ENV, "carol")
+    monkeypatch.setenv(cli.PASSWORD_ENV, PW)
     assert cli.users_add("dave", "hospital", "H-F0301", facility="F0301", store=store) == 0
+    assert entries(action="user.add", store=store)[0].actor == "carol"
+    assert entries(action="user.add", store=store)[0].detail["os_user"] == cli.os_account()
     assert cli.users_add("dave", "hospital", "H-F0301", store=store) == 1
     assert cli.users_add("erin", "hospital", "H-X", facility="F9999", store=store) == 1
     capsys.readouterr()
@@ -178,14 +190,18 @@ def test_cli_functions(store, monkeypatch, capsys):
                                                                                    ("dave", "F0301", False)]
     assert cli.users_disable("dave", store=store) == 0 and cli.users_disable("nobody", store=store) == 1
     assert [u["disabled"] for u in accounts.users(store)] == [False, True]
-    assert entries(action="user.disable", store=store)[0].actor.startswith("cli:")
+    assert entries(action="user.disable", store=store)[0].actor == "carol"
     # A command-line decision needs a commission official.
     accounts.set_disabled("dave", False, store=store)
     p = accounts.sign_in("dave", PW, store=store).principal
     now = utcnow()
     sc = scenarios.apply(p, "jaundice_report", "compare", now.date(), (now + timedelta(days=5)).date(), "view",
                          store=store)
-    assert cli.scenario_decide(sc.id, "approve", "dave", store=store) == 1
+    monkeypatch.setenv(cli.USER_ENV, "dave")
+    assert cli.scenario_decide(sc.id, "approve", None, store=store) == 1
+    monkeypatch.setenv(cli.PASSWORD_ENV, "not carol's password")
+    assert cli.scenario_decide(sc.id, "approve", "carol", "ok", store=store) == 2
+    monkeypatch.setenv(cli.PASSWORD_ENV, PW)
     assert cli.scenario_decide(sc.id, "approve", "carol", "ok", store=store) == 0
     assert decide(p, "jaundice_report", "view", store=store).allowed
     assert cli.scenario_list(state=None, json=True, store=store) == 0

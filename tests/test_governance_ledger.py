@@ -60,7 +60,7 @@ def test_triggers_refuse_update_delete_and_forged_insert(store):
     with pytest.raises(sqlite3.DatabaseError, match="append-only"):
         conn.execute("DELETE FROM ledger WHERE seq = 2")
     with pytest.raises(sqlite3.DatabaseError, match="head"):
-        conn.execute("INSERT INTO ledger VALUES (99, 't', 'a', 'b', 'c', '{}', ?, ?)", (GENESIS, GENESIS))
+        conn.execute("INSERT INTO ledger (seq, time, actor, action, target, detail, prev_hash, hash) VALUES (99, 't', 'a', 'b', 'c', '{}', ?, ?)", (GENESIS, GENESIS))
     with pytest.raises(sqlite3.DatabaseError, match="head"):
         conn.execute("UPDATE ledger_head SET seq = 3 WHERE id = 1")
     with pytest.raises(sqlite3.DatabaseError, match="head"):
@@ -82,9 +82,12 @@ def test_edit_with_recomputed_hash_detected_at_next(store, k):
     r = conn.execute("SELECT seq, time, actor, action, target, detail, prev_hash FROM ledger WHERE seq = ?", (k,)).fetchone()
     forged = (r[0], r[1], "someone_else", *r[3:])
     conn.execute("UPDATE ledger SET actor = ?, hash = ? WHERE seq = ?", (forged[2], entry_hash(*forged), k))
-    res = verify(store)
-    # The forged entry is self-consistent; its successor no longer links to it.
+    res = verify(store, check_macs=False)
+    # The chain alone: the forged entry is self-consistent; its successor no longer links to it.
     assert (res.ok, res.first_bad_seq) == (False, k + 1) and "does not follow" in res.problem
+    # With the key: the forged entry itself has no valid MAC.
+    res = verify(store)
+    assert (res.ok, res.first_bad_seq) == (False, k) and "MAC" in res.problem
 
 
 @pytest.mark.parametrize("k", [1, 5, N - 1])
@@ -112,7 +115,7 @@ def test_insert_detected(store, k):
     _shift_up(conn, k)
     prev = conn.execute("SELECT hash FROM ledger WHERE seq = ?", (k - 1,)).fetchone()
     prev_hash = prev[0] if prev else GENESIS
-    conn.execute("INSERT INTO ledger VALUES (?, ?, 'forger', 'test.event', 't', '{}', ?, ?)",
+    conn.execute("INSERT INTO ledger (seq, time, actor, action, target, detail, prev_hash, hash) VALUES (?, ?, 'forger', 'test.event', 't', '{}', ?, ?)",
                  (k, "2026-01-01T00:00:00.000000Z", prev_hash, "f" * 64))
     res = verify(store)
     assert (res.ok, res.first_bad_seq) == (False, k)
@@ -124,10 +127,12 @@ def test_insert_with_valid_hash_detected_at_next(store, k):
     _shift_up(conn, k)
     prev = conn.execute("SELECT hash FROM ledger WHERE seq = ?", (k - 1,)).fetchone()
     fields = (k, "2026-01-01T00:00:00.000000Z", "forger", "test.event", "t", "{}", prev[0] if prev else GENESIS)
-    conn.execute("INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*fields, entry_hash(*fields)))
-    res = verify(store)
-    # The old entry k, now at k+1, carries a hash over its old seq.
+    conn.execute("INSERT INTO ledger (seq, time, actor, action, target, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*fields, entry_hash(*fields)))
+    res = verify(store, check_macs=False)
+    # The chain alone: the old entry k, now at k+1, carries a hash over its old seq.
     assert (res.ok, res.first_bad_seq) == (False, k + 1)
+    res = verify(store)
+    assert (res.ok, res.first_bad_seq) == (False, k) and "MAC" in res.problem
 
 
 @pytest.mark.parametrize("k", [1, 5, N - 1])
@@ -216,13 +221,18 @@ def test_listing_filters(store):
 
 
 def test_release_approvals(store):
-    a = releases.record_approval("r1", "wait_times", "h1", "official", {"inputs": ["x"]}, store=store)
-    assert releases.record_approval("r1", "wait_times", "h1", "official", {"inputs": ["x"]}, store=store).id == a.id
+    from data_products.governance import accounts
+
+    for name in ("official", "official2"):
+        accounts.add_user(name, "correct horse battery", "commission_official", "Commission", store=store)
+    two = tuple(accounts.sign_in(n, "correct horse battery", store=store).principal for n in ("official", "official2"))
+    a = releases.record_approval("r1", "wait_times", "h1", two, {"inputs": ["x"]}, store=store)
+    assert releases.record_approval("r1", "wait_times", "h1", two, {"inputs": ["x"]}, store=store).id == a.id
     with pytest.raises(releases.ReleaseError, match="r1"):
-        releases.record_approval("r1", "wait_times", "h2", "official", {}, store=store)
+        releases.record_approval("r1", "wait_times", "h2", two, {}, store=store)
     with pytest.raises(releases.ReleaseError, match="product_id"):
-        releases.record_approval("r2", "nope", "h2", "official", {}, store=store)
-    b = releases.record_approval("r2", "wait_times", "h2", "official", {"inputs": ["y"]}, store=store)
+        releases.record_approval("r2", "nope", "h2", two, {}, store=store)
+    b = releases.record_approval("r2", "wait_times", "h2", two, {"inputs": ["y"]}, store=store)
     assert [x.release_id for x in releases.approvals("wait_times", store=store)] == ["r2", "r1"]
     assert releases.approvals("pneumonia_atlas", store=store) == []
     assert [e.detail["release_id"] for e in ledger.entries(action="release.approve", store=store)] == ["r2", "r1"]

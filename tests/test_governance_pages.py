@@ -326,7 +326,7 @@ def test_official_revokes_only_with_a_reason_and_access_ends(gov):
     applicant = signed_in("company_none")
     start = datetime.now(LOCAL).date()
     sc = apply(applicant, "tumor_distribution", "test: oncology supply planning", start, start + timedelta(days=30))
-    approve("official", sc.id, "test")
+    approve(signed_in("official"), sc.id, "test")
     assert decide(applicant, "tumor_distribution", "view").allowed
 
     at = scenarios_page("official")

@@ -33,7 +33,7 @@ def space(tmp_path_factory):
     """A space holding only the bilirubin kind and the jaundice report, built and approved once."""
     from data_products.governance import seed_demo
     from data_products.hospital import generate
-    from data_products.pipeline import approve, process
+    from data_products.pipeline import approve_demo, process
     from data_products.restricted import ingest
 
     home = tmp_path_factory.mktemp("jaundice-home")
@@ -47,7 +47,7 @@ def space(tmp_path_factory):
         assert not report.rejected, report.summary()
         seed_demo()
         (rid,) = process([PRODUCT_ID])
-        approve(rid, "official")
+        approve_demo(rid)
     finally:
         if old is None:
             os.environ.pop("DATASPACE_HOME", None)

@@ -14,9 +14,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.ui import lang, require_principal, synthetic_banner
-from data_products.governance import entries, governance_role, verify
+from data_products.governance import entries, get_store, governance_role, verify
 from data_products.governance import ledger as ledger_module
-from data_products.governance.store import LOCAL, as_utc
+from data_products.governance.cli import published_heads
+from data_products.governance.ledger import VerifyResult
+from data_products.governance.report import admin_report
+from data_products.governance.store import LOCAL, LedgerKeyError, as_utc
 from data_products.i18n import register, t
 
 FAMILIES = ("auth.", "gate.", "download", "scenario.", "order.", "release.", "user.", "org.", "audit.")
@@ -24,14 +27,42 @@ PAGE_SIZES = (100, 500, 2000)
 
 register({
     "aud.title": {"zh": "审计日志", "en": "Audit ledger"},
+    "aud.guarantee_title": {"zh": "本日志保证什么、不保证什么", "en": "What this ledger guarantees, and what not"},
     "aud.not_commission": {"zh": "本页仅供广州市卫生健康委员会使用。", "en": "This page is for the Guangzhou Health Commission only."},
     "aud.intro": {
-        "zh": "审计日志只可追加：每条记录含前一条的哈希，任何修改、删除或插入都会使校验失败。本页只读。",
-        "en": "The ledger is append-only: each entry carries the previous entry's hash, so any change, removal or "
-              "insertion fails verification. This page is read only.",
+        "zh": "审计日志只可追加，本页只读。每条记录含前一条记录的哈希（SHA-256 链），并带有以独立密钥文件计算的"
+              "消息认证码（HMAC-SHA256）；每次批准数据发布时，当时的日志头（序号与哈希）写入该发布的元数据并追加到"
+              "公开的锚点文件。",
+        "en": "The ledger is append-only and this page is read only. Each entry carries the previous entry's hash "
+              "(a SHA-256 chain) and a MAC (HMAC-SHA256) under a key kept in its own file, outside the store; every "
+              "release approval writes the ledger head (sequence and hash) into the release's metadata and appends "
+              "it to a published anchor file.",
     },
-    "aud.verify_ok": {"zh": "哈希链校验通过：共 {n} 条记录，完整且未被篡改。",
-                      "en": "Hash chain verified: {n} entries, complete and unaltered."},
+    "aud.guarantee": {
+        "zh": "**保证：** 无密钥者对日志的任何修改、删除、插入或重算都会使校验失败；持有密钥者也无法在不被发现的"
+              "情况下改写、删除或截断最近一次公开日志头之前的任何记录（以锚点文件副本核对：`dataspace audit verify"
+              " --anchor 文件`）。\n\n**不保证：** 同时持有数据库文件写权限和密钥的人，可以删除或伪造最近一次公开日志头"
+              "**之后**的记录，直到下一次公开（每次批准发布、以及定期运行 `dataspace audit anchor` 时）；锚点文件"
+              "必须复制到本机之外才能防范本机管理员；日志记录的是系统所做的决定，不能证明操作者的意图；密钥丢失后旧记录"
+              "无法再校验消息认证码。",
+        "en": "**Guaranteed:** any change, removal, insertion or recomputation by someone without the key fails "
+              "verification; even the key's holder cannot rewrite, remove or truncate entries up to the newest "
+              "published head without detection (check against a copy of the anchor file: `dataspace audit verify "
+              "--anchor FILE`).\n\n**Not guaranteed:** someone holding both write access to the store and the key "
+              "can drop or forge entries written **after** the newest published head, until the next one is "
+              "published (every release approval, and `dataspace audit anchor` run regularly); the anchor file "
+              "protects against this machine's administrators only once copied off the machine; the ledger records "
+              "what the system decided, not anyone's intent; if the key is lost, old entries' MACs can no longer be "
+              "checked.",
+    },
+    "aud.verify_ok": {"zh": "哈希链校验通过：共 {n} 条记录；每条记录的消息认证码及 {a} 个已公开日志头均一致。",
+                      "en": "Hash chain verified: {n} entries; every entry's MAC and {a} published head(s) agree."},
+    "aud.after_head": {"zh": "第 {first}–{n} 条记录在最近一次公开日志头之后，尚未受锚点保护。",
+                       "en": "Entries {first}–{n} come after the newest published head and are not yet anchored."},
+    "aud.report": {"zh": "管理员审计报告（近 30 天）：谁、何时、对什么、依据何种授权",
+                   "en": "Administrators' audit report (last 30 days): who touched what, when, under which authorization"},
+    "aud.report_note": {"zh": "完整报告：`dataspace audit report --days N`。",
+                        "en": "Full report: `dataspace audit report --days N`."},
     "aud.verify_bad": {"zh": "哈希链校验失败（第 {seq} 条）：{problem}",
                        "en": "Hash chain broken at entry {seq}: {problem}"},
     "aud.actor": {"zh": "操作者（用户名，精确匹配）", "en": "Actor (username, exact)"},
@@ -94,11 +125,26 @@ if governance_role(user, "audit") is None:
     st.stop()
 
 st.caption(t("aud.intro", lng))
-result = verify()
+with st.expander(t("aud.guarantee_title", lng)):
+    st.markdown(t("aud.guarantee", lng))
+store = get_store()
+try:
+    result = verify(anchors=published_heads(store))
+except (LedgerKeyError, ValueError) as exc:
+    result = VerifyResult(False, 0, None, str(exc))
 if result.ok:
-    st.success(t("aud.verify_ok", lng, n=result.entries), icon=":material/verified:")
+    st.success(t("aud.verify_ok", lng, n=result.entries, a=result.anchors_checked), icon=":material/verified:")
+    if result.entries > result.newest_anchor:
+        st.caption(t("aud.after_head", lng, first=result.newest_anchor + 1, n=result.entries))
 else:
     st.error(t("aud.verify_bad", lng, seq=result.first_bad_seq, problem=result.problem), icon=":material/gpp_bad:")
+
+# Computed only when asked for: it reads a month of the ledger.
+if st.toggle(t("aud.report", lng), key="aud_report_on"):
+    report = admin_report(store=store, check=False)
+    st.dataframe(pd.DataFrame(report["rows"]).iloc[::-1].head(500) if report["rows"] else pd.DataFrame(),
+                 hide_index=True, width="stretch", key="aud_report")
+    st.caption(t("aud.report_note", lng))
 
 families = ("all", *FAMILIES)
 family_param = st.query_params.get("family", "all")

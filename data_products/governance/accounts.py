@@ -2,8 +2,19 @@
 
 Passwords are kept only as argon2id hashes (salted, memory-hard). A session is a random token the
 page holds; the store keeps only its SHA-256, so reading the database does not hand out live
-sessions. Sessions end after ``Policy.idle_minutes`` without activity; an account locks for
-``Policy.lockout_minutes`` after ``Policy.lockout_failures`` wrong passwords in a row.
+sessions. Sessions end after ``Policy.idle_minutes`` without activity.
+
+Sign-in backoff is built so it cannot be turned against someone else. Failures are counted per
+(typed username, client) whether the username exists or not: ``lockout_failures`` of them within
+``lockout_minutes`` stop that client from trying that name for ``lockout_minutes``, while the same
+name from another client is unaffected. A client failing on many names (x4) is stopped for all of
+them; a name failing from many clients (x10) is stopped for clients the user has never signed in
+from, so the user's own known clients still get in. Every attempt, refused or not, costs one argon2
+verification and gets the same answer whether the username exists or not. An official clears a
+name's failures with ``unlock`` (`dataspace users unlock`).
+
+Usernames are NFKC-normalised and unique case-insensitively; a name that looks like an existing one
+(``skeleton``: Cyrillic "о" for Latin "o", "I" or "1" for "l", "rn" for "m") is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ import secrets
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -40,8 +52,9 @@ register(
         "gov.auth.ok": {"zh": "已登录。", "en": "Signed in."},
         "gov.auth.bad_credentials": {"zh": "用户名或密码错误。", "en": "Wrong username or password."},
         "gov.auth.locked": {
-            "zh": "登录失败次数过多，账户已锁定至 {until}（北京时间）。",
-            "en": "Too many failed sign-ins; the account is locked until {until} (Beijing time).",
+            "zh": "登录失败次数过多，请于 {until}（北京时间）后再试；如需提前解锁，请联系市卫健委数据空间管理员。",
+            "en": "Too many failed sign-ins; try again after {until} (Beijing time), or ask the commission's "
+                  "data-space administrator to unlock sooner.",
         },
         "gov.auth.disabled": {
             "zh": "该账户已停用，请联系市卫健委数据空间管理员。",
@@ -115,6 +128,36 @@ def normalize_username(raw: object) -> str:
 
 def username_key(name: str) -> str:
     return name.casefold()
+
+
+@lru_cache(maxsize=1)
+def _ascii_homoglyphs() -> dict[str, str]:
+    """Non-ASCII character -> the ASCII text it is confused with (Unicode's confusables, as shipped
+    by confusable-homoglyphs)."""
+    from confusable_homoglyphs import confusables
+
+    out = {}
+    for ch, glyphs in confusables.confusables_data.items():
+        if ch.isascii():
+            continue
+        for g in glyphs:
+            if g["c"].isascii() and g["c"].isprintable():
+                out[ch] = g["c"]
+                break
+    return out
+
+
+# Lookalikes inside ASCII itself (UTS #39 skeletons do the same).
+_ASCII_LOOKALIKE = str.maketrans({"I": "l", "1": "l", "|": "l", "0": "o", "O": "o"})
+
+
+def skeleton(name: str) -> str:
+    """What a name looks like: two names with the same skeleton are refused as lookalikes."""
+    glyphs = _ascii_homoglyphs()
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", name))
+    text = "".join(glyphs.get(ch, ch) for ch in text if not unicodedata.combining(ch))
+    text = text.translate(_ASCII_LOOKALIKE).casefold()
+    return text.replace("rn", "m").replace("vv", "w")
 
 
 def _check_password(password: object) -> str:
@@ -192,7 +235,8 @@ def orgs(store: GovernanceStore | None = None) -> list[dict[str, Any]]:
 
 
 def add_user(username: str, password: str, role: str, org: str, *, facility: str | None = None,
-             display_name: str | None = None, actor: str = "system", store: GovernanceStore | None = None) -> int:
+             display_name: str | None = None, actor: str = "system", audit: dict[str, Any] | None = None,
+             store: GovernanceStore | None = None) -> int:
     """Create a user in organisation ``org`` (created if new, its type following the role)."""
     name = normalize_username(username)
     if role not in ROLES:
@@ -211,12 +255,17 @@ def add_user(username: str, password: str, role: str, org: str, *, facility: str
         org_id = add_org(org, org_type, facility, actor=actor, store=store)
         if tx.one("SELECT 1 FROM users WHERE username_key = ?", (username_key(name),)) is not None:
             raise AccountError(f"username: {name!r} already exists")
+        look = skeleton(name)
+        for other in tx.all("SELECT username FROM users"):
+            if skeleton(other["username"]) == look:
+                raise AccountError(f"username: {name!r} looks like the existing user {other['username']!r}; "
+                                   "choose a name that cannot be mistaken for it")
         user_id = tx.insert(
             "INSERT INTO users (username, username_key, display_name, org_id, role, password_hash, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (name, username_key(name), display_name, org_id, role, digest, to_db(utcnow())),
         )
-        ledger.append(tx, actor, "user.add", name, {"user_id": user_id, "role": role, "org_id": org_id})
+        ledger.append(tx, actor, "user.add", name, {"user_id": user_id, "role": role, "org_id": org_id, **(audit or {})})
         return user_id
 
 
@@ -228,7 +277,7 @@ def _user_by_name(tx: Tx, username: str):
     )
 
 
-def set_disabled(username: str, disabled: bool = True, *, actor: str = "system",
+def set_disabled(username: str, disabled: bool = True, *, actor: str = "system", audit: dict[str, Any] | None = None,
                  store: GovernanceStore | None = None) -> None:
     """Disable (or re-enable) a user; disabling also ends the user's open sessions."""
     name = normalize_username(username)
@@ -242,10 +291,13 @@ def set_disabled(username: str, disabled: bool = True, *, actor: str = "system",
         if disabled:
             tx.execute("UPDATE sessions SET ended_at = ?, end_reason = 'user_disabled' WHERE user_id = ? AND ended_at IS NULL",
                        (to_db(utcnow()), row["id"]))
-        ledger.append(tx, actor, "user.disable" if disabled else "user.enable", row["username"], {"user_id": row["id"]})
+        tx.execute("DELETE FROM auth_failures WHERE name_key = ?", (username_key(name),))
+        ledger.append(tx, actor, "user.disable" if disabled else "user.enable", row["username"],
+                      {"user_id": row["id"], **(audit or {})})
 
 
-def set_password(username: str, password: str, *, actor: str = "system", store: GovernanceStore | None = None) -> None:
+def set_password(username: str, password: str, *, actor: str = "system", audit: dict[str, Any] | None = None,
+                 store: GovernanceStore | None = None) -> None:
     name = normalize_username(username)
     password = _check_password(password)
     store = resolve(store)
@@ -258,7 +310,24 @@ def set_password(username: str, password: str, *, actor: str = "system", store: 
                    (digest, row["id"]))
         tx.execute("UPDATE sessions SET ended_at = ?, end_reason = 'password_changed' WHERE user_id = ? AND ended_at IS NULL",
                    (to_db(utcnow()), row["id"]))
-        ledger.append(tx, actor, "user.password", row["username"], {"user_id": row["id"]})
+        tx.execute("DELETE FROM auth_failures WHERE name_key = ?", (username_key(name),))
+        ledger.append(tx, actor, "user.password", row["username"], {"user_id": row["id"], **(audit or {})})
+
+
+def unlock(username: str, *, actor: str, audit: dict[str, Any] | None = None,
+           store: GovernanceStore | None = None) -> int:
+    """Clear every client's recorded failures for a username (an official's unlock); returns how many."""
+    name = normalize_username(username)
+    store = resolve(store)
+    with store.write() as tx:
+        row = _user_by_name(tx, name)
+        if row is None:
+            raise AccountError(f"username: no user {name!r}")
+        cleared = tx.execute("DELETE FROM auth_failures WHERE name_key = ?", (username_key(name),)).rowcount
+        tx.execute("UPDATE users SET failed_count = 0, locked_until = NULL WHERE id = ?", (row["id"],))
+        ledger.append(tx, actor, "auth.unlock", row["username"], {"user_id": row["id"], "failures_cleared": cleared,
+                                                                 **(audit or {})})
+        return cleared
 
 
 def users(store: GovernanceStore | None = None) -> list[dict[str, Any]]:
@@ -272,9 +341,45 @@ def users(store: GovernanceStore | None = None) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- sign-in and sessions
 
 
-def sign_in(username: object, password: object, *, now: datetime | None = None,
+# Multipliers of ``Policy.lockout_failures`` for the wider limits (see the module docstring).
+CLIENT_WIDE = 4
+ACCOUNT_WIDE = 10
+MAX_CLIENT = 128
+
+
+def _throttle(tx: Tx | GovernanceStore, name_key: str, client: str, user_id: int | None,
+              now: datetime) -> tuple[str, datetime] | None:
+    """(scope, until) when this attempt must be refused without looking at the password."""
+    policy = tx.policy
+    since = to_db(now - policy.lockout)
+
+    def failures(where: str, params: tuple) -> tuple[int, str | None]:
+        # `where` is one of the fixed clauses below.
+        row = tx.one(f"SELECT COUNT(*) AS n, MAX(at) AS last FROM auth_failures WHERE {where} AND at >= ?",  # noqa: S608
+                     (*params, since))
+        return int(row["n"]), row["last"]
+
+    n, last = failures("name_key = ? AND client = ?", (name_key, client))
+    if n >= policy.lockout_failures:
+        return "client_and_name", from_db(last) + policy.lockout
+    known = user_id is not None and tx.one("SELECT 1 FROM known_clients WHERE user_id = ? AND client = ?",
+                                           (user_id, client)) is not None
+    if known:
+        return None
+    n, last = failures("client = ?", (client,))
+    if n >= policy.lockout_failures * CLIENT_WIDE:
+        return "client", from_db(last) + policy.lockout
+    n, last = failures("name_key = ?", (name_key,))
+    if n >= policy.lockout_failures * ACCOUNT_WIDE:
+        return "name_from_new_clients", from_db(last) + policy.lockout
+    return None
+
+
+def sign_in(username: object, password: object, *, client: str = "unknown", now: datetime | None = None,
             store: GovernanceStore | None = None) -> SignInResult:
-    """Check a password and open a session. Every attempt is audited, success or not."""
+    """Check a password and open a session. ``client`` names where the attempt comes from (the
+    app passes the connection's address, the command line the OS account). Every attempt is
+    audited, success or not, and every one costs exactly one argon2 verification."""
     store = resolve(store)
     now = now or utcnow()
     try:
@@ -282,43 +387,40 @@ def sign_in(username: object, password: object, *, now: datetime | None = None,
     except AccountError:
         name = None
     pw = password if isinstance(password, str) and len(password) <= MAX_PASSWORD else None
+    client = ledger.clean_text(client, MAX_CLIENT)
     row = _user_by_name(store, name) if name is not None else None  # type: ignore[arg-type]
     # Known users are logged under their stored name; unknown attempts under what was typed.
     actor = row["username"] if row is not None else ledger.clean_text(name if name is not None else username)
+    name_key = username_key(name) if name is not None else ledger.clean_text(username)
+    refused = _throttle(store, name_key, client, row["id"] if row is not None else None, now)
 
-    locked_until = from_db(row["locked_until"]) if row is not None else None
-    if locked_until is not None and locked_until > now:
-        with store.write() as tx:
-            ledger.append(tx, actor, "auth.sign_in_failed", actor, {"reason": "locked"})
-        return SignInResult(False, "locked", locked_until=locked_until)
-
+    # One verification on every path, so neither a refusal nor an unknown name answers faster.
     matched = False
     try:
-        if row is None or pw is None:
-            store.policy.hasher.verify(store.dummy_hash(), "x")
-        else:
+        if refused is None and row is not None and pw is not None:
             matched = store.policy.hasher.verify(row["password_hash"], pw)
+        else:
+            store.policy.hasher.verify(store.dummy_hash(), pw if pw is not None else "x")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         matched = False
 
     with store.write() as tx:
-        if row is None:
-            ledger.append(tx, actor, "auth.sign_in_failed", actor, {"reason": "unknown_user"})
+        if refused is not None:
+            ledger.append(tx, actor, "auth.sign_in_failed", actor,
+                          {"reason": "throttled", "scope": refused[0], "client": client})
+            return SignInResult(False, "locked", locked_until=refused[1])
+        if row is None or not matched:
+            tx.execute("INSERT INTO auth_failures (name_key, client, at) VALUES (?, ?, ?)", (name_key, client, to_db(now)))
+            ledger.append(tx, actor, "auth.sign_in_failed", actor,
+                          {"reason": "unknown_user" if row is None else "wrong_password", "client": client})
+            now_refused = _throttle(tx, name_key, client, row["id"] if row is not None else None, now)
+            if now_refused is not None:
+                ledger.append(tx, "system", "auth.locked", actor,
+                              {"scope": now_refused[0], "client": client, "until": to_db(now_refused[1])})
             return SignInResult(False, "bad_credentials")
-        current = tx.one("SELECT failed_count, disabled FROM users WHERE id = ?", (row["id"],))
-        if not matched:
-            failures = int(current["failed_count"]) + 1
-            if failures >= store.policy.lockout_failures:
-                until = now + store.policy.lockout
-                tx.execute("UPDATE users SET failed_count = 0, locked_until = ? WHERE id = ?", (to_db(until), row["id"]))
-                ledger.append(tx, actor, "auth.sign_in_failed", actor, {"reason": "wrong_password", "failures": failures})
-                ledger.append(tx, "system", "auth.locked", actor, {"until": to_db(until), "failures": failures})
-                return SignInResult(False, "bad_credentials")
-            tx.execute("UPDATE users SET failed_count = ? WHERE id = ?", (failures, row["id"]))
-            ledger.append(tx, actor, "auth.sign_in_failed", actor, {"reason": "wrong_password", "failures": failures})
-            return SignInResult(False, "bad_credentials")
+        current = tx.one("SELECT disabled FROM users WHERE id = ?", (row["id"],))
         if current["disabled"]:
-            ledger.append(tx, actor, "auth.sign_in_failed", actor, {"reason": "disabled"})
+            ledger.append(tx, actor, "auth.sign_in_failed", actor, {"reason": "disabled", "client": client})
             return SignInResult(False, "disabled")
         token = secrets.token_urlsafe(32)
         stamp = to_db(now)
@@ -326,14 +428,12 @@ def sign_in(username: object, password: object, *, now: datetime | None = None,
             "INSERT INTO sessions (token_hash, user_id, created_at, last_seen) VALUES (?, ?, ?, ?)",
             (_token_hash(token), row["id"], stamp, stamp),
         )
-        updates = "failed_count = 0, locked_until = NULL"
-        params: tuple[Any, ...] = (row["id"],)
+        tx.execute("DELETE FROM auth_failures WHERE name_key = ? AND client = ?", (name_key, client))
+        tx.execute("INSERT INTO known_clients (user_id, client, last_ok) VALUES (?, ?, ?)"
+                   " ON CONFLICT (user_id, client) DO UPDATE SET last_ok = excluded.last_ok", (row["id"], client, stamp))
         if store.policy.hasher.check_needs_rehash(row["password_hash"]):
-            updates += ", password_hash = ?"
-            params = (store.policy.hasher.hash(pw), row["id"])
-        # `updates` is one of two fixed strings above.
-        tx.execute(f"UPDATE users SET {updates} WHERE id = ?", params)  # noqa: S608
-        ledger.append(tx, actor, "auth.sign_in", actor, {"session_id": session_id})
+            tx.execute("UPDATE users SET password_hash = ? WHERE id = ?", (store.policy.hasher.hash(pw), row["id"]))
+        ledger.append(tx, actor, "auth.sign_in", actor, {"session_id": session_id, "client": client})
     principal = Principal(row["username"], row["role"], row["org_id"], row["org_name"], row["org_type"],
                           row["facility_id"], row["id"], token)
     return SignInResult(True, "ok", principal)

@@ -9,6 +9,7 @@ more than 1,000 audit appends per second, and ``verify`` over one million entrie
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import sqlite3
 import statistics
@@ -23,7 +24,7 @@ from data_products.governance.ledger import canonical_json
 from data_products.governance.store import GENESIS, TABLES, TRIGGERS, GovernanceStore, _statements, to_db, utcnow
 
 
-def _bulk_ledger(path: Path, n: int) -> None:
+def _bulk_ledger(path: Path, n: int, key: bytes) -> None:
     """A valid chain of ``n`` entries written in bulk: indexes and triggers go on after the load,
     and the few distinct detail texts are serialised once."""
     conn = sqlite3.connect(path, isolation_level=None)
@@ -37,6 +38,7 @@ def _bulk_ledger(path: Path, n: int) -> None:
     details = [canonical_json({"action": "view", "reason": "approved_scenario", "scenario_id": k}) for k in range(97)]
     quoted = [json.dumps(d, ensure_ascii=False) for d in details]
     sha256 = hashlib.sha256
+    mac_of = hmac.digest
     state = {"prev": GENESIS}
 
     def gen():
@@ -46,13 +48,14 @@ def _bulk_ledger(path: Path, n: int) -> None:
             # The same text as entry_hash's json.dumps for these plain-ASCII fields (the test checks).
             payload = f'[{seq},"{stamp}","{actor}","gate.allow","jaundice_report",{quoted[seq % 97]},"{prev}"]'
             digest = sha256(payload.encode()).hexdigest()
-            yield seq, stamp, actor, "gate.allow", "jaundice_report", details[seq % 97], prev, digest
+            mac = mac_of(key, digest.encode(), "sha256").hex()
+            yield seq, stamp, actor, "gate.allow", "jaundice_report", details[seq % 97], prev, digest, mac
             prev = digest
         state["prev"] = prev
 
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO ledger (seq, time, actor, action, target, detail, prev_hash, hash)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", gen())
+    conn.executemany("INSERT INTO ledger (seq, time, actor, action, target, detail, prev_hash, hash, mac)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", gen())
     conn.execute("UPDATE ledger_head SET seq = ?, hash = ? WHERE id = 1", (n, state["prev"]))
     conn.execute("COMMIT")
     for statement in statements + _statements(TRIGGERS):
@@ -97,7 +100,8 @@ def bench_gate(n_decisions: int = 2000, n_appends: int = 5000, n_verify: int = 1
 
         big = home / "ledger-bench.sqlite"
         t0 = time.perf_counter()
-        _bulk_ledger(big, n_verify)
+        # Beside the main store, so both use the same key file (keys/ledger.key).
+        _bulk_ledger(big, n_verify, store.ledger_key())
         generate_s = time.perf_counter() - t0
         big_store = GovernanceStore(big)
         t0 = time.perf_counter()

@@ -6,45 +6,113 @@ from __future__ import annotations
 import getpass
 import json as _json
 import os
+import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from data_products.governance import accounts, ledger, scenarios
-from data_products.governance.store import LOCAL, GovernanceStore, resolve
+from data_products.governance.store import LOCAL, GovernanceStore, LedgerKeyError, resolve
 
+# The acting user of a command (who must prove it) and, for `users add`, the new user's password.
+USER_ENV = "DATASPACE_USER"
 PASSWORD_ENV = "DATASPACE_PASSWORD"
+NEW_PASSWORD_ENV = "DATASPACE_NEW_PASSWORD"
+
+
+class CliAuthError(RuntimeError):
+    """The command's user could not be signed in; the message says why."""
+
+
+def os_account() -> str:
+    """The operating-system account running the command, recorded beside the signed-in user."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - getuser raises various errors in containers without a passwd entry
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
 
 
 def cli_actor() -> str:
-    """Who ran the command: the operating-system account, since the command line has no sign-in."""
+    """The ledger actor of a bootstrap command, before any commission official exists."""
+    return f"cli:{os_account()}"
+
+
+@contextmanager
+def authenticated(username: str | None, *, store: GovernanceStore | None = None
+                  ) -> Iterator[tuple[accounts.Principal, str]]:
+    """Sign the command's user in (username from the option or $DATASPACE_USER, password from
+    $DATASPACE_PASSWORD or a prompt), yield (principal, OS account), sign out afterwards. The
+    attempt counts toward the same backoff as the app's, with the OS account as the client."""
+    name = username or os.environ.get(USER_ENV)
+    if not name:
+        if not sys.stdin.isatty():
+            raise CliAuthError(f"who is acting? pass --as USER or set {USER_ENV}")
+        name = input("Username: ")
+    password = os.environ.get(PASSWORD_ENV)
+    if not password:
+        if not sys.stdin.isatty():
+            raise CliAuthError(f"no password for {name}: set {PASSWORD_ENV} or run in a terminal")
+        password = getpass.getpass(f"Password for {name}: ")
+    who = os_account()
+    result = accounts.sign_in(name, password, client=f"cli:{who}", store=store)
+    if not result.ok:
+        raise CliAuthError(f"sign-in as {name!r} refused: {result.message('en')}")
     try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - getuser raises various errors in containers without a passwd entry
-        return f"cli:uid{os.getuid()}"
+        yield result.principal, who
+    finally:
+        accounts.sign_out(result.principal, store=store)
 
 
-def _password(password: str | None) -> str | None:
+def _new_password(password: str | None) -> str | None:
     if password:
         return password
-    if os.environ.get(PASSWORD_ENV):
-        return os.environ[PASSWORD_ENV]
+    if os.environ.get(NEW_PASSWORD_ENV):
+        return os.environ[NEW_PASSWORD_ENV]
     if not sys.stdin.isatty():
-        print(f"no password: set {PASSWORD_ENV} or run in a terminal", file=sys.stderr)
+        print(f"no password for the new user: set {NEW_PASSWORD_ENV} or run in a terminal", file=sys.stderr)
         return None
-    first = getpass.getpass("Password: ")
-    if first != getpass.getpass("Repeat password: "):
+    first = getpass.getpass("New user's password: ")
+    if first != getpass.getpass("Repeat it: "):
         print("passwords differ", file=sys.stderr)
         return None
     return first
 
 
+def _has_official(store: GovernanceStore) -> bool:
+    return store.one("SELECT 1 FROM users WHERE role = 'commission_official' AND disabled = 0") is not None
+
+
+@contextmanager
+def _administrator(acting: str | None, store: GovernanceStore) -> Iterator[tuple[str, dict]]:
+    """(ledger actor, audit detail) of an account-changing command: a signed-in commission
+    official; before the first official exists (bootstrap), the OS account alone."""
+    if not _has_official(store):
+        yield cli_actor(), {"os_user": os_account(), "via": "cli", "bootstrap": True}
+        return
+    with authenticated(acting, store=store) as (principal, who):
+        if principal.role != "commission_official":
+            raise CliAuthError(f"{principal.username!r} is a {principal.role}; only a commission official "
+                               "manages accounts")
+        yield principal.username, {"os_user": who, "via": "cli"}
+
+
 def users_add(username: str, role: str, org: str, facility: str | None = None, password: str | None = None,
-              *, store: GovernanceStore | None = None) -> int:
-    """Add a user. The password comes from the argument, else $DATASPACE_PASSWORD, else a prompt."""
-    pw = _password(password)
+              *, acting: str | None = None, store: GovernanceStore | None = None) -> int:
+    """Add a user, as a signed-in commission official (or, for the very first official, as the OS
+    account). The new password comes from the argument, else $DATASPACE_NEW_PASSWORD, else a prompt."""
+    store = resolve(store)
+    pw = _new_password(password)
     if pw is None:
         return 2
     try:
-        user_id = accounts.add_user(username, pw, role, org, facility=facility, actor=cli_actor(), store=store)
+        with _administrator(acting, store) as (actor, audit):
+            user_id = accounts.add_user(username, pw, role, org, facility=facility, actor=actor, audit=audit,
+                                        store=store)
+    except CliAuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except accounts.AccountError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -52,13 +120,35 @@ def users_add(username: str, role: str, org: str, facility: str | None = None, p
     return 0
 
 
-def users_disable(username: str, *, enable: bool = False, store: GovernanceStore | None = None) -> int:
+def users_disable(username: str, *, enable: bool = False, acting: str | None = None,
+                  store: GovernanceStore | None = None) -> int:
+    store = resolve(store)
     try:
-        accounts.set_disabled(username, not enable, actor=cli_actor(), store=store)
+        with _administrator(acting, store) as (actor, audit):
+            accounts.set_disabled(username, not enable, actor=actor, audit=audit, store=store)
+    except CliAuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except accounts.AccountError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"{'enabled' if enable else 'disabled'} {username}")
+    return 0
+
+
+def users_unlock(username: str, *, acting: str | None = None, store: GovernanceStore | None = None) -> int:
+    """Clear a username's failed sign-ins from every client, as a signed-in commission official."""
+    store = resolve(store)
+    try:
+        with _administrator(acting, store) as (actor, audit):
+            cleared = accounts.unlock(username, actor=actor, audit=audit, store=store)
+    except CliAuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except accounts.AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"unlocked {username} ({cleared} recorded failure(s) cleared)")
     return 0
 
 
@@ -75,12 +165,43 @@ def users_list(json: bool = False, *, store: GovernanceStore | None = None) -> i
     return 0
 
 
-def audit_verify(*, store: GovernanceStore | None = None) -> int:
-    """0 if the chain is intact; 1 after printing the first bad entry."""
+def published_heads(store: GovernanceStore, anchor: Path | None = None) -> list[ledger.Anchor]:
+    """Every published head this machine can see: the anchor file given (else the default one) and
+    the head each approved release carries in its approval metadata."""
+    heads = ledger.read_anchors(anchor or ledger.anchor_path(store))
+    for path in sorted((store.path.parent / "approved").glob("*/*.approval.json")):
+        try:
+            doc = _json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            raise ValueError(f"{path}: not JSON") from None
+        head = doc.get("ledger_head")
+        if isinstance(head, dict) and "seq" in head and "hash" in head:
+            heads.append(ledger.Anchor(int(head["seq"]), str(head["hash"]), str(path)))
+    return heads
+
+
+def audit_verify(anchor: Path | None = None, *, without_key: bool = False,
+                 store: GovernanceStore | None = None) -> int:
+    """0 if the chain, every entry's MAC and every published head agree; 1 after printing the first
+    bad entry; 2 when the key or an anchor file cannot be read."""
     store = resolve(store)
-    result = ledger.verify(store)
+    if anchor is not None and not Path(anchor).exists():
+        print(f"error: anchor file {anchor} does not exist", file=sys.stderr)
+        return 2
+    try:
+        heads = published_heads(store, anchor)
+        result = ledger.verify(store, anchors=heads, check_macs=not without_key)
+    except (LedgerKeyError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if result.ok:
-        print(f"audit ledger intact: {result.entries} entries ({store.path})")
+        macs = "every entry's MAC checked" if result.macs_checked else "MACs NOT checked (no key)"
+        newest = f", newest published head: entry {result.newest_anchor}" if result.anchors_checked else ""
+        print(f"audit ledger intact: {result.entries} entries ({store.path}); {macs}; "
+              f"{result.anchors_checked} published head(s) match{newest}")
+        if result.entries > result.newest_anchor:
+            print(f"note: entries {result.newest_anchor + 1}..{result.entries} are after the newest published head; "
+                  "`dataspace audit anchor` publishes the current one")
         return 0
     print(f"AUDIT LEDGER BROKEN at entry {result.first_bad_seq}: {result.problem}", file=sys.stderr)
     print(f"entries verified before it: {result.entries}", file=sys.stderr)
@@ -88,6 +209,18 @@ def audit_verify(*, store: GovernanceStore | None = None) -> int:
     if row is not None:
         print(_json.dumps(dict(row), ensure_ascii=False, indent=2), file=sys.stderr)
     return 1
+
+
+def audit_anchor(anchor: Path | None = None, *, store: GovernanceStore | None = None) -> int:
+    """Publish the current head to the anchor file (run it from cron; copy the file off the machine)."""
+    store = resolve(store)
+    result = ledger.verify(store)
+    if not result.ok:
+        print(f"refused: the ledger does not verify ({result.problem}); not publishing its head", file=sys.stderr)
+        return 1
+    head = ledger.publish_head("audit.anchor", path=anchor, store=store)
+    print(f"published head: entry {head.seq} {head.hash} -> {anchor or ledger.anchor_path(store)}")
+    return 0
 
 
 def scenario_list(state: str | None = "pending", json: bool = False, *, store: GovernanceStore | None = None) -> int:
@@ -103,17 +236,52 @@ def scenario_list(state: str | None = "pending", json: bool = False, *, store: G
     return 0
 
 
-def scenario_decide(scenario_id: int, decision: str, official: str, reason: str = "",
+def scenario_decide(scenario_id: int, decision: str, official: str | None, reason: str = "",
                     *, store: GovernanceStore | None = None) -> int:
-    """decision: approve | reject | revoke, acting as commission official ``official``."""
+    """decision: approve | reject | revoke, by commission official ``official``, who signs in first."""
     act = {"approve": scenarios.approve, "reject": scenarios.reject, "revoke": scenarios.revoke}.get(decision)
     if act is None:
         print("error: decision must be approve, reject or revoke", file=sys.stderr)
         return 2
     try:
-        sc = act(official, scenario_id, reason, store=store)
+        with authenticated(official, store=store) as (principal, who):
+            sc = act(principal, scenario_id, reason, os_user=who, store=store)
+    except CliAuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except scenarios.ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"scenario #{sc.id} is now {sc.state} ({sc.product_id}, {sc.org_name})")
     return 0
+
+
+def audit_report(days: int = 30, json: bool = False, *, store: GovernanceStore | None = None) -> int:
+    """The administrators' report for the last ``days`` days."""
+    from datetime import timedelta
+
+    from data_products.governance.report import admin_report
+    from data_products.governance.store import utcnow
+
+    if days <= 0:
+        print("error: --days must be positive", file=sys.stderr)
+        return 2
+    now = utcnow()
+    try:
+        report = admin_report(now - timedelta(days=days), now, store=store)
+    except LedgerKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if json:
+        print(_json.dumps(report, ensure_ascii=False, indent=1))
+        return 0
+    print(f"administrators' audit report {report['since']} .. {report['until']} "
+          f"(ledger {'verifies' if report['verified'] else 'DOES NOT VERIFY: run `dataspace audit verify`'})")
+    print(f"{'time':<19}  {'actor':<18} {'role':<20} {'action':<22} {'target':<22} authorization")
+    for r in report["rows"]:
+        who = r["actor"] + (f" ({r['os_user']})" if r["os_user"] else "")
+        print(f"{r['time']:<19}  {who:<18} {r['role']:<20} {r['action']:<22} {r['target']:<22} {r['authorization']}")
+    print("\nper person and action:")
+    for s in report["summary"]:
+        print(f"  {s['actor']:<24} {s['action']:<24} {s['count']}")
+    return 0 if report["verified"] else 1

@@ -21,6 +21,8 @@ OTHER_HOSPITAL = "F0301"
 # username -> (role, organisation, facility)
 _ACCOUNTS: dict[str, tuple[str, str | None, str | None]] = {
     "official": ("commission_official", COMMISSION, None),
+    # The second pair of eyes every release needs (two different officials approve it).
+    "official2": ("commission_official", COMMISSION, None),
     "analyst": ("commission_analyst", COMMISSION, None),
     "hospital_f0602": ("hospital", None, JAUNDICE_PRODUCER),
     "hospital_f0301": ("hospital", None, OTHER_HOSPITAL),

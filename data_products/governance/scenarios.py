@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from data_products.governance import ledger
-from data_products.governance.accounts import AccountError, Principal, check_session, normalize_username, username_key
+from data_products.governance import ledger, two_person
+from data_products.governance.accounts import Principal, check_session
 from data_products.governance.store import GovernanceStore, Tx, as_utc, from_db, resolve, to_db, utcnow
 from data_products.products.registry import ACTIONS, PRODUCTS
 
@@ -224,25 +224,16 @@ def apply(principal: Principal, product_id: str, purpose: str, valid_from: date 
 order = apply  # a company's application is its order; the name reads better on a catalog page
 
 
-def _official(tx: Tx, approver: Principal | str, now: datetime) -> tuple[str, str]:
-    """The acting commission official's username, and 'app' or 'cli'."""
-    if isinstance(approver, Principal):
-        row = _live(tx, approver, now)
-        via = "app"
-    else:
-        try:
-            key = username_key(normalize_username(approver))
-        except AccountError as exc:
-            raise ScenarioError(f"official: {exc}") from None
-        row = tx.one("SELECT u.username, u.role, u.disabled FROM users u WHERE u.username_key = ?", (key,))
-        via = "cli"
-        if row is None:
-            raise ScenarioError(f"official: no user {approver!r}")
-        if row["disabled"]:
-            raise ScenarioError(f"official: {row['username']!r} is disabled")
+def _official(tx: Tx, approver: Principal, now: datetime) -> str:
+    """The acting commission official's username. Only a signed-in principal acts: the command
+    line signs its user in first, so nobody decides under a name they merely typed."""
+    if not isinstance(approver, Principal):
+        raise ScenarioError(f"official: a signed-in commission official is required, not {type(approver).__name__} "
+                            f"{approver!r}")
+    row = _live(tx, approver, now)
     if row["role"] != "commission_official":
         raise ScenarioError(f"official: {row['username']!r} is a {row['role']}, only a commission_official decides")
-    return row["username"], via
+    return row["username"]
 
 
 def _get(tx: Tx, scenario_id: int):
@@ -259,15 +250,21 @@ def _set_order(tx: Tx, row, state: str, stamp: str, actor: str) -> None:
                       {"order_id": row["order_id"], "scenario_id": row["id"]})
 
 
-def _transition(approver: Principal | str, scenario_id: int, *, frm: str, to: str, action: str, order_state: str,
+def _transition(approver: Principal, scenario_id: int, *, frm: str, to: str, action: str, order_state: str,
                 reason: str, columns: tuple[str, str, str], now: datetime | None,
-                store: GovernanceStore | None, check=None) -> Scenario:
+                store: GovernanceStore | None, check=None, os_user: str | None = None) -> Scenario:
     """One official decision on a scenario: state change, ledger entry and order state, in one transaction."""
     store = resolve(store)
     now = now or utcnow()
+    via = "cli" if os_user else "app"
     with store.write() as tx:
-        who, via = _official(tx, approver, now)
+        who = _official(tx, approver, now)
         row = _get(tx, scenario_id)
+        if to == "approved":
+            try:
+                two_person.check_approver(who, requested_by=[row["applied_by"]])
+            except two_person.FourEyesError as exc:
+                raise ScenarioError(f"scenario {scenario_id}: {exc}") from None
         if row["state"] != frm:
             article = "an" if frm[0] in "aeiou" else "a"
             raise ScenarioError(f"scenario {scenario_id}: is {row['state']}, only {article} {frm} one can be {to}")
@@ -278,7 +275,8 @@ def _transition(approver: Principal | str, scenario_id: int, *, frm: str, to: st
         tx.execute(f"UPDATE scenarios SET state = ?, {by} = ?, {at} = ?, {why} = ? WHERE id = ?",  # noqa: S608
                    (to, who, stamp, reason, row["id"]))
         ledger.append(tx, who, action, row["product_id"],
-                      {"scenario_id": row["id"], "org_id": row["org_id"], "reason": reason, "via": via})
+                      {"scenario_id": row["id"], "org_id": row["org_id"], "reason": reason, "via": via,
+                       **({"os_user": os_user} if os_user else {})})
         _set_order(tx, row, order_state, stamp, who)
         return _scenario(_get(tx, row["id"]))
 
@@ -291,25 +289,27 @@ def _window_open(row, now: datetime) -> None:
         raise ScenarioError(f"scenario {row['id']}: its window ended before approval; reject it instead")
 
 
-def approve(approver: Principal | str, scenario_id: int, reason: str = "", *, now: datetime | None = None,
-            store: GovernanceStore | None = None) -> Scenario:
+def approve(approver: Principal, scenario_id: int, reason: str = "", *, now: datetime | None = None,
+            os_user: str | None = None, store: GovernanceStore | None = None) -> Scenario:
+    """Approve a pending application; never by the person who applied (``two_person``)."""
     return _transition(approver, scenario_id, frm="pending", to="approved", action="scenario.approve",
                        order_state="active", reason=_text(reason, "reason", required=False), columns=_DECIDED,
-                       now=now, store=store, check=_window_open)
+                       now=now, store=store, check=_window_open, os_user=os_user)
 
 
-def reject(approver: Principal | str, scenario_id: int, reason: str, *, now: datetime | None = None,
-           store: GovernanceStore | None = None) -> Scenario:
+def reject(approver: Principal, scenario_id: int, reason: str, *, now: datetime | None = None,
+           os_user: str | None = None, store: GovernanceStore | None = None) -> Scenario:
     return _transition(approver, scenario_id, frm="pending", to="rejected", action="scenario.reject",
-                       order_state="cancelled", reason=_text(reason, "reason"), columns=_DECIDED, now=now, store=store)
+                       order_state="cancelled", reason=_text(reason, "reason"), columns=_DECIDED, now=now, store=store,
+                       os_user=os_user)
 
 
-def revoke(approver: Principal | str, scenario_id: int, reason: str, *, now: datetime | None = None,
-           store: GovernanceStore | None = None) -> Scenario:
+def revoke(approver: Principal, scenario_id: int, reason: str, *, now: datetime | None = None,
+           os_user: str | None = None, store: GovernanceStore | None = None) -> Scenario:
     """Withdraw an approved scenario (standing or applied) before its window ends."""
     return _transition(approver, scenario_id, frm="approved", to="revoked", action="scenario.revoke",
                        order_state="cancelled", reason=_text(reason, "reason"),
-                       columns=("revoked_by", "revoked_at", "revoke_reason"), now=now, store=store)
+                       columns=("revoked_by", "revoked_at", "revoke_reason"), now=now, store=store, os_user=os_user)
 
 
 def withdraw(principal: Principal, scenario_id: int, reason: str = "", *, now: datetime | None = None,

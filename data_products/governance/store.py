@@ -10,7 +10,9 @@ instead of ``BEGIN IMMEDIATE``) without touching the gate or the pages.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -23,6 +25,9 @@ from typing import Any
 from argon2 import PasswordHasher
 
 from data_products.config import paths
+from data_products.private import private_dir, private_file, tighten
+
+KEY_FILE_ENV = "DATASPACE_LEDGER_KEY_FILE"
 
 # Guangzhou's clock (China has no daylight saving): dates and naive datetimes given by people
 # mean local time, the ledger and the tables hold UTC.
@@ -112,7 +117,35 @@ CREATE TABLE IF NOT EXISTS ledger (
     target TEXT,
     detail TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
+    hash TEXT NOT NULL,
+    mac TEXT
+);
+-- One row per commission official who approved a candidate release; the second distinct one publishes.
+CREATE TABLE IF NOT EXISTS release_signoffs (
+    id INTEGER PRIMARY KEY,
+    release_id TEXT NOT NULL,
+    product_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    username TEXT NOT NULL,
+    os_user TEXT,
+    at TEXT NOT NULL,
+    UNIQUE (release_id, product_id, username)
+);
+-- Failed sign-ins by (typed username, client), known or not, for per-client and per-account backoff.
+CREATE TABLE IF NOT EXISTS auth_failures (
+    id INTEGER PRIMARY KEY,
+    name_key TEXT NOT NULL,
+    client TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS auth_failures_name ON auth_failures (name_key, at);
+CREATE INDEX IF NOT EXISTS auth_failures_client ON auth_failures (client, at);
+-- Clients a user has signed in from: exempt from the account-wide backoff others trigger.
+CREATE TABLE IF NOT EXISTS known_clients (
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    client TEXT NOT NULL,
+    last_ok TEXT NOT NULL,
+    PRIMARY KEY (user_id, client)
 );
 CREATE INDEX IF NOT EXISTS ledger_actor ON ledger (actor, seq);
 CREATE INDEX IF NOT EXISTS ledger_action ON ledger (action, seq);
@@ -172,6 +205,9 @@ class Policy:
     lockout_failures: int = 5
     lockout_minutes: int = 15
     busy_timeout_s: float = 30.0
+    # Where the ledger's MAC key lives; None: ``keys/ledger.key`` beside the store. A production
+    # deployment points this at a separate mount the store's backups do not include.
+    ledger_key_file: Path | None = None
     hasher: PasswordHasher = field(default_factory=PasswordHasher, compare=False, repr=False)
 
     @classmethod
@@ -180,6 +216,7 @@ class Policy:
             idle_minutes=_env_int("DATASPACE_SESSION_IDLE_MINUTES", 30),
             lockout_failures=_env_int("DATASPACE_LOCKOUT_FAILURES", 5),
             lockout_minutes=_env_int("DATASPACE_LOCKOUT_MINUTES", 15),
+            ledger_key_file=Path(os.environ[KEY_FILE_ENV]) if os.environ.get(KEY_FILE_ENV) else None,
         )
 
     @property
@@ -224,9 +261,16 @@ def from_db(text: str | None) -> datetime | None:
 class Tx:
     """One open transaction on this thread's connection."""
 
-    def __init__(self, conn: sqlite3.Connection, policy: Policy):
+    def __init__(self, conn: sqlite3.Connection, policy: Policy, store: GovernanceStore | None = None):
         self.conn = conn
         self.policy = policy
+        self.store = store
+
+    def key(self) -> bytes:
+        """The ledger's MAC key (see ``GovernanceStore.ledger_key``)."""
+        if self.store is None:
+            raise RuntimeError("this transaction has no store to take the ledger key from")
+        return self.store.ledger_key()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -241,6 +285,14 @@ class Tx:
         return self.conn.execute(sql, params).fetchall()
 
 
+class LedgerKeyError(RuntimeError):
+    """The ledger's MAC key is missing, unreadable, too widely readable or not this ledger's key."""
+
+
+def key_id(key: bytes) -> str:
+    return hashlib.sha256(b"dataspace ledger key id\0" + key).hexdigest()[:16]
+
+
 class GovernanceStore:
     """SQLite (WAL) governance store; one connection per thread, opened on first use."""
 
@@ -250,7 +302,13 @@ class GovernanceStore:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._dummy_hash: str | None = None
+        self._key: bytes | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Password hashes and the ledger: owner-only before SQLite first opens the file (SQLite gives
+        # -wal and -shm the database file's permissions; earlier loose copies are tightened).
+        private_file(self.path)
+        for suffix in ("-wal", "-shm"):
+            tighten(self.path.with_name(self.path.name + suffix))
         conn = self._conn()
         # Schema creation races between processes opening a fresh file; the write lock orders them.
         conn.execute("BEGIN IMMEDIATE")
@@ -258,6 +316,9 @@ class GovernanceStore:
             for script in (TABLES, TRIGGERS):
                 for statement in _statements(script):
                     conn.execute(statement)
+            # A store from before keyed MACs: the column is added; its old entries verify as unkeyed.
+            if "mac" not in {r[1] for r in conn.execute("PRAGMA table_info(ledger)")}:
+                conn.execute("ALTER TABLE ledger ADD COLUMN mac TEXT")
             conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -286,11 +347,11 @@ class GovernanceStore:
         two writers never read the same ledger head. Re-entrant on one thread."""
         conn = self._conn()
         if conn.in_transaction:
-            yield Tx(conn, self.policy)
+            yield Tx(conn, self.policy, self)
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            yield Tx(conn, self.policy)
+            yield Tx(conn, self.policy, self)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -301,11 +362,11 @@ class GovernanceStore:
         """A consistent snapshot for several reads."""
         conn = self._conn()
         if conn.in_transaction:
-            yield Tx(conn, self.policy)
+            yield Tx(conn, self.policy, self)
             return
         conn.execute("BEGIN")
         try:
-            yield Tx(conn, self.policy)
+            yield Tx(conn, self.policy, self)
         finally:
             conn.execute("ROLLBACK")
 
@@ -321,6 +382,64 @@ class GovernanceStore:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+    @property
+    def key_path(self) -> Path:
+        return self.policy.ledger_key_file or self.path.parent / "keys" / "ledger.key"
+
+    def ledger_key(self, *, create: bool = True) -> bytes:
+        """The secret that keys every ledger entry's MAC. It lives in its own file, outside this
+        store, so whoever can write the store (or a copy of it) cannot forge entries. Created
+        (0600) with the first entry; never silently replaced once entries exist."""
+        with self._lock:
+            if self._key is None:
+                self._key = self._load_key(create)
+            return self._key
+
+    def _load_key(self, create: bool) -> bytes:
+        path = self.key_path
+        try:
+            mode = os.stat(path).st_mode & 0o777
+        except FileNotFoundError:
+            # Entries already keyed need their key back; a store from before keyed MACs gets its first key
+            # (its old entries then verify as unkeyed, which is what they are).
+            entries = int(self.one("SELECT COUNT(*) AS n FROM ledger WHERE mac IS NOT NULL")["n"])
+            if not create or entries:
+                raise LedgerKeyError(
+                    f"ledger key file {path} is missing"
+                    + (f"; the ledger's {entries} entries were keyed with it: restore it (a new key would make every"
+                       f" entry fail verification), or point {KEY_FILE_ENV} at it" if entries else "")
+                ) from None
+            private_dir(path.parent)
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            except FileExistsError:  # another process created it first
+                return self._load_key(create=False)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            key = self._read_key(path)
+            with self.write() as tx:
+                tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('ledger_key_id', ?)", (key_id(key),))
+            return key
+        if mode & 0o077:
+            raise LedgerKeyError(f"ledger key file {path} is readable by others (mode {mode:o}); chmod 600 it")
+        key = self._read_key(path)
+        row = self.one("SELECT value FROM meta WHERE key = 'ledger_key_id'")
+        if row is not None and row["value"] != key_id(key):
+            raise LedgerKeyError(f"ledger key file {path} is not the key this ledger was written with")
+        return key
+
+    @staticmethod
+    def _read_key(path: Path) -> bytes:
+        try:
+            key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+        except (ValueError, UnicodeDecodeError):
+            raise LedgerKeyError(f"ledger key file {path}: expected 64 hexadecimal characters") from None
+        if len(key) < 32:
+            raise LedgerKeyError(f"ledger key file {path}: {len(key)} bytes, at least 32 required")
+        return key
 
     def dummy_hash(self) -> str:
         """A hash to verify against for unknown usernames, so their failure takes as long as a

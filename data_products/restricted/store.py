@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from data_products.private import tighten
 from data_products.restricted.specs import SPECS, IngestSpec
 
 MANIFESTS_DDL = """
@@ -50,6 +51,9 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(path), read_only=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
+    # De-identified records: owner-only (DuckDB creates the file and its .wal with the umask's permissions).
+    tighten(path)
+    tighten(path.with_name(path.name + ".wal"))
     con.execute(MANIFESTS_DDL)
     con.execute(REJECTIONS_DDL)
     for spec in SPECS.values():
