@@ -27,7 +27,7 @@ def built(tmp_path_factory):
     from data_products.config import paths
     from data_products.governance import seed_demo
     from data_products.hospital import generate
-    from data_products.pipeline import approve, process
+    from data_products.pipeline import approve_demo, process
     from data_products.restricted import ingest
 
     home = tmp_path_factory.mktemp("tumor-home")
@@ -41,7 +41,7 @@ def built(tmp_path_factory):
         assert not report.rejected, report.summary()
         seed_demo()
         ids = process(["tumor_distribution"])
-        approve(ids[0], "official")
+        approve_demo(ids[0])
         truth = json.loads((p.truth / "tumor.json").read_text(encoding="utf-8"))
     finally:
         if old is None:

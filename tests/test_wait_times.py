@@ -37,7 +37,7 @@ def wt_home(tmp_path_factory):
     from data_products.governance import seed_demo
     from data_products.hospital import generate
     from data_products.hospital import visits as gen
-    from data_products.pipeline import approve, process
+    from data_products.pipeline import approve_demo, process
     from data_products.restricted import ingest
 
     home = tmp_path_factory.mktemp("wt-home")
@@ -53,7 +53,7 @@ def wt_home(tmp_path_factory):
         assert not report.rejected, report.summary()
         seed_demo()
         for rid in process(["wait_times"]):
-            approve(rid, "official")
+            approve_demo(rid)
     finally:
         gen.SIZES["demo"] = demo_size
         if old is None:

@@ -410,6 +410,8 @@ def sign_in(username: object, password: object, *, client: str = "unknown", now:
                           {"reason": "throttled", "scope": refused[0], "client": client})
             return SignInResult(False, "locked", locked_until=refused[1])
         if row is None or not matched:
+            # Failures older than the window count for nothing; dropping them keeps the table small.
+            tx.execute("DELETE FROM auth_failures WHERE at < ?", (to_db(now - 2 * store.policy.lockout),))
             tx.execute("INSERT INTO auth_failures (name_key, client, at) VALUES (?, ?, ?)", (name_key, client, to_db(now)))
             ledger.append(tx, actor, "auth.sign_in_failed", actor,
                           {"reason": "unknown_user" if row is None else "wrong_password", "client": client})
