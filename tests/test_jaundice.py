@@ -455,3 +455,18 @@ def test_ingest_names_file_row_and_field_for_bad_pairs(tmp_path, monkeypatch):
     flat = " ".join(rows.astype(str).to_numpy().ravel())
     for col in ("mother_name", "baby_name", "mother_id_card", "phone", "address", "birth_time", "tcb_time"):
         assert not any(v in flat for v in raw[col].head(20)), col
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_about_section_states_every_rule_the_code_applies(lang):
+    from data_products.i18n import t
+
+    text = t("jaundice.methods", lang, lam=ERROR_RATIO, minp=40, k1=9)
+    # The numbers in the explanation are the ones the statistics use.
+    assert f"{stats.ABS_RESIDUAL_FACTOR:.2f}" in text and "√(π/2)" in text
+    assert f"p < {stats.HETERO_ALPHA:g}" in text
+    assert "λ = var(TcB" in text and f"= {ERROR_RATIO:g}" in text and "1/λ" in text
+    assert (f"{stats.PB_LAMBDA_FACTOR:g} 倍" if lang == "zh" else f"factor {stats.PB_LAMBDA_FACTOR:g}") in text
+    assert "Wilson" in text and "Deming" in text and "Passing–Bablok" in text
+    for level in DECISION_LEVELS:
+        assert f"{level:g}" in text
