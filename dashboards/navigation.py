@@ -10,6 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from data_products.i18n import register
+
+register({
+    "nav.analyses": {"zh": "我的分析", "en": "My analyses"},
+    "nav.analysis_review": {"zh": "分析结果审核", "en": "Analysis review"},
+})
+
 VIEWS = Path(__file__).parent / "views"
 
 
@@ -34,6 +41,10 @@ PAGES = (
     PageSpec("elderly_weight.py", "elderly-weight", "nav.elderly_weight", ":material/monitor_weight:", "nav.section.products",
              product="elderly_weight_atlas"),
     PageSpec("my_hospital.py", "my-hospital", "nav.my_hospital", ":material/local_hospital:", "nav.section.mine", roles=("hospital",)),
+    PageSpec("analyses.py", "analyses", "nav.analyses", ":material/query_stats:", "nav.section.mine",
+             roles=("company", "hospital")),
+    PageSpec("analysis_review.py", "analysis-review", "nav.analysis_review", ":material/fact_check:",
+             "nav.section.governance", roles=("commission_official", "commission_analyst")),
     PageSpec("scenarios.py", "scenarios", "nav.scenarios", ":material/approval:", "nav.section.governance",
              roles=("commission_official", "commission_analyst")),
     PageSpec("audit.py", "audit", "nav.audit", ":material/receipt_long:", "nav.section.governance",

@@ -330,6 +330,14 @@ def analyses_review(
     _exit(an.review(analysis_id, decision, reason, by))
 
 
+@analyses_app.command("run")
+def analyses_run(analysis_id: int) -> None:
+    """Run one queued analysis inside the restricted zone (what the app's worker calls)."""
+    from data_products.analyses import cli as an
+
+    _exit(an.run_one(analysis_id))
+
+
 @analyses_app.command("run-queued")
 def analyses_run_queued() -> None:
     """Run analyses that were queued (a revoked scenario stops them)."""

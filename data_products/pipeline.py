@@ -295,6 +295,9 @@ def build_demo(seed: int = 2024, scale: str = "demo", log=print) -> list[dict]:
     if getattr(report, "rejected", None):
         raise RuntimeError(f"demo extracts rejected: {report}")
     seed_demo()
+    from data_products.analyses import demo as analyses_demo
+
+    analyses_demo.seed()
     records = []
     for release_id in process():
         log(f"approve {release_id} ({' + '.join(DEMO_OFFICIALS)})")

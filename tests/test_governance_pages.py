@@ -31,12 +31,12 @@ USERS = ("official", "analyst", "hospital_f0602", "hospital_f0301", "company_jau
 # while F0301's jaundice application is still pending; company_jaundice bought the jaundice report.
 FACILITY_LEVEL = {"pneumonia", "tumor", "wait-times", "elderly-weight"}
 EXPECTED_URLS = {
-    "official": {"overview", "catalog", *FACILITY_LEVEL, "jaundice", "scenarios", "audit"},
-    "analyst": {"overview", "catalog", *FACILITY_LEVEL, "jaundice", "scenarios", "audit"},
-    "hospital_f0602": {"overview", "catalog", *FACILITY_LEVEL, "jaundice", "my-hospital"},
-    "hospital_f0301": {"overview", "catalog", *FACILITY_LEVEL, "my-hospital"},
-    "company_jaundice": {"overview", "catalog", "jaundice"},
-    "company_none": {"overview", "catalog"},
+    "official": {"overview", "catalog", *FACILITY_LEVEL, "jaundice", "scenarios", "audit", "analysis-review"},
+    "analyst": {"overview", "catalog", *FACILITY_LEVEL, "jaundice", "scenarios", "audit", "analysis-review"},
+    "hospital_f0602": {"overview", "catalog", *FACILITY_LEVEL, "jaundice", "my-hospital", "analyses"},
+    "hospital_f0301": {"overview", "catalog", *FACILITY_LEVEL, "my-hospital", "analyses"},
+    "company_jaundice": {"overview", "catalog", "jaundice", "analyses"},
+    "company_none": {"overview", "catalog", "analyses"},
 }
 EXISTING = {p.url for p in PAGES if (VIEWS / p.file).exists()}
 FILE_OF = {p.url: p.file for p in PAGES}

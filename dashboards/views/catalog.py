@@ -11,8 +11,10 @@ import streamlit as st
 
 from dashboards.ui import lang, require_principal, synthetic_banner
 from data_products import catalog
+from data_products.analyses import service as analyses
 from data_products.governance import ScenarioError
 from data_products.i18n import pick, register, t
+from data_products.specialty import DICTIONARIES
 
 register({
     "cat.title": {"zh": "产品与数据集目录", "en": "Catalog of products and datasets"},
@@ -41,6 +43,12 @@ register({
     "cat.not_released": {"zh": "尚未发布", "en": "not released"},
     "cat.release": {"zh": "当前发布", "en": "Current release"},
     "cat.approved_by": {"zh": "批准人", "en": "Approved by"},
+    "cat.usable": {"zh": "可用于空间内分析（数据可用不可见）：实际供给数据，数据字典如下", "en": "Usable through analyses inside the space (usable, not visible): real supply, dictionary below"},
+    "cat.dictionary": {"zh": "数据字典（含各医疗机构设定的列控制规则）", "en": "Data dictionary (with the column control list the hospitals set)"},
+    "cat.research_apply": {"zh": "申请科研使用场景（一个机构、一个用途、一个期限、一个数据集）", "en": "Apply for a research scenario (one organisation, one purpose, one window, one dataset)"},
+    "cat.research_submitted": {"zh": "已提交科研使用场景申请 #{id}，等待市卫健委审批。", "en": "Research scenario application #{id} submitted; it awaits the commission's approval."},
+    "cat.dummy": {"zh": "准备模拟数据", "en": "Prepare dummy data"},
+    "cat.dummy_get": {"zh": "下载模拟数据 CSV（按字典生成，无真实记录）", "en": "Download dummy data CSV (from the dictionary, no real record)"},
     "cat.never_opened": {"zh": "目录只描述数据集，不提供数据本身；使用需经场景审批（一场景一授权）。",
                          "en": "The catalog describes datasets and never opens them; use needs an approved scenario "
                                "(one authorisation per scenario)."},
@@ -84,7 +92,8 @@ for d in entries:
     stage_label = t(f"cat.stage.{d['stage']}", lng) if d["stage"] else "—"
     with st.expander(f"{name} · {stage_label}"):
         st.write(pick(lng, d["description_zh"], d["description_en"]))
-        st.caption(t("cat.descriptive", lng) if d["descriptive"] else t("cat.backs", lng, p=d["product_id"]))
+        st.caption(t("cat.descriptive", lng) if d["descriptive"] else t("cat.usable", lng) if d.get("usable")
+                   else t("cat.backs", lng, p=d["product_id"]))
         if d["stage_index"] is not None:
             steps = [("● " if i <= d["stage_index"] else "○ ") + t(f"cat.stage.{s}", lng) for i, s in enumerate(catalog.STAGES)]
             st.markdown(f"**{t('cat.stage', lng)}:** " + " → ".join(steps))
@@ -115,3 +124,34 @@ for d in entries:
                         st.success(t("cat.submitted", lng, id=sc.id))
                     except (ScenarioError, ValueError) as exc:
                         st.error(str(exc))
+        if d.get("usable") and d["id"] in DICTIONARIES:
+            dd = DICTIONARIES[d["id"]]
+            st.markdown(f"**{t('cat.dictionary', lng)}**")
+            st.dataframe(dd.frame(lng)[["field", "name", "type", "unit", "values", "code_system", "ccl_text"]],
+                         hide_index=True, width="stretch", key=f"dict_{d['id']}")
+            mine = [s for s in analyses.research_scenarios(user) if s["dataset_id"] == d["id"]] \
+                if user.role in ("company", "hospital") else []
+            if any(s["status"] == "active" for s in mine):
+                if st.button(t("cat.dummy", lng), key=f"dummy_{d['id']}"):
+                    try:
+                        st.session_state[f"dummy_{d['id']}_data"] = analyses.dummy_download(user, d["id"])
+                    except analyses.AnalysisError as exc:
+                        st.error(str(exc))
+                got = st.session_state.get(f"dummy_{d['id']}_data")
+                if got:
+                    st.download_button(t("cat.dummy_get", lng), got[1], file_name=got[0], mime="text/csv",
+                                       key=f"dummy_get_{d['id']}")
+            elif user.role in ("company", "hospital") and not any(s["status"] == "pending" for s in mine):
+                with st.form(f"research_{d['id']}"):
+                    st.markdown(f"**{t('cat.research_apply', lng)}**")
+                    start, end = catalog.default_window()
+                    purpose = st.text_area(t("cat.purpose", lng), key=f"rpurpose_{d['id']}", max_chars=2000)
+                    f1, f2 = st.columns(2)
+                    valid_from = f1.date_input(t("cat.from", lng), value=start, key=f"rfrom_{d['id']}")
+                    valid_to = f2.date_input(t("cat.to", lng), value=end, key=f"rto_{d['id']}")
+                    if st.form_submit_button(t("cat.submit", lng)):
+                        try:
+                            sid = analyses.apply_research(user, d["id"], purpose, valid_from, valid_to)
+                            st.success(t("cat.research_submitted", lng, id=sid))
+                        except (analyses.AnalysisError, ValueError) as exc:
+                            st.error(str(exc))

@@ -125,3 +125,12 @@ def run_queued() -> int:
     for a in done:
         print(f"#{a.id} {a.state}{': ' + a.message if a.message else ''}")
     return 0
+
+
+def run_one(analysis_id: int) -> int:
+    try:
+        a = service.run(analysis_id)
+    except service.AnalysisError as exc:
+        return _err(str(exc), 1)
+    print(f"#{a.id} {a.state}{': ' + a.message if a.message else ''}")
+    return 0

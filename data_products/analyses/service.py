@@ -27,7 +27,7 @@ from datetime import date, datetime
 from typing import Any
 
 from data_products.analyses import checks as oc
-from data_products.analyses import models, runner, sqlcheck
+from data_products.analyses import sqlcheck
 from data_products.config import min_cell, paths
 from data_products.governance import ledger
 from data_products.governance.accounts import Principal, check_session
@@ -235,6 +235,7 @@ def _reviews(store, analysis_id: int) -> list[dict]:
 
 def _precheck(d, kind: str, request: str) -> tuple[str | None, dict | None]:
     """The rewritten SQL (or the model spec) if the request passes the parser and column control list."""
+    from data_products.analyses import models, runner
     if kind == "sql":
         return sqlcheck.check(request, d, runner.MAX_ROWS).sql, None
     spec = models.validate(d, models.parse_spec(request))
@@ -283,6 +284,28 @@ def submit(principal: Principal, scenario_id: int, dataset_id: str, *, sql: str 
     return get_for_system(aid, store=store)
 
 
+def run_in_worker(analysis_id: int, *, timeout_s: float | None = None) -> Analysis:
+    """Run a queued analysis in a separate process (the command line's ``analyses run``), so the app's
+    process never opens the restricted store; the page waits for it."""
+    import subprocess
+    import sys
+
+    from data_products.analyses.runner import time_limit
+
+    limit = timeout_s or time_limit() + 60
+    try:
+        subprocess.run([sys.executable, "-m", "data_products", "analyses", "run", str(int(analysis_id))],
+                       capture_output=True, timeout=limit, check=False,
+                       env={**os.environ, "DATASPACE_HOME": str(paths().home)})
+    except subprocess.TimeoutExpired:
+        pass
+    a = get_for_system(analysis_id)
+    if a.state in ("queued", "running"):
+        _stop(resolve(None), analysis_id, a.dataset_id, "stopped", f"stopped: the worker did not finish in {limit:g} s")
+        a = get_for_system(analysis_id)
+    return a
+
+
 def _cells_dir():
     return paths().home / "analyses" / "cells"
 
@@ -321,6 +344,9 @@ def _stop(store, aid: int, dataset_id: str, state: str, message: str, checks: li
 def run(analysis_id: int, *, limit_s: float | None = None, store: GovernanceStore | None = None) -> Analysis:
     """Run a queued analysis in the restricted zone and check its output. The scenario must still be
     active: a revoked or expired one stops the analysis before it reads anything."""
+    # The engine is loaded only where an analysis runs (the command line's worker), not by pages that list.
+    from data_products.analyses import models, runner
+
     store = resolve(store)
     ensure_schema(store)
     now = utcnow()
@@ -380,7 +406,13 @@ def run(analysis_id: int, *, limit_s: float | None = None, store: GovernanceStor
 def run_queued(*, store: GovernanceStore | None = None) -> list[Analysis]:
     store = resolve(store)
     ensure_schema(store)
-    return [run(r["id"], store=store) for r in store.query("SELECT id FROM analyses WHERE state = 'queued' ORDER BY id")]
+    done = []
+    for r in store.query("SELECT id FROM analyses WHERE state = 'queued' ORDER BY id"):
+        try:
+            done.append(run(r["id"], store=store))
+        except AnalysisError:
+            continue  # another worker took it meanwhile
+    return done
 
 
 # --- review and release -------------------------------------------------------------------------------------

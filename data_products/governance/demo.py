@@ -15,6 +15,9 @@ from data_products.reference.facilities import facilities
 COMMISSION = "广州市卫生健康委员会（演示）"
 COMPANY_BOUGHT = "粤康医疗器械有限公司（虚构）"
 COMPANY_NONE = "穗数健康科技有限公司（虚构）"
+# A research institution: registered as an external organisation (type 'company') until organisations
+# have a type of their own for research; it uses datasets through analyses only (data_products.analyses).
+RESEARCH_ORG = "岭南临床医学研究院（虚构）"
 JAUNDICE_PRODUCER = "F0602"
 OTHER_HOSPITAL = "F0301"
 
@@ -28,6 +31,7 @@ _ACCOUNTS: dict[str, tuple[str, str | None, str | None]] = {
     "hospital_f0301": ("hospital", None, OTHER_HOSPITAL),
     "company_jaundice": ("company", COMPANY_BOUGHT, None),
     "company_none": ("company", COMPANY_NONE, None),
+    "research_org": ("company", RESEARCH_ORG, None),
 }
 
 

@@ -1,0 +1,90 @@
+"""AppTest: the research organisation's path through the pages — catalog dictionary and dummy download,
+"My analyses" submission (run by the worker process), the commission's review inbox, release by two
+reviewers, and the output the requester then sees. On the small liver-cancer home of ``test_analyses``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.test_analyses import DS, _sign, space  # noqa: F401 - the module fixture
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+
+
+@pytest.fixture
+def env(space, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("DATASPACE_HOME", str(space["home"]))
+    monkeypatch.setenv("DATASPACE_MIN_CELL", "10")
+    return space
+
+
+def _page(principal, page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["principal"] = principal
+    at.run()
+    at.switch_page(f"views/{page}")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _text(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [str(s.value) for s in at.success]
+    parts += [str(w.value) for w in at.warning] + [str(e.value) for e in at.error]
+    parts += [df.value.to_csv() for df in at.dataframe] + [tb.value.to_csv() for tb in at.table]
+    return "\n".join(parts)
+
+
+def test_catalog_shows_real_counts_dictionary_and_research_application(env):
+    from data_products.pipeline import approve, process
+
+    # The catalog's counts come from the approved supplier report, as in the demo.
+    for release in process(["supplier_quality"]):
+        approve(release, "official")
+    at = _page(_sign("company_jaundice"), "catalog.py")
+    text = _text(at)
+    assert "only inside an aggregate" in text or "仅可出现在聚合函数内" in text
+    assert any(f.key == f"research_{DS}" for f in at.get("form")) or "rpurpose_" + DS in at.session_state
+    from data_products import catalog
+
+    entry = next(d for d in catalog.datasets(_sign("official")) if d["id"] == DS)
+    assert entry["usable"] and entry["rows"] == len(env["records"])
+
+
+def test_my_analyses_submit_review_release_and_see_the_output(env):
+    from data_products.analyses import service
+
+    company = _sign("company_none")
+    at = _page(company, "analyses.py")
+    assert any("ccl_text" in df.value.columns and "treatment_date" in set(df.value["field"]) for df in at.dataframe)
+    sql = "SELECT first_treatment, count(*) AS patients FROM ds_liver_cancer GROUP BY first_treatment"
+    at.text_area(key=f"an_sql_{DS}").input(sql)
+    next(b for b in at.button if b.label in ("提交分析", "Submit analysis")).click()
+    at.run()
+    assert not at.exception, at.exception
+    aid = at.session_state["an_last"][0]
+    assert at.session_state["an_last"][1] == "awaiting_review", at.session_state["an_last"]
+    assert service.get_for_system(aid).request == sql
+    # The requester sees status and checks only.
+    assert "patients" not in "".join(tb.value.to_csv() for tb in at.table if "first_treatment" in tb.value.columns)
+
+    for reviewer in ("official", "analyst"):
+        rv = _page(_sign(reviewer), "analysis_review.py")
+        assert f"#{aid}" in "".join(e.label for e in rv.expander)
+        rv.text_input(key=f"rv_reason_{aid}").input("aggregate counts over large groups")
+        next(b for b in rv.button if b.label in ("提交审核", "Submit review") and f"rv_form_{aid}" in str(b.form_id)).click()
+        rv.run()
+        assert not rv.exception, rv.exception
+    assert service.get_for_system(aid).state == "released"
+
+    at = _page(company, "analyses.py")
+    at.button(key=f"an_open_{aid}").click()
+    at.run()
+    shown = [tb.value for tb in at.table if "first_treatment" in tb.value.columns]
+    assert shown and "patients" in shown[0].columns
+    at.button(key=f"an_prep_{aid}").click()
+    at.run()
+    assert at.session_state[f"an_dl_{aid}"][0].endswith(".csv")
