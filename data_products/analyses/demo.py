@@ -21,7 +21,8 @@ def seed(store: GovernanceStore | None = None, *, now: datetime | None = None) -
     if DEMO_USER not in {u["username"] for u in accounts.users(store)}:
         return None
     service.ensure_schema(store)
-    org = next(u["org_id"] for u in accounts.users(store) if u["username"] == DEMO_USER)
+    org_name = next(u["org"] for u in accounts.users(store) if u["username"] == DEMO_USER)
+    org = next(o["id"] for o in accounts.orgs(store) if o["name"] == org_name)
     existing = store.one("SELECT id FROM scenarios WHERE org_id = ? AND product_id = ? AND scope = ?",
                          (org, DEMO_DATASET, service.SCOPE))
     if existing is not None:
