@@ -366,3 +366,12 @@ def test_cli_submit_list_show_review(env, tmp_path, monkeypatch, capsys):
     assert main(["analyses", "show", str(aid), "--user", "company_none"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["state"] == "released" and shown["output"]["rows"]
+
+
+def test_arithmetic_between_aggregates_is_refused(env):
+    age = _value_with_count(env["records"], "age_years", 3)
+    a = _submit(env, f"SELECT count(*) - count(CASE WHEN age_years <> {age} THEN 1 END) AS few FROM ds_liver_cancer")
+    assert a.state == "refused" and "combines 2 aggregates" in a.message
+    # As two columns, the nested record sets differ by those 3 records: the differencing check refuses.
+    b = _submit(env, f"SELECT count(*) AS n, count(CASE WHEN age_years <> {age} THEN 1 END) AS m FROM ds_liver_cancer")
+    assert "differ by 3 records" in _failed(b, "differencing")
