@@ -39,11 +39,11 @@ def _text(at) -> str:
 
 
 def test_catalog_shows_real_counts_dictionary_and_research_application(env):
-    from data_products.pipeline import approve, process
+    from data_products.pipeline import approve_demo, process
 
     # The catalog's counts come from the approved supplier report, as in the demo.
     for release in process(["supplier_quality"]):
-        approve(release, "official")
+        approve_demo(release)
     at = _page(_sign("company_jaundice"), "catalog.py")
     text = _text(at)
     assert "only inside an aggregate" in text or "仅可出现在聚合函数内" in text

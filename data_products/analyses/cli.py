@@ -1,42 +1,24 @@
-"""Plain functions behind `dataspace analyses ...`; each returns an exit code (2: bad input).
+"""Plain functions behind `dataspace analyses ...`; each returns an exit code (2: bad input or no sign-in).
 
-The acting user signs in: the password is read from ``DATASPACE_PASSWORD`` (or prompted for in a
-terminal), never trusted from ``--by``/``--user`` alone. ``list`` and ``show`` without a user print
-status and check results only, never an output.
+The acting user signs in like every other command (``governance.cli.authenticated``: the name from the
+option or ``DATASPACE_USER``, the password from ``DATASPACE_PASSWORD`` or a prompt); ``--by``/``--user``
+alone is never trusted. ``list`` and ``show`` without a user print status and check results only.
 """
 
 from __future__ import annotations
 
-import getpass
 import json as _json
-import os
 import sys
 from pathlib import Path
 
 from data_products.analyses import service
 from data_products.analyses.sqlcheck import QueryRefused
-from data_products.governance import accounts
-
-PASSWORD_ENV = "DATASPACE_PASSWORD"
+from data_products.governance.cli import CliAuthError, authenticated
 
 
 def _err(message: str, code: int = 2) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
-
-
-def _principal(username: str) -> accounts.Principal | None:
-    password = os.environ.get(PASSWORD_ENV)
-    if not password and sys.stdin.isatty():
-        password = getpass.getpass(f"Password for {username}: ")
-    if not password:
-        print(f"error: {username} must sign in: set {PASSWORD_ENV} or run in a terminal", file=sys.stderr)
-        return None
-    result = accounts.sign_in(username, password)
-    if not result.ok:
-        print(f"error: sign-in failed for {username}: {result.reason}", file=sys.stderr)
-        return None
-    return result.principal
 
 
 def _summary(a: service.Analysis) -> dict:
@@ -54,15 +36,13 @@ def submit(scenario: int, dataset: str, sql: Path | None, model: Path | None, us
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return _err(f"{source}: cannot read ({exc})")
-    who = _principal(user)
-    if who is None:
-        return 2
     try:
-        a = service.submit(who, scenario, dataset, sql=text if sql else None, model=text if model else None)
+        with authenticated(user) as (who, _):
+            a = service.submit(who, scenario, dataset, sql=text if sql else None, model=text if model else None)
+    except CliAuthError as exc:
+        return _err(str(exc))
     except (service.AnalysisError, KeyError, QueryRefused) as exc:
         return _err(str(exc).strip("'\""))
-    finally:
-        accounts.sign_out(who)
     print(_json.dumps(_summary(a), ensure_ascii=False, indent=1))
     return 0 if a.state in ("awaiting_review", "queued") else 1
 
@@ -84,17 +64,14 @@ def list_(json: bool = False) -> int:  # noqa: A002
 def show(analysis_id: int, user: str | None = None) -> int:
     try:
         if user:
-            who = _principal(user)
-            if who is None:
-                return 2
-            try:
+            with authenticated(user) as (who, _):
                 a = service.view(who, analysis_id)
-            finally:
-                accounts.sign_out(who)
         else:
             service.ensure_schema()
             a = service.get_for_system(analysis_id)
             a = service.Analysis(**{**a.__dict__, "output": None})
+    except CliAuthError as exc:
+        return _err(str(exc))
     except service.AnalysisError as exc:
         return _err(str(exc))
     doc = _summary(a)
@@ -107,15 +84,13 @@ def show(analysis_id: int, user: str | None = None) -> int:
 def review(analysis_id: int, decision: str, reason: str, by: str) -> int:
     if decision not in ("release", "reject"):
         return _err("--decision must be release or reject")
-    who = _principal(by)
-    if who is None:
-        return 2
     try:
-        a = service.review(who, analysis_id, decision, reason)
+        with authenticated(by) as (who, _):
+            a = service.review(who, analysis_id, decision, reason)
+    except CliAuthError as exc:
+        return _err(str(exc))
     except service.AnalysisError as exc:
         return _err(str(exc), 1)
-    finally:
-        accounts.sign_out(who)
     print(_json.dumps(_summary(a), ensure_ascii=False, indent=1))
     return 0
 

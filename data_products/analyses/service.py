@@ -29,9 +29,10 @@ from typing import Any
 from data_products.analyses import checks as oc
 from data_products.analyses import sqlcheck
 from data_products.config import min_cell, paths
-from data_products.governance import ledger
+from data_products.governance import ledger, two_person
 from data_products.governance.accounts import Principal, check_session
 from data_products.governance.store import GovernanceStore, Tx, as_utc, from_db, resolve, to_db, utcnow
+from data_products.private import private_dir
 from data_products.specialty import DICTIONARIES, dictionary
 
 SCOPE = "analyse"
@@ -311,8 +312,8 @@ def _cells_dir():
 
 
 def _save_cells(aid: int, cells: list[oc.Cell]) -> None:
-    folder = _cells_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(_cells_dir().parent)
+    folder = private_dir(_cells_dir())
     path = folder / f"{aid}.json"
     data = json.dumps({c.label: sorted(int(k) for k in c.keys) for c in cells})
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -432,14 +433,15 @@ def review(reviewer: Principal, analysis_id: int, decision: str, reason: str, *,
         row = _row(tx, analysis_id)
         if who["role"] not in REVIEWER_ROLES:
             raise AnalysisError(f"reviewer: {who['username']} is a {who['role']}; only commission reviewers review")
-        if who["username"] == row["requester"]:
-            raise AnalysisError(f"reviewer: {who['username']} submitted analysis {analysis_id} and cannot review it")
         if row["state"] != "awaiting_review":
             raise AnalysisError(f"analysis {analysis_id}: is {row['state']}, not awaiting review")
-        if tx.one("SELECT 1 FROM analysis_reviews WHERE analysis_id = ? AND reviewer = ?",
-                  (analysis_id, who["username"])) is not None:
-            raise AnalysisError(f"reviewer: {who['username']} already reviewed analysis {analysis_id}; "
-                                "a second reviewer must decide")
+        earlier = [r["reviewer"] for r in tx.all("SELECT reviewer FROM analysis_reviews WHERE analysis_id = ?",
+                                                 (analysis_id,))]
+        try:
+            two_person.check_approver(who["username"], approved_by=earlier, requested_by=[row["requester"]])
+        except two_person.FourEyesError as exc:
+            raise AnalysisError(f"reviewer: {exc} (analysis {analysis_id}: already reviewed, or submitted, "
+                                "by this reviewer)") from None
         tx.insert("INSERT INTO analysis_reviews (analysis_id, reviewer, decision, reason, at) VALUES (?, ?, ?, ?, ?)",
                   (analysis_id, who["username"], decision, reason, to_db(now)))
         ledger.append(tx, who["username"], "analysis.review", row["dataset_id"], {
@@ -448,9 +450,10 @@ def review(reviewer: Principal, analysis_id: int, decision: str, reason: str, *,
             tx.execute("UPDATE analyses SET state = 'rejected', decided_at = ? WHERE id = ?", (to_db(now), analysis_id))
             ledger.append(tx, who["username"], "analysis.rejected", row["dataset_id"], {"analysis_id": analysis_id})
         else:
-            releases = tx.all("SELECT DISTINCT reviewer FROM analysis_reviews WHERE analysis_id = ? AND decision = 'release'"
-                              " AND reviewer != ?", (analysis_id, row["requester"]))
-            if len(releases) >= REVIEWS_TO_RELEASE:
+            releases = [r["reviewer"] for r in tx.all(
+                "SELECT reviewer FROM analysis_reviews WHERE analysis_id = ? AND decision = 'release' ORDER BY id",
+                (analysis_id,))]
+            if two_person.complete(releases, REVIEWS_TO_RELEASE):
                 sc = tx.one("SELECT * FROM scenarios WHERE id = ?", (row["scenario_id"],))
                 status = _scenario_status(sc, now)
                 if status != "active":
@@ -459,7 +462,7 @@ def review(reviewer: Principal, analysis_id: int, decision: str, reason: str, *,
                 tx.execute("UPDATE analyses SET state = 'released', decided_at = ? WHERE id = ?",
                            (to_db(now), analysis_id))
                 ledger.append(tx, who["username"], "analysis.released", row["dataset_id"], {
-                    "analysis_id": analysis_id, "reviewers": sorted(r["reviewer"] for r in releases),
+                    "analysis_id": analysis_id, "reviewers": two_person.distinct(releases),
                     "output_sha256": row["output_sha256"]})
         row = _row(tx, analysis_id)
     return _analysis(row, _reviews(store, analysis_id))
