@@ -36,6 +36,7 @@ def space(tmp_path_factory):
     os.environ["DATASPACE_HOME"] = str(home)
     try:
         p = paths()
+        (home / "DEMO").write_text("synthetic demonstration space\n", encoding="utf-8")  # demo accounts
         generate(p, seed=3, kinds=["liver_cancer"])
         assert not ingest(p).rejected
         seed_demo()
