@@ -54,6 +54,10 @@ def synthetic_episodes(n: int, seed: int = 1) -> pd.DataFrame:
     }
     for p in ("mp", "rsv", "flua", "flub", "adv"):
         res[p] = rng.choice(np.array(["POS", "NEG", None], dtype=object), n, p=[0.2, 0.65, 0.15])
+    # Months of age are kept under 2 years, as in the restricted store (age-specific WBC limits).
+    months_of_age = res["age_years"] * 12 + rng.integers(0, 12, n)
+    res["age_months"] = pd.array(np.where(res["age_years"] < 2, months_of_age, 0), dtype="Int32")
+    res["age_months"][res["age_years"] >= 2] = pd.NA
     return pd.DataFrame(res)
 
 
@@ -93,7 +97,11 @@ def pandas_cube(frame: pd.DataFrame) -> pd.DataFrame:
         f[f"{p}_neg"] = (f[p] == "NEG").astype(int)
         counts += [f"{p}_pos", f"{p}_neg"]
     for c in CUTOFFS:
-        above = f[c.marker] > c.value if c.op == ">" else f[c.marker] >= c.value
+        limit = c.value
+        if c.by_age:
+            age_m = f["age_months"].astype("Float64").fillna(f["age_years"] * 12).to_numpy(dtype=float)
+            limit = np.select([age_m >= m for m, _ in reversed(c.by_age)], [v for _, v in reversed(c.by_age)])
+        above = f[c.marker] > limit if c.op == ">" else f[c.marker] >= limit
         f[f"{c.id}_above"] = (above & f[c.marker].notna()).astype(int)
         f[f"{c.id}_below"] = (~above & f[c.marker].notna()).astype(int)
         counts += [f"{c.id}_above", f"{c.id}_below"]

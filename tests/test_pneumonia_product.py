@@ -113,7 +113,8 @@ def test_district_values_equal_a_brute_force_sum_of_released_months(demo, metric
         if m.kind == "count":
             want = num
         elif m.kind == "rate":
-            want = num / views._children("1to5").get(adcode, views._children("1to5").sum()) * 10_000
+            kids = views.children("1to5")
+            want = num / kids.get(adcode, kids.sum()) * 10_000 / (3 / 12)  # three months, per year
         else:
             want = 100 * num / (num + rows[m.den].sum())
         assert got.at[adcode, "value"] == pytest.approx(want), adcode
@@ -228,3 +229,91 @@ def test_district_by_month_grid_reads_the_released_cells(demo):
             assert g["suppressed"] and np.isnan(g["value"])
         else:
             assert g["value"] == pytest.approx(100 * r.mp_pos / (r.mp_pos + r.mp_neg))
+
+
+def _district_table() -> dict[str, dict]:
+    """districts.csv read with the csv module: independent of the reference code."""
+    import csv
+    from pathlib import Path
+
+    import data_products
+
+    path = Path(data_products.__file__).parent / "reference" / "data" / "districts.csv"
+    with path.open(encoding="utf-8") as f:
+        return {r["adcode"]: r for r in csv.DictReader(f)}
+
+
+@pytest.mark.parametrize("adcode", sorted(_district_table()))
+def test_rate_denominator_per_district_is_its_0_13_children_of_end_2023_per_year(demo, adcode):
+    """Each district's rate against an independent computation: its end-2023 residents times the census's
+    0-13 share (0-14 minus the age-15 cohort, from bulletin No. 4), cases per 10,000 children per year."""
+    user = signed_in("official")
+    months = views.months(user)
+    cube = approved.current(PRODUCT_ID).table("district_cube")
+    residents_2023 = int(_district_table()[adcode]["population_2023"])
+    share_0_13 = (2_590_189 - (2_721_175 - 2_590_189)) / 18_676_605
+    assert share_0_13 == pytest.approx(0.13167, abs=5e-6)
+    for start, end, band, years in ((months[0], months[-1], ALL, len(months) / 12),
+                                    (months[3], months[8], "6to13", 6 / 12)):
+        got = views.district_values(user, "rate", start, end, band, ALL)
+        rows = cube[(cube["district"] == adcode) & (cube["age_band"] == band) & (cube["sex"] == ALL)]
+        rows = rows[rows["month"] == ALL] if (start, end) == (months[0], months[-1]) else \
+            rows[(rows["month"] >= start) & (rows["month"] <= end) & (rows["month"] != ALL)]
+        if rows["cases"].isna().any():
+            assert got.at[adcode, "suppressed"]
+            continue
+        children = round(residents_2023 * share_0_13) * {"6to13": 8, ALL: 14}[band] / 14
+        want = float(rows["cases"].sum()) / children * 10_000 / years
+        assert got.at[adcode, "value"] == pytest.approx(want, rel=1e-12), (adcode, band)
+    # Not the old denominator (0-14 of 2020 residents, cumulative over the window).
+    old = float(cube[(cube["district"] == adcode) & (cube["month"] == ALL) & (cube["age_band"] == ALL)
+                     & (cube["sex"] == ALL)]["cases"].iloc[0]) / (int(_district_table()[adcode]["population_2020"]) * 0.1387) * 10_000
+    full = views.district_values(user, "rate", months[0], months[-1], ALL, ALL).at[adcode, "value"]
+    assert abs(full / old - 1) > 0.05
+
+
+def test_the_rate_label_says_per_year_and_children():
+    from data_products.products.pneumonia.labels import metric_label
+
+    assert metric_label("rate", "en") == "Cases per 10,000 children per year (0–13, est.)"
+    assert "每年" in metric_label("rate", "zh")
+
+
+def test_wbc_cut_off_follows_the_ws_t_779_age_bands():
+    from data_products.products.pneumonia.spec import CUTOFFS
+
+    c = next(c for c in CUTOFFS if c.marker == "wbc_10e9_l")
+    # (age in months, upper limit) at each band's first and last month.
+    expected = [(0, 14.2), (5, 14.2), (6, 14.6), (11, 14.6), (12, 14.1), (23, 14.1), (24, 11.9), (71, 11.9),
+                (72, 11.3), (155, 11.3), (156, 11.0), (167, 11.0)]
+    assert [(m, c.threshold(m)) for m, _ in expected] == expected
+    assert "WS/T 779-2021" in c.source
+
+
+def test_wbc_counts_equal_a_brute_force_recount_with_age_specific_limits(demo):
+    """The city's raised-WBC count per age band against the restricted store, each episode judged
+    against its own age's limit (written out here, not taken from the spec)."""
+    import duckdb
+
+    con = duckdb.connect(str(paths().restricted_db), read_only=True)
+    try:
+        rows = con.execute("SELECT age_years, age_months, wbc_10e9_l FROM pneumonia_episodes "
+                           "WHERE wbc_10e9_l IS NOT NULL").df()
+    finally:
+        con.close()
+
+    def limit(years, months):
+        m = months if pd.notna(months) else years * 12
+        return 14.2 if m < 6 else 14.6 if m < 12 else 14.1 if m < 24 else 11.9 if m < 72 else 11.3 if m < 156 else 11.0
+
+    rows["above"] = [w > limit(y, m) for y, m, w in rows.itertuples(index=False)]
+    rows["band"] = np.where(rows["age_years"] < 1, "lt1", np.where(rows["age_years"] < 6, "1to5", "6to13"))
+    cube = approved.current(PRODUCT_ID).table("district_cube")
+    for band in ("lt1", "1to5", "6to13", ALL):
+        sel = rows if band == ALL else rows[rows["band"] == band]
+        row = city(cube, age_band=band).iloc[0]
+        assert row["wbc_gt_uln_above"] == int(sel["above"].sum()), band
+        assert row["wbc_gt_uln_below"] == int((~sel["above"]).sum()), band
+    # A fixed 15 would have missed most of the older children's leukocytosis.
+    older = rows[rows["age_years"] >= 6]
+    assert older["above"].sum() > (older["wbc_10e9_l"] > 15).sum()

@@ -69,15 +69,31 @@ register({
         "zh": ("**数据来源**：各医院上报的 14 岁以下肺炎住院病例（去标识化后在受限区处理），仅发布通过统计披露控制并经审批的汇总表。\n\n"
                "**抑制规则**：任何 1–{k1} 的计数不发布（一级抑制）；另外隐藏部分单元，使任何被隐藏的数不能由合计或边际反推（二级抑制）。"
                "比例、率和分位数只由可发布的单元计算；被隐藏的值一律标注原因，绝不以 0 代替。\n\n"
-               "**率**：每万名儿童病例数，分母为 2020 年普查常住人口 × 13.87%（0–14 岁占比）的估计，年龄组按年龄均匀分布估算。\n\n"
+               "**率**：每万名儿童每年病例数。病例为 0–13 岁，分母也取 0–13 岁儿童：各区 2023 年末常住人口 × 13.167%。"
+               "13.167% 由 2020 年普查公报（第四号）推得：0–14 岁 2,590,189 人，0–15 岁 2,721,175 人；普查未公布单岁人口，"
+               "以 15 岁人数（130,986）代替 14 岁人数，0–13 岁约 2,459,203 人，占常住人口 18,676,605 的 13.167%。"
+               "**假设**：我们的资料中没有各区的年龄结构，因此每个区都用全市同一比例；儿童比例高于（低于）全市的区，其率被高估（低估）。"
+               "年龄组的分母按 0–13 岁各单岁均匀分布估算。所选月份的病例数除以所选月数再乘以 12，即为年率。\n\n"
+               "**白细胞升高**：按年龄别参考区间上限判定（WS/T 779-2021《儿童血细胞分析参考区间》，静脉血）："
+               "28 天–<6 月 14.2，6 月–<1 岁 14.6，1–<2 岁 14.1，2–<6 岁 11.9，6–<13 岁 11.3，≥13 岁 11.0（×10⁹/L）；"
+               "不足 28 天者按 14.2。这些数值据标准表格摘录，临床使用前请与标准原文核对。\n\n"
                "**分位数**：每个单元内的 P10、P25、中位数、P75、P90，由受限区内的原始记录计算，只发布分位数，不发布记录。"),
         "en": ("**Source**: pneumonia admissions of children under 14 reported by the hospitals, de-identified and processed in the "
                "restricted zone; only aggregate tables that passed disclosure control and an approval are published.\n\n"
                "**Suppression**: no count from 1 to {k1} is shown (primary); further cells are hidden so no hidden value can be "
                "recovered from totals or margins (secondary). Shares, rates and quantiles are computed only from releasable "
                "cells; a hidden value always carries its reason and is never shown as 0.\n\n"
-               "**Rates**: cases per 10,000 children; the denominator estimates children as 13.87% (the census share aged 0–14) "
-               "of each district's 2020 residents, spread evenly over single years of age for the age bands.\n\n"
+               "**Rates**: cases per 10,000 children per year. The cases are aged 0–13, and so is the denominator: each "
+               "district's end-2023 residents × 13.167%. The share comes from the 2020 census bulletin No. 4: 2,590,189 aged "
+               "0–14 and 2,721,175 aged 0–15; with no single years published, the age-15 cohort (130,986) stands in for age 14, "
+               "giving about 2,459,203 aged 0–13, 13.167% of 18,676,605 residents. **Assumption**: our sources hold no "
+               "age structure per district, so every district gets the city's share; a district with more (fewer) children "
+               "than the city average shows too high (too low) a rate. Age bands split the 0–13 denominator evenly over "
+               "single years. The cases of the chosen months are divided by the number of months and multiplied by 12.\n\n"
+               "**Raised WBC**: above the upper limit of the age's reference interval (WS/T 779-2021, children's blood-cell "
+               "reference intervals, venous blood): 28 d–<6 mo 14.2, 6 mo–<1 y 14.6, 1–<2 y 14.1, 2–<6 y 11.9, 6–<13 y 11.3, "
+               "≥13 y 11.0 ×10⁹/L; under 28 days 14.2 is used. Values as read from the standard's table: check them against "
+               "its text before clinical use.\n\n"
                "**Quantiles**: P10, P25, median, P75 and P90 within each cell, computed on the records inside the restricted "
                "zone; only the quantiles leave it."),
     },
@@ -176,7 +192,9 @@ with tabs[1]:
     marker = st.selectbox(t("pn.marker", lng), list(MARKERS), format_func=lambda m: t("marker." + m, lng), key="marker")
 
     def box(frame: pd.DataFrame, names: list[str], title: str) -> go.Figure:
-        lines = [(c.value, f"{t('pn.cutoff_line', lng)} {c.op} {c.value:g}") for c in CUTOFFS if c.marker == marker]
+        # An age-specific cut-off (WBC) has no single line across ages.
+        lines = [(c.value, f"{t('pn.cutoff_line', lng)} {c.op} {c.value:g}") for c in CUTOFFS
+                 if c.marker == marker and c.value is not None]
         return quantile_boxes(frame, names, title=title, axis_title=t("marker." + marker, lng), lines=lines,
                               log=marker in ("pct_ng_ml", "il6_pg_ml", "crp_mg_l"))
 

@@ -20,8 +20,8 @@ def _measure_sql() -> str:
         parts.append(f"COUNT(*) FILTER (WHERE {p} = 'POS')::BIGINT AS {p}_pos")
         parts.append(f"COUNT(*) FILTER (WHERE {p} = 'NEG')::BIGINT AS {p}_neg")
     for c in CUTOFFS:
-        parts.append(f"COUNT(*) FILTER (WHERE {c.marker} {c.op} {float(c.value)!r})::BIGINT AS {c.id}_above")
-        parts.append(f"COUNT(*) FILTER (WHERE NOT ({c.marker} {c.op} {float(c.value)!r}))::BIGINT AS {c.id}_below")
+        parts.append(f"COUNT(*) FILTER (WHERE {c.marker} {c.op} {c.threshold_sql()})::BIGINT AS {c.id}_above")
+        parts.append(f"COUNT(*) FILTER (WHERE NOT ({c.marker} {c.op} {c.threshold_sql()}))::BIGINT AS {c.id}_below")
     # One list-valued quantile aggregate per marker: DuckDB sorts each group once instead of once
     # per quantile (7x faster than five scalar quantile_cont calls on 300k episodes).
     levels = list(QUANTILES.values())

@@ -27,7 +27,8 @@ register({
     "marker.neut_pct": {"zh": "中性粒细胞（%）", "en": "Neutrophils (%)"},
     "marker.il6_pg_ml": {"zh": "白介素-6 IL-6（pg/mL）", "en": "IL-6 (pg/mL)"},
     "metric.cases": {"zh": "病例数", "en": "Cases"},
-    "metric.rate": {"zh": "每万名儿童病例数（估计）", "en": "Cases per 10,000 children (est.)"},
+    "metric.rate": {"zh": "每万名儿童每年病例数（0–13 岁，估计）", "en": "Cases per 10,000 children per year (0–13, est.)"},
+    "cutoff.age_uln": {"zh": "年龄别参考上限", "en": "age-specific upper limit"},
     "metric.median": {"zh": "{marker} 中位数", "en": "Median {marker}"},
     "metric.share": {"zh": "{cutoff} 占比（%）", "en": "Share {cutoff} (%)"},
     "metric.positivity": {"zh": "{pathogen} 阳性率（%）", "en": "{pathogen} positivity (%)"},
@@ -35,7 +36,8 @@ register({
 
 
 def cutoff_label(c, lang: str) -> str:
-    return f"{t('marker.' + c.marker, lang).split('（')[0].split(' (')[0]} {c.op} {c.value:g}"
+    threshold = t("cutoff.age_uln", lang) if c.value is None else f"{c.value:g}"
+    return f"{t('marker.' + c.marker, lang).split('（')[0].split(' (')[0]} {c.op} {threshold}"
 
 
 def metric_label(metric_id: str, lang: str) -> str:

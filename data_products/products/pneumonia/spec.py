@@ -16,13 +16,34 @@ MARKERS = ("crp_mg_l", "pct_ng_ml", "wbc_10e9_l", "neut_pct", "il6_pg_ml")
 QUANTILES = {"p10": 0.10, "p25": 0.25, "p50": 0.50, "p75": 0.75, "p90": 0.90}
 
 
+# Upper limits of the WBC reference intervals (×10⁹/L, venous blood) by age, from WS/T 779-2021
+# (儿童血细胞分析参考区间): (from age in completed months, upper limit). Under 28 days the standard has
+# no interval; the 28 d-<6 mo limit is used there (stated on the page). Values as we read them from
+# the standard's table; confirm against the text before clinical use.
+WBC_ULN_BY_AGE = ((0, 14.2), (6, 14.6), (12, 14.1), (24, 11.9), (72, 11.3), (156, 11.0))
+
+
 @dataclass(frozen=True)
 class Cutoff:
     id: str
     marker: str
     op: str  # ">" or ">="
-    value: float
+    value: float | None  # None: age-specific, see by_age
     source: str
+    by_age: tuple[tuple[int, float], ...] = ()  # (from age in months, value), ascending
+
+    def threshold_sql(self) -> str:
+        """The cut-off as SQL: a constant, or a CASE on age in months (``age_months`` is kept under 2 y)."""
+        if not self.by_age:
+            return repr(float(self.value))
+        months = "COALESCE(age_months, age_years * 12)"
+        whens = " ".join(f"WHEN {months} >= {m} THEN {float(v)!r}" for m, v in reversed(self.by_age[1:]))
+        return f"(CASE {whens} ELSE {float(self.by_age[0][1])!r} END)"
+
+    def threshold(self, age_months: int) -> float:
+        if not self.by_age:
+            return float(self.value)
+        return float([v for m, v in self.by_age if age_months >= m][-1])
 
 
 CUTOFFS = (
@@ -30,7 +51,10 @@ CUTOFFS = (
     Cutoff("crp_ge40", "crp_mg_l", ">=", 40, "CRP 40 mg/L best separates bacterial from viral pneumonia (sens 0.55, spec 0.88)."),
     Cutoff("pct_gt05", "pct_ng_ml", ">", 0.5, "PCT > 0.5 ng/mL is the common 'raised' cut-off."),
     Cutoff("pct_ge025", "pct_ng_ml", ">=", 0.25, "PCT < 0.25 ng/mL ruled out typical bacterial CAP with 96% NPV."),
-    Cutoff("wbc_gt15", "wbc_10e9_l", ">", 15, "WBC > 15 ×10⁹/L: leukocytosis (typical bacteria median ≈16)."),
+    Cutoff("wbc_gt_uln", "wbc_10e9_l", ">", None,
+           "WBC above the upper limit of the age's reference interval, WS/T 779-2021 (venous): 28 d–<6 mo 14.2, "
+           "6 mo–<1 y 14.6, 1–<2 y 14.1, 2–<6 y 11.9, 6–<13 y 11.3, ≥13 y 11.0 ×10⁹/L (under 28 d: 14.2).",
+           by_age=WBC_ULN_BY_AGE),
     Cutoff("neut_gt70", "neut_pct", ">", 70, "Neutrophils > 70%: neutrophil-dominant picture (bacteria, influenza, adenovirus)."),
     Cutoff("il6_ge1475", "il6_pg_ml", ">=", 14.75, "IL-6 ≥ 14.75 pg/mL predicted refractory Mycoplasma pneumonia."),
 )

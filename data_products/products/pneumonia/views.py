@@ -21,9 +21,11 @@ from data_products.products.pneumonia.spec import AGE_BANDS, CUTOFFS, MARKERS, P
 from data_products.products.scope import deliver, name_facilities, peer_summary, with_district_names
 from data_products.reference import districts
 
-# Children per district are estimated from the census (13.87% of residents aged 0-14); a band's
-# share assumes ages spread evenly over the 15 single years 0-14.
-BAND_YEARS = {"lt1": 1, "1to5": 5, "6to13": 8, ALL: 15}
+# The cases are aged 0-13, so the denominator is children aged 0-13: end-2023 residents times the
+# census's 0-13 share (reference.geography; the same share in every district, an assumption). A
+# band's share assumes ages spread evenly over the 14 single years 0-13.
+BAND_YEARS = {"lt1": 1, "1to5": 5, "6to13": 8, ALL: 14}
+RATE_PER = 10_000
 
 REASON_PRIMARY = "primary"
 REASON_SECONDARY = "secondary"
@@ -139,9 +141,19 @@ def _aggregate(rows: pd.DataFrame, key: str, metric: Metric, whole: bool, single
     return out.reset_index()[[key, "value", "n", "suppressed", "reason"]]
 
 
-def _children(age_band: str) -> pd.Series:
+def children(age_band: str = ALL) -> pd.Series:
+    """Estimated children of the band per district (adcode index): the rate's denominator."""
     d = districts().set_index("adcode")
-    return d["children_0_14_est"] * BAND_YEARS[age_band] / 15
+    return d["children_0_13_est"] * BAND_YEARS[age_band] / BAND_YEARS[ALL]
+
+
+def window_years(start: str, end: str) -> float:
+    """Calendar months from ``start`` to ``end`` (YYYY-MM, inclusive) in years: rates are per year."""
+    (y0, m0), (y1, m1) = (map(int, start.split("-")), map(int, end.split("-")))
+    months = (y1 * 12 + m1) - (y0 * 12 + m0) + 1
+    if months < 1:
+        raise ValueError(f"period {start}..{end} ends before it starts")
+    return months / 12
 
 
 def district_values(user: Principal, metric: str, start: str, end: str, age_band: str = ALL, sex: str = ALL) -> pd.DataFrame:
@@ -162,9 +174,10 @@ def _district_values(rel: approved.Release, metric: str, start: str, end: str, a
     out = _aggregate(rows, "district", m, whole, start == end).set_index("district")
     out = out.reindex([*districts()["adcode"], ALL])
     if m.kind == "rate":
-        kids = _children(age_band)
+        # Cases per 10,000 children per year: the window's cases over the estimated children, annualised.
+        kids = children(age_band)
         kids[ALL] = kids.sum()
-        out["value"] = out["value"] / kids.reindex(out.index) * 10_000
+        out["value"] = out["value"] / kids.reindex(out.index) * RATE_PER / window_years(start, end)
     out["suppressed"] = out["suppressed"].fillna(True).astype(bool)
     out["reason"] = out["reason"].fillna(REASON_SECONDARY)
     return out
