@@ -76,10 +76,12 @@ def _tables():
 
 def test_groups_agree_across_zones():
     from data_products.hospital.tumor import ICD10, SITE_NAMES
-    from data_products.products.tumor.spec import GROUP_IDS
+    from data_products.products.tumor.spec import C44, GROUP_IDS
     from data_products.restricted.tumor import ICD10_GROUPS, OTHER_GROUP, tumor_group
 
-    assert set(SITE_NAMES) == set(GROUP_IDS) == {g for _, _, g in ICD10_GROUPS} | {OTHER_GROUP}
+    # The generator's sites are the product's groups; C44 is a group of the ingest, released apart.
+    assert set(SITE_NAMES) == set(GROUP_IDS) == {g for _, _, g in ICD10_GROUPS} - {C44.id} | {OTHER_GROUP}
+    assert set(tumor_group(pd.Series(["C44.3", "C44", "C43.9"]))) == {C44.id, OTHER_GROUP}
     # The ingest derives each site's codes back to the site the generator meant.
     for site, codes in ICD10.items():
         assert set(tumor_group(pd.Series(list(codes)))) == {site}, site
@@ -91,6 +93,7 @@ def test_sample_matches_generator_parameters():
 
     raw = TUMOR.sample(12_000, seed=3)
     sites = pd.Series(__import__("data_products.restricted.tumor", fromlist=["x"]).tumor_group(raw["icd10"]))
+    sites = sites.replace({"skin_nmsc": "other"})  # the generator's "other" site includes C44
     share = sites.value_counts(normalize=True)
     # Conghua's liver excess shifts the city shares a little; 0.015 is > 4 standard errors here.
     for s, p in zip(SITE_NAMES, SITE_SHARE, strict=True):
@@ -147,11 +150,11 @@ def test_release_recovers_site_ranking_sex_ratios_and_concentration(space):
     for site in targets["female_only"]:
         assert views.age_sex(official, site).query("sex == 'M'")["patients"].fillna(0).sum() == 0
     top = views.top_facilities(official)
-    assert top["patients"].sum() / views.city_total(official) == pytest.approx(real["top5_share"], abs=1e-9)
+    assert top["patients"].sum() / views.city_total(official) == pytest.approx(real["top5_share"], abs=1e-6)
     assert list(top["facility_id"]) == real["top5_facilities"]
     fl = _tables()["flows"]
     outside = fl[(fl["home_district"] == "outside") & (fl["facility_district"] == ALL) & (fl["tumor_group"] == ALL)]
-    assert int(outside["patients"].iloc[0]) / views.city_total(official) == pytest.approx(real["outside_city_share"])
+    assert int(outside["patients"].iloc[0]) / views.city_total(official) == pytest.approx(real["outside_city_share"], abs=1e-6)
 
 
 def test_done_when_npc_top_five_leaving_share_and_trend(space):
@@ -176,6 +179,74 @@ def test_done_when_npc_top_five_leaving_share_and_trend(space):
         assert r.share_leaving == pytest.approx(cell["left"] / cell["patients"]), (r.home_district, r.year)
     years = views.trend(official, "nasopharynx")
     assert list(years["period"]) == ["2022", "2023", "2024"] and not years["suppressed"].any()
+
+
+def _restricted(sql: str):
+    import duckdb
+
+    from data_products.config import paths
+
+    con = duckdb.connect(str(paths().restricted_db), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def test_patients_are_distinct_people_per_year_recomputed_from_the_restricted_store(space):
+    """Brute force in pandas over the restricted records: each pseudonym once a year, on its first record
+    (date, then key), C44 apart; against the released facility-year counts and the generator's truth."""
+    from data_products.products.tumor import views
+
+    _, truth = space
+    rec = _restricted("SELECT pseudonym, diagnosis_key, facility_id, tumor_group, diagnosis_date "
+                      "FROM tumor_diagnoses")
+    rec["year"] = pd.to_datetime(rec["diagnosis_date"]).dt.year.astype(str)
+    rec["c44"] = rec["tumor_group"] == "skin_nmsc"
+    first = rec.sort_values(["diagnosis_date", "diagnosis_key"]).drop_duplicates(["pseudonym", "year", "c44"])
+    # The generator repeats people: records are not patients.
+    assert len(rec) - len(first) == truth["realised"]["n_repeat_records"] > 0.04 * len(rec)
+    main, skin = first[~first["c44"]], first[first["c44"]]
+    fy = _tables()["facility_year"]
+    shown = fy[(fy["facility_id"] != ALL) & (fy["tumor_group"] != ALL) & (fy["year"] != ALL) & fy["patients"].notna()]
+    want = main.groupby(["facility_id", "tumor_group", "year"]).size()
+    assert len(shown) > 100
+    for r in shown.itertuples():
+        assert r.patients == want.get((r.facility_id, r.tumor_group, r.year), 0), (r.facility_id, r.tumor_group, r.year)
+    official = _user("official")
+    assert views.city_total(official) == len(main) == truth["realised"]["n_diagnoses"]
+    assert views.city_total(official) < (~rec["c44"]).sum()  # fewer than the records
+    # C44 apart: released on its own, in no total.
+    c44 = views.c44(official)
+    assert c44["patients"] == len(skin) == truth["realised"]["c44_patients"] > 0
+    assert c44["by_year"] == {y: int(n) for y, n in skin.groupby("year").size().items()}
+    totals = views.group_totals(official)
+    assert "skin_nmsc" not in set(totals["tumor_group"])
+    assert int(totals["patients"].sum()) == views.city_total(official)
+    with pytest.raises(ValueError):
+        views.top_facilities(official, "skin_nmsc")
+
+
+def test_leaving_share_counts_residents_only_and_non_residents_apart(space):
+    from data_products.products.tumor import views
+
+    _, truth = space
+    real = truth["realised"]
+    official = _user("official")
+    leave = views.leaving(official)
+    city = leave[(leave["home_district"] == ALL) & (leave["year"] == ALL)].iloc[0]
+    assert not city["suppressed"]
+    assert city["share_leaving"] == pytest.approx(real["residents_leaving_share"], abs=1e-6)
+    # Counting non-residents as "leaving" (the old figure) gives a visibly higher share.
+    assert real["all_patients_not_treated_at_home_share"] > real["residents_leaving_share"] + 0.02
+    non = views.nonresidents(official).set_index("year")
+    assert not non.loc[ALL, "suppressed"]
+    assert non.loc[ALL, "nonresident"] == sum(real["outside_patients_by_year"].values())
+    assert non.loc[ALL, "share"] == pytest.approx(real["outside_city_share"], abs=1e-6)
+    assert int(city["own"]) + int(city["other"]) + int(non.loc[ALL, "nonresident"]) == views.city_total(official)
+    for y, n in real["outside_patients_by_year"].items():
+        if not non.loc[y, "suppressed"]:
+            assert non.loc[y, "nonresident"] == n
 
 
 # --- disclosure: independent brute force ----------------------------------------------------------
@@ -232,6 +303,9 @@ def _relations(tables: dict[str, pd.DataFrame]) -> list[tuple[tuple[str, int], l
             out.append((("outflow", iow[(h, "own", g, ALL)]), [("flows", ifl[tuple(r)]) for r in
                                                                 own[["home_district", "facility_district", "tumor_group"]].itertuples(index=False)]
                         or []))
+        if (h, "nonresident", g, ALL) in iow:
+            out.append((("outflow", iow[(h, "nonresident", g, ALL)]), [("flows", ifl[tuple(r)]) for r in
+                        part[["home_district", "facility_district", "tumor_group"]].itertuples(index=False)]))
         if (h, "other", g, ALL) in iow:
             out.append((("outflow", iow[(h, "other", g, ALL)]), [("flows", ifl[tuple(r)]) for r in
                                                                   other[["home_district", "facility_district", "tumor_group"]].itertuples(index=False)]))
@@ -401,3 +475,17 @@ def test_facility_map_renders_offline(space):
         assert "Tumor patients across Guangzhou" in b.page.inner_text("body")
         b.screenshot("tumor-map-en")
         assert b.blocked == [] and b.failed == [], (b.blocked, b.failed)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_page_explains_patients_residents_and_c44(space, lang):
+    at = _page(_user("official"), group="ALL", lang=lang)
+    assert not at.exception, at.exception
+    text = " ".join(m.value for m in at.markdown)
+    from data_products import approved
+
+    counts = approved.current("tumor_distribution").meta["counts"]
+    assert f"{counts['diagnosis_records']:,}" in text and f"{counts['patient_years']:,}" in text
+    assert ("C44" in text) and (("non-residents" in text) if lang == "en" else ("市外" in text))
+    captions = " ".join(c.value for c in at.caption)
+    assert "C44" in captions

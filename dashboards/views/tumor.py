@@ -27,9 +27,36 @@ register({
     "tumor.period": {"zh": "时期", "en": "Period"},
     "tumor.all_groups": {"zh": "全部瘤种", "en": "All tumor types"},
     "tumor.all_periods": {"zh": "全部（2022–2024）", "en": "All (2022–2024)"},
-    "tumor.total": {"zh": "患者数（全市）", "en": "Patients (city)"},
+    "tumor.total": {"zh": "患者数（全市，每年去重）", "en": "Patients (city, distinct per year)"},
+    "tumor.nonres": {"zh": "市外患者占比", "en": "Patients living outside Guangzhou"},
+    "tumor.nonres_table": {"zh": "市外患者（不计入各区外流比例）", "en": "Non-residents (not in any district's leaving share)"},
+    "tumor.nonresident": {"zh": "市外患者数", "en": "Non-resident patients"},
+    "tumor.c44": {"zh": "非黑色素瘤皮肤癌（C44，不计入合计）", "en": "Non-melanoma skin cancer (C44, not in the totals)"},
+    "tumor.about": {"zh": "关于数据", "en": "About this data"},
+    "tumor.about.text": {
+        "zh": "**患者 = 每年去重的人**：同一人（按假名）一年内可在多家机构确诊或复诊，诊断记录不等于患者。"
+              "本产品每人每个自然年只计一次，取其当年第一条诊断记录（最早日期）的机构、瘤种、季度、年龄和居住区；"
+              "全期数字为各年相加（两个年份都确诊的人计两次）。本发布：诊断记录 {records:,} 条，对应人·年 {patients:,}（含 C44）。\n\n"
+              "**居民与市外患者分开**：居住地不在广州的患者记为“市外”。“在户籍区外就诊比例”只以广州居民为分母"
+              "（在本区就诊 + 在市内其他区就诊），市外患者另列人数与占比。\n\n"
+              "**C44 单列**：非黑色素瘤皮肤癌常见、极少致死且登记不全，肿瘤登记通常不计入“全部恶性肿瘤”；"
+              "本产品将其单独发布，不计入任何合计或排名。\n\n"
+              "**小样本保护**：1 至 {k1} 的计数不显示，另有单元格被隐藏以防由合计、边际或其他表反推。",
+        "en": "**Patients are people counted once a year**: the same person (pseudonym) may be diagnosed or seen again at "
+              "several facilities in a year, so diagnosis records are not patients. Each person counts once per calendar "
+              "year, on the first diagnosis record of that year (earliest date): its facility, tumor type, quarter, age and "
+              "home district; whole-span figures add the years (a person diagnosed in two years counts twice). This "
+              "release: {records:,} diagnosis records, {patients:,} person-years (C44 included).\n\n"
+              "**Residents and non-residents apart**: patients living outside Guangzhou are 'outside'. The share "
+              "\"treated outside the home district\" has residents only in its denominator (treated in their own district "
+              "+ elsewhere in the city); non-residents are counted and shown apart.\n\n"
+              "**C44 apart**: non-melanoma skin cancer is common, rarely fatal and unevenly recorded, so cancer registries "
+              "usually leave it out of \"all cancers\"; it is released on its own and is in no total or ranking here.\n\n"
+              "**Small-cell protection**: no count from 1 to {k1} is shown, and further cells are hidden so that none can "
+              "be recovered from totals, margins or other tables.",
+    },
     "tumor.top_share": {"zh": "前 5 家机构占比", "en": "Share in top 5 facilities"},
-    "tumor.leave_share": {"zh": "在户籍区外就诊比例", "en": "Treated outside home district"},
+    "tumor.leave_share": {"zh": "居民在居住区外就诊比例", "en": "Residents treated outside home district"},
     "tumor.map": {"zh": "医疗机构分布（圆圈大小 = 患者数）", "en": "Facilities (circle size = patients)"},
     "tumor.suppressed": {"zh": "已抑制（<10 或可反推）", "en": "Suppressed (<10 or recoverable)"},
     "tumor.patients": {"zh": "患者数", "en": "Patients"},
@@ -42,7 +69,7 @@ register({
     "tumor.flows": {"zh": "患者流向：居住区 → 就诊机构所在区（2022–2024）",
                     "en": "Patient flows: home district → facility district (2022–2024)"},
     "tumor.flows_note": {"zh": "仅显示已发布（未抑制）的流向。", "en": "Only released (unsuppressed) flows are drawn."},
-    "tumor.leaving": {"zh": "各区患者在本区以外就诊的比例", "en": "Share of each district's patients treated outside it"},
+    "tumor.leaving": {"zh": "各区居民患者在本区以外就诊的比例", "en": "Share of each district's resident patients treated outside it"},
     "tumor.year": {"zh": "年份", "en": "Year"},
     "tumor.home": {"zh": "居住区", "en": "Home district"},
     "tumor.outside": {"zh": "广州市外", "en": "Outside Guangzhou"},
@@ -118,12 +145,19 @@ scope = info["scope"]
 if scope.facility_names != "all":
     st.caption(t("tumor.scope_own", lng))
 
-m1, m2, m3 = st.columns(3)
+nonres = views.nonresidents(user, group)
+skin = views.c44(user, year)
+m1, m2, m3, m4 = st.columns(4)
 m1.metric(t("tumor.total", lng), f"{total:,}" if total is not None else "—")
 m2.metric(t("tumor.top_share", lng), f"{top[views.MEASURE].sum() / total:.1%}" if total and len(top) == 5 else "—")
 city_leave = leave[(leave["home_district"] == ALL) & (leave["year"] == year)]
 m3.metric(t("tumor.leave_share", lng),
           f"{city_leave['share_leaving'].iloc[0]:.1%}" if len(city_leave) and not city_leave["suppressed"].iloc[0] else "—")
+city_non = nonres[nonres["year"] == year]
+m4.metric(t("tumor.nonres", lng),
+          f"{city_non['share'].iloc[0]:.1%}" if len(city_non) and not city_non["suppressed"].iloc[0] else "—")
+st.caption(f"{t('tumor.c44', lng)}: {skin['patients']:,}" if skin["patients"] is not None
+           else f"{t('tumor.c44', lng)}: {t('tumor.suppressed', lng)}")
 
 # --- map -----------------------------------------------------------------------------------------
 st.subheader(t("tumor.map", lng))
@@ -202,6 +236,13 @@ for home, g in by_year.groupby("home_district"):
     line.add_trace(go.Scatter(x=g["year"], y=g["pct"], mode="lines+markers", name=dname[home]))
 line.update_layout(height=360, yaxis_title="%", xaxis_title=t("tumor.year", lng), margin={"t": 10})
 st.plotly_chart(line, width="stretch", config={"displayModeBar": False}, key="tumor_leaving")
+st.caption(t("tumor.nonres_table", lng))
+st.dataframe(pd.DataFrame({
+    t("tumor.year", lng): [t("tumor.all_periods", lng) if y == ALL else y for y in nonres["year"]],
+    t("tumor.nonresident", lng): nonres["nonresident"].astype(object).where(~nonres["suppressed"], "—"),
+    t("tumor.patients", lng): nonres["patients"].astype(object).where(nonres["patients"].notna(), "—"),
+    t("tumor.share", lng): (100 * nonres["share"]).round(1),
+}), hide_index=True, width="stretch", key="tumor_nonres")
 
 # --- tiers, trend, age/sex -----------------------------------------------------------------------
 c1, c2 = st.columns(2)
@@ -257,3 +298,8 @@ if ready and ready[:2] == (group, period):
                        mime="application/json", key="tumor_meta")
 st.caption(t("tumor.release", lng, rid=info["release_id"], by=info["approval"].get("approved_by", "—"),
              at=info["approval"].get("approved_at", "—")))
+
+with st.expander(t("tumor.about", lng)):
+    counts = info["meta"].get("counts", {})
+    st.markdown(t("tumor.about.text", lng, records=int(counts.get("diagnosis_records", 0)),
+                  patients=int(counts.get("patient_years", 0)), k1=int(info["meta"].get("min_cell") or 10) - 1))

@@ -9,6 +9,9 @@ hospital (F0402), which also draws patients from the rest of Guangdong (~10% of 
 falls slowly over the years as district hospitals treat more of their own residents.
 
 Crude incidence is ~270/100,000 (~50,000 a year city-wide); the demo generates a fraction.
+About 6% of records repeat a patient at a second facility in the same quarter (REPEAT_SHARE), and
+C44 (non-melanoma skin) codes fall in "other" sites: the truth reports patients (first record per
+person and year) with C44 apart, as the product counts them.
 """
 
 from __future__ import annotations
@@ -114,6 +117,11 @@ CANCER_CENTRE_SITE_PULL = {"nasopharynx": 2.5, "leukaemia": 0.6, "thyroid": 0.7}
 LOCAL = {2022: 0.30, 2023: 0.35, 2024: 0.40}  # share treated in the home district (where possible)
 ELSEWHERE = 0.08
 OUTSIDE_TO_CANCER_CENTRE = 0.55  # of patients from outside the city, before the tertiary generals
+# A share of each quarter's records is the same person diagnosed again at a second (tertiary)
+# facility a few days to weeks later (referral, second opinion): the same identity, site and code.
+# Records are therefore not people; the product counts distinct patients per year.
+REPEAT_SHARE = 0.06
+REPEAT_MAX_DAYS = 45
 
 
 def age_band(age: np.ndarray | pd.Series) -> np.ndarray:
@@ -186,8 +194,10 @@ class Tumor(Kind):
             rng = np.random.default_rng([seed, 2, i])  # kind 2, chunk i
             yield self._quarter(rng, period, int(count), ids)
 
-    def _quarter(self, rng: np.random.Generator, period: pd.Period, n: int, ids: identity.IdAllocator) -> Chunk:
+    def _quarter(self, rng: np.random.Generator, period: pd.Period, n_rows: int, ids: identity.IdAllocator) -> Chunk:
         year = period.year
+        n_repeat = int(round(REPEAT_SHARE * n_rows))
+        n = n_rows - n_repeat
         home_idx = rng.choice(len(self._homes), size=n, p=self._home_share)
         site_idx = np.empty(n, dtype=np.int64)
         fac_idx = np.empty(n, dtype=np.int64)
@@ -255,8 +265,7 @@ class Tumor(Kind):
                                          local_share=share)
 
         facility = self._fac["facility_id"].to_numpy(dtype=str)[fac_idx]
-        order = np.lexsort((np.arange(n), diag.to_numpy()))
-        raw = pd.DataFrame({
+        fresh = pd.DataFrame({
             "facility_id": facility,
             "patient_name": identity.names(rng, n),
             "id_card": id_card,
@@ -267,13 +276,33 @@ class Tumor(Kind):
             "diagnosis_date": diag.dt.strftime("%Y-%m-%d").to_numpy(dtype=str),
             "icd10": codes.astype(str),
             "stage": stage.astype(str),
-        }).iloc[order].reset_index(drop=True)
+        })
+        latent = pd.DataFrame({"home_district": home, "site": site, "age_years": age_y, "year": year,
+                               "quarter": str(period), "repeat": False,
+                               "c44": pd.Series(codes.astype(str)).str.startswith("C44").to_numpy()})
+        # Repeats: a person seen again at another tertiary facility, strictly later in the same quarter
+        # (so the first record of the person's year is always the original).
+        last = pd.Timestamp(period.end_time).normalize()
+        days_left = (last - diag).dt.days.to_numpy()
+        eligible = np.flatnonzero(days_left >= 1)
+        rep = np.sort(rng.choice(eligible, size=min(n_repeat, eligible.size), replace=False))
+        tertiary = np.flatnonzero((self._fac["tier"] == "tertiary").to_numpy())
+        w = self._fac["weight"].to_numpy()[tertiary]
+        pick = rng.choice(tertiary.size, size=rep.size, p=w / w.sum())
+        same = tertiary[pick] == fac_idx[rep]
+        pick = np.where(same, (pick + 1) % tertiary.size, pick)
+        later = 1 + np.floor(rng.random(rep.size) * np.minimum(REPEAT_MAX_DAYS, days_left[rep])).astype(int)
+        again = fresh.iloc[rep].copy()
+        again["facility_id"] = self._fac["facility_id"].to_numpy(dtype=str)[tertiary[pick]]
+        again["diagnosis_date"] = (diag.iloc[rep] + pd.to_timedelta(later, unit="D")).dt.strftime("%Y-%m-%d").to_numpy()
+        raw = pd.concat([fresh, again], ignore_index=True)
+        latent = pd.concat([latent, latent.iloc[rep].assign(repeat=True)], ignore_index=True)
+        order = np.lexsort((np.arange(len(raw)), raw["diagnosis_date"].to_numpy()))
+        raw = raw.iloc[order].reset_index(drop=True)
         seq = raw.groupby("facility_id", sort=False).cumcount() + 1
         raw.insert(1, "diagnosis_id", f"ZL{year:04d}Q{period.quarter}" + seq.map("{:05d}".format))
         raw = raw[list(COLUMNS)]
-        latent = pd.DataFrame({"home_district": home, "site": site, "age_years": age_y,
-                               "year": year, "quarter": str(period)}).iloc[order].reset_index(drop=True)
-        return Chunk(raw=raw, latent=latent)
+        return Chunk(raw=raw, latent=latent.iloc[order].reset_index(drop=True))
 
     def truth_accumulator(self, seed: int, n: int) -> TruthAccumulator:
         return _TumorTruth(self, seed, n)
@@ -289,12 +318,17 @@ class _TumorTruth(TruthAccumulator):
         self.frames.append(pd.DataFrame({
             "facility_id": chunk.raw["facility_id"].to_numpy(), "sex": chunk.raw["sex"].to_numpy(),
             "home": lat["home_district"].to_numpy(), "site": lat["site"].to_numpy(), "year": lat["year"].to_numpy(),
+            "repeat": lat["repeat"].to_numpy(), "c44": lat["c44"].to_numpy(),
         }))
 
     def result(self) -> dict:
-        df = pd.concat(self.frames, ignore_index=True) if self.frames else pd.DataFrame(
-            columns=["facility_id", "sex", "home", "site", "year"])
+        records = pd.concat(self.frames, ignore_index=True) if self.frames else pd.DataFrame(
+            columns=["facility_id", "sex", "home", "site", "year", "repeat", "c44"])
         k = self.kind
+        # What the product counts: each person once per year (the first record; repeats are later in
+        # the same quarter), C44 apart from the totals.
+        c44 = records[~records["repeat"].astype(bool) & records["c44"].astype(bool)]
+        df = records[~records["repeat"].astype(bool) & ~records["c44"].astype(bool)].reset_index(drop=True)
         total = len(df)
         fac_district = k._fac.set_index("facility_id")["district"]
         df["facility_district"] = df["facility_id"].map(fac_district)
@@ -333,6 +367,7 @@ class _TumorTruth(TruthAccumulator):
                 "outside_city_share": OUTSIDE_SHARE,
             },
             "parameters": {
+                "repeat_share": REPEAT_SHARE,
                 "site_share": dict(zip(SITE_NAMES, SITE_SHARE.tolist(), strict=True)),
                 "male_share": dict(zip(SITE_NAMES, MALE_SHARE.round(6).tolist(), strict=True)),
                 "home_share": dict(zip(k._homes, np.round(k._home_share, 6).tolist(), strict=True)),
@@ -347,6 +382,11 @@ class _TumorTruth(TruthAccumulator):
                 "producers": k.producers(),
             },
             "realised": {
+                "unit": "patients: first record per person and year, C44 excluded (reported apart)",
+                "n_records": int(len(records)),
+                "n_repeat_records": int(records["repeat"].astype(bool).sum()),
+                "c44_patients": int(len(c44)),
+                "c44_by_year": {str(y): int(c) for y, c in c44["year"].value_counts().sort_index().items()},
                 "n_diagnoses": total,
                 "by_site": {s: int(by_site.get(s, 0)) for s in SITE_NAMES},
                 "site_share": {s: round(int(by_site.get(s, 0)) / total, 6) for s in SITE_NAMES} if total else {},
@@ -358,6 +398,12 @@ class _TumorTruth(TruthAccumulator):
                 "top5_facilities_by_site": top_by_site,
                 "by_site_facility": by_site_facility,
                 "outside_city_share": round(float((df["home"] == OUTSIDE).mean()), 6) if total else None,
+                "outside_patients_by_year": {str(y): int(c) for y, c in
+                                             df[df["home"] == OUTSIDE]["year"].value_counts().sort_index().items()},
+                "residents_leaving_share": round(float((inside["home"] != inside["facility_district"]).mean()), 6)
+                if len(inside) else None,
+                "all_patients_not_treated_at_home_share": round(float(
+                    ((df["home"] == OUTSIDE) | (df["home"] != df["facility_district"])).mean()), 6) if total else None,
                 "by_year": {str(y): int(c) for y, c in df["year"].value_counts().sort_index().items()},
                 "share_leaving_home_district": {h: round(float(v), 6) for h, v in leave_all.items()},
                 "leaving_by_site_home_year": {s: dict(v) for s, v in leaving.items()},

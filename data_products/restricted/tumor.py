@@ -45,6 +45,7 @@ ICD10_GROUPS: tuple[tuple[str, str, str], ...] = (
     ("C22", "C22", "liver"),
     ("C25", "C25", "pancreas"),
     ("C33", "C34", "lung"),
+    ("C44", "C44", "skin_nmsc"),  # non-melanoma skin: the product shows it apart from the totals
     ("C50", "C50", "breast"),
     ("C53", "C53", "cervix"),
     ("C61", "C61", "prostate"),

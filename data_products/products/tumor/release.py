@@ -1,6 +1,6 @@
 """Tumor release: aggregate (builder), protect (disclosure), and re-check at approval.
 
-The four tables share their totals, so they are protected together and the relations between them
+The tables share their totals, so they are protected together and the relations between them
 are declared once (``LINKS``) for protection and for the approval check alike:
 
 * a facility's year is the sum of its quarters (at every margin of facility and group);
@@ -9,6 +9,9 @@ are declared once (``LINKS``) for protection and for the approval check alike:
 * a home district's own/other split in ``outflow`` is the sum of its ``flows`` (``treated`` column);
 * a tier's total in ``tier_profile`` is the sum of the facilities of that tier;
 * the city totals of every table are the sum over facilities.
+
+``c44`` (non-melanoma skin) counts other people-years than the rest and sits in no other total, so
+no relation links it to them.
 """
 
 from __future__ import annotations
@@ -21,7 +24,14 @@ import pandas as pd
 from data_products import disclosure
 from data_products.disclosure import ALL, Link, Table
 from data_products.products.tumor import builder
-from data_products.products.tumor.spec import DIMS, GROUP_IDS, MEASURE, PRODUCT_ID  # noqa: F401 - PRODUCT_ID names the release
+from data_products.products.tumor.spec import (  # noqa: F401 - PRODUCT_ID names the release
+    C44,
+    DIMS,
+    GROUP_IDS,
+    MEASURE,
+    PRODUCT_ID,
+    UNIT,
+)
 
 
 def _subsets(items: tuple[str, ...]):
@@ -82,7 +92,12 @@ def build(con: duckdb.DuckDBPyConnection):
         "quarters": quarters,
         "measure": MEASURE,
         "groups": list(GROUP_IDS),
-        "home_outside": "home_district 'outside' = an address naming no Guangzhou district",
+        "home_outside": "home_district 'outside' = an address naming no Guangzhou district (non-residents); "
+                        "in outflow they are 'nonresident', so 'treated outside the home district' is a share "
+                        "of residents only",
+        "unit": UNIT,
+        "counts": builder.record_counts(con),
+        "c44": f"{C44.icd10} ({C44.name_en}) is released apart in table 'c44' and is in no other table's totals",
         "suppression_rule": (
             "No count from 1 to min_cell-1 is shown (primary); further cells are hidden so that no hidden "
             "cell can be recovered from totals, margins or other tables of the release, including a "

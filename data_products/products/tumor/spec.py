@@ -40,7 +40,17 @@ GROUPS = (
     Group("other", "other C00–C97", "其他恶性肿瘤", "Other malignant"),
 )
 GROUP_IDS = tuple(g.id for g in GROUPS)
-GROUP_BY_ID = {g.id: g for g in GROUPS}
+# C44 (non-melanoma skin cancer) is common, rarely fatal and unevenly recorded, so cancer registries
+# usually leave it out of "all cancers": it is released in its own table, never in the totals.
+C44 = Group("skin_nmsc", "C44", "非黑色素瘤皮肤癌", "Non-melanoma skin (C44)")
+GROUP_BY_ID = {g.id: g for g in (*GROUPS, C44)}
+# What "patients" counts: each person (pseudonym) once per calendar year, on the first diagnosis record
+# of that year (earliest date, then record key) — its facility, group, quarter, age and home district.
+# Cells stay additive (every person-year is in exactly one cell), so disclosure control's relations
+# hold; a whole-span figure is the sum of the years (a person diagnosed in two years counts twice).
+UNIT = ("distinct patients per calendar year: each pseudonym counted once a year, at its first diagnosis "
+        "record of that year (its facility, tumor group, quarter, age and home district); whole-span "
+        "figures add the years; C44 counted apart")
 
 # Facility tier as released: the registry's tier and kind together (the cancer hospital is its own class).
 TIERS = ("tertiary_cancer", "tertiary_general", "secondary_general")
@@ -57,9 +67,12 @@ DIMS = {
     "flows": ("home_district", "facility_district", "tumor_group"),
     "outflow": ("home_district", "treated", "tumor_group", "year"),
     "tier_profile": ("tier", "tumor_group", "year", "age_band", "sex"),
+    "c44": ("facility_id", "year"),
 }
-# Where a patient was treated relative to the home district ('outside' patients are all 'other').
-TREATED = ("own", "other")
+# Where a patient was treated relative to the home district. Patients living outside the city are
+# 'nonresident', never 'other': "treated outside the home district" is a share of residents.
+TREATED = ("own", "other", "nonresident")
+RESIDENT_TREATED = ("own", "other")
 # Attribute columns a facility row carries (determined by its facility, ALL on margins).
 CARRY = {
     "facility_year": {"district": "facility_id", "tier": "facility_id"},

@@ -20,7 +20,7 @@ from data_products import approved
 from data_products.disclosure import ALL
 from data_products.governance import Principal, record_download, require
 from data_products.products.scope import name_facilities
-from data_products.products.tumor.spec import AGE_BANDS, GROUP_IDS, MEASURE, OUTSIDE, PRODUCT_ID, SEXES, TIERS
+from data_products.products.tumor.spec import AGE_BANDS, C44, GROUP_IDS, MEASURE, OUTSIDE, PRODUCT_ID, SEXES, TIERS
 from data_products.reference import district_geojson, districts, facilities
 
 PEER_TIER = "peer"
@@ -142,8 +142,10 @@ def flows(user: Principal, group: str = ALL) -> pd.DataFrame:
 
 
 def leaving(user: Principal, group: str = ALL) -> pd.DataFrame:
-    """Per home district (and the city, ALL) and year (and ALL): patients treated in their own district,
-    elsewhere, and the share leaving. A share is shown only where both counts are released."""
+    """Per home district (and the city, ALL) and year (and ALL): resident patients treated in their own
+    district, elsewhere in the city, and the share leaving. Non-residents are in neither count (they
+    are 'nonresident' in the release; see ``nonresidents``). A share is shown only where both counts
+    are released."""
     _check_group(group)
     rel, _ = _release(user)
     o = rel.table("outflow")
@@ -162,6 +164,38 @@ def leaving(user: Principal, group: str = ALL) -> pd.DataFrame:
     reasons = flags.reindex(columns=["own", "other"]).fillna("")
     out["reason"] = np.where(ok, "", np.where((reasons == "primary").any(axis=1), "primary", "secondary"))
     return out.reset_index()
+
+
+def nonresidents(user: Principal, group: str = ALL) -> pd.DataFrame:
+    """Per year (and ALL): patients living outside Guangzhou, all patients, and their share; a share
+    only where both counts are released."""
+    _check_group(group)
+    rel, _ = _release(user)
+    o = rel.table("outflow")
+    o = o[(o["tumor_group"] == group) & (o["home_district"] == ALL)]
+    non = o[o["treated"] == "nonresident"].set_index("year")
+    allp = o[o["treated"] == ALL].set_index("year")
+    years = sorted(allp.index, key=lambda y: (y == ALL, y))
+    out = pd.DataFrame({"year": years})
+    out["nonresident"] = pd.array(non[MEASURE].reindex(years).to_numpy(), dtype="Int64")
+    out["patients"] = pd.array(allp[MEASURE].reindex(years).to_numpy(), dtype="Int64")
+    ok = out["nonresident"].notna() & out["patients"].notna() & (out["patients"].fillna(0) > 0)
+    out["share"] = np.where(ok, out["nonresident"].astype("Float64") / out["patients"].astype("Float64"),
+                            np.nan).astype(float)
+    out["suppressed"] = ~ok
+    return out
+
+
+def c44(user: Principal, period: str = ALL) -> dict:
+    """C44 (non-melanoma skin) patients, shown apart from the totals: the city's count for a year or the
+    whole span, and per year. None where suppressed."""
+    rel, _ = _release(user)
+    t = rel.table("c44")
+    city = t[t["facility_id"] == ALL].set_index("year")[MEASURE]
+    value = city.get(period, pd.NA)
+    return {"group": C44.id, "icd10": C44.icd10, "name_zh": C44.name_zh, "name_en": C44.name_en,
+            "patients": None if pd.isna(value) else int(value),
+            "by_year": {y: (None if pd.isna(v) else int(v)) for y, v in city.items() if y != ALL}}
 
 
 def tier_split(user: Principal, group: str = ALL, year: str = ALL) -> pd.DataFrame:
