@@ -22,20 +22,22 @@ import pandas as pd
 
 from data_products.disclosure import ALL
 from data_products.products.wait_times.spec import (
+    CV_FOLDS,
+    K_GRID,
     LEVEL_DEPT,
-    LEVEL_HOUR,
+    LEVEL_EFFECTS,
     LEVEL_NONE,
     LEVEL_SLOT,
     QUANTILES,
-    SHRINK_K,
     TEST_WEEKS,
+    size_band,
 )
 
 SOURCE = "outpatient_visits"
 CUBE_DIMS = ("facility_id", "department", "weekday", "hour")
 DOCTOR_DIMS = ("facility_id", "department", "doctor_code")
 TYPE_DIMS = ("facility_id", "department", "visit_type")
-BACKTEST_DIMS = ("facility_id", "department")
+BACKTEST_DIMS = ("facility_id", "department", "size_band", "day_type")
 _DIM_SQL = {
     "facility_id": "facility_id",
     "department": "department",
@@ -45,7 +47,8 @@ _DIM_SQL = {
     "visit_type": "visit_type",
 }
 # Row filters, chosen from this list only.
-_WHERE = {"all": "TRUE", "train": "visit_date < ?", "test": "visit_date >= ?"}
+_WHERE = {"all": "TRUE", "train": "visit_date < ?", "test": "visit_date >= ?",
+          "between": "visit_date >= ? AND visit_date < ?"}
 
 
 def _stats_sql() -> str:
@@ -88,7 +91,7 @@ def _cube_histogram(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where
     params = params or []
     keys = ", ".join(f"{_DIM_SQL[d]} AS {d}" for d in dims)
     cells = con.execute(f"""
-    SELECT {keys}, COUNT(*)::BIGINT AS visits, sum(wait_min) AS total,
+    SELECT {keys}, COUNT(*)::BIGINT AS visits, sum(round(wait_min * 60))::BIGINT AS total_s,
            min(round(wait_min * 60))::BIGINT AS s_min, max(round(wait_min * 60))::BIGINT AS s_max,
            COUNT(*) FILTER (WHERE wait_min <> round(wait_min * 60) / 60.0)::BIGINT AS off_grid
     FROM {SOURCE} WHERE {_WHERE[where]}
@@ -137,7 +140,9 @@ def _margin(cells: pd.DataFrame, base: dict, dims: tuple[str, ...], kept: list[s
         if d not in kept:
             out[d] = ALL
     visits = np.bincount(code, weights=cells["visits"].to_numpy(), minlength=groups).astype(np.int64)
-    total = np.bincount(code, weights=cells["total"].to_numpy(), minlength=groups)
+    # Whole seconds summed as integers (exact below 2**53 in float64): the same mean on every run,
+    # whatever order DuckDB's threads add the waits in.
+    total = np.bincount(code, weights=cells["total_s"].to_numpy(dtype=np.float64), minlength=groups) / 60.0
     out["visits"] = visits
     grp, sec, cnt = _group_histogram(code[base["cell_id"]], base["s"], base["n"], groups, width)
     for k, v in _quantiles(grp, sec, cnt, groups, s_min).items():
@@ -201,92 +206,167 @@ def raw_tables(con: duckdb.DuckDBPyConnection, where: str = "all", params: list 
     }
 
 
-def _weight(n: pd.Series, released: pd.Series) -> np.ndarray:
+def _weight(n: pd.Series, released: pd.Series, k: float) -> np.ndarray:
     n = pd.to_numeric(n, errors="coerce").fillna(0).to_numpy(dtype=float)
-    return np.where(released.to_numpy(dtype=bool), n / (n + SHRINK_K), 0.0)
+    return np.where(released.to_numpy(dtype=bool), n / (n + k), 0.0)
 
 
-def estimates(slot_cube: pd.DataFrame, released: pd.Series) -> pd.DataFrame:
-    """Shrunk p50/p90 per base slot (spec's rule), using only levels whose count is released.
+def _level(cubef: pd.DataFrame, real: dict, pattern: str) -> pd.DataFrame:
+    """Rows of one level: pattern gives, per CUBE_DIMS position, 'r' (a real value) or 'a' (ALL)."""
+    mask = np.ones(len(cubef), dtype=bool)
+    for d, c in zip(CUBE_DIMS, pattern, strict=True):
+        mask &= real[d].to_numpy() if c == "r" else ~real[d].to_numpy()
+    return cubef[mask]
+
+
+def estimates(slot_cube: pd.DataFrame, released: pd.Series, k: float) -> pd.DataFrame:
+    """Shrunk p50/p90 per base slot (spec's rule, shrinkage constant ``k``), using only released levels.
 
     ``released`` is a boolean Series aligned to ``slot_cube``: True where its visit count passed
     disclosure control. Returns one row per facility x department x weekday x hour.
     """
     cubef = slot_cube.assign(_released=released.to_numpy(dtype=bool))
     real = {d: cubef[d] != ALL for d in CUBE_DIMS}
-    slots = cubef[real["facility_id"] & real["department"] & real["weekday"] & real["hour"]]
-    fdh = cubef[real["facility_id"] & real["department"] & ~real["weekday"] & real["hour"]]
-    fd = cubef[real["facility_id"] & real["department"] & ~real["weekday"] & ~real["hour"]]
     cols = ["visits", "_released", *QUANTILES]
-    out = slots[[*CUBE_DIMS, *cols]].merge(
-        fdh[["facility_id", "department", "hour", *cols]].add_suffix("_fdh").rename(
-            columns={"facility_id_fdh": "facility_id", "department_fdh": "department", "hour_fdh": "hour"}),
-        on=["facility_id", "department", "hour"], how="left",
-    ).merge(
-        fd[["facility_id", "department", *cols]].add_suffix("_fd").rename(
-            columns={"facility_id_fd": "facility_id", "department_fd": "department"}),
-        on=["facility_id", "department"], how="left",
-    )
-    w_slot = _weight(out["visits"], out["_released"].fillna(False))
-    w_fdh = _weight(out["visits_fdh"], out["_released_fdh"].fillna(False))
-    base_ok = out["_released_fd"].fillna(False).to_numpy(dtype=bool)
+    out = _level(cubef, real, "rrrr")[[*CUBE_DIMS, *cols]]
+    for sfx, pattern, keys in (("_fdw", "rrra", ["facility_id", "department", "weekday"]),
+                               ("_fdh", "rrar", ["facility_id", "department", "hour"]),
+                               ("_fd", "rraa", ["facility_id", "department"])):
+        part = _level(cubef, real, pattern)[[*keys, *cols]]
+        out = out.merge(part.rename(columns={c: c + sfx for c in cols}), on=keys, how="left")
+    rel = {lvl: out[f"_released{sfx}"].fillna(False).astype(bool) for lvl, sfx in
+           (("slot", ""), ("fdw", "_fdw"), ("fdh", "_fdh"), ("fd", "_fd"))}
+    w = {lvl: _weight(out[f"visits{sfx}"], rel[lvl], k) for lvl, sfx in
+         (("slot", ""), ("fdw", "_fdw"), ("fdh", "_fdh"))}
+    base_ok = rel["fd"].to_numpy()
     result = out[list(CUBE_DIMS)].copy()
     for q in QUANTILES:
         log = {lvl: np.log(pd.to_numeric(out[f"{q}{sfx}"], errors="coerce").to_numpy(dtype=float).clip(min=1e-3))
-               for lvl, sfx in (("slot", ""), ("fdh", "_fdh"), ("fd", "_fd"))}
-        fdh_hat = w_fdh * np.nan_to_num(log["fdh"]) + (1 - w_fdh) * log["fd"]
-        slot_hat = w_slot * np.nan_to_num(log["slot"]) + (1 - w_slot) * fdh_hat
+               for lvl, sfx in (("slot", ""), ("fdw", "_fdw"), ("fdh", "_fdh"), ("fd", "_fd"))}
+        # A suppressed level has weight 0 and a masked (NaN) statistic: its effect is exactly 0.
+        weekday_effect = w["fdw"] * np.nan_to_num(log["fdw"] - log["fd"])
+        hour_effect = w["fdh"] * np.nan_to_num(log["fdh"] - log["fd"])
+        target = log["fd"] + weekday_effect + hour_effect
+        slot_hat = w["slot"] * np.nan_to_num(log["slot"]) + (1 - w["slot"]) * target
         result[q] = np.where(base_ok, np.exp(slot_hat), np.nan)
-    result["weight_slot"] = np.where(base_ok, w_slot, np.nan)
-    result["weight_hour"] = np.where(base_ok, w_fdh, np.nan)
+    result["weight_slot"] = np.where(base_ok, w["slot"], np.nan)
+    result["weight_weekday"] = np.where(base_ok, w["fdw"], np.nan)
+    result["weight_hour"] = np.where(base_ok, w["fdh"], np.nan)
     result["level"] = np.select(
-        [~base_ok, out["_released"].fillna(False).to_numpy(dtype=bool), out["_released_fdh"].fillna(False).to_numpy(dtype=bool)],
-        [LEVEL_NONE, LEVEL_SLOT, LEVEL_HOUR], LEVEL_DEPT,
+        [~base_ok, rel["slot"].to_numpy(), (rel["fdw"] | rel["fdh"]).to_numpy()],
+        [LEVEL_NONE, LEVEL_SLOT, LEVEL_EFFECTS], LEVEL_DEPT,
     )
     return result.reset_index(drop=True)
 
 
+def _visits(con: duckdb.DuckDBPyConnection, where: str, params: list) -> pd.DataFrame:
+    """Visits with slot keys as strings, in a fixed order (so every sum over them is reproducible)."""
+    frame = con.execute(f"""
+    SELECT facility_id, department, CAST(weekday AS VARCHAR) AS weekday,
+           lpad(CAST(hour AS VARCHAR), 2, '0') AS hour, wait_min
+    FROM {SOURCE} WHERE {_WHERE[where]}
+    ORDER BY facility_id, department, weekday, hour, wait_min
+    """, params).df()  # noqa: S608 - identifiers from the fixed lists above
+    return frame
+
+
+def pinball(y: np.ndarray, pred: np.ndarray, q: float) -> np.ndarray:
+    """The quantile (pinball) loss of predicting ``pred`` for the q-quantile when ``y`` happens."""
+    diff = y - pred
+    return np.maximum(q * diff, (q - 1) * diff)
+
+
+def choose_k(con: duckdb.DuckDBPyConnection, cutoff: date, min_cell: int) -> tuple[int, pd.DataFrame]:
+    """K by rolling-origin cross-validation on the weeks before ``cutoff`` (the training weeks only).
+
+    Fold j fits on the visits before ``cutoff - j weeks`` and scores the week that follows by the mean
+    pinball loss of P50 and P90. For speed the folds treat levels under ``min_cell`` as suppressed
+    (primary suppression) instead of re-running secondary suppression. Returns the K with the lowest
+    loss over all folds (the smaller K on a tie) and the table of losses.
+    """
+    first = con.execute(f"SELECT min(visit_date) FROM {SOURCE}").fetchall()[0][0]  # noqa: S608
+    totals = {k: [0.0, 0.0] for k in K_GRID}
+    n_total, folds = 0, 0
+    for j in range(1, CV_FOLDS + 1):
+        start = cutoff - timedelta(weeks=j)
+        if start - timedelta(weeks=1) < first:
+            break
+        train = cube(con, CUBE_DIMS, "train", [start])
+        mask = pd.to_numeric(train["visits"]) >= min_cell
+        val = _visits(con, "between", [start, start + timedelta(weeks=1)])
+        if val.empty:
+            continue
+        folds += 1
+        for k in K_GRID:
+            est = estimates(train, mask, k)
+            est = est[est["level"] != LEVEL_NONE]
+            scored = val.merge(est[[*CUBE_DIMS, "p50", "p90"]], on=list(CUBE_DIMS), how="inner")
+            y = scored["wait_min"].to_numpy(dtype=float)
+            totals[k][0] += float(np.sum(pinball(y, scored["p50"].to_numpy(dtype=float), 0.5)))
+            totals[k][1] += float(np.sum(pinball(y, scored["p90"].to_numpy(dtype=float), 0.9)))
+            if k == K_GRID[0]:
+                n_total += len(scored)
+    table = pd.DataFrame({"k": list(K_GRID),
+                          "loss_p50": [totals[k][0] / max(n_total, 1) for k in K_GRID],
+                          "loss_p90": [totals[k][1] / max(n_total, 1) for k in K_GRID]})
+    table["loss"] = table["loss_p50"] + table["loss_p90"]
+    table.attrs.update(folds=folds, n=n_total)
+    if not folds or not n_total:
+        return 20, table  # too short a span to validate: the former fixed K, said so in the metadata
+    return int(table.loc[table["loss"].idxmin(), "k"]), table
+
+
 def backtest(con: duckdb.DuckDBPyConnection, cutoff: date,
-             protect: Callable[[dict[str, pd.DataFrame]], pd.Series]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fit on visits before ``cutoff``, score on visits from it on.
+             protect: Callable[[dict[str, pd.DataFrame]], pd.Series], k: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit on visits before ``cutoff`` with shrinkage ``k``, score on visits from it on.
 
     ``protect`` takes the training aggregates and returns the released mask of the training slot
-    cube, so the backtest fits exactly the way the published estimates are fitted. Returns the
-    scores per facility x department (with CUBE margins; ``n_test`` unprotected) and the fitted
-    training estimates.
+    cube, so the backtest fits exactly the way the published estimates are fitted. The baseline is
+    the facility x department P50 (typical wait) and P90 (bound) of the same training weeks, where
+    that level is released (exactly where an estimate exists). Returns the scores per facility x
+    department x slot-size band x day type (with CUBE margins; ``n_test`` unprotected) and the
+    fitted training estimates (with the slot's size band and the baseline).
     """
     train = raw_tables(con, "train", [cutoff])
     mask = protect(train)
-    est = estimates(train["slot_cube"], mask)
-    est = est[est["level"] != LEVEL_NONE]
-    tc = train["slot_cube"]
-    base = tc[(tc["facility_id"] != ALL) & (tc["department"] != ALL) & (tc["weekday"] == ALL) & (tc["hour"] == ALL)]
-    base = base[["facility_id", "department", "mean_wait"]]
-    cols = ", ".join(f"COALESCE(v.{d}, '{ALL}') AS {d}" for d in BACKTEST_DIMS)
-    con.register("_wt_est", est[[*CUBE_DIMS, "p50", "p90"]])
-    con.register("_wt_base", base)
+    tc = train["slot_cube"].assign(_released=mask.to_numpy(dtype=bool))
+    est = estimates(train["slot_cube"], mask, k)
+    real = (tc[list(CUBE_DIMS)] != ALL).all(axis=1)
+    slots = tc[real][[*CUBE_DIMS, "visits", "_released"]]
+    slots = slots.assign(size_band=[size_band(float(n), r) for n, r in zip(slots["visits"], slots["_released"],
+                                                                              strict=True)])
+    fd = tc[(tc["facility_id"] != ALL) & (tc["department"] != ALL) & (tc["weekday"] == ALL) & (tc["hour"] == ALL)
+            & tc["_released"]]
+    base = fd[["facility_id", "department", "p50", "p90"]].rename(columns={"p50": "base_p50", "p90": "base_p90"})
+    est = est.merge(slots[[*CUBE_DIMS, "size_band"]], on=list(CUBE_DIMS), how="left")
+    est = est.merge(base, on=["facility_id", "department"], how="left")
+    est = est[est["level"] != LEVEL_NONE].reset_index(drop=True)
+    cols = ", ".join(f"COALESCE({d}, '{ALL}') AS {d}" for d in BACKTEST_DIMS)
+    con.register("_wt_est", est[[*CUBE_DIMS, "p50", "p90", "base_p50", "base_p90", "size_band"]])
     try:
         frame = con.execute(f"""
         WITH v AS (
-            SELECT facility_id, department, CAST(weekday AS VARCHAR) AS weekday,
-                   lpad(CAST(hour AS VARCHAR), 2, '0') AS hour, wait_min
-            FROM {SOURCE} WHERE {_WHERE["test"]}
+            SELECT v.facility_id, v.department, e.size_band,
+                   CASE WHEN v.weekday >= 6 THEN 'weekend' ELSE 'weekday' END AS day_type,
+                   v.wait_min, e.p50, e.p90, e.base_p50, e.base_p90
+            FROM {SOURCE} v
+            JOIN _wt_est e ON e.facility_id = v.facility_id AND e.department = v.department
+                 AND e.weekday = CAST(v.weekday AS VARCHAR) AND e.hour = lpad(CAST(v.hour AS VARCHAR), 2, '0')
+            WHERE v.visit_date >= ?
         )
         SELECT {cols},
           COUNT(*)::BIGINT AS n_test,
-          median(abs(v.wait_min - e.p50)) AS mae_p50,
-          avg(CASE WHEN v.wait_min <= e.p90 THEN 1.0 ELSE 0.0 END) AS within_p90,
-          median(abs(v.wait_min - b.mean_wait)) AS mae_baseline,
-          avg(CASE WHEN v.wait_min <= b.mean_wait THEN 1.0 ELSE 0.0 END) AS within_baseline
+          median(abs(wait_min - p50)) AS mae_p50,
+          avg(CASE WHEN wait_min <= p90 THEN 1.0 ELSE 0.0 END) AS within_p90,
+          avg(CASE WHEN wait_min < p50 THEN 1.0 ELSE 0.0 END) AS below_p50,
+          median(abs(wait_min - base_p50)) AS mae_baseline,
+          avg(CASE WHEN wait_min <= base_p90 THEN 1.0 ELSE 0.0 END) AS within_baseline,
+          avg(CASE WHEN wait_min < base_p50 THEN 1.0 ELSE 0.0 END) AS below_baseline
         FROM v
-        JOIN _wt_est e ON e.facility_id = v.facility_id AND e.department = v.department
-             AND e.weekday = v.weekday AND e.hour = v.hour
-        JOIN _wt_base b ON b.facility_id = v.facility_id AND b.department = v.department
-        GROUP BY CUBE (v.facility_id, v.department)
+        GROUP BY CUBE (facility_id, department, size_band, day_type)
         """, [cutoff]).df()  # noqa: S608 - identifiers from the fixed lists above
     finally:
         con.unregister("_wt_est")
-        con.unregister("_wt_base")
     for d in BACKTEST_DIMS:
         frame[d] = frame[d].astype(str)
     return frame.sort_values(list(BACKTEST_DIMS)).reset_index(drop=True), est

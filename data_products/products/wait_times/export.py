@@ -18,8 +18,8 @@ Feed format (``schema_version`` "wait_times_feed/1")::
       "weekday_convention": "ISO 8601: 1 = Monday ... 7 = Sunday",
       "hour_convention": "slot starting at HH:00 local time (Asia/Shanghai), by check-in time",
       "estimate_rule": "...", "backtest_rule": "...",
-      "accuracy": {"mae_p50_min": 4.8, "within_p90": 0.90, "mae_baseline_min": 7.7,
-                   "within_baseline": 0.65, "n_test": 59990},   # city-wide backtest (null if suppressed)
+      "accuracy": {"mae_p50_min": 4.77, "within_p90": 0.90, "mae_baseline_min": 5.62,
+                   "within_baseline": 0.90, "n_test": 59990},   # city-wide backtest (null if suppressed)
       "facilities": [
         {"facility_id": "F0301", "name_zh": "...", "name_en": "...",
          "departments": [
@@ -28,7 +28,7 @@ Feed format (``schema_version`` "wait_times_feed/1")::
               {"weekday": 1, "hour": 8, "p50": 15.6, "p90": 44.2,
                "n": 569,                # visits the slot rests on; null when suppressed
                "flag": "",              # "" released | "primary" (under min_cell) | "secondary" (hidden to protect one)
-               "level": "slot"}          # slot | facility_department_hour | facility_department
+               "level": "slot"}          # slot | department_weekday_hour | facility_department
             ]}
         ]}
       ]
@@ -66,7 +66,7 @@ def feed(release: approved.Release, generated_at: datetime | None = None) -> dic
     est = release.table("estimates")
     est = est[est["level"] != LEVEL_NONE]
     bt = release.table("backtest")
-    city = bt[(bt["facility_id"] == ALL) & (bt["department"] == ALL)] if len(bt) else bt
+    city = bt[(bt[["facility_id", "department", "size_band", "day_type"]] == ALL).all(axis=1)] if len(bt) else bt
     acc = None
     if len(city):
         r = city.iloc[0]

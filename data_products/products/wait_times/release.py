@@ -9,11 +9,15 @@ Released tables
 ``visit_type``  the same per appointment / walk-in.
 ``estimates``   the published estimate per base slot: shrunk p50 and p90, the level it rests on, the
                 slot's released visit count or its suppression flag.
-``backtest``    accuracy on held-out later weeks per facility x department (and margins): n_test
-                (protected), median absolute error and P90 coverage, each beside the baseline.
+``backtest``    accuracy on held-out later weeks per facility x department x slot-size band x day
+                type (and margins): n_test (protected), median absolute error, P90 coverage and
+                the share below the median, each beside the fair baseline (facility x department
+                P50/P90 of the same training weeks).
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import duckdb
 import numpy as np
@@ -24,17 +28,18 @@ from data_products.disclosure import ALL, Link, Table
 from data_products.products.wait_times import builder
 from data_products.products.wait_times.spec import (  # noqa: F401 - PRODUCT_ID names the release
     BACKTEST_RULE,
+    CV_FOLDS,
+    K_GRID,
     LEVEL_NONE,
     PRODUCT_ID,
     QUANTILES,
-    RULE,
-    SHRINK_K,
     TEST_WEEKS,
+    rule,
 )
 
 DIMS = {"slot_cube": builder.CUBE_DIMS, "doctors": builder.DOCTOR_DIMS, "visit_type": builder.TYPE_DIMS}
 STATS = (*QUANTILES, "mean_wait")
-BACKTEST_STATS = ("mae_p50", "within_p90", "mae_baseline", "within_baseline")
+BACKTEST_STATS = ("mae_p50", "within_p90", "below_p50", "mae_baseline", "within_baseline", "below_baseline")
 # A facility-department's total sits in the cube and is the sum of its doctors' and of its visit types'
 # counts: declared so no doctor's or type's count is had by subtraction across tables.
 LINKS = (
@@ -71,15 +76,20 @@ def _with_counts(est: pd.DataFrame, cube: pd.DataFrame) -> pd.DataFrame:
 
 
 def build(con: duckdb.DuckDBPyConnection):
+    from data_products.config import min_cell
     from data_products.pipeline import Candidate
 
     span = builder.split(con)
+    # K from the training weeks alone (before the backtest's cut-off), so the backtest stays honest;
+    # the published estimates use the same K.
+    k_until = span["cutoff"] or (span["last_day"] + timedelta(days=1))
+    k, losses = builder.choose_k(con, k_until, min_cell())
     tables = _protect(builder.raw_tables(con))
     cube = tables["slot_cube"]
-    estimates = _with_counts(builder.estimates(cube, cube["visits"].notna()), cube)
+    estimates = _with_counts(builder.estimates(cube, cube["visits"].notna(), k), cube)
     if span["cutoff"] is not None:
         bt, _ = builder.backtest(con, span["cutoff"],
-                                 lambda raw: _protect(raw)["slot_cube"]["visits"].notna())
+                                 lambda raw: _protect(raw)["slot_cube"]["visits"].notna(), k)
         bt = disclosure.protect_tables(_backtest_declared(bt))["backtest"]
         bt = _mask(bt, "n_test", BACKTEST_STATS)
     else:
@@ -91,9 +101,14 @@ def build(con: duckdb.DuckDBPyConnection):
         "lineage": builder.lineage(con),
         "time_span": [str(span["first_day"]), str(span["last_day"])],
         "backtest_split": {"train_until": str(span["cutoff"]) if span["cutoff"] else None, "test_weeks": TEST_WEEKS},
-        "estimate_rule": RULE,
+        "estimate_rule": rule(k),
         "backtest_rule": BACKTEST_RULE,
-        "shrink_k": SHRINK_K,
+        "shrink_k": k,
+        "k_selection": {
+            "grid": list(K_GRID), "folds": int(losses.attrs.get("folds", 0)), "validation_visits": int(losses.attrs.get("n", 0)),
+            "train_until": str(k_until), "fold_weeks": 1, "max_folds": CV_FOLDS,
+            "mean_pinball_loss": {str(int(r.k)): round(float(r.loss), 6) for r in losses.itertuples()},
+        },
         "quantiles": dict(QUANTILES),
         "suppression_rule": (
             "No visit count from 1 to min_cell-1 is shown (primary); further cells are hidden so that no hidden "

@@ -99,16 +99,45 @@ def levels(user: Principal, facility_id: str, department: str) -> pd.DataFrame:
     return est.pivot(index="weekday", columns="hour", values="level").reindex(index=list(WEEKDAYS))
 
 
-def accuracy(user: Principal, facility_id: str | None = None) -> pd.DataFrame:
-    """Backtest rows: the facility's departments and its total (or the city's departments), plus the city."""
-    rel, decision = _release(user)
+def _backtest(rel) -> pd.DataFrame:
     bt = rel.table("backtest")
+    if "size_band" not in bt.columns:  # a release from before the per-slice accuracy
+        bt = bt.assign(size_band=ALL, day_type=ALL)
+    return bt
+
+
+def accuracy(user: Principal, facility_id: str | None = None) -> pd.DataFrame:
+    """Backtest rows over all slot sizes and days: the facility's departments and its total (or the
+    city's departments), plus the city."""
+    rel, decision = _release(user)
+    bt = _backtest(rel)
+    bt = bt[(bt["size_band"] == ALL) & (bt["day_type"] == ALL)]
     if facility_id is None:
         rows = bt[bt["facility_id"] == ALL]
     else:
         _allowed(decision, facility_id)
         rows = bt[(bt["facility_id"] == facility_id) | ((bt["facility_id"] == ALL) & (bt["department"] == ALL))]
     return rows.reset_index(drop=True)
+
+
+def accuracy_slices(user: Principal, facility_id: str = ALL) -> pd.DataFrame:
+    """Backtest rows of the city (or one facility) by slot-size band and by day type: every released
+    (size_band, day_type) combination, margins included, across all departments."""
+    rel, decision = _release(user)
+    if facility_id != ALL:
+        _allowed(decision, facility_id)
+    bt = _backtest(rel)
+    rows = bt[(bt["facility_id"] == facility_id) & (bt["department"] == ALL)]
+    return rows.reset_index(drop=True)
+
+
+def accuracy_gain(row: pd.Series | dict) -> dict:
+    """What the page claims for a backtest row, from its released figures only: the relative cut in
+    median absolute error against the fair baseline, and the change in P90 coverage (points)."""
+    if pd.isna(row["n_test"]) or pd.isna(row["mae_p50"]) or pd.isna(row["mae_baseline"]) or not row["mae_baseline"]:
+        return {"mae_cut": np.nan, "coverage_change": np.nan}
+    return {"mae_cut": 1.0 - float(row["mae_p50"]) / float(row["mae_baseline"]),
+            "coverage_change": float(row["within_p90"]) - float(row["within_baseline"])}
 
 
 def _named(frame: pd.DataFrame, scope) -> pd.DataFrame:
