@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data_products.contracts.pneumonia import PATHOGENS, age_band
+
 PNEUMONIA_SIZES = (30_000, 300_000, 3_000_000)
 PANDAS_MAX = 3_000_000
 
@@ -52,7 +54,8 @@ def synthetic_episodes(n: int, seed: int = 1) -> pd.DataFrame:
         "il6_pg_ml": rng.lognormal(2.5, 1.0, n),
         "transfer_id": "bench",
     }
-    for p in ("mp", "rsv", "flua", "flub", "adv"):
+    res["age_band"] = age_band(res["age_years"])
+    for p in PATHOGENS:
         res[p] = rng.choice(np.array(["POS", "NEG", None], dtype=object), n, p=[0.2, 0.65, 0.15])
     # Months of age are kept under 2 years, as in the restricted store (age-specific WBC limits).
     months_of_age = res["age_years"] * 12 + rng.integers(0, 12, n)
@@ -71,7 +74,7 @@ def _duckdb_path(n: int, workdir: str) -> dict:
     con = duckdb.connect(str(db))
     t0 = time.perf_counter()
     con.register("frame", frame)
-    con.execute("CREATE OR REPLACE TABLE pneumonia_episodes AS SELECT *, NULL::VARCHAR AS age_band FROM frame")
+    con.execute("CREATE OR REPLACE TABLE pneumonia_episodes AS SELECT * FROM frame")
     con.unregister("frame")
     load = time.perf_counter() - t0
     del frame
@@ -88,7 +91,6 @@ def pandas_cube(frame: pd.DataFrame) -> pd.DataFrame:
     from data_products.products.pneumonia.spec import CUTOFFS, MARKERS, PATHOGENS, QUANTILES
 
     f = frame.copy()
-    f["age_band"] = np.where(f["age_years"] < 1, "lt1", np.where(f["age_years"] < 6, "1to5", "6to13"))
     f["month"] = pd.to_datetime(f["admission_date"]).dt.strftime("%Y-%m")
     f["cases"] = 1
     counts = ["cases"]

@@ -54,7 +54,7 @@ def _age(raw: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _band(years: np.ndarray) -> np.ndarray:
-    return np.where(years < 1, "<1", np.where(years <= 5, "1-5", "6-13"))
+    return np.where(years < 1, "lt1", np.where(years <= 5, "1to5", "6to13"))
 
 
 def _rate(res: pd.Series, mask=None) -> float:
@@ -168,9 +168,9 @@ def test_mycoplasma_calibration(demo):
     overall = _rate(raw["mp_result"])
     assert overall == pytest.approx(tg["mp_positivity"], abs=0.02)
     assert overall == pytest.approx(real["overall"]["rate"], abs=1e-6)
-    by_band = {b: _rate(raw["mp_result"], band == b) for b in ("<1", "1-5", "6-13")}
-    assert by_band["<1"] < by_band["1-5"] < by_band["6-13"]
-    assert by_band["6-13"] == pytest.approx(tg["mp_positivity_6_13"], abs=0.03)
+    by_band = {b: _rate(raw["mp_result"], band == b) for b in ("lt1", "1to5", "6to13")}
+    assert by_band["lt1"] < by_band["1to5"] < by_band["6to13"]
+    assert by_band["6to13"] == pytest.approx(tg["mp_positivity_6_13"], abs=0.03)
     for b, r in by_band.items():
         assert r == pytest.approx(real["by_age_band"][b]["rate"], abs=1e-6)
     month = raw["admission_time"].str.slice(0, 7)

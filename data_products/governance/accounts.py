@@ -30,6 +30,7 @@ from typing import Any
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from data_products.governance import ledger
+from data_products.governance.standing import grant_standing
 from data_products.governance.store import GovernanceStore, Tx, from_db, resolve, to_db, utcnow
 from data_products.i18n import register, t
 
@@ -188,7 +189,6 @@ def _org_row(tx: Tx, name: str):
 def add_org(name: str, org_type: str, facility_id: str | None = None, *, actor: str = "system",
             store: GovernanceStore | None = None) -> int:
     """Create an organisation (idempotent for an identical one) and grant its standing scenarios."""
-    from data_products.governance.scenarios import grant_standing
     from data_products.reference.facilities import facility_ids
 
     if not isinstance(name, str) or not name.strip():

@@ -21,11 +21,11 @@ from typing import Any
 
 from data_products.governance import ledger, two_person
 from data_products.governance.accounts import Principal, check_session
+from data_products.governance.standing import grant_standing, standing_products
 from data_products.governance.store import GovernanceStore, Tx, as_utc, from_db, resolve, to_db, utcnow
 from data_products.products.registry import ACTIONS, PRODUCTS
 
 MAX_TEXT = 2000
-STANDING_SCOPE = ("view", "download")
 
 
 class ScenarioError(ValueError):
@@ -96,34 +96,6 @@ def _scenario(row) -> Scenario:
         decided_by=row["decided_by"], decided_at=from_db(row["decided_at"]), decision_reason=row["decision_reason"],
         revoked_by=row["revoked_by"], revoked_at=from_db(row["revoked_at"]), revoke_reason=row["revoke_reason"],
     )
-
-
-def standing_products(org_type: str, facility_id: str | None) -> list[str]:
-    return [
-        p.id for p in PRODUCTS.values()
-        if org_type in p.standing or (org_type == "hospital" and facility_id and p.producer_facility == facility_id)
-    ]
-
-
-def grant_standing(tx: Tx, org_id: int, *, actor: str = "system") -> int:
-    """Create the organisation's missing standing scenarios. A revoked one stays revoked."""
-    org = tx.one("SELECT type, facility_id FROM orgs WHERE id = ?", (org_id,))
-    created = 0
-    stamp = to_db(utcnow())
-    for product_id in standing_products(org["type"], org["facility_id"]):
-        if tx.one("SELECT 1 FROM scenarios WHERE org_id = ? AND product_id = ? AND kind = 'standing'",
-                  (org_id, product_id)) is not None:
-            continue
-        sid = tx.insert(
-            "INSERT INTO scenarios (org_id, product_id, kind, purpose, scope, valid_from, valid_to, state,"
-            " applied_by, applied_at, decided_by, decided_at, decision_reason)"
-            " VALUES (?, ?, 'standing', ?, ?, ?, NULL, 'approved', ?, ?, ?, ?, ?)",
-            (org_id, product_id, "standing scenario (products/registry.py)", ",".join(STANDING_SCOPE), stamp,
-             actor, stamp, actor, stamp, "standing by registry"),
-        )
-        ledger.append(tx, actor, "scenario.standing", product_id, {"scenario_id": sid, "org_id": org_id})
-        created += 1
-    return created
 
 
 def ensure_standing(store: GovernanceStore | None = None, *, actor: str = "system") -> int:

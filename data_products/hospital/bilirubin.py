@@ -16,20 +16,23 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from data_products.contracts.bilirubin import (
+    COLUMNS,
+    KIND,
+    SITES,
+    SKIN_TONES,
+    UMOL_PER_MG_DL,
+    ga_band,
+    ga_group,
+    hol_band,
+)
 from data_products.hospital import identity
 from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, register
 
 PRODUCER = "F0602"
-COLUMNS = (
-    "facility_id", "pair_id", "mother_name", "baby_name", "mother_id_card", "phone", "address",
-    "birth_time", "sex", "gestational_age_weeks", "birth_weight_g", "skin_tone", "phototherapy",
-    "device_model", "site", "tcb_time", "tcb_umol_l", "tsb_time", "tsb_umol_l",
-)
 SIZES = {"demo": 3_000, "city": 12_000}
 MONTHS = pd.period_range("2023-01", "2024-12", freq="M")
-UMOL_PER_MG_DL = 17.1
 
-SKIN_TONES = ("light", "medium", "dark")
 SKIN_SHARE = np.array([0.40, 0.48, 0.12])
 # Overestimation grows with darker skin, about 0.7 -> 1.9 mg/dL (FACTS); medium in between.
 SKIN_BIAS = {"light": 0.7 * UMOL_PER_MG_DL, "medium": 1.3 * UMOL_PER_MG_DL, "dark": 1.9 * UMOL_PER_MG_DL}
@@ -39,7 +42,6 @@ SKIN_EFFECT = {s: SKIN_BIAS[s] - _SKIN_MEAN for s in SKIN_TONES}
 # Term infants +21.7 overall (Hong Kong, 997 pairs); preterm +9.3 forehead, +20.2 sternum (FACTS).
 SITE_BIAS = {("term", "forehead"): 20.7, ("term", "sternum"): 23.2,
              ("preterm", "forehead"): 9.3, ("preterm", "sternum"): 20.2}
-SITES = ("forehead", "sternum")
 SITE_SHARE = np.array([0.55, 0.45])
 DEVICES = ("JM-A", "JM-B")
 DEVICE_SHARE = np.array([0.60, 0.40])
@@ -58,24 +60,6 @@ GA_WEEKS = np.arange(30, 42)
 GA_WEIGHTS = np.array([0.5, 0.6, 0.9, 1.5, 2.5, 3.5, 5.5, 12.0, 22.0, 26.0, 18.0, 7.0])
 MALE_SHARE = 0.52
 
-GA_BANDS = ("lt34", "34to36", "ge37")
-HOL_BANDS = ("lt24", "24to47", "48to95", "ge96")
-
-
-def ga_band(weeks: np.ndarray) -> np.ndarray:
-    w = np.asarray(weeks, dtype=float)
-    return np.where(w < 34, "lt34", np.where(w < 37, "34to36", "ge37"))
-
-
-def ga_group(weeks: np.ndarray) -> np.ndarray:
-    return np.where(np.asarray(weeks, dtype=float) < 37, "preterm", "term")
-
-
-def hol_band(hours: np.ndarray) -> np.ndarray:
-    h = np.asarray(hours, dtype=float)
-    return np.where(h < 24, "lt24", np.where(h < 48, "24to47", np.where(h < 96, "48to95", "ge96")))
-
-
 def expected_bias(group: np.ndarray, site: np.ndarray, skin: np.ndarray, device: np.ndarray,
                   photo: np.ndarray) -> np.ndarray:
     """E[TcB - TSB | covariates] in µmol/L: the generator's true bias for each pair."""
@@ -91,7 +75,7 @@ def _fmt_time(t: pd.Series) -> np.ndarray:
 class Bilirubin(Kind):
     sizes = SIZES
     date_column = "tcb_time"
-    name = "bilirubin"
+    name = KIND
     columns = COLUMNS
 
     def producers(self) -> list[str]:

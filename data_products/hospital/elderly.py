@@ -2,7 +2,7 @@
 
 The annual health check of the national basic public-health service (老年人健康管理) measures height
 and weight at the resident's community health centre (tier 'chc'). Each row is one measurement; its
-BMI category (Chinese cut-offs, see ``products.elderly_weight.spec``) is drawn from probabilities that
+BMI category (Chinese cut-offs, see ``contracts.elderly_weight``) is drawn from probabilities that
 depend on age band, sex and home district, then a BMI inside the category, a height by sex and age,
 and the weight that gives that BMI (rounded as a scale reads). The truth records both the generating
 probabilities and the categories the written values realise.
@@ -16,15 +16,11 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from data_products.contracts.elderly_weight import AGE_BANDS, CATEGORIES, COLUMNS, KIND, age_band, classify
 from data_products.hospital import identity
 from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, apportion, register
-from data_products.products.elderly_weight.spec import AGE_BANDS, CATEGORIES, KIND, age_band, classify
 from data_products.reference import districts, facilities
 
-COLUMNS = (
-    "facility_id", "record_id", "patient_name", "id_card", "phone", "address", "birth_date", "sex",
-    "measure_date", "height_cm", "weight_kg",
-)
 MONTHS = pd.period_range("2023-01", "2024-12", freq="M")
 SIZES = {"demo": 20_000, "city": 400_000}
 

@@ -13,11 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from data_products.contracts.person import gb11643_check_digit
 from data_products.reference import districts
-
-# Position weights 2^(17-i) mod 11 and the check-character table of GB 11643.
-ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
-ID_CHECK = "10X98765432"
 
 # Surnames weighted toward Guangdong's commonest (陈, 李, 黄, 梁, 林 lead in the province).
 _SURNAMES = (
@@ -49,23 +46,6 @@ _OTHER_REGIONS = np.array(
      460105, 530102, 522601, 340102]
 )
 
-
-def gb11643_check_digit(first17: np.ndarray) -> np.ndarray:
-    """Check characters for an (n, 17) integer array of digits."""
-    total = (np.asarray(first17, dtype=np.int64) * ID_WEIGHTS).sum(axis=1) % 11
-    return np.array(list(ID_CHECK))[total]
-
-
-def id_checksum_ok(ids: pd.Series) -> pd.Series:
-    """True where a string is 17 digits plus the right GB 11643 check character (X upper or lower)."""
-    s = ids.astype("str").str.upper()
-    shaped = s.str.fullmatch(r"\d{17}[\dX]").fillna(False).astype(bool)
-    out = pd.Series(False, index=ids.index)
-    if shaped.any():
-        good = s[shaped]
-        digits = np.frombuffer("".join(good.str.slice(0, 17)).encode("ascii"), dtype=np.uint8).reshape(-1, 17) - 48
-        out.loc[shaped] = gb11643_check_digit(digits) == good.str.slice(17, 18).to_numpy()
-    return out
 
 
 def names(rng: np.random.Generator, n: int) -> np.ndarray:

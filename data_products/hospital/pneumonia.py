@@ -15,31 +15,19 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from data_products.contracts.person import completed_months
+from data_products.contracts.pneumonia import AGE_BANDS, COLUMNS, KIND, MARKERS, PATHOGENS, age_band
 from data_products.hospital import identity
 from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, apportion, register
 from data_products.reference import districts, facilities
 
-COLUMNS = (
-    "facility_id", "episode_id", "patient_name", "id_card", "phone", "address", "birth_date", "sex",
-    "admission_time", "crp_mg_l", "pct_ng_ml", "wbc_10e9_l", "neut_pct", "il6_pg_ml",
-    "mp_result", "rsv_result", "flua_result", "flub_result", "adv_result",
-)
-PATHOGENS = ("mp", "rsv", "flua", "flub", "adv")
-MARKERS = ("crp_mg_l", "pct_ng_ml", "wbc_10e9_l", "neut_pct", "il6_pg_ml")
 MONTHS = pd.period_range("2023-01", "2024-12", freq="M")
 SIZES = {"demo": 30_000, "city": 300_000}
-AGE_BANDS = ("<1", "1-5", "6-13")
-
-
-def age_band(age_years: np.ndarray | pd.Series) -> np.ndarray:
-    """FACTS' bands: under 1, 1-5, 6-13 completed years."""
-    a = np.asarray(age_years)
-    return np.where(a < 1, "<1", np.where(a <= 5, "1-5", "6-13"))
 
 
 # Published figures the generated data should reproduce (FACTS.md, Children's pneumonia).
 TARGETS = {
-    "age_band_share": {"<1": 0.208, "1-5": 0.593, "6-13": 0.199},
+    "age_band_share": {"lt1": 0.208, "1to5": 0.593, "6to13": 0.199},
     "mp_positivity": 0.274,
     "mp_positivity_6_13": 0.4864,
     "mp_peak_month": "2023-11",
@@ -157,16 +145,14 @@ ADV_SEASON_N = _normalised(ADV_SEASON, _calendar_weights())
 
 def calendar_age(birth: pd.Series, on: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Completed years and completed months between two date series (as a registrar counts them)."""
-    by, bm, bd = birth.dt.year.to_numpy(), birth.dt.month.to_numpy(), birth.dt.day.to_numpy()
-    oy, om, od = on.dt.year.to_numpy(), on.dt.month.to_numpy(), on.dt.day.to_numpy()
-    months = (oy - by) * 12 + (om - bm) - (od < bd)
+    months = completed_months(birth, on)
     return months // 12, months
 
 
 class Pneumonia(Kind):
     sizes = SIZES
     date_column = "admission_time"
-    name = "pneumonia"
+    name = KIND
     columns = COLUMNS
 
     def __init__(self) -> None:

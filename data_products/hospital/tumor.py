@@ -22,14 +22,12 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from data_products.contracts.person import completed_years
+from data_products.contracts.tumor import COLUMNS, KIND, OUTSIDE
 from data_products.hospital import identity
 from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, register
 from data_products.reference import districts, facilities
 
-COLUMNS = (
-    "facility_id", "diagnosis_id", "patient_name", "id_card", "phone", "address", "birth_date", "sex",
-    "diagnosis_date", "icd10", "stage",
-)
 QUARTERS = pd.period_range("2022Q1", "2024Q4", freq="Q")
 YEARS = (2022, 2023, 2024)
 SIZES = {"demo": 25_000, "city": 150_000}
@@ -107,7 +105,6 @@ OUTSIDE_PLACES = (
     (440511, "广东省汕头市金平区"), (441302, "广东省惠州市惠城区"), (441602, "广东省河源市源城区"),
     (440304, "广东省深圳市福田区"), (451402, "广西壮族自治区崇左市江州区"), (430104, "湖南省长沙市岳麓区"),
 )
-OUTSIDE = "outside"
 
 # Facility pull. Within the home district: every facility by its weight. Travel: to the tertiary
 # centres (the cancer hospital most), elsewhere: any facility. NPC is treated by radiotherapy, which
@@ -124,20 +121,10 @@ REPEAT_SHARE = 0.06
 REPEAT_MAX_DAYS = 45
 
 
-def age_band(age: np.ndarray | pd.Series) -> np.ndarray:
-    a = np.asarray(age)
-    return np.select([a < 15, a < 45, a < 60, a < 75], ["0-14", "15-44", "45-59", "60-74"], "75+")
-
-
-def completed_years(birth: pd.Series, on: pd.Series) -> np.ndarray:
-    months = (on.dt.year - birth.dt.year) * 12 + (on.dt.month - birth.dt.month) - (on.dt.day < birth.dt.day)
-    return (months // 12).to_numpy(dtype=np.int64)
-
-
 class Tumor(Kind):
     sizes = SIZES
     date_column = "diagnosis_date"
-    name = "tumor"
+    name = KIND
     columns = COLUMNS
 
     def __init__(self) -> None:

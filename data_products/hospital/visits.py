@@ -28,16 +28,11 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from data_products.contracts.visits import COLUMNS, KIND, VISIT_TYPES
 from data_products.hospital import identity
 from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, register
 from data_products.reference import districts, facilities
 
-COLUMNS = (
-    "facility_id", "visit_id", "patient_name", "id_card", "phone", "department", "doctor_id", "visit_type",
-    "registration_time", "call_time", "consult_start", "consult_end",
-)
-TIME_COLUMNS = ("registration_time", "call_time", "consult_start", "consult_end")
-VISIT_TYPES = ("APPT", "WALKIN")
 SIZES = {"demo": 200_000, "city": 187_000_000}
 CITY_VISITS_PER_YEAR = 187_000_000
 CITY_WEEKLY = CITY_VISITS_PER_YEAR / 52
@@ -99,7 +94,7 @@ def span(n: int) -> tuple[pd.Timestamp, int]:
 
 
 class Visits(Kind):
-    name = "visits"
+    name = KIND
     columns = COLUMNS
 
     def __init__(self) -> None:

@@ -14,18 +14,13 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from data_products.hospital.identity import id_checksum_ok
+from data_products.contracts import ddl
+from data_products.contracts.bilirubin import COLUMNS, KIND, RECORDS, SITES, SKIN_TONES, TABLE
+from data_products.contracts.person import id_checksum_ok
 from data_products.reference.facilities import facility_ids
 from data_products.restricted import deid
 from data_products.restricted.specs import IngestSpec, in_range, matches, no_formula, one_of, register, valid_datetime
 
-COLUMNS = (
-    "facility_id", "pair_id", "mother_name", "baby_name", "mother_id_card", "phone", "address",
-    "birth_time", "sex", "gestational_age_weeks", "birth_weight_g", "skin_tone", "phototherapy",
-    "device_model", "site", "tcb_time", "tcb_umol_l", "tsb_time", "tsb_umol_l",
-)
-SKIN_TONES = ("light", "medium", "dark")
-SITES = ("forehead", "sternum")
 DEVICE_MODEL = r"[A-Za-z0-9][A-Za-z0-9\-]{0,19}"
 # Plausible ranges in µmol/L (1 mg/dL = 17.1 µmol/L): devices read up to ~30 mg/dL; a TSB above
 # 40 mg/dL (684) is an exchange-transfusion emergency, not a screening pair.
@@ -42,31 +37,6 @@ EARLIEST = pd.Timestamp("2000-01-01")
 TIME = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
 TIME_FMT = "%Y-%m-%d %H:%M:%S"
 
-DDL = """
-CREATE TABLE IF NOT EXISTS bilirubin_pairs (
-    pseudonym VARCHAR NOT NULL,
-    pair_key VARCHAR NOT NULL,
-    facility_id VARCHAR NOT NULL,
-    measure_month VARCHAR NOT NULL,
-    hours_of_life DOUBLE NOT NULL,
-    gestational_age_weeks DOUBLE NOT NULL,
-    birth_weight_g INTEGER NOT NULL,
-    sex VARCHAR NOT NULL,
-    skin_tone VARCHAR NOT NULL,
-    phototherapy BOOLEAN NOT NULL,
-    device_model VARCHAR NOT NULL,
-    site VARCHAR NOT NULL,
-    minutes_apart INTEGER NOT NULL,
-    tcb_umol_l DOUBLE NOT NULL,
-    tsb_umol_l DOUBLE NOT NULL,
-    transfer_id VARCHAR NOT NULL
-)
-"""
-OUT_COLUMNS = (
-    "pseudonym", "pair_key", "facility_id", "measure_month", "hours_of_life", "gestational_age_weeks",
-    "birth_weight_g", "sex", "skin_tone", "phototherapy", "device_model", "site", "minutes_apart",
-    "tcb_umol_l", "tsb_umol_l",
-)
 
 
 def _female_id(df: pd.DataFrame) -> pd.Series:
@@ -75,8 +45,8 @@ def _female_id(df: pd.DataFrame) -> pd.Series:
 
 
 class BilirubinSpec(IngestSpec):
-    kind = "bilirubin"
-    table = "bilirubin_pairs"
+    kind = KIND
+    table = TABLE
     schema_version = "bilirubin/1"
     columns = COLUMNS
     identifiers = ("mother_name", "baby_name", "mother_id_card", "phone", "address", "birth_time", "tcb_time",
@@ -86,7 +56,7 @@ class BilirubinSpec(IngestSpec):
                       "_minutes_apart": "tsb_time"}
 
     def ddl(self) -> str:
-        return DDL
+        return ddl(TABLE, RECORDS)
 
     def text_schema(self, folder: str) -> pa.DataFrameSchema:
         known = sorted(facility_ids())
@@ -188,7 +158,7 @@ class BilirubinSpec(IngestSpec):
             "minutes_apart": typed["_minutes_apart"].astype("int32"),
             "tcb_umol_l": typed["tcb_umol_l"],
             "tsb_umol_l": typed["tsb_umol_l"],
-        }, index=typed.index)[list(OUT_COLUMNS)]
+        }, index=typed.index)[list(RECORDS)]
 
 
 BILIRUBIN = register(BilirubinSpec())

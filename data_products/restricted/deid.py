@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from functools import cache
 
-import numpy as np
 import pandas as pd
 
 from data_products.reference import districts
@@ -20,12 +19,6 @@ def pseudonyms(key: bytes, id_cards: pd.Series) -> list[str]:
 def record_keys(key: bytes, facility: pd.Series, local_id: pd.Series) -> list[str]:
     """HMAC of facility and its own record id: stable per record, unlinkable without the key."""
     return keyed_hashes(key, facility + ":" + local_id)
-
-
-def completed_months(birth: pd.Series, on: pd.Series) -> np.ndarray:
-    """Whole months from birth to the event date, counted as on a calendar (not 30-day blocks)."""
-    months = (on.dt.year - birth.dt.year) * 12 + (on.dt.month - birth.dt.month) - (on.dt.day < birth.dt.day)
-    return months.to_numpy(dtype=np.int64)
 
 
 @cache

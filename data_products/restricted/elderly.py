@@ -7,7 +7,9 @@ from datetime import datetime
 import pandas as pd
 import pandera.pandas as pa
 
-from data_products.products.elderly_weight.spec import KIND, MIN_AGE, TABLE, age_band, bmi, classify
+from data_products.contracts import ddl
+from data_products.contracts.elderly_weight import COLUMNS, KIND, MIN_AGE, RECORDS, TABLE, age_band, bmi, classify
+from data_products.contracts.person import completed_years
 from data_products.reference.facilities import facilities
 from data_products.restricted import deid
 from data_products.restricted.specs import (
@@ -21,36 +23,12 @@ from data_products.restricted.specs import (
     valid_datetime,
 )
 
-COLUMNS = (
-    "facility_id", "record_id", "patient_name", "id_card", "phone", "address", "birth_date", "sex",
-    "measure_date", "height_cm", "weight_kg",
-)
 RANGES = {"height_cm": (100.0, 220.0, "cm"), "weight_kg": (20.0, 250.0, "kg")}
 # A BMI outside this band is a unit or keying error (height in metres, weight in jin), not a person.
 BMI_PLAUSIBLE = (10.0, 70.0)
 EARLIEST = pd.Timestamp("2000-01-01")
 MAX_AGE_YEARS = 120
 
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {TABLE} (
-    pseudonym VARCHAR NOT NULL,
-    record_key VARCHAR NOT NULL,
-    facility_id VARCHAR NOT NULL,
-    district VARCHAR,
-    age_years INTEGER NOT NULL,
-    age_band VARCHAR NOT NULL,
-    sex VARCHAR NOT NULL,
-    measure_date DATE NOT NULL,
-    measure_month VARCHAR NOT NULL,
-    height_cm DOUBLE,
-    weight_kg DOUBLE,
-    bmi DOUBLE,
-    bmi_category VARCHAR,
-    transfer_id VARCHAR NOT NULL
-)
-"""
-OUT_COLUMNS = ("pseudonym", "record_key", "facility_id", "district", "age_years", "age_band", "sex", "measure_date",
-               "measure_month", "height_cm", "weight_kg", "bmi", "bmi_category")
 
 
 
@@ -69,7 +47,7 @@ class ElderlySpec(IngestSpec):
     derived_fields = {"_age_years": "birth_date", "_birth": "birth_date", "_measured": "measure_date"}
 
     def ddl(self) -> str:
-        return DDL
+        return ddl(TABLE, RECORDS)
 
     def text_schema(self, folder: str) -> pa.DataFrameSchema:
         fac = facilities()
@@ -96,7 +74,7 @@ class ElderlySpec(IngestSpec):
             out[c] = frame[c]
         out["_birth"] = pd.to_datetime(frame["birth_date"], format="%Y-%m-%d")
         out["_measured"] = pd.to_datetime(frame["measure_date"], format="%Y-%m-%d")
-        out["_age_years"] = deid.completed_months(out["_birth"], out["_measured"]) // 12
+        out["_age_years"] = completed_years(out["_birth"], out["_measured"])
         for c in RANGES:
             out[c] = pd.to_numeric(frame[c]).astype("float64")
         return out
@@ -142,7 +120,7 @@ class ElderlySpec(IngestSpec):
             "weight_kg": typed["weight_kg"],
             "bmi": value,
             "bmi_category": cat,
-        }, index=typed.index)[list(OUT_COLUMNS)]
+        }, index=typed.index)[list(RECORDS)]
 
 
 ELDERLY = register(ElderlySpec())

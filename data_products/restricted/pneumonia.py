@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from data_products.contracts import ddl
+from data_products.contracts.person import completed_months
+from data_products.contracts.pneumonia import COLUMNS, KIND, MAX_AGE_YEARS, RECORDS, RESULT_CODES, TABLE, age_band
+from data_products.contracts.pneumonia import PATHOGENS as RESULTS
 from data_products.restricted import deid
 from data_products.restricted.specs import (
     IngestSpec,
@@ -21,12 +24,6 @@ from data_products.restricted.specs import (
     valid_datetime,
 )
 
-COLUMNS = (
-    "facility_id", "episode_id", "patient_name", "id_card", "phone", "address", "birth_date", "sex",
-    "admission_time", "crp_mg_l", "pct_ng_ml", "wbc_10e9_l", "neut_pct", "il6_pg_ml",
-    "mp_result", "rsv_result", "flua_result", "flub_result", "adv_result",
-)
-RESULTS = ("mp", "rsv", "flua", "flub", "adv")
 # Plausible ranges in the contract's units. A CRP column in mg/dL is 10x too small: the file-level
 # median check below catches it, since hospitalised pneumonia CRP medians are well above 2 mg/L.
 MARKER_RANGES = {
@@ -39,50 +36,12 @@ MARKER_RANGES = {
 CRP_MEDIAN_FLOOR = 2.0
 UNIT_CHECK_MIN_ROWS = 20
 EARLIEST = pd.Timestamp("2000-01-01")
-MAX_AGE_YEARS = 14
-
-DDL = """
-CREATE TABLE IF NOT EXISTS pneumonia_episodes (
-    pseudonym VARCHAR NOT NULL,
-    episode_key VARCHAR NOT NULL,
-    facility_id VARCHAR NOT NULL,
-    district VARCHAR,
-    age_years INTEGER NOT NULL,
-    age_months INTEGER,
-    age_band VARCHAR NOT NULL,
-    sex VARCHAR NOT NULL,
-    admission_date DATE NOT NULL,
-    admission_month VARCHAR NOT NULL,
-    crp_mg_l DOUBLE,
-    pct_ng_ml DOUBLE,
-    wbc_10e9_l DOUBLE,
-    neut_pct DOUBLE,
-    il6_pg_ml DOUBLE,
-    mp VARCHAR,
-    rsv VARCHAR,
-    flua VARCHAR,
-    flub VARCHAR,
-    adv VARCHAR,
-    transfer_id VARCHAR NOT NULL
-)
-"""
-OUT_COLUMNS = (
-    "pseudonym", "episode_key", "facility_id", "district", "age_years", "age_months", "age_band", "sex",
-    "admission_date", "admission_month", "crp_mg_l", "pct_ng_ml", "wbc_10e9_l", "neut_pct", "il6_pg_ml",
-    *RESULTS,
-)
-
-
-def age_band(age_years: pd.Series) -> np.ndarray:
-    """Bands of the Guangzhou surveillance figures: under 1, 1-5, 6-13 completed years."""
-    a = age_years.to_numpy()
-    return np.where(a < 1, "<1", np.where(a <= 5, "1-5", "6-13"))
 
 
 
 class PneumoniaSpec(IngestSpec):
-    kind = "pneumonia"
-    table = "pneumonia_episodes"
+    kind = KIND
+    table = TABLE
     schema_version = "pneumonia/1"
     columns = COLUMNS
     identifiers = ("patient_name", "id_card", "phone", "address", "birth_date", "admission_time", "episode_id")
@@ -91,7 +50,7 @@ class PneumoniaSpec(IngestSpec):
                       "_birth": "birth_date"}
 
     def ddl(self) -> str:
-        return DDL
+        return ddl(TABLE, RECORDS)
 
     def text_schema(self, folder: str) -> pa.DataFrameSchema:
         number = matches(r"-?\d+(\.\d+)?", "a decimal number")
@@ -101,7 +60,7 @@ class PneumoniaSpec(IngestSpec):
                 "admission_time": text(matches(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", "YYYY-MM-DD HH:MM:SS"),
                                        valid_datetime("%Y-%m-%d %H:%M:%S", "date and time")),
                 **{m: text(number, nullable=True) for m in MARKER_RANGES},
-                **{f"{r}_result": text(one_of(("POS", "NEG")), nullable=True) for r in RESULTS},
+                **{f"{r}_result": text(one_of(RESULT_CODES), nullable=True) for r in RESULTS},
             },
             checks=[
                 *person_checks(),
@@ -115,7 +74,7 @@ class PneumoniaSpec(IngestSpec):
             out[c] = frame[c]
         out["_birth"] = pd.to_datetime(frame["birth_date"], format="%Y-%m-%d")
         out["_admission"] = pd.to_datetime(frame["admission_time"], format="%Y-%m-%d %H:%M:%S")
-        months = deid.completed_months(out["_birth"], out["_admission"].dt.normalize())
+        months = completed_months(out["_birth"], out["_admission"].dt.normalize())
         out["_age_months"] = months
         out["_age_years"] = months // 12
         for m in MARKER_RANGES:
@@ -155,13 +114,13 @@ class PneumoniaSpec(IngestSpec):
             "district": deid.district_of(typed["address"]),
             "age_years": age_y,
             "age_months": pd.Series(typed["_age_months"], dtype="Int32").where(age_y < 2),
-            "age_band": age_band(age_y),
+            "age_band": age_band(age_y.to_numpy()),
             "sex": typed["sex"],
             "admission_date": typed["_admission"].dt.normalize(),
             "admission_month": typed["_admission"].dt.strftime("%Y-%m"),
             **{m: typed[m] for m in MARKER_RANGES},
             **{r: typed[f"{r}_result"] for r in RESULTS},
-        }, index=typed.index)[list(OUT_COLUMNS)]
+        }, index=typed.index)[list(RECORDS)]
 
 
 PNEUMONIA = register(PneumoniaSpec())

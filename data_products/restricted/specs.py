@@ -14,7 +14,7 @@ from datetime import datetime
 import pandas as pd
 import pandera.pandas as pa
 
-from data_products.hospital.identity import id_checksum_ok
+from data_products.contracts.person import id_checksum_ok
 from data_products.restricted.extract import Extract, Issue
 
 FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")

@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from data_products.contracts import ddl
+from data_products.contracts.person import completed_years
+from data_products.contracts.tumor import COLUMNS, ICD10_GROUPS, KIND, OTHER_GROUP, OUTSIDE, RECORDS, STAGES, TABLE
 from data_products.restricted import deid
 from data_products.restricted.specs import (
     IngestSpec,
@@ -27,55 +30,13 @@ from data_products.restricted.specs import (
     valid_datetime,
 )
 
-COLUMNS = (
-    "facility_id", "diagnosis_id", "patient_name", "id_card", "phone", "address", "birth_date", "sex",
-    "diagnosis_date", "icd10", "stage",
-)
-OUTSIDE = "outside"
 EARLIEST = pd.Timestamp("2000-01-01")
 MAX_AGE_YEARS = 110
 
-# ICD-10 3-character category ranges -> tumor group (FACTS.md "Cancer in Guangzhou"). Any other
-# malignant category (C00-C97) is 'other'.
-ICD10_GROUPS: tuple[tuple[str, str, str], ...] = (
-    ("C11", "C11", "nasopharynx"),
-    ("C15", "C15", "oesophagus"),
-    ("C16", "C16", "stomach"),
-    ("C18", "C21", "colorectum"),
-    ("C22", "C22", "liver"),
-    ("C25", "C25", "pancreas"),
-    ("C33", "C34", "lung"),
-    ("C44", "C44", "skin_nmsc"),  # non-melanoma skin: the product shows it apart from the totals
-    ("C50", "C50", "breast"),
-    ("C53", "C53", "cervix"),
-    ("C61", "C61", "prostate"),
-    ("C73", "C73", "thyroid"),
-    ("C91", "C95", "leukaemia"),
-)
-OTHER_GROUP = "other"
 # Sites that a record of the other sex cannot carry: an error in the extract, not a rare case.
 FEMALE_ONLY = ("C51", "C52", "C53", "C54", "C55", "C56", "C57", "C58")
 MALE_ONLY = ("C60", "C61", "C62", "C63")
-STAGES = ("I", "II", "III", "IV")
 
-DDL = """
-CREATE TABLE IF NOT EXISTS tumor_diagnoses (
-    pseudonym VARCHAR NOT NULL,
-    diagnosis_key VARCHAR NOT NULL,
-    facility_id VARCHAR NOT NULL,
-    home_district VARCHAR NOT NULL,
-    age_years INTEGER NOT NULL,
-    sex VARCHAR NOT NULL,
-    diagnosis_date DATE NOT NULL,
-    icd10 VARCHAR NOT NULL,
-    icd10_category VARCHAR NOT NULL,
-    tumor_group VARCHAR NOT NULL,
-    stage VARCHAR NOT NULL,
-    transfer_id VARCHAR NOT NULL
-)
-"""
-OUT_COLUMNS = ("pseudonym", "diagnosis_key", "facility_id", "home_district", "age_years", "sex", "diagnosis_date",
-               "icd10", "icd10_category", "tumor_group", "stage")
 
 
 def tumor_group(icd10: pd.Series) -> np.ndarray:
@@ -94,8 +55,8 @@ def _site_fits_sex(df: pd.DataFrame) -> pd.Series:
 
 
 class TumorSpec(IngestSpec):
-    kind = "tumor"
-    table = "tumor_diagnoses"
+    kind = KIND
+    table = TABLE
     schema_version = "tumor/1"
     columns = COLUMNS
     identifiers = ("patient_name", "id_card", "phone", "address", "birth_date", "diagnosis_id")
@@ -103,7 +64,7 @@ class TumorSpec(IngestSpec):
     derived_fields = {"_age_years": "birth_date", "_diagnosis": "diagnosis_date", "_birth": "birth_date"}
 
     def ddl(self) -> str:
-        return DDL
+        return ddl(TABLE, RECORDS)
 
     def text_schema(self, folder: str) -> pa.DataFrameSchema:
         return pa.DataFrameSchema(
@@ -130,7 +91,7 @@ class TumorSpec(IngestSpec):
         out["stage"] = frame["stage"].fillna("").replace("", "unknown")
         out["_birth"] = pd.to_datetime(frame["birth_date"], format="%Y-%m-%d")
         out["_diagnosis"] = pd.to_datetime(frame["diagnosis_date"], format="%Y-%m-%d")
-        out["_age_years"] = deid.completed_months(out["_birth"], out["_diagnosis"]) // 12
+        out["_age_years"] = completed_years(out["_birth"], out["_diagnosis"])
         return out
 
     def typed_schema(self, now: datetime) -> pa.DataFrameSchema:
@@ -166,7 +127,7 @@ class TumorSpec(IngestSpec):
             "icd10_category": typed["icd10"].str.slice(0, 3),
             "tumor_group": tumor_group(typed["icd10"]),
             "stage": typed["stage"],
-        }, index=typed.index)[list(OUT_COLUMNS)]
+        }, index=typed.index)[list(RECORDS)]
 
 
 TUMOR = register(TumorSpec())

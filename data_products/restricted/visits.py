@@ -16,42 +16,20 @@ from datetime import datetime
 import pandas as pd
 import pandera.pandas as pa
 
-from data_products.hospital.identity import id_checksum_ok
+from data_products.contracts import ddl
+from data_products.contracts.person import id_checksum_ok
+from data_products.contracts.visits import COLUMNS, KIND, RECORDS, TABLE, VISIT_TYPES
+from data_products.contracts.visits import TIME_COLUMNS as TIMES
+from data_products.contracts.visits import TIME_FORMAT as TS_FORMAT
 from data_products.reference.facilities import facilities, facility_ids
 from data_products.restricted import deid
 from data_products.restricted.specs import IngestSpec, matches, no_formula, one_of, register, valid_datetime
 
-COLUMNS = (
-    "facility_id", "visit_id", "patient_name", "id_card", "phone", "department", "doctor_id", "visit_type",
-    "registration_time", "call_time", "consult_start", "consult_end",
-)
-TIMES = ("registration_time", "call_time", "consult_start", "consult_end")
-TS_FORMAT = "%Y-%m-%d %H:%M:%S"
-VISIT_TYPES = ("APPT", "WALKIN")
 EARLIEST = pd.Timestamp("2000-01-01")
 MAX_WAIT_MIN = 12 * 60
 MAX_CONSULT_MIN = 4 * 60
 DOCTOR_CODE_HEX = 10  # released doctor codes: "D" + first hex digits of the keyed hash
 
-DDL = """
-CREATE TABLE IF NOT EXISTS outpatient_visits (
-    pseudonym VARCHAR NOT NULL,
-    visit_key VARCHAR NOT NULL,
-    facility_id VARCHAR NOT NULL,
-    department VARCHAR NOT NULL,
-    doctor_code VARCHAR NOT NULL,
-    visit_type VARCHAR NOT NULL,
-    visit_date DATE NOT NULL,
-    weekday INTEGER NOT NULL,
-    hour INTEGER NOT NULL,
-    wait_min DOUBLE NOT NULL,
-    call_wait_min DOUBLE NOT NULL,
-    consult_min DOUBLE NOT NULL,
-    transfer_id VARCHAR NOT NULL
-)
-"""
-OUT_COLUMNS = ("pseudonym", "visit_key", "facility_id", "department", "doctor_code", "visit_type", "visit_date",
-               "weekday", "hour", "wait_min", "call_wait_min", "consult_min")
 
 
 def _departments_of(folder: str) -> tuple[str, ...]:
@@ -74,8 +52,8 @@ def _wide(field: str, message: str, fn) -> pa.Check:
 
 
 class VisitsSpec(IngestSpec):
-    kind = "visits"
-    table = "outpatient_visits"
+    kind = KIND
+    table = TABLE
     schema_version = "visits/1"
     columns = COLUMNS
     identifiers = ("patient_name", "id_card", "phone", "visit_id", "doctor_id", *TIMES)
@@ -83,7 +61,7 @@ class VisitsSpec(IngestSpec):
     derived_fields = {f"_{c}": c for c in TIMES}
 
     def ddl(self) -> str:
-        return DDL
+        return ddl(TABLE, RECORDS)
 
     def text_schema(self, folder: str) -> pa.DataFrameSchema:
         known = sorted(facility_ids())
@@ -158,7 +136,7 @@ class VisitsSpec(IngestSpec):
             "wait_min": _minutes(start, reg),
             "call_wait_min": _minutes(call, reg),
             "consult_min": _minutes(end, start),
-        }, index=typed.index)[list(OUT_COLUMNS)]
+        }, index=typed.index)[list(RECORDS)]
 
 
 VISITS = register(VisitsSpec())

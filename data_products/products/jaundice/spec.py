@@ -10,12 +10,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Re-exported: the builder and views name the source table and the GA grouping through this module.
+from data_products.contracts.bilirubin import (  # noqa: F401
+    GA_BAND_SQL,
+    GA_BANDS,
+    GA_GROUP_SQL,
+    GA_GROUPS,
+    HOL_BAND_SQL,
+    HOL_BANDS,
+    SITES,
+    SKIN_TONES,
+    UMOL_PER_MG_DL,
+)
+from data_products.contracts.bilirubin import TABLE as SOURCE  # noqa: F401
 from data_products.i18n import register
 
 PRODUCT_ID = "jaundice_report"
-SOURCE = "bilirubin_pairs"
 UNIT = "µmol/L"
-UMOL_PER_MG_DL = 17.1
 
 # Deming error ratio lambda = var(TcB error) / var(TSB error). The laboratory's TSB has an analytic
 # CV near 5% (about 9.5 µmol/L at 190); TcB differences scatter about 21 µmol/L around their mean
@@ -64,19 +75,14 @@ def cutoff(th: Threshold, rule: str) -> float:
 # Subgroup dimensions: name -> (SQL expression over the restricted table, its levels in display order).
 # The expressions are fixed text (no values from input), the only SQL built from this module.
 SUBGROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "ga_band": ("CASE WHEN gestational_age_weeks < 34 THEN 'lt34' WHEN gestational_age_weeks < 37 THEN '34to36' "
-                "ELSE 'ge37' END", ("lt34", "34to36", "ge37")),
-    "hol_band": ("CASE WHEN hours_of_life < 24 THEN 'lt24' WHEN hours_of_life < 48 THEN '24to47' "
-                 "WHEN hours_of_life < 96 THEN '48to95' ELSE 'ge96' END", ("lt24", "24to47", "48to95", "ge96")),
-    "site": ("site", ("forehead", "sternum")),
-    "skin_tone": ("skin_tone", ("light", "medium", "dark")),
+    "ga_band": (GA_BAND_SQL, GA_BANDS),
+    "hol_band": (HOL_BAND_SQL, HOL_BANDS),
+    "site": ("site", SITES),
+    "skin_tone": ("skin_tone", SKIN_TONES),
     "phototherapy": ("CASE WHEN phototherapy THEN 'yes' ELSE 'no' END", ("no", "yes")),
     "device_model": ("device_model", ()),  # levels are whatever models the hospital used
 }
 # The cross-classification the literature reports (preterm forehead vs sternum).
-GA_GROUP_SQL = "CASE WHEN gestational_age_weeks < 37 THEN 'preterm' ELSE 'term' END"
-GA_GROUPS = ("preterm", "term")
-SITES = ("forehead", "sternum")
 # Which GA bands make up each GA group (a carried column links the two tables for disclosure control).
 GA_BAND_GROUP = {"lt34": "preterm", "34to36": "preterm", "ge37": "term"}
 

@@ -35,9 +35,7 @@ def _unpack_quantiles() -> str:
 
 
 _BASE = """
-SELECT * EXCLUDE (age_band),
-  CASE WHEN age_years < 1 THEN 'lt1' WHEN age_years < 6 THEN '1to5' ELSE '6to13' END AS age_band,
-  strftime(admission_date, '%Y-%m') AS month
+SELECT *, strftime(admission_date, '%Y-%m') AS month
 FROM pneumonia_episodes
 """
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from data_products.contracts.person import SEXES
+from data_products.contracts.pneumonia import AGE_BANDS, MARKERS, PATHOGENS
+
+__all__ = ["AGE_BANDS", "CUTOFFS", "MARKERS", "PATHOGENS", "PRODUCT_ID", "QUANTILES", "SEXES", "Cutoff"]
+
 PRODUCT_ID = "pneumonia_atlas"
-AGE_BANDS = ("lt1", "1to5", "6to13")
-SEXES = ("M", "F")
-PATHOGENS = ("mp", "rsv", "flua", "flub", "adv")
-MARKERS = ("crp_mg_l", "pct_ng_ml", "wbc_10e9_l", "neut_pct", "il6_pg_ml")
 QUANTILES = {"p10": 0.10, "p25": 0.25, "p50": 0.50, "p75": 0.75, "p90": 0.90}
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from data_products.contracts.person import SEXES
+from data_products.contracts.tumor import AGE_BANDS, OUTSIDE
+
+__all__ = ["AGE_BANDS", "CARRY", "DIMS", "GROUPS", "GROUP_BY_ID", "GROUP_IDS", "MEASURE", "OUTSIDE", "PRODUCT_ID",
+           "SEXES", "TIERS", "TIER_NAMES", "TREATED", "Group", "tier_of"]
+
 PRODUCT_ID = "tumor_distribution"
-OUTSIDE = "outside"
-AGE_BANDS = ("0-14", "15-44", "45-59", "60-74", "75+")
-SEXES = ("M", "F")
 MEASURE = "patients"
 
 
