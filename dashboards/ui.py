@@ -12,21 +12,19 @@ from typing import TypeVar
 import streamlit as st
 
 from data_products.governance import AccessDenied, Principal, current
-from data_products.i18n import LANG_LABELS, LANGS, register, t
+from data_products.i18n import LANG_LABELS, LANGS, t
 
 T = TypeVar("T")
 SESSION_KEY = "principal"
 
-register(
-    {
-        "ui.denied_title": {"zh": "无权访问", "en": "Access denied"},
-        "ui.no_release": {
-            "zh": "该产品尚无已批准的发布版本。",
-            "en": "This product has no approved release yet.",
-        },
-        "ui.session_ended": {"zh": "会话已结束，请重新登录。", "en": "Your session has ended; please sign in again."},
-    }
-)
+MESSAGES = {
+    "ui.denied_title": {"zh": "无权访问", "en": "Access denied"},
+    "ui.no_release": {
+        "zh": "该产品尚无已批准的发布版本。",
+        "en": "This product has no approved release yet.",
+    },
+    "ui.session_ended": {"zh": "会话已结束，请重新登录。", "en": "Your session has ended; please sign in again."},
+}
 
 
 def lang() -> str:

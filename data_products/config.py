@@ -1,18 +1,123 @@
-"""Where everything generated lives, and the few settings that shape a deployment.
+"""Where everything generated lives, and every setting that shapes a deployment.
 
 One folder, ``DATASPACE_HOME`` (default ``./var``), holds the three zones' stores so that a
 deployment is moved, backed up or wiped as a unit, and so that nothing generated is committed.
+
+Every ``DATASPACE_*`` environment variable the project reads is declared once in ``SETTINGS`` and read
+through ``settings()``; no other module looks at the environment for them. The README's settings
+table lists the same names (a test compares the two and scans the source for any other).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 # The smallest count a release may show. Configuration can raise it, never lower it:
 # a deployment that wants 5 is refused rather than silently weakened.
 MIN_CELL_FLOOR = 10
+DEFAULT_CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    meaning: str
+
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in (
+    Setting("DATASPACE_HOME", "var", "the data home: every zone's store (hospitals/, restricted.duckdb, candidates/, "
+            "approved/, governance.sqlite)"),
+    Setting("DATASPACE_MIN_CELL", str(MIN_CELL_FLOOR), f"the smallest count a release shows; may be raised, never "
+            f"set below {MIN_CELL_FLOOR}"),
+    Setting("DATASPACE_SESSION_IDLE_MINUTES", "30", "a signed-in session ends after this many idle minutes"),
+    Setting("DATASPACE_LOCKOUT_FAILURES", "5", "wrong passwords in a row that lock an account"),
+    Setting("DATASPACE_LOCKOUT_MINUTES", "15", "how long a locked account stays locked"),
+    Setting("DATASPACE_PSEUDONYM_KEY", "(a random key in hospitals/.pseudonym.key)", "the hospital side's HMAC key "
+            "for pseudonyms, as hex (at least 32 bytes); never written into any store"),
+    Setting("DATASPACE_CJK_FONT", DEFAULT_CJK_FONT, "the TrueType font with Chinese glyphs the PDF report embeds"),
+    Setting("DATASPACE_PASSWORD", "(prompted for)", "the new user's password for `dataspace users add`, when no "
+            "terminal can prompt"),
+    Setting("DATASPACE_CHROMIUM", "/usr/bin/chromium", "the Chromium the browser tests drive (tests only)"),
+)}
+
+
+def _positive_int(name: str, raw: str | None, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return value
+
+
+class Settings:
+    """The deployment's settings, read from an environment (default: this process's). Each value is
+    parsed and checked when it is read, so a bad value names its variable where it is used."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._env = os.environ if environ is None else environ
+
+    def raw(self, name: str) -> str | None:
+        if name not in SETTINGS:
+            raise KeyError(f"{name} is not a declared setting (config.SETTINGS)")
+        return self._env.get(name)
+
+    @property
+    def home(self) -> Path:
+        return Path(self.raw("DATASPACE_HOME") or SETTINGS["DATASPACE_HOME"].default)
+
+    @property
+    def min_cell(self) -> int:
+        raw = self.raw("DATASPACE_MIN_CELL")
+        if raw is None:
+            return MIN_CELL_FLOOR
+        try:
+            value = int(raw)
+        except ValueError as exc:
+            raise ValueError(f"DATASPACE_MIN_CELL must be a whole number, got {raw!r}") from exc
+        if value < MIN_CELL_FLOOR:
+            raise ValueError(f"DATASPACE_MIN_CELL={value} is below the floor of {MIN_CELL_FLOOR}; it can only be raised")
+        return value
+
+    @property
+    def session_idle_minutes(self) -> int:
+        return _positive_int("DATASPACE_SESSION_IDLE_MINUTES", self.raw("DATASPACE_SESSION_IDLE_MINUTES"), 30)
+
+    @property
+    def lockout_failures(self) -> int:
+        return _positive_int("DATASPACE_LOCKOUT_FAILURES", self.raw("DATASPACE_LOCKOUT_FAILURES"), 5)
+
+    @property
+    def lockout_minutes(self) -> int:
+        return _positive_int("DATASPACE_LOCKOUT_MINUTES", self.raw("DATASPACE_LOCKOUT_MINUTES"), 15)
+
+    @property
+    def pseudonym_key_hex(self) -> str | None:
+        """The key as configured (hex), or None to use the key file."""
+        return self.raw("DATASPACE_PSEUDONYM_KEY") or None
+
+    @property
+    def cjk_font(self) -> Path:
+        return Path(self.raw("DATASPACE_CJK_FONT") or DEFAULT_CJK_FONT)
+
+    @property
+    def password(self) -> str | None:
+        return self.raw("DATASPACE_PASSWORD") or None
+
+    @property
+    def chromium(self) -> str:
+        return self.raw("DATASPACE_CHROMIUM") or SETTINGS["DATASPACE_CHROMIUM"].default
+
+
+def settings(environ: Mapping[str, str] | None = None) -> Settings:
+    return Settings(environ)
 
 
 @dataclass(frozen=True)
@@ -63,21 +168,11 @@ class Paths:
 
 
 def paths(home: str | os.PathLike[str] | None = None) -> Paths:
-    root = home or os.environ.get("DATASPACE_HOME") or "var"
-    return Paths(Path(root).resolve())
+    return Paths(Path(home or settings().home).resolve())
 
 
 def min_cell() -> int:
-    raw = os.environ.get("DATASPACE_MIN_CELL")
-    if raw is None:
-        return MIN_CELL_FLOOR
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ValueError(f"DATASPACE_MIN_CELL must be a whole number, got {raw!r}") from exc
-    if value < MIN_CELL_FLOOR:
-        raise ValueError(f"DATASPACE_MIN_CELL={value} is below the floor of {MIN_CELL_FLOOR}; it can only be raised")
-    return value
+    return settings().min_cell
 
 
 def demo_mode() -> bool:

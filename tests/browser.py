@@ -19,8 +19,10 @@ from urllib.parse import urlparse
 
 import pytest
 
+from data_products.config import settings
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("DATASPACE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = settings().chromium
 ARTIFACTS = ROOT / "test-artifacts"
 FLAGS = [
     "--no-sandbox",

@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 
 from data_products.config import paths
-from data_products.hospital import generate, sample
 from data_products.contracts.person import gb11643_check_digit
+from data_products.hospital import generate, sample
 from data_products.reference import districts
 from data_products.restricted import get_spec, ingest, ingest_cli
 from data_products.restricted.pseudonym import ENV

@@ -359,7 +359,7 @@ def test_statistics_csv_holds_the_released_figures(home):
 
 
 def test_missing_font_fails_clearly(home, monkeypatch):
-    monkeypatch.setattr(report_pdf, "FONT_PATH", Path("/nonexistent/font.ttc"))
+    monkeypatch.setenv("DATASPACE_CJK_FONT", "/nonexistent/font.ttc")
     with pytest.raises(report_pdf.FontMissing, match="fonts-wqy-microhei"):
         views.report_pdf(signed_in("official"), "zh")
 

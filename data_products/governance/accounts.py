@@ -32,7 +32,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from data_products.governance import ledger
 from data_products.governance.standing import grant_standing
 from data_products.governance.store import GovernanceStore, Tx, from_db, resolve, to_db, utcnow
-from data_products.i18n import register, t
+from data_products.i18n import t
 
 ROLES = ("commission_official", "commission_analyst", "hospital", "company")
 ORG_TYPES = ("commission", "hospital", "company")
@@ -48,21 +48,19 @@ MIN_PASSWORD = 10
 # argon2 accepts anything, but hashing megabytes per attempt is a cheap denial of service.
 MAX_PASSWORD = 1024
 
-register(
-    {
-        "gov.auth.ok": {"zh": "已登录。", "en": "Signed in."},
-        "gov.auth.bad_credentials": {"zh": "用户名或密码错误。", "en": "Wrong username or password."},
-        "gov.auth.locked": {
-            "zh": "登录失败次数过多，请于 {until}（北京时间）后再试；如需提前解锁，请联系市卫健委数据空间管理员。",
-            "en": "Too many failed sign-ins; try again after {until} (Beijing time), or ask the commission's "
-                  "data-space administrator to unlock sooner.",
-        },
-        "gov.auth.disabled": {
-            "zh": "该账户已停用，请联系市卫健委数据空间管理员。",
-            "en": "This account is disabled; contact the commission's data-space administrator.",
-        },
-    }
-)
+MESSAGES = {
+    "gov.auth.ok": {"zh": "已登录。", "en": "Signed in."},
+    "gov.auth.bad_credentials": {"zh": "用户名或密码错误。", "en": "Wrong username or password."},
+    "gov.auth.locked": {
+        "zh": "登录失败次数过多，请于 {until}（北京时间）后再试；如需提前解锁，请联系市卫健委数据空间管理员。",
+        "en": "Too many failed sign-ins; try again after {until} (Beijing time), or ask the commission's "
+              "data-space administrator to unlock sooner.",
+    },
+    "gov.auth.disabled": {
+        "zh": "该账户已停用，请联系市卫健委数据空间管理员。",
+        "en": "This account is disabled; contact the commission's data-space administrator.",
+    },
+}
 
 
 class AccountError(ValueError):

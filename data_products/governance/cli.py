@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from data_products.config import settings
 from data_products.governance import accounts, ledger, scenarios
 from data_products.governance.store import LOCAL, GovernanceStore, LedgerKeyError, resolve
 
@@ -68,8 +69,9 @@ def authenticated(username: str | None, *, store: GovernanceStore | None = None
 def _new_password(password: str | None) -> str | None:
     if password:
         return password
-    if os.environ.get(NEW_PASSWORD_ENV):
-        return os.environ[NEW_PASSWORD_ENV]
+    configured = settings().new_password
+    if configured:
+        return configured
     if not sys.stdin.isatty():
         print(f"no password for the new user: set {NEW_PASSWORD_ENV} or run in a terminal", file=sys.stderr)
         return None

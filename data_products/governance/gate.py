@@ -16,7 +16,7 @@ from typing import Any, Literal
 from data_products.governance import ledger
 from data_products.governance.accounts import Principal, check_session
 from data_products.governance.store import LOCAL, GovernanceStore, Tx, from_db, resolve, to_db, utcnow
-from data_products.i18n import register, t
+from data_products.i18n import t
 from data_products.products.registry import ACTIONS, PRODUCTS
 
 FacilityNames = Literal["all", "own_only", "none"]
@@ -49,7 +49,7 @@ _HOWTO = {
     },
 }
 
-register({
+MESSAGES = {
     "gov.gate.standing_scenario": {"zh": "已授权：贵机构对“{product}”持有常设使用场景（#{scenario}）。",
                                "en": "Allowed: your organisation holds a standing scenario (#{scenario}) for “{product}”."},
     "gov.gate.approved_scenario": {"zh": "已授权：依据已批准的使用场景 #{scenario}，有效期至 {until}。",
@@ -74,7 +74,7 @@ register({
     "gov.gate.no_scenario": {"zh": "贵机构没有“{product}”的有效使用场景。",
                          "en": "Your organisation holds no scenario for “{product}”."},
     "gov.gate.not_eligible": {"zh": "贵机构类型不能使用“{product}”。", "en": "Your type of organisation cannot use “{product}”."},
-})
+}
 
 _ACTION_ZH = {"view": "查看", "download": "下载"}
 

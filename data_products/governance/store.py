@@ -24,10 +24,10 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from data_products.config import paths
+from data_products.config import paths, settings
 from data_products.private import private_dir, private_file, tighten
 
-KEY_FILE_ENV = "DATASPACE_LEDGER_KEY_FILE"
+KEY_FILE_ENV = "DATASPACE_LEDGER_KEY_FILE"  # named in messages; read through config.settings()
 
 # Guangzhou's clock (China has no daylight saving): dates and naive datetimes given by people
 # mean local time, the ledger and the tables hold UTC.
@@ -183,19 +183,6 @@ BEGIN SELECT RAISE(ABORT, 'ledger head already exists'); END;
 """
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
-    return value
-
-
 @dataclass(frozen=True)
 class Policy:
     """Security settings of one deployment. Defaults are the real ones; tests may pass a cheaper
@@ -212,12 +199,9 @@ class Policy:
 
     @classmethod
     def from_env(cls) -> Policy:
-        return cls(
-            idle_minutes=_env_int("DATASPACE_SESSION_IDLE_MINUTES", 30),
-            lockout_failures=_env_int("DATASPACE_LOCKOUT_FAILURES", 5),
-            lockout_minutes=_env_int("DATASPACE_LOCKOUT_MINUTES", 15),
-            ledger_key_file=Path(os.environ[KEY_FILE_ENV]) if os.environ.get(KEY_FILE_ENV) else None,
-        )
+        s = settings()
+        return cls(idle_minutes=s.session_idle_minutes, lockout_failures=s.lockout_failures,
+                   lockout_minutes=s.lockout_minutes, ledger_key_file=s.ledger_key_file)
 
     @property
     def idle(self) -> timedelta:

@@ -13,14 +13,14 @@ import secrets
 import stat
 from collections.abc import Iterable
 
-from data_products.config import Paths
+from data_products.config import Paths, settings
 
 ENV = "DATASPACE_PSEUDONYM_KEY"
 KEY_BYTES = 32
 
 
 def load_key(p: Paths) -> bytes:
-    raw = os.environ.get(ENV)
+    raw = settings().pseudonym_key_hex
     if raw:
         try:
             key = bytes.fromhex(raw.strip())

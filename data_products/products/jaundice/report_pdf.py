@@ -10,8 +10,6 @@ glyphs: the system's WenQuanYi Micro Hei.
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,6 +17,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from data_products.config import settings
 from data_products.i18n import t
 from data_products.products.jaundice.spec import (
     BA_DIFF_EDGES,
@@ -28,7 +27,6 @@ from data_products.products.jaundice.spec import (
     UMOL_PER_MG_DL,
 )
 
-FONT_PATH = Path(os.environ.get("DATASPACE_CJK_FONT", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"))
 FONT = "wqy"
 BLUE = (31, 119, 180)
 ORANGE = (230, 120, 20)
@@ -61,11 +59,12 @@ class _Report(FPDF):
         super().__init__(orientation="P", unit="mm", format="A4")
         self.lang = lang
         self.footer_text = footer_text
-        if not FONT_PATH.exists():
-            raise FontMissing(f"CJK font not found at {FONT_PATH}: the PDF report needs it for Chinese text. "
+        font_path = settings().cjk_font
+        if not font_path.exists():
+            raise FontMissing(f"CJK font not found at {font_path}: the PDF report needs it for Chinese text. "
                               "Install it (Debian/Ubuntu: apt-get install fonts-wqy-microhei) or point "
                               "DATASPACE_CJK_FONT at another TrueType font with Chinese glyphs.")
-        self.add_font(FONT, "", str(FONT_PATH), collection_font_number=0)
+        self.add_font(FONT, "", str(font_path), collection_font_number=0)
         self.set_auto_page_break(True, margin=16)
         self.set_margins(15, 15, 15)
 

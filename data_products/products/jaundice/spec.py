@@ -23,7 +23,6 @@ from data_products.contracts.bilirubin import (  # noqa: F401
     UMOL_PER_MG_DL,
 )
 from data_products.contracts.bilirubin import TABLE as SOURCE  # noqa: F401
-from data_products.i18n import register
 
 PRODUCT_ID = "jaundice_report"
 UNIT = "µmol/L"
@@ -115,7 +114,7 @@ STAT_COLUMNS = (
 
 # --- labels (page and PDF) ----------------------------------------------------------------------
 
-register({
+MESSAGES = {
     "jaundice.title": {"zh": "新生儿黄疸仪设备测试评估报告", "en": "Neonatal jaundice device evaluation report"},
     "jaundice.subtitle": {"zh": "经皮胆红素（TcB）与血清总胆红素（TSB）的方法学比对",
                           "en": "Transcutaneous bilirubin (TcB) device against total serum bilirubin (TSB)"},
@@ -328,4 +327,4 @@ register({
     "jaundice.synthetic": {"zh": "合成演示数据：本报告所有数字均由程序生成，不代表任何真实患者、机构或产品。",
                            "en": "Synthetic demonstration data: every figure in this report is generated and "
                                  "describes no real patient, facility or product."},
-})
+}

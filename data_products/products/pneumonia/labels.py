@@ -5,10 +5,10 @@ Shared by the atlas page and every other page that shows pneumonia figures (My h
 
 from __future__ import annotations
 
-from data_products.i18n import register, t
+from data_products.i18n import t
 from data_products.products.pneumonia.spec import CUTOFFS
 
-register({
+MESSAGES = {
     "age.lt1": {"zh": "<1 岁", "en": "<1 y"},
     "age.1to5": {"zh": "1–5 岁", "en": "1–5 y"},
     "age.6to13": {"zh": "6–13 岁", "en": "6–13 y"},
@@ -32,7 +32,7 @@ register({
     "metric.median": {"zh": "{marker} 中位数", "en": "Median {marker}"},
     "metric.share": {"zh": "{cutoff} 占比（%）", "en": "Share {cutoff} (%)"},
     "metric.positivity": {"zh": "{pathogen} 阳性率（%）", "en": "{pathogen} positivity (%)"},
-})
+}
 
 
 def cutoff_label(c, lang: str) -> str:
