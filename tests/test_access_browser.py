@@ -10,7 +10,6 @@ import pytest
 from data_products.governance import demo_passwords
 from data_products.products.registry import PRODUCTS
 from data_products.reference import facilities
-from tests.browser import browser, serve
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +44,7 @@ def body(b) -> str:
     return b.page.inner_text("body")
 
 
-def test_company_without_an_order_cannot_open_the_jaundice_report_by_url(demo):
+def test_company_without_an_order_cannot_open_the_jaundice_report_by_url(demo, serve, browser):
     jaundice = PRODUCTS["jaundice_report"]
     with serve(demo) as url, browser() as b:
         sign_in(b, url, "company_none")
@@ -79,7 +78,7 @@ def test_company_without_an_order_cannot_open_the_jaundice_report_by_url(demo):
         assert b.blocked == [] and b.failed == [], (b.blocked, b.failed)
 
 
-def test_back_button_after_sign_out_shows_only_the_sign_in_form(demo):
+def test_back_button_after_sign_out_shows_only_the_sign_in_form(demo, serve, browser):
     with serve(demo) as url, browser() as b:
         sign_in(b, url, "official")
         b.page.locator('[data-testid="stSidebarNavLink"][href$="/audit"]').click()
@@ -128,7 +127,7 @@ def chart_data(b) -> str:
 
 
 @pytest.mark.parametrize("lng", ["en", pytest.param("zh", marks=pytest.mark.slow)])
-def test_hospital_sees_no_other_facility_name_on_the_pneumonia_page(demo, lng):
+def test_hospital_sees_no_other_facility_name_on_the_pneumonia_page(demo, serve, browser, lng):
     ref = facilities()
     own = ref[ref["facility_id"] == "F0301"].iloc[0]
     others = {n for col in ("name_zh", "name_en") for n in ref.loc[ref["facility_id"] != "F0301", col]}

@@ -1,4 +1,4 @@
-"""Catalog and My-hospital page, on the small elderly-only space of ``test_elderly`` (its fixture)."""
+"""Catalog and My-hospital page, on the small elderly-only space (conftest's ``elderly_space``)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_elderly import CHC_USER, _restricted, _sign_in, space  # noqa: F401 - the module fixture
+CHC_USER = "hospital_f0303"  # the centre user the elderly_space fixture adds (conftest.ELDERLY)
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
 
 
 @pytest.fixture
-def env(space, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("DATASPACE_HOME", str(space["home"]))
-    return space
+def env(elderly_space, monkeypatch):
+    monkeypatch.setenv("DATASPACE_HOME", str(elderly_space["home"]))
+    return elderly_space
 
 
-def test_catalog_lists_28_datasets_and_every_product(env):
+def test_catalog_lists_28_datasets_and_every_product(env, elderly_sign_in):
     from data_products import catalog
     from data_products.products.registry import PRODUCTS
 
-    entries = catalog.datasets(_sign_in("company_none"))
+    entries = catalog.datasets(elderly_sign_in("company_none"))
     assert len(entries) == 28 and len({d["id"] for d in entries}) == 28
     names = {d["name_en"] for d in entries}
     for named in ("Cerebrovascular disease specialty dataset", "Liver cancer specialty dataset",
@@ -32,13 +32,13 @@ def test_catalog_lists_28_datasets_and_every_product(env):
     assert all(d["stage"] in catalog.STAGES for d in entries)
 
 
-def test_catalog_counts_match_the_stores(env):
+def test_catalog_counts_match_the_stores(env, elderly_sign_in, restricted_query):
     from data_products import approved, catalog
 
-    official = _sign_in("official")
+    official = elderly_sign_in("official")
     entry = next(d for d in catalog.datasets(official) if d["product_id"] == "elderly_weight_atlas")
-    stored = _restricted("SELECT count(DISTINCT facility_id) AS f, count(*) AS n FROM elderly_measurements")
-    manifests = _restricted("SELECT count(*) AS t FROM manifests WHERE kind = 'elderly_weight' AND superseded_by IS NULL")
+    stored = restricted_query("SELECT count(DISTINCT facility_id) AS f, count(*) AS n FROM elderly_measurements")
+    manifests = restricted_query("SELECT count(*) AS t FROM manifests WHERE kind = 'elderly_weight' AND superseded_by IS NULL")
     assert entry["facilities"] == stored["f"][0]
     assert entry["rows"] == stored["n"][0]
     assert entry["transfers"] == manifests["t"][0]
@@ -46,20 +46,20 @@ def test_catalog_counts_match_the_stores(env):
     assert entry["stage"] == "compliance_listing"
     assert len(entry["facility_names"]) == entry["facilities"]
     # Non-commission users get the count, never the names.
-    company = next(d for d in catalog.datasets(_sign_in("company_none")) if d["product_id"] == "elderly_weight_atlas")
+    company = next(d for d in catalog.datasets(elderly_sign_in("company_none")) if d["product_id"] == "elderly_weight_atlas")
     assert company["facilities"] == entry["facilities"] and company["facility_names"] is None
     # A product with no data in this space is at its first stage.
     pneu = next(d for d in catalog.datasets(official) if d["product_id"] == "pneumonia_atlas")
     assert pneu["stage"] == "scenario_approval" and pneu["facilities"] == 0
 
 
-def test_applying_from_the_catalog_creates_a_pending_scenario(env):
+def test_applying_from_the_catalog_creates_a_pending_scenario(env, elderly_sign_in):
     from data_products import catalog
     from data_products.governance import pending
 
-    company = _sign_in("company_none")
+    company = elderly_sign_in("company_none")
     assert catalog.can_apply(company, "elderly_weight_atlas")
-    assert not catalog.can_apply(_sign_in(CHC_USER), "elderly_weight_atlas")  # standing already
+    assert not catalog.can_apply(elderly_sign_in(CHC_USER), "elderly_weight_atlas")  # standing already
     before = {s.id for s in pending()}
     sc = catalog.apply_from_catalog(company, "ds_elderly_weight", "区域老年营养干预规划（测试）",
                                     date.today(), date.today() + timedelta(days=90))
@@ -100,15 +100,15 @@ def _text(at) -> str:
 
 
 @pytest.mark.parametrize("user", ["official", CHC_USER, "company_none"])
-def test_catalog_page_renders(env, user):
-    at = _page(_sign_in(user), "catalog.py")
+def test_catalog_page_renders(env, user, elderly_sign_in):
+    at = _page(elderly_sign_in(user), "catalog.py")
     assert len(at.expander) == 28
 
 
-def test_my_hospital_page_names_only_its_own_facility(env):
+def test_my_hospital_page_names_only_its_own_facility(env, elderly_sign_in):
     from data_products.reference import facilities
 
-    at = _page(_sign_in(CHC_USER), "my_hospital.py")
+    at = _page(elderly_sign_in(CHC_USER), "my_hospital.py")
     text = _text(at)
     reg = facilities().set_index("facility_id")
     assert reg.at["F0303", "name_zh"] in text
@@ -118,6 +118,6 @@ def test_my_hospital_page_names_only_its_own_facility(env):
 
 
 @pytest.mark.parametrize("user", ["official", CHC_USER])
-def test_elderly_page_renders(env, user):
-    at = _page(_sign_in(user), "elderly_weight.py")
+def test_elderly_page_renders(env, user, elderly_sign_in):
+    at = _page(elderly_sign_in(user), "elderly_weight.py")
     assert len(at.get("plotly_chart")) >= 3

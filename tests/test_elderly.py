@@ -7,102 +7,16 @@ cut), one duplicated, and one rejected outright.
 
 from __future__ import annotations
 
-import json
-import os
-
 import numpy as np
-import pandas as pd
 import pytest
 
-SEED = 11
-BLANKED = "F0304"      # weight blanked in most rows of its 2024 file
-STALE = "F1503"        # 2024 file stops at the end of March
-DUPED = "F1804"        # 2024 file repeats 5% of its rows under new record ids
-REJECTED = "F0405"     # 2023 file carries an invalid sex code
-CHC_USER = "hospital_f0303"
-PASSWORD = "chc-user-password-2025"
-
-
-def _tamper(hospitals):
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    f = hospitals / BLANKED / "elderly_weight_2024.csv"
-    df = pd.read_csv(f, dtype=str, keep_default_na=False)
-    df.loc[rng.random(len(df)) < 0.6, "weight_kg"] = ""
-    df.to_csv(f, index=False, lineterminator="\n")
-    f = hospitals / STALE / "elderly_weight_2024.csv"
-    df = pd.read_csv(f, dtype=str, keep_default_na=False)
-    df[df["measure_date"] < "2024-04-01"].to_csv(f, index=False, lineterminator="\n")
-    f = hospitals / DUPED / "elderly_weight_2024.csv"
-    df = pd.read_csv(f, dtype=str, keep_default_na=False)
-    extra = df.sample(frac=0.05, random_state=1).copy()
-    extra["record_id"] = "DUP" + pd.Series(range(len(extra)), index=extra.index).astype(str)
-    pd.concat([df, extra]).to_csv(f, index=False, lineterminator="\n")
-    f = hospitals / REJECTED / "elderly_weight_2023.csv"
-    df = pd.read_csv(f, dtype=str, keep_default_na=False)
-    df.loc[df.index[3], "sex"] = "X"
-    df.to_csv(f, index=False, lineterminator="\n")
-
-
-@pytest.fixture(scope="module")
-def space(tmp_path_factory):
-    from data_products.config import paths
-    from data_products.governance import add_user, ensure_standing, seed_demo
-    from data_products.hospital import generate
-    from data_products.pipeline import approve_demo, process
-    from data_products.reference import facilities
-    from data_products.restricted import ingest
-
-    home = tmp_path_factory.mktemp("elderly-home")
-    old = os.environ.get("DATASPACE_HOME")
-    os.environ["DATASPACE_HOME"] = str(home)
-    try:
-        p = paths().ensure()
-        (p.home / "DEMO").write_text("demo\n", encoding="utf-8")
-        generate(p, seed=SEED, kinds=["elderly_weight"])
-        _tamper(p.hospitals)
-        report = ingest(p)
-        seed_demo()
-        name = facilities().set_index("facility_id").at["F0303", "name_zh"]
-        add_user(CHC_USER, PASSWORD, "hospital", name, facility="F0303")
-        ensure_standing()
-        for rid in process(["elderly_weight_atlas", "supplier_quality"]):
-            approve_demo(rid)
-        truth = json.loads((p.truth / "elderly_weight.json").read_text(encoding="utf-8"))
-        yield {"home": home, "report": report, "truth": truth}
-    finally:
-        if old is None:
-            os.environ.pop("DATASPACE_HOME", None)
-        else:
-            os.environ["DATASPACE_HOME"] = old
+CHC_USER = "hospital_f0303"  # the centre user the elderly_space fixture adds (conftest.ELDERLY)
 
 
 @pytest.fixture
-def env(space, monkeypatch):
-    monkeypatch.setenv("DATASPACE_HOME", str(space["home"]))
-    return space
-
-
-def _sign_in(username):
-    from data_products.governance import demo_passwords, sign_in
-
-    pw = PASSWORD if username == CHC_USER else demo_passwords()[username]
-    result = sign_in(username, pw)
-    assert result.ok, result.reason
-    return result.principal
-
-
-def _restricted(sql, params=()):
-    import duckdb
-
-    from data_products.config import paths
-
-    con = duckdb.connect(str(paths().restricted_db), read_only=True)
-    try:
-        return con.execute(sql, list(params)).df()
-    finally:
-        con.close()
+def env(elderly_space, monkeypatch):
+    monkeypatch.setenv("DATASPACE_HOME", str(elderly_space["home"]))
+    return elderly_space
 
 
 # --- the atlas ----------------------------------------------------------------------------------
@@ -173,17 +87,17 @@ def test_older_adult_classification_is_exact_and_age_dependent():
 
 def test_the_tampered_extract_was_rejected_and_the_rest_accepted(env):
     rejected = [o.file for o in env["report"].rejected]
-    assert rejected == [f"{REJECTED}/elderly_weight_2023.csv"]
+    assert rejected == [f"{env['rejected']}/elderly_weight_2023.csv"]
     assert any("sex" in str(i) for i in env["report"].rejected[0].issues)
 
 
-def test_city_shares_recover_the_generator(env):
+def test_city_shares_recover_the_generator(env, elderly_sign_in, restricted_query):
     from data_products.disclosure import ALL
     from data_products.products.elderly_weight import views
 
-    official = _sign_in("official")
+    official = elderly_sign_in("official")
     prof = views.city_profile(official)
-    measured = _restricted("SELECT bmi_category, count(*) AS n FROM elderly_measurements "
+    measured = restricted_query("SELECT bmi_category, count(*) AS n FROM elderly_measurements "
                            "WHERE bmi_category IS NOT NULL GROUP BY 1").set_index("bmi_category")["n"]
     # Exact against a brute-force recount of the stored records.
     for c, row in prof.iterrows():
@@ -204,7 +118,7 @@ def test_city_shares_recover_the_generator(env):
     assert views.district_values(official, "obese").loc[ALL, "measured"] == measured.sum()
 
 
-def test_stored_categories_and_both_classifications_match_exact_fractions(env):
+def test_stored_categories_and_both_classifications_match_exact_fractions(env, elderly_sign_in, restricted_query):
     """The stored adult category and the released older-adult counts, against a brute-force recount
     of the restricted store's heights and weights with exact fractions."""
     from fractions import Fraction
@@ -213,7 +127,7 @@ def test_stored_categories_and_both_classifications_match_exact_fractions(env):
     from data_products.products.elderly_weight import views
     from data_products.products.elderly_weight.spec import CATEGORIES, OLDER_CATEGORIES
 
-    rows = _restricted("SELECT height_cm, weight_kg, age_band, bmi_category FROM elderly_measurements "
+    rows = restricted_query("SELECT height_cm, weight_kg, age_band, bmi_category FROM elderly_measurements "
                        "WHERE bmi_category IS NOT NULL AND district IS NOT NULL")
     adult, older = {c: 0 for c in CATEGORIES}, {c: 0 for c in OLDER_CATEGORIES}
     adult_cuts = [Fraction(c) for c in ("18.5", "24.0", "28.0")]
@@ -225,7 +139,7 @@ def test_stored_categories_and_both_classifications_match_exact_fractions(env):
         adult[exact] += 1
         low = Fraction("22.0") if band == "80+" else Fraction("20.0")
         older[OLDER_CATEGORIES[(value >= low) + (value >= Fraction("27.0"))]] += 1
-    official = _sign_in("official")
+    official = elderly_sign_in("official")
     prof = views.city_profile(official, scheme="older")
     for c in OLDER_CATEGORIES:
         assert prof.at[c, "count"] == older[c]
@@ -236,10 +150,10 @@ def test_stored_categories_and_both_classifications_match_exact_fractions(env):
     assert older["in_range"] != adult["normal"]
 
 
-def test_age_band_shares_follow_the_generator_gradient(env):
+def test_age_band_shares_follow_the_generator_gradient(env, elderly_sign_in):
     from data_products.products.elderly_weight import views
 
-    official = _sign_in("official")
+    official = elderly_sign_in("official")
     by_age = views.breakdown(official, "age_band")
     under = by_age[by_age["category"] == "underweight"].set_index("age_band")["share"]
     params = env["truth"]["parameters"]["category_by_age_band"]
@@ -259,27 +173,27 @@ def test_release_passes_disclosure_and_has_no_small_counts(env):
         assert not ((n > 0) & (n < 10)).any()
 
 
-def test_hospital_sees_its_centre_by_name_and_peers_anonymised(env):
+def test_hospital_sees_its_centre_by_name_and_peers_anonymised(env, elderly_sign_in, restricted_query):
     from data_products.products.elderly_weight import views
 
-    chc = _sign_in(CHC_USER)
+    chc = elderly_sign_in(CHC_USER)
     table = views.facility_table(chc)
     named = table[~table["name_en"].str.startswith("Peer facility")]
     assert list(named["facility_id"]) == ["F0303"]
     assert not table["facility_id"].isin(["F0304", "F1503"]).any()
     comp = views.facility_comparison(chc)
     assert not comp.loc["measured", "own_suppressed"]
-    own = _restricted("SELECT count(*) AS n FROM elderly_measurements WHERE facility_id = 'F0303' "
+    own = restricted_query("SELECT count(*) AS n FROM elderly_measurements WHERE facility_id = 'F0303' "
                       "AND bmi_category IS NOT NULL")["n"][0]
     assert comp.loc["measured", "own"] == own
 
 
-def test_company_is_denied(env):
+def test_company_is_denied(env, elderly_sign_in):
     from data_products.governance import AccessDenied
     from data_products.products.elderly_weight import views
 
     with pytest.raises(AccessDenied):
-        views.district_values(_sign_in("company_none"), "obese")
+        views.district_values(elderly_sign_in("company_none"), "obese")
 
 
 # --- supplier quality ----------------------------------------------------------------------------
@@ -290,43 +204,43 @@ def _check(frame, facility, check):
     return rows
 
 
-def test_quality_flags_the_seeded_bad_transfers(env):
+def test_quality_flags_the_seeded_bad_transfers(env, elderly_sign_in, restricted_query):
     from data_products.products.supplier_quality import views
 
-    official = _sign_in("official")
+    official = elderly_sign_in("official")
     checks = views.checks(official)
-    blank = _check(checks, BLANKED, "completeness")
+    blank = _check(checks, env["blanked"], "completeness")
     assert not blank[blank["file_name"].str.contains("2024")]["passed"].any()
     assert blank[blank["file_name"].str.contains("2023")]["passed"].all()
-    stale = _check(checks, STALE, "timeliness")
+    stale = _check(checks, env["stale"], "timeliness")
     assert not stale[stale["file_name"].str.contains("2024")]["passed"].any()
-    duped = _check(checks, DUPED, "duplicates")
+    duped = _check(checks, env["duped"], "duplicates")
     bad = duped[duped["file_name"].str.contains("2024")]
     assert not bad["passed"].any()
     # The duplicate share matches a brute-force recount of the stored rows.
-    recount = _restricted(
+    recount = restricted_query(
         "SELECT count(*) - count(DISTINCT (pseudonym, facility_id, measure_date)) AS d, count(*) AS n "
-        "FROM elderly_measurements WHERE facility_id = ? AND year(measure_date) = 2024", [DUPED])
+        "FROM elderly_measurements WHERE facility_id = ? AND year(measure_date) = 2024", [env["duped"]])
     assert bad["value"].iloc[0] == pytest.approx(100 * recount["d"][0] / recount["n"][0])
-    rejected = checks[(checks["facility_id"] == REJECTED) & (checks["check"] == "validity") & ~checks["passed"]]
+    rejected = checks[(checks["facility_id"] == env["rejected"]) & (checks["check"] == "validity") & ~checks["passed"]]
     assert list(rejected["file_name"]) == ["elderly_weight_2023.csv"]
     # A clean facility passes everything.
     clean = checks[checks["facility_id"] == "F0303"]
     assert clean["passed"].all() and len(clean) == 8
 
 
-def test_supplier_views_scope_a_hospital_to_its_own_rows(env):
+def test_supplier_views_scope_a_hospital_to_its_own_rows(env, elderly_sign_in, restricted_query):
     from data_products.products.supplier_quality import views
 
-    chc = _sign_in(CHC_USER)
+    chc = elderly_sign_in(CHC_USER)
     for frame in (views.transfers(chc), views.checks(chc), views.completeness(chc)):
         assert set(frame["facility_id"]) == {"F0303"}
     # Asking for another facility still returns only its own.
-    assert set(views.checks(chc, facility=BLANKED)["facility_id"]) == {"F0303"}
+    assert set(views.checks(chc, facility=env["blanked"])["facility_id"]) == {"F0303"}
     s = views.summary(chc)
-    stored = _restricted("SELECT count(*) AS n FROM elderly_measurements WHERE facility_id = 'F0303'")["n"][0]
+    stored = restricted_query("SELECT count(*) AS n FROM elderly_measurements WHERE facility_id = 'F0303'")["n"][0]
     assert s["rows_accepted"] == stored and s["files_accepted"] == 2 and s["files_rejected"] == 0
-    assert set(views.rejections(_sign_in("official"))["facility_id"]) == {REJECTED}
+    assert set(views.rejections(elderly_sign_in("official"))["facility_id"]) == {env["rejected"]}
 
 
 def test_supplier_release_passes_its_check(env):
@@ -339,7 +253,7 @@ def test_supplier_release_passes_its_check(env):
 
 
 @pytest.mark.parametrize("lang_code", ["en", "zh"])
-def test_page_offers_both_classifications_and_explains_them(env, lang_code):
+def test_page_offers_both_classifications_and_explains_them(env, lang_code, elderly_sign_in):
     """AppTest: the older-adult classification renders beside the adult one, and the about section
     states the sources and the exact cut-off rule in the page's language."""
     from pathlib import Path
@@ -350,7 +264,7 @@ def test_page_offers_both_classifications_and_explains_them(env, lang_code):
     at = AppTest.from_file(app, default_timeout=90)
     at.query_params["lang"] = lang_code
     at.query_params["scheme"] = "older"
-    at.session_state["principal"] = _sign_in("official")
+    at.session_state["principal"] = elderly_sign_in("official")
     at.run()
     at.switch_page("views/elderly_weight.py")
     at.run()

@@ -217,3 +217,46 @@ def test_no_module_is_found_by_walking_packages():
     assert not unexpected, f"modules found at run time by name: {unexpected}"
     gone = sorted(set(KNOWN_DISCOVERY) - found)
     assert not gone, f"fixed, so remove from KNOWN_DISCOVERY: {gone}"
+
+
+# --- the test tree ------------------------------------------------------------------------------------
+
+TESTS = ROOT / "tests"
+
+
+def _test_files() -> list[Path]:
+    return sorted(TESTS.rglob("*.py"))
+
+
+def test_no_test_imports_another_test_module():
+    """Shared helpers are fixtures in conftest.py, so every test module stands alone."""
+    offenders = []
+    for f in _test_files():
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            elif isinstance(node, ast.ImportFrom):
+                names = ["." * node.level + (node.module or "")]
+            offenders += [f"{f.relative_to(ROOT)}: {n}" for n in names if n.startswith(("tests", "."))
+                          or n.split(".")[0].startswith(("test_", "conftest"))]
+    assert not offenders, offenders
+
+
+def test_no_test_reaches_into_streamlit_private_attributes():
+    """AppTest's private state (``_registered_pages``, ``_page_hash``, ...) changes between releases;
+    tests use its public API (``switch_page``, ``session_state``, element lists) instead."""
+    import re
+
+    import streamlit.testing.v1.app_test as app_test
+
+    private = set(re.findall(r"self\.(_[a-z]\w*)", Path(app_test.__file__).read_text(encoding="utf-8")))
+    assert {"_registered_pages", "_page_hash"} <= private
+    offenders = []
+    for f in _test_files():
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr in private:
+                offenders.append(f"{f.relative_to(ROOT)}:{node.lineno}: .{node.attr}")
+    assert not offenders, offenders

@@ -21,7 +21,6 @@ from data_products.governance import AccessDenied, entries
 from data_products.products.jaundice import release, report_pdf, stats, views
 from data_products.products.jaundice.method_compare import method_compare
 from data_products.products.jaundice.spec import DECISION_LEVELS, ERROR_RATIO, PRODUCT_ID, THRESHOLDS, cutoff
-from tests.conftest import signed_in
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = ("company_jaundice", "official", "hospital_f0602")
@@ -120,7 +119,7 @@ def _latent(home: Path) -> pd.DataFrame:
     return lat.assign(tsb=raw["tsb_umol_l"].astype(float), tcb=raw["tcb_umol_l"].astype(float))
 
 
-def test_primary_line_is_deming_and_recovers_the_generators_slope(home):
+def test_primary_line_is_deming_and_recovers_the_generators_slope(home, signed_in):
     # The device reads E[TcB | B] = B + mu(covariates); mu rises with B (preterm, phototherapy), so the true
     # slope of TcB on TSB is that of B + mu on B. lambda ~ 4.5-5 is far from PB's assumption lambda ~ b^2.
     lat = _latent(home)
@@ -158,7 +157,7 @@ def test_released_limits_follow_the_scatter_in_every_tertile(home):
         assert (r.lower, r.upper, r.upper_ci_high) == pytest.approx((at.lower, at.upper, at.upper_ci_high), rel=1e-9)
 
 
-def test_verdicts_are_decided_on_confidence_bounds(home):
+def test_verdicts_are_decided_on_confidence_bounds(home, signed_in):
     v = views.verdict(signed_in("official"))
     acc = _rel().table("accuracy").set_index(["threshold", "rule"])
     t291 = acc.loc[("t291", "aap")]
@@ -328,7 +327,7 @@ def _pdf_text(data: bytes) -> str:
     return "".join(text)
 
 
-def test_pdf_is_a_three_page_report_with_the_chinese_title(home):
+def test_pdf_is_a_three_page_report_with_the_chinese_title(home, signed_in):
     user = signed_in("company_jaundice")
     before = len(entries(action="download", actor="company_jaundice"))
     zh = views.report_pdf(user, "zh")
@@ -344,7 +343,7 @@ def test_pdf_is_a_three_page_report_with_the_chinese_title(home):
     assert len(entries(action="download", actor="company_jaundice")) == before + 2
 
 
-def test_statistics_csv_holds_the_released_figures(home):
+def test_statistics_csv_holds_the_released_figures(home, signed_in):
     payload = views.statistics_csv(signed_in("official")).decode("utf-8-sig")
     frame = pd.read_csv(io.StringIO(payload), comment="#")
     o = _rel().table("overall").iloc[0]
@@ -358,7 +357,7 @@ def test_statistics_csv_holds_the_released_figures(home):
                                                         rel=1e-5)
 
 
-def test_missing_font_fails_clearly(home, monkeypatch):
+def test_missing_font_fails_clearly(home, monkeypatch, signed_in):
     monkeypatch.setenv("DATASPACE_CJK_FONT", "/nonexistent/font.ttc")
     with pytest.raises(report_pdf.FontMissing, match="fonts-wqy-microhei"):
         views.report_pdf(signed_in("official"), "zh")
@@ -368,7 +367,7 @@ def test_missing_font_fails_clearly(home, monkeypatch):
 
 
 @pytest.mark.parametrize("username", DENIED)
-def test_denied_users_get_no_figures_or_files(home, username):
+def test_denied_users_get_no_figures_or_files(home, username, signed_in):
     user = signed_in(username)
     for fn in (views.verdict, views.statistics_csv, lambda u: views.report_pdf(u, "zh"), views.ba_grid):
         with pytest.raises(AccessDenied):
@@ -376,26 +375,26 @@ def test_denied_users_get_no_figures_or_files(home, username):
 
 
 @pytest.mark.parametrize("username", ALLOWED)
-def test_allowed_users_see_the_verdict(home, username):
+def test_allowed_users_see_the_verdict(home, username, signed_in):
     v = views.verdict(signed_in(username))
     assert v.n > 0 and not v.agreement_met  # limits ~ -20 / +65 are outside +/-51.3
     info = views.release_info(signed_in(username))
     assert ("天河松柏" in info["source"]) == (username != "company_jaundice")
 
 
-def _page(username: str, lang: str = "zh"):
+def _page(principal, lang: str = "zh"):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "dashboards" / "app.py"), default_timeout=60)
-    at.session_state["principal"] = signed_in(username)
+    at.session_state["principal"] = principal
     at.query_params["lang"] = lang
     at.run()
     return at
 
 
 @pytest.mark.parametrize("username", ALLOWED)
-def test_page_shows_verdict_to_allowed_users(home, username):
-    at = _page(username)
+def test_page_shows_verdict_to_allowed_users(home, username, signed_in):
+    at = _page(signed_in(username))
     at.switch_page("views/jaundice.py")
     at.run()
     assert not at.exception
@@ -405,10 +404,10 @@ def test_page_shows_verdict_to_allowed_users(home, username):
 
 
 @pytest.mark.parametrize("username", DENIED)
-def test_page_denies_without_numbers(home, username):
+def test_page_denies_without_numbers(home, username, signed_in):
     from streamlit.testing.v1 import AppTest
 
-    at = _page(username)
+    at = _page(signed_in(username))
     with pytest.raises(ValueError):  # not in their navigation at all
         at.switch_page("views/jaundice.py")
     # Opened directly, the page shows the gate's reason and stops before any figure.

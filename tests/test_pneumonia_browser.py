@@ -11,7 +11,6 @@ from shapely.geometry import shape
 
 from data_products.governance import demo_passwords
 from data_products.reference import district_geojson
-from tests.browser import browser, open_page, serve, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -24,9 +23,9 @@ def _inside(adcode: str) -> tuple[float, float]:
     return p.x, p.y
 
 
-def test_atlas_offline_click_and_download(demo):
+def test_atlas_offline_click_and_download(demo, serve, browser, browser_sign_in, open_page):
     with serve(demo) as url, browser() as b:
-        sign_in(b, url, "official", demo_passwords()["official"])
+        browser_sign_in(b, url, "official", demo_passwords()["official"])
         open_page(b, "pneumonia")
         page = b.page
         page.wait_for_selector(".js-plotly-plot .maplibregl-canvas", timeout=30_000)
@@ -73,7 +72,7 @@ def test_atlas_offline_click_and_download(demo):
         assert b.failed == [] and b.blocked == [], (b.failed, b.blocked)
 
 
-def test_a_shared_link_opens_its_view_after_sign_in_and_not_past_the_gate(demo):
+def test_a_shared_link_opens_its_view_after_sign_in_and_not_past_the_gate(demo, serve, browser, browser_sign_in, open_page):
     with serve(demo) as url, browser() as b:
         page = b.page
         page.goto(f"{url}/pneumonia?lang=en&metric=crp_mg_l_p50&age=6to13")

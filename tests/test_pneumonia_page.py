@@ -13,17 +13,16 @@ from streamlit.testing.v1 import AppTest
 
 from data_products.disclosure import ALL
 from data_products.products.pneumonia import views
-from tests.conftest import signed_in
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
 
 
-def open_atlas(username: str, **params) -> AppTest:
+def open_atlas(principal, **params) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=90)
     at.query_params["lang"] = "en"
     for k, v in params.items():
         at.query_params[k] = v
-    at.session_state["principal"] = signed_in(username)
+    at.session_state["principal"] = principal
     at.run()
     at.switch_page("views/pneumonia.py")
     return at.run()
@@ -35,8 +34,8 @@ def map_traces(at: AppTest) -> list[dict]:
 
 
 @pytest.mark.parametrize("username", ["official", "analyst", "hospital_f0301", "hospital_f0602"])
-def test_renders_for_each_allowed_role(demo, username):
-    at = open_atlas(username)
+def test_renders_for_each_allowed_role(demo, username, signed_in):
+    at = open_atlas(signed_in(username))
     assert not at.exception, at.exception
     assert at.title[0].value == "Pediatric pneumonia infection-marker atlas"
     assert len(at.get("plotly_chart")) >= 5
@@ -52,11 +51,11 @@ def test_renders_for_each_allowed_role(demo, username):
         ("rate", "6to13", "ALL", None),
     ],
 )
-def test_map_plots_the_views_values_and_never_a_suppressed_one(demo, metric, age, sex, period):
+def test_map_plots_the_views_values_and_never_a_suppressed_one(demo, metric, age, sex, period, signed_in):
     user = signed_in("official")
     months = views.months(user)
     start, end = period or (months[0], months[-1])
-    at = open_atlas("official")
+    at = open_atlas(signed_in("official"))
     # Set the filters as a user would, through the widgets.
     at.selectbox(key="metric").set_value(metric)
     at.selectbox(key="age").set_value(age)
@@ -91,29 +90,29 @@ def test_map_plots_the_views_values_and_never_a_suppressed_one(demo, metric, age
             assert row.iloc[1] == "—" and row["n"] == "—"
 
 
-def test_at_least_one_combination_has_suppressed_districts(demo):
+def test_at_least_one_combination_has_suppressed_districts(demo, signed_in):
     """Guards the test above against passing vacuously."""
     user = signed_in("official")
     v = views.district_values(user, "rsv_positivity", "2024-02", "2024-02", "lt1", "M")
     assert v["suppressed"].any()
 
 
-def test_hospital_sees_its_facility_beside_the_city(demo):
-    at = open_atlas("hospital_f0301")
+def test_hospital_sees_its_facility_beside_the_city(demo, signed_in):
+    at = open_atlas(signed_in("hospital_f0301"))
     own = next(d.value for d in at.dataframe if "Own facility" in d.value.columns)
     assert {"P25", "P50", "P75", "Percentile rank"} <= set(own.columns)
     assert own["Own facility"].iloc[0] != "—"
 
 
-def test_filters_live_in_the_url(demo):
-    at = open_atlas("official", metric="crp_mg_l_p50", age="6to13")
+def test_filters_live_in_the_url(demo, signed_in):
+    at = open_atlas(signed_in("official"), metric="crp_mg_l_p50", age="6to13")
     assert at.selectbox(key="metric").value == "crp_mg_l_p50"
     assert at.selectbox(key="age").value == "6to13"
 
 
 @pytest.mark.parametrize("marker", ["crp_mg_l", "pct_ng_ml", "il6_pg_ml", "wbc_10e9_l"])
-def test_distribution_axes_lie_within_the_released_quantiles_and_cutoffs(demo, marker):
-    at = open_atlas("official")
+def test_distribution_axes_lie_within_the_released_quantiles_and_cutoffs(demo, marker, signed_in):
+    at = open_atlas(signed_in("official"))
     at.selectbox(key="marker").set_value(marker)
     at.run()
     assert not at.exception, at.exception

@@ -16,7 +16,6 @@ from data_products.disclosure import ALL
 from data_products.products.pneumonia import release as pn_release
 from data_products.products.pneumonia import views
 from data_products.products.pneumonia.spec import PATHOGENS, PRODUCT_ID, count_measures
-from tests.conftest import signed_in
 
 # One vocabulary from the hospital to the page (contracts.pneumonia): the truth uses the same codes.
 BAND = ("lt1", "1to5", "6to13")
@@ -81,7 +80,7 @@ def test_rsv_concentrated_in_infants_and_peaking_in_february(cube):
     assert by_cal.idxmax() in ("01", "02", "03")
 
 
-def test_crp_and_pct_medians_by_pathogen_follow_the_generators_classes(demo, truth):
+def test_crp_and_pct_medians_by_pathogen_follow_the_generators_classes(demo, truth, signed_in):
     user = signed_in("official")
     crp = views.quantiles_by_pathogen(user, "crp_mg_l")
     pct = views.quantiles_by_pathogen(user, "pct_ng_ml")
@@ -96,7 +95,7 @@ def test_crp_and_pct_medians_by_pathogen_follow_the_generators_classes(demo, tru
 
 
 @pytest.mark.parametrize("metric", ["cases", "mp_positivity", "crp_gt10_share", "rate"])
-def test_district_values_equal_a_brute_force_sum_of_released_months(demo, metric):
+def test_district_values_equal_a_brute_force_sum_of_released_months(demo, metric, signed_in):
     user = signed_in("official")
     cube = approved.current(PRODUCT_ID).table("district_cube")
     months = views.months(user)
@@ -121,7 +120,7 @@ def test_district_values_equal_a_brute_force_sum_of_released_months(demo, metric
         assert got.at[adcode, "value"] == pytest.approx(want), adcode
 
 
-def test_a_hospital_sees_only_its_own_facility_by_name(demo):
+def test_a_hospital_sees_only_its_own_facility_by_name(demo, signed_in):
     user = signed_in("hospital_f0301")
     table = views.facility_table(user)
     from data_products.reference import facilities
@@ -134,14 +133,14 @@ def test_a_hospital_sees_only_its_own_facility_by_name(demo):
     assert comparison.loc["cases", "facilities"] > 1 and not np.isnan(comparison.loc["cases", "own"])
 
 
-def test_company_without_a_scenario_is_refused_in_the_data_function(demo):
+def test_company_without_a_scenario_is_refused_in_the_data_function(demo, signed_in):
     from data_products.governance import AccessDenied
 
     with pytest.raises(AccessDenied):
         views.district_values(signed_in("company_none"), "cases", "2023-01", "2024-12")
 
 
-def test_download_carries_flags_and_metadata_and_no_suppressed_number(demo):
+def test_download_carries_flags_and_metadata_and_no_suppressed_number(demo, signed_in):
     user = signed_in("official")
     csv_bytes, meta_bytes = views.download(user, "rsv_positivity", "2023-02", "2023-02", "6to13", "F")
     frame = pd.read_csv(pd.io.common.BytesIO(csv_bytes), encoding="utf-8-sig", dtype=str, keep_default_na=False)
@@ -178,7 +177,7 @@ def _tamper_candidate(release_id: str) -> None:
     approved.write_release_file(path, tables, meta)
 
 
-def test_approve_refuses_a_release_that_breaks_disclosure_control(copy_home):
+def test_approve_refuses_a_release_that_breaks_disclosure_control(copy_home, signed_in):
     from data_products.pipeline import ApprovalRefused, approve, latest_candidate
 
     before = approved.current_release_id(PRODUCT_ID)
@@ -189,7 +188,7 @@ def test_approve_refuses_a_release_that_breaks_disclosure_control(copy_home):
     assert approved.current_release_id(PRODUCT_ID) == before
 
 
-def test_only_an_active_commission_official_approves(copy_home):
+def test_only_an_active_commission_official_approves(copy_home, signed_in):
     from data_products.pipeline import ApprovalRefused, approve, latest_candidate
 
     with pytest.raises(ApprovalRefused, match="commission_analyst"):
@@ -218,7 +217,7 @@ def test_the_duckdb_builder_equals_an_independent_pandas_aggregation():
         assert np.allclose(got[col].astype(float), want[col].astype(float), equal_nan=True), col
 
 
-def test_district_by_month_grid_reads_the_released_cells(demo):
+def test_district_by_month_grid_reads_the_released_cells(demo, signed_in):
     user = signed_in("official")
     grid = views.district_by_month(user, "mp_positivity", "1to5", ALL).set_index(["district", "month"])
     cube = approved.current(PRODUCT_ID).table("district_cube")

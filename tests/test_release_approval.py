@@ -18,7 +18,6 @@ from data_products.config import paths
 from data_products.governance import cli as gov_cli
 from data_products.governance import demo_passwords, entries, ledger, releases, scenarios, two_person, users
 from data_products.governance.store import get_store
-from tests.conftest import signed_in
 
 PRODUCT = "jaundice_report"
 
@@ -49,7 +48,7 @@ def fresh_candidate(tag: str) -> str:
 # --- two different officials ---------------------------------------------------------------------------------
 
 
-def test_one_official_cannot_publish_a_release_alone(space):
+def test_one_official_cannot_publish_a_release_alone(space, signed_in):
     from data_products.pipeline import ApprovalRefused, approve
 
     before = approved.current_release_id(PRODUCT)
@@ -80,7 +79,7 @@ def test_two_person_rule_counts_people_not_spellings():
     assert not two_person.complete(["official", "Official"]) and two_person.complete(["official", "official2"])
 
 
-def test_the_requester_cannot_approve_their_own_scenario(space):
+def test_the_requester_cannot_approve_their_own_scenario(space, signed_in):
     """Roles already keep officials from applying; the rule holds even for an application recorded under an
     official's name (for example one carried over from another system)."""
     sc = scenarios.pending()[0]
@@ -154,7 +153,7 @@ AFTER_COMMIT = ("recorded", "metadata_written", "anchored")
 
 
 @pytest.mark.parametrize("point", BEFORE_COMMIT + AFTER_COMMIT)
-def test_a_kill_at_any_step_leaves_approval_and_publication_both_or_neither(space, point, capsys):
+def test_a_kill_at_any_step_leaves_approval_and_publication_both_or_neither(space, point, capsys, signed_in):
     from data_products.pipeline import approve, reconcile
 
     before = approved.current_release_id(PRODUCT)

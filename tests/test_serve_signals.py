@@ -8,10 +8,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from tests.browser import ROOT, free_port
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _answers(url: str) -> bool:
@@ -24,7 +25,7 @@ def _answers(url: str) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_serve_exits_on_signal_and_leaves_nothing_answering(home, sig):
+def test_serve_exits_on_signal_and_leaves_nothing_answering(home, sig, free_port):
     port = free_port()
     env = dict(os.environ, DATASPACE_HOME=str(home), PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(

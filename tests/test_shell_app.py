@@ -8,7 +8,6 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from data_products.reference import districts, facilities
-from tests.conftest import signed_in
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
 
@@ -29,14 +28,14 @@ def test_before_sign_in_only_the_sign_in_form_exists(demo):
     assert len(at.text_input) == 2 and not at.get("plotly_chart")
 
 
-def test_defaults_to_chinese_with_synthetic_label(demo):
+def test_defaults_to_chinese_with_synthetic_label(demo, signed_in):
     at = run(signed_in("analyst"))
     assert not at.exception
     assert at.title[0].value == "广州市 11 个区概览"
     assert any("合成" in i.value for i in at.info)
 
 
-def test_english_switch_changes_the_page_and_the_url(demo):
+def test_english_switch_changes_the_page_and_the_url(demo, signed_in):
     at = run(signed_in("analyst"))
     at.sidebar.radio[0].set_value("en").run()
     assert at.query_params["lang"] in (["en"], "en")
@@ -44,7 +43,7 @@ def test_english_switch_changes_the_page_and_the_url(demo):
     assert any("Synthetic" in i.value for i in at.info)
 
 
-def test_overview_map_plots_the_reference_values(demo):
+def test_overview_map_plots_the_reference_values(demo, signed_in):
     at = run(signed_in("analyst"), "en")
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
     trace = fig["data"][0]
@@ -55,7 +54,7 @@ def test_overview_map_plots_the_reference_values(demo):
         assert abs(z - ref.loc[code, "population_2023"] / ref.loc[code, "area_km2"]) < 1e-6
 
 
-def test_overview_facility_counts_match_the_registry(demo):
+def test_overview_facility_counts_match_the_registry(demo, signed_in):
     at = run(signed_in("analyst"), "en")
     table = at.dataframe[0].value
     counts = facilities().groupby("district").size()

@@ -5,15 +5,14 @@ from __future__ import annotations
 import pytest
 
 from data_products.governance import demo_passwords
-from tests.browser import browser, serve, sign_in
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.mark.parametrize("lng", ["zh", "en"])
-def test_overview_renders_offline(demo, lng):
+def test_overview_renders_offline(demo, serve, browser, browser_sign_in, lng):
     with serve(demo) as url, browser() as b:
-        sign_in(b, url, "analyst", demo_passwords()["analyst"], lang=lng)
+        browser_sign_in(b, url, "analyst", demo_passwords()["analyst"], lang=lng)
         # The choropleth drew the 11 districts (MapLibre draws to a canvas; the plot element holds the
         # trace data it drew from).
         b.page.wait_for_selector(".js-plotly-plot .maplibregl-canvas", timeout=20_000)

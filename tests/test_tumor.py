@@ -58,12 +58,6 @@ def space(built, monkeypatch):
     return home, truth
 
 
-def _user(name):
-    from tests.conftest import signed_in
-
-    return signed_in(name)
-
-
 def _tables():
     from data_products import approved
 
@@ -130,12 +124,12 @@ def test_ingest_rejects_sex_specific_site_in_other_sex(home):
 # --- release against truth ----------------------------------------------------------------------
 
 
-def test_release_recovers_site_ranking_sex_ratios_and_concentration(space):
+def test_release_recovers_site_ranking_sex_ratios_and_concentration(space, signed_in):
     from data_products.products.tumor import views
 
     _, truth = space
     real, targets = truth["realised"], truth["targets"]
-    official = _user("official")
+    official = signed_in("official")
     totals = views.group_totals(official)
     assert not totals["suppressed"].any()
     released = dict(zip(totals["tumor_group"], totals["patients"].astype(int), strict=True))
@@ -157,13 +151,13 @@ def test_release_recovers_site_ranking_sex_ratios_and_concentration(space):
     assert int(outside["patients"].iloc[0]) / views.city_total(official) == pytest.approx(real["outside_city_share"], abs=1e-6)
 
 
-def test_done_when_npc_top_five_leaving_share_and_trend(space):
+def test_done_when_npc_top_five_leaving_share_and_trend(space, signed_in):
     """The commission sees, for NPC, the five facilities treating most, each district's share leaving, by year."""
     from data_products.products.tumor import views
 
     _, truth = space
     real = truth["realised"]
-    official = _user("official")
+    official = signed_in("official")
     top = views.top_facilities(official, "nasopharynx")
     counts = sorted(real["by_site_facility"]["nasopharynx"].values(), reverse=True)
     assert list(top["patients"].astype(int)) == counts[:5]
@@ -378,10 +372,10 @@ def _page(user, group="nasopharynx", lang="en"):
     return at.run()
 
 
-def test_official_page_names_every_facility(space):
+def test_official_page_names_every_facility(space, signed_in):
     from data_products.reference import facilities
 
-    at = _page(_user("official"))
+    at = _page(signed_in("official"))
     assert not at.exception, at.exception
     names = set(facilities()["name_en"])
     top = at.dataframe[0].value
@@ -394,11 +388,11 @@ def test_official_page_names_every_facility(space):
     assert any(layer["type"] == "line" for layer in spec["layout"]["map"]["layers"])
 
 
-def test_hospital_page_names_only_its_own_facility(space):
+def test_hospital_page_names_only_its_own_facility(space, signed_in):
     from data_products.reference import facilities
 
     reg = facilities().set_index("facility_id")
-    at = _page(_user("hospital_f0301"), group="lung", lang="zh")
+    at = _page(signed_in("hospital_f0301"), group="lung", lang="zh")
     assert not at.exception, at.exception
     full = at.dataframe[-1].value
     real = set(reg["name_zh"]) & set(full["机构"])
@@ -410,13 +404,13 @@ def test_hospital_page_names_only_its_own_facility(space):
         assert (name in texts) == (fid == "F0301")
 
 
-def test_company_without_scenario_is_denied(space):
+def test_company_without_scenario_is_denied(space, signed_in):
     from streamlit.testing.v1 import AppTest
 
     from data_products.governance import AccessDenied
     from data_products.products.tumor import views
 
-    user = _user("company_none")
+    user = signed_in("company_none")
     with pytest.raises(AccessDenied):
         views.facilities_view(user)
     with pytest.raises(AccessDenied):
@@ -433,11 +427,11 @@ def test_company_without_scenario_is_denied(space):
     assert not direct.get("plotly_chart")
 
 
-def test_download_is_gated_scoped_and_recorded(space):
+def test_download_is_gated_scoped_and_recorded(space, signed_in):
     from data_products.governance import entries
     from data_products.products.tumor import views
 
-    user = _user("hospital_f0301")
+    user = signed_in("hospital_f0301")
     csv_bytes, meta_bytes = views.download(user, "liver", "2023")
     frame = pd.read_csv(__import__("io").BytesIO(csv_bytes), encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert set(frame["facility_id"]) - {"F0301"} == {f"peer-{i}" for i in range(1, 15)}
@@ -451,9 +445,8 @@ def test_download_is_gated_scoped_and_recorded(space):
 
 
 @pytest.mark.browser
-def test_facility_map_renders_offline(space):
+def test_facility_map_renders_offline(space, serve, browser):
     from data_products.governance import demo_passwords
-    from tests.browser import browser, serve
 
     home, _ = space
     with serve(home) as url, browser() as b:

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from data_products.disclosure import ALL
-from tests.conftest import signed_in as _signed_in
+from data_products.governance import demo_passwords, sign_in
 
 _principals: dict = {}
 
@@ -23,7 +23,9 @@ def signed_in(username: str):
     """One argon2 sign-in per user and module home (they are slow by design)."""
     key = (os.environ.get("DATASPACE_HOME"), username)
     if key not in _principals:
-        _principals[key] = _signed_in(username)
+        result = sign_in(username, demo_passwords()[username])
+        assert result.ok, result.reason
+        _principals[key] = result.principal
     return _principals[key]
 
 TEST_VISITS = 120_000
