@@ -44,19 +44,28 @@ def generate(
     kind: Annotated[list[str] | None, typer.Option(help="Only these kinds (repeatable).")] = None,
 ) -> None:
     """Write synthetic identified extracts into the hospital domain (one folder per facility)."""
-    if scale not in ("demo", "city"):
-        raise typer.BadParameter("scale must be demo or city", param_hint="--scale")
-    from data_products.hospital import generate_cli as cli_generate
+    from data_products.hospital import KINDS
+    from data_products.hospital import generate as run
+    from data_products.hospital.kinds import SCALES
 
-    _exit(cli_generate(seed=seed, scale=scale, kinds=kind or None))
+    if scale not in SCALES:
+        raise typer.BadParameter(f"{scale!r} is not one of {', '.join(SCALES)}", param_hint="--scale")
+    unknown = sorted(set(kind or ()) - set(KINDS))
+    if unknown:
+        raise typer.BadParameter(f"unknown kind {', '.join(unknown)}; known: {', '.join(sorted(KINDS))}",
+                                 param_hint="--kind")
+    report = run(paths(), seed=seed, scale=scale, kinds=kind or None)
+    typer.echo(report.summary())
 
 
 @app.command()
 def ingest() -> None:
     """Validate and de-identify the hospitals' extracts into the restricted zone (hospital -> restricted)."""
-    from data_products.restricted import ingest_cli as cli_ingest
+    from data_products.restricted import ingest as run
 
-    _exit(cli_ingest())
+    report = run(paths())
+    typer.echo(report.summary())
+    _exit(report.exit_code)
 
 
 @app.command()
@@ -139,7 +148,7 @@ def bench(
     from data_products import bench as benchmarks
 
     if what not in ("pipeline", "gate", "atlas", "all"):
-        raise typer.BadParameter("choose pipeline, gate, atlas or all", param_hint="WHAT")
+        raise typer.BadParameter(f"{what!r}: choose pipeline, gate, atlas or all", param_hint="WHAT")
     _exit(benchmarks.run(what, kind=kind, scale=scale))
 
 
@@ -179,18 +188,21 @@ def export_wait_times(out: Annotated[Path, typer.Option("--out", help="Where to 
     _exit(run(out))
 
 
+SCENARIO_STATES = ("pending", "approved", "rejected", "revoked", "withdrawn", "all")
 scenarios_app = typer.Typer(help="Usage scenarios (一场景一授权): list, approve, reject, revoke.", no_args_is_help=True)
 app.add_typer(scenarios_app, name="scenarios")
 
 
 @scenarios_app.command("list")
 def scenarios_list(
-    state: Annotated[str, typer.Option(help="pending | approved | rejected | revoked | all")] = "pending",
+    state: Annotated[str, typer.Option(help="pending | approved | rejected | revoked | withdrawn | all")] = "pending",
     json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List scenarios in a state."""
     from data_products.governance import cli as gov
 
+    if state not in SCENARIO_STATES:
+        raise typer.BadParameter(f"state must be one of {' | '.join(SCENARIO_STATES)}", param_hint="--state")
     _exit(gov.scenario_list(None if state == "all" else state, json=json))
 
 

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from data_products.cli import main as dataspace
 from data_products.config import paths
-from data_products.hospital import KINDS, generate, generate_cli, get_kind, sample
+from data_products.hospital import KINDS, generate, get_kind, sample
 from data_products.reference import districts
 from data_products.reference.facilities import facilities
 
@@ -80,7 +81,7 @@ def test_same_seed_same_bytes_different_seed_differs(tmp_path, monkeypatch, caps
     stray.parent.mkdir(parents=True)
     stray.write_text("old", encoding="utf-8")
     monkeypatch.setenv("DATASPACE_HOME", str(again))
-    assert generate_cli(seed=11, scale="demo", kinds=["pneumonia"]) == 0
+    assert dataspace(["generate", "--seed", "11", "--scale", "demo", "--kind", "pneumonia"]) == 0
     assert "30,000 rows" in capsys.readouterr().out
     assert not stray.exists()
     first, second = _tree_digest(home / "hospitals"), _tree_digest(again / "hospitals")

@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from data_products.cli import main as dataspace
 from data_products.config import paths
 from data_products.contracts.person import gb11643_check_digit
 from data_products.hospital import generate, sample
 from data_products.reference import districts
-from data_products.restricted import get_spec, ingest, ingest_cli
+from data_products.restricted import get_spec, ingest
 from data_products.restricted.pseudonym import ENV
 from data_products.restricted.store import rejections
 
@@ -394,10 +395,10 @@ def test_key_file_refused_when_readable_by_others(small):
 
 def test_ingest_cli_exit_codes(small, capsys):
     p = small
-    assert ingest_cli() == 0
+    assert dataspace(["ingest"]) == 0
     assert "already ingested" in capsys.readouterr().out
     (p.hospitals / FOLDER / "pneumonia_2024.csv").write_bytes(b"")
-    assert ingest_cli() == 1
+    assert dataspace(["ingest"]) == 1
     out = capsys.readouterr().out
     assert "REJECTED F0403/pneumonia_2024.csv" in out and "empty" in out
 

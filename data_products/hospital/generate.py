@@ -10,6 +10,7 @@ with fixed formatting, and the truth JSON is dumped with sorted keys.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 from data_products.config import Paths, paths
 from data_products.hospital.kinds import KINDS, SCALES, get_kind
 
+logger = logging.getLogger(__name__)
 
 @dataclass
 class GenerateReport:
@@ -70,6 +72,7 @@ def generate(home_paths: Paths | None = None, seed: int = 7, scale: str = "demo"
             encoding="utf-8",
         )
         report.rows[kind.name] = total
+        logger.info("generated %s: %d rows in %d files (seed %d, %s)", kind.name, total, len(opened), seed, scale)
         report.files.extend(sorted(opened))
     return report
 
@@ -79,8 +82,3 @@ def sample(kind: str, n: int, seed: int = 0):
     return get_kind(kind).sample(n, seed)
 
 
-def generate_cli(seed: int = 7, scale: str = "demo", kinds: list[str] | None = None) -> int:
-    """`dataspace generate`: prints a one-line summary, returns the exit code."""
-    report = generate(paths(), seed=seed, scale=scale, kinds=kinds)
-    print(report.summary())
-    return 0

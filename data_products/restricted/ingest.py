@@ -8,6 +8,7 @@ hash is already in the manifests is skipped, so running ingest twice changes not
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from data_products.restricted import store
 from data_products.restricted.extract import Extract, ExtractError, Issue, parse, read_bytes, sha256
 from data_products.restricted.pseudonym import load_key
 from data_products.restricted.specs import SPECS, IngestSpec
+
+logger = logging.getLogger(__name__)
 
 FILE_NAME = re.compile(r"^(?P<kind>[a-z][a-z0-9_]*)_(?P<year>\d{4})\.csv$")
 MAX_REASON_ISSUES = 20
@@ -102,6 +105,11 @@ def ingest(p: Paths | None = None, *, now: datetime | None = None,
         for path in extracts(p):
             outcome = _ingest_one(con, path, key, now, known, done)
             report.outcomes.append(outcome)
+            if outcome.status == "rejected":
+                logger.warning("rejected %s: %d issue(s), first: %s", outcome.file, len(outcome.issues),
+                               outcome.issues[0] if outcome.issues else "")
+            else:
+                logger.info("%s %s (%d rows)", outcome.status, outcome.file, outcome.rows)
             if on_file:
                 on_file(outcome)
     finally:
@@ -153,9 +161,3 @@ def _ingest_one(con, path: Path, key: bytes, now: datetime, known: frozenset[str
     done.add(digest)
     return FileOutcome(file, "accepted", rows=len(rows), transfer_id=transfer_id, replaced=replaces)
 
-
-def ingest_cli() -> int:
-    """`dataspace ingest`: prints the report; non-zero when any extract was rejected."""
-    report = ingest(paths())
-    print(report.summary())
-    return report.exit_code
