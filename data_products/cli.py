@@ -6,6 +6,7 @@ command never loads more of the space than it needs.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -30,6 +31,13 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(export_app, name="export")
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
+
+
+@app.callback()
+def _logging(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False) -> None:
+    """The package logs; the command line shows warnings (and progress with --verbose) on stderr."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
 
 
 def _exit(code: int) -> None:

@@ -38,9 +38,11 @@ def collect() -> None:
         if name in _collected or not name.startswith(PACKAGES) or module is None:
             continue
         messages = getattr(module, "MESSAGES", None)
+        # A module still being imported may not have reached its MESSAGES yet: it is looked at again
+        # on the next miss, and marked done only once its dict has been merged.
         if isinstance(messages, dict):
             register(messages)
-        _collected.add(name)
+            _collected.add(name)
 
 
 def t(key: str, lang: str, /, **values: object) -> str:
