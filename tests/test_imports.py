@@ -1,7 +1,7 @@
 """The import graph keeps the zones' order and has no cycle.
 
 Zones, upstream first: hospital -> restricted -> products -> dashboards. Governance, reference and the
-contracts sit below products; config, i18n, disclosure and the approved store are the base every zone
+contracts (``contracts``, and ``specialty`` for the specialty kinds) sit below products; config, i18n, disclosure and the approved store are the base every zone
 may use; the pipeline, catalog, bench and command line sit on top; nothing imports dashboards. Every
 import counts, also one inside a function (it still runs, and still ties the modules together);
 imports under ``if TYPE_CHECKING:`` do not run and do not count. Modules are not found by walking
@@ -17,11 +17,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("data_products", "dashboards")
 
-BASE = frozenset({"config", "i18n", "contracts", "reference", "disclosure", "approved"})
+# ``specialty`` holds the specialty kinds' data dictionaries: a contract layer like ``contracts``.
+BASE = frozenset({"config", "i18n", "contracts", "specialty", "reference", "disclosure", "approved"})
 TOP = frozenset({"pipeline", "catalog", "bench", "cli", "__main__", ""})
 # What each zone may import besides itself.
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "contracts": frozenset(),
+    "specialty": frozenset(),
     "config": frozenset(),
     "i18n": frozenset(),
     "reference": frozenset({"config"}),

@@ -11,4 +11,13 @@ __all__ = ["KINDS", "Chunk", "GenerateReport", "Kind", "TruthAccumulator", "gene
            "get_kind", "register", "sample"]
 
 # The kinds, written out: a new kind is its module plus its name here (no package walking at import).
-from data_products.hospital import bilirubin, elderly, pneumonia, tumor, visits  # noqa: E402, F401, I001
+from data_products.hospital import (  # noqa: E402, F401, I001
+    bilirubin,
+    cerebrovascular,
+    elderly,
+    infarction,
+    liver,
+    pneumonia,
+    tumor,
+    visits,
+)

@@ -11,4 +11,4 @@ __all__ = ["SPECS", "FileOutcome", "IngestReport", "IngestSpec", "Issue", "get_s
            "prepare", "register"]
 
 # Each kind's ingest spec, written out: a new kind is its module plus its name here.
-from data_products.restricted import bilirubin, elderly, pneumonia, tumor, visits  # noqa: E402, F401, I001
+from data_products.restricted import bilirubin, elderly, pneumonia, specialty, tumor, visits  # noqa: E402, F401, I001
