@@ -7,6 +7,8 @@ from functools import cache
 
 import pandas as pd
 
+# The age formula is the contract's; re-exported for code written against deid.completed_months.
+from data_products.contracts.person import completed_months  # noqa: F401
 from data_products.reference import districts
 from data_products.restricted.pseudonym import keyed_hashes
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from data_products.contracts.person import completed_years
 from data_products.reference.facilities import facilities
 from data_products.restricted import deid
 from data_products.restricted.extract import Extract, Issue
@@ -214,7 +215,7 @@ class SpecialtySpec(IngestSpec):
             out[c] = frame[c]
         out["_birth"] = pd.to_datetime(frame["birth_date"], format="%Y-%m-%d")
         out["_admitted"] = pd.to_datetime(frame["admission_date"], format="%Y-%m-%d")
-        out["_age_years"] = deid.completed_months(out["_birth"], out["_admitted"]) // 12
+        out["_age_years"] = completed_years(out["_birth"], out["_admitted"])
         for f in self._raw:
             col = frame[f.name]
             if f.type in ("int", "float"):
