@@ -34,13 +34,24 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("DATASPACE_MIN_CELL", str(MIN_CELL_FLOOR), f"the smallest count a release shows; may be raised, never "
             f"set below {MIN_CELL_FLOOR}"),
     Setting("DATASPACE_SESSION_IDLE_MINUTES", "30", "a signed-in session ends after this many idle minutes"),
-    Setting("DATASPACE_LOCKOUT_FAILURES", "5", "wrong passwords in a row that lock an account"),
-    Setting("DATASPACE_LOCKOUT_MINUTES", "15", "how long a locked account stays locked"),
+    Setting("DATASPACE_LOCKOUT_FAILURES", "5", "wrong passwords for one username from one client, within the "
+            "lockout minutes, that stop that client trying that username (wider limits are multiples)"),
+    Setting("DATASPACE_LOCKOUT_MINUTES", "15", "the window the failures are counted in, and how long a stopped "
+            "client stays stopped"),
     Setting("DATASPACE_PSEUDONYM_KEY", "(a random key in hospitals/.pseudonym.key)", "the hospital side's HMAC key "
             "for pseudonyms, as hex (at least 32 bytes); never written into any store"),
     Setting("DATASPACE_CJK_FONT", DEFAULT_CJK_FONT, "the TrueType font with Chinese glyphs the PDF report embeds"),
-    Setting("DATASPACE_PASSWORD", "(prompted for)", "the new user's password for `dataspace users add`, when no "
+    Setting("DATASPACE_USER", "(--as, else prompted for)", "the commission official a command acts as (`approve`, "
+            "`scenarios decide`, `users add`)"),
+    Setting("DATASPACE_PASSWORD", "(prompted for)", "the acting user's password when a command signs in (the "
+            "official above; the user of `dataspace analyses`)"),
+    Setting("DATASPACE_NEW_PASSWORD", "(prompted for)", "the new user's password for `dataspace users add`, when no "
             "terminal can prompt"),
+    Setting("DATASPACE_LEDGER_KEY_FILE", "(keys/ledger.key in the data home)", "the audit ledger's MAC key; production "
+            "keeps it on a separate mount"),
+    Setting("DATASPACE_LEDGER_ANCHOR_FILE", "(approved/ledger-anchors.jsonl in the data home)", "the append-only file "
+            "of published ledger heads"),
+    Setting("DATASPACE_ANALYSIS_SECONDS", "30", "the time limit of one analysis run inside the restricted zone"),
     Setting("DATASPACE_CHROMIUM", "/usr/bin/chromium", "the Chromium the browser tests drive (tests only)"),
 )}
 
@@ -108,8 +119,37 @@ class Settings:
         return Path(self.raw("DATASPACE_CJK_FONT") or DEFAULT_CJK_FONT)
 
     @property
+    def user(self) -> str | None:
+        return self.raw("DATASPACE_USER") or None
+
+    @property
     def password(self) -> str | None:
         return self.raw("DATASPACE_PASSWORD") or None
+
+    @property
+    def new_password(self) -> str | None:
+        return self.raw("DATASPACE_NEW_PASSWORD") or None
+
+    @property
+    def ledger_key_file(self) -> Path | None:
+        raw = self.raw("DATASPACE_LEDGER_KEY_FILE")
+        return Path(raw) if raw else None
+
+    @property
+    def ledger_anchor_file(self) -> Path | None:
+        raw = self.raw("DATASPACE_LEDGER_ANCHOR_FILE")
+        return Path(raw) if raw else None
+
+    @property
+    def analysis_seconds(self) -> float:
+        raw = self.raw("DATASPACE_ANALYSIS_SECONDS") or SETTINGS["DATASPACE_ANALYSIS_SECONDS"].default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"DATASPACE_ANALYSIS_SECONDS must be a number of seconds, got {raw!r}") from None
+        if value <= 0:
+            raise ValueError("DATASPACE_ANALYSIS_SECONDS must be positive")
+        return value
 
     @property
     def chromium(self) -> str:

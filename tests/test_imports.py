@@ -18,24 +18,27 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("data_products", "dashboards")
 
 # ``specialty`` holds the specialty kinds' data dictionaries: a contract layer like ``contracts``.
-BASE = frozenset({"config", "i18n", "contracts", "specialty", "reference", "disclosure", "approved"})
+BASE = frozenset({"private", "config", "i18n", "contracts", "specialty", "reference", "disclosure", "approved"})
 TOP = frozenset({"pipeline", "catalog", "bench", "cli", "__main__", ""})
 # What each zone may import besides itself.
 MAY_IMPORT: dict[str, frozenset[str]] = {
+    "private": frozenset(),  # owner-only files and folders
     "contracts": frozenset(),
     "specialty": frozenset(),
-    "config": frozenset(),
+    "config": frozenset({"private"}),
     "i18n": frozenset(),
-    "reference": frozenset({"config"}),
-    "disclosure": frozenset({"config"}),
-    "approved": frozenset({"config"}),
+    "reference": frozenset({"config", "private"}),
+    "disclosure": frozenset({"config", "private"}),
+    "approved": frozenset({"config", "private"}),
     "governance": BASE,
     "hospital": BASE,
     "restricted": BASE | {"hospital"},
     "quality": BASE | {"hospital", "restricted"},
     "products": BASE | {"governance", "hospital", "restricted", "quality"},
-    **{top: BASE | {"governance", "hospital", "restricted", "quality", "products"} | TOP for top in TOP},
-    "dashboards": BASE | {"governance", "products"} | TOP,
+    # Analyses run inside the space on the restricted zone, beside the products.
+    "analyses": BASE | {"governance", "hospital", "restricted"},
+    **{top: BASE | {"governance", "hospital", "restricted", "quality", "products", "analyses"} | TOP for top in TOP},
+    "dashboards": BASE | {"governance", "products", "analyses"} | TOP,
 }
 
 # Known breaches, each named with the work that removes it (issue 12, items 1-3: the written-out

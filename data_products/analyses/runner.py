@@ -10,7 +10,6 @@ result that arrives late is discarded too) and a cap on output rows.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import pandas as pd
 
 from data_products.analyses import checks as oc
 from data_products.analyses.sqlcheck import HIDDEN, ROW_KEY, Checked
+from data_products.config import settings
 from data_products.specialty.dictionary import Dictionary
 
 MAX_ROWS = 500
@@ -29,14 +29,7 @@ MEMORY_LIMIT = "512MB"
 
 
 def time_limit() -> float:
-    raw = os.environ.get("DATASPACE_ANALYSIS_SECONDS", "30")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"DATASPACE_ANALYSIS_SECONDS must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError("DATASPACE_ANALYSIS_SECONDS must be positive")
-    return value
+    return settings().analysis_seconds
 
 
 class Stopped(RuntimeError):

@@ -46,12 +46,12 @@ def authenticated(username: str | None, *, store: GovernanceStore | None = None
     """Sign the command's user in (username from the option or $DATASPACE_USER, password from
     $DATASPACE_PASSWORD or a prompt), yield (principal, OS account), sign out afterwards. The
     attempt counts toward the same backoff as the app's, with the OS account as the client."""
-    name = username or os.environ.get(USER_ENV)
+    name = username or settings().user
     if not name:
         if not sys.stdin.isatty():
             raise CliAuthError(f"who is acting? pass --as USER or set {USER_ENV}")
         name = input("Username: ")
-    password = os.environ.get(PASSWORD_ENV)
+    password = settings().password
     if not password:
         if not sys.stdin.isatty():
             raise CliAuthError(f"no password for {name}: set {PASSWORD_ENV} or run in a terminal")

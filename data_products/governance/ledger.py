@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from data_products.config import settings
 from data_products.governance.store import (  # noqa: F401 - LedgerKeyError is part of this module's API
     GENESIS,
     GovernanceStore,
@@ -221,8 +222,8 @@ def verify(store: GovernanceStore | None = None, *, anchors: Iterable[Anchor] = 
 def anchor_path(store: GovernanceStore | None = None) -> Path:
     """The append-only file of published heads: $DATASPACE_LEDGER_ANCHOR_FILE, else
     ``approved/ledger-anchors.jsonl`` beside the store (published with the releases)."""
-    raw = os.environ.get(ANCHOR_FILE_ENV)
-    return Path(raw) if raw else resolve(store).path.parent / "approved" / "ledger-anchors.jsonl"
+    configured = settings().ledger_anchor_file
+    return configured or resolve(store).path.parent / "approved" / "ledger-anchors.jsonl"
 
 
 def head(store: GovernanceStore | None = None) -> Anchor:
