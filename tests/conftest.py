@@ -16,9 +16,11 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -175,6 +177,40 @@ def restricted_query():
     """``restricted_query(sql, params)``: a read-only query of the current home's restricted store (a test's
     independent truth; no product code reads it this way)."""
     return _restricted_query
+
+
+@pytest.fixture(scope="module")
+def analyses_space(tmp_path_factory):
+    """A demo home with the liver-cancer kind generated and ingested and company_none's research scenario
+    for ds_liver_cancer approved (tests/analyses). Built per module."""
+    from data_products.analyses import service
+    from data_products.config import paths
+    from data_products.governance import approve, seed_demo
+    from data_products.hospital import generate
+    from data_products.restricted import ingest
+
+    home = tmp_path_factory.mktemp("analyses-home")
+    old = os.environ.get("DATASPACE_HOME")
+    os.environ["DATASPACE_HOME"] = str(home)
+    try:
+        p = paths()
+        (home / "DEMO").write_text("synthetic demonstration space\n", encoding="utf-8")  # demo accounts
+        generate(p, seed=3, kinds=["liver_cancer"])
+        assert not ingest(p).rejected
+        seed_demo()
+        company = _signed_in("company_none")
+        sid = service.apply_research(company, "ds_liver_cancer", "HCC treatment patterns (test)", date.today(),
+                                     date.today() + timedelta(days=60))
+        approve(_signed_in("official"), sid, "test approval")
+        records = duckdb.connect(str(p.restricted_db), read_only=True)
+        frame = records.execute("SELECT * FROM liver_cancer_cases").df()
+        records.close()
+        yield {"home": home, "scenario": sid, "records": frame}
+    finally:
+        if old is None:
+            os.environ.pop("DATASPACE_HOME", None)
+        else:
+            os.environ["DATASPACE_HOME"] = old
 
 # --- the browser tests: serving the app and driving Debian's Chromium with Playwright ---------------
 

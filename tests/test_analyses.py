@@ -23,42 +23,10 @@ def _sign(username: str):
     return r.principal
 
 
-@pytest.fixture(scope="module")
-def space(tmp_path_factory):
-    from data_products.analyses import service
-    from data_products.config import paths
-    from data_products.governance import approve, seed_demo
-    from data_products.hospital import generate
-    from data_products.restricted import ingest
-
-    home = tmp_path_factory.mktemp("analyses-home")
-    old = os.environ.get("DATASPACE_HOME")
-    os.environ["DATASPACE_HOME"] = str(home)
-    try:
-        p = paths()
-        (home / "DEMO").write_text("synthetic demonstration space\n", encoding="utf-8")  # demo accounts
-        generate(p, seed=3, kinds=["liver_cancer"])
-        assert not ingest(p).rejected
-        seed_demo()
-        company = _sign("company_none")
-        sid = service.apply_research(company, DS, "HCC treatment patterns (test)", date.today(),
-                                     date.today() + timedelta(days=60))
-        approve(_sign("official"), sid, "test approval")
-        records = duckdb.connect(str(p.restricted_db), read_only=True)
-        frame = records.execute("SELECT * FROM liver_cancer_cases").df()
-        records.close()
-        yield {"home": home, "scenario": sid, "records": frame}
-    finally:
-        if old is None:
-            os.environ.pop("DATASPACE_HOME", None)
-        else:
-            os.environ["DATASPACE_HOME"] = old
-
-
 @pytest.fixture
-def env(space, monkeypatch):
-    monkeypatch.setenv("DATASPACE_HOME", str(space["home"]))
-    return space
+def env(analyses_space, monkeypatch):
+    monkeypatch.setenv("DATASPACE_HOME", str(analyses_space["home"]))
+    return analyses_space
 
 
 def _submit(env, sql=None, model=None, user="company_none", **kw):

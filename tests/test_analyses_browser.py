@@ -6,17 +6,16 @@ from __future__ import annotations
 import pytest
 
 from data_products.governance import demo_passwords
-from tests.browser import browser, open_page, serve, sign_in
 
 pytestmark = pytest.mark.browser
 
 
-def test_research_org_gets_dummy_data_and_sees_the_dictionary(demo):
+def test_research_org_gets_dummy_data_and_sees_the_dictionary(demo, serve, browser, browser_sign_in, open_page):
     from data_products.governance import entries
 
     before = len(entries(actor="research_org", action="download", target="ds_liver_cancer"))
     with serve(demo) as url, browser() as b:
-        sign_in(b, url, "research_org", demo_passwords()["research_org"])
+        browser_sign_in(b, url, "research_org", demo_passwords()["research_org"])
         open_page(b, "analyses")
         text = b.page.inner_text("body")
         assert "My analyses" in text and "ds_liver_cancer" in text

@@ -1,6 +1,6 @@
 """AppTest: the research organisation's path through the pages — catalog dictionary and dummy download,
 "My analyses" submission (run by the worker process), the commission's review inbox, release by two
-reviewers, and the output the requester then sees. On the small liver-cancer home of ``test_analyses``."""
+reviewers, and the output the requester then sees. On the small liver-cancer home (conftest's ``analyses_space``)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_analyses import DS, _sign, space  # noqa: F401 - the module fixture
+DS = "ds_liver_cancer"  # the dataset the analyses_space fixture (conftest) opens for research
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
 
 
 @pytest.fixture
-def env(space, monkeypatch):  # noqa: F811
-    monkeypatch.setenv("DATASPACE_HOME", str(space["home"]))
+def env(analyses_space, monkeypatch):
+    monkeypatch.setenv("DATASPACE_HOME", str(analyses_space["home"]))
     monkeypatch.setenv("DATASPACE_MIN_CELL", "10")
-    return space
+    return analyses_space
 
 
 def _page(principal, page: str) -> AppTest:
@@ -38,26 +38,26 @@ def _text(at) -> str:
     return "\n".join(parts)
 
 
-def test_catalog_shows_real_counts_dictionary_and_research_application(env):
+def test_catalog_shows_real_counts_dictionary_and_research_application(env, signed_in):
     from data_products.pipeline import approve_demo, process
 
     # The catalog's counts come from the approved supplier report, as in the demo.
     for release in process(["supplier_quality"]):
         approve_demo(release)
-    at = _page(_sign("company_jaundice"), "catalog.py")
+    at = _page(signed_in("company_jaundice"), "catalog.py")
     text = _text(at)
     assert "only inside an aggregate" in text or "仅可出现在聚合函数内" in text
     assert any(f.key == f"research_{DS}" for f in at.get("form")) or "rpurpose_" + DS in at.session_state
     from data_products import catalog
 
-    entry = next(d for d in catalog.datasets(_sign("official")) if d["id"] == DS)
+    entry = next(d for d in catalog.datasets(signed_in("official")) if d["id"] == DS)
     assert entry["usable"] and entry["rows"] == len(env["records"])
 
 
-def test_my_analyses_submit_review_release_and_see_the_output(env):
+def test_my_analyses_submit_review_release_and_see_the_output(env, signed_in):
     from data_products.analyses import service
 
-    company = _sign("company_none")
+    company = signed_in("company_none")
     at = _page(company, "analyses.py")
     assert any("ccl_text" in df.value.columns and "treatment_date" in set(df.value["field"]) for df in at.dataframe)
     sql = "SELECT first_treatment, count(*) AS patients FROM ds_liver_cancer GROUP BY first_treatment"
@@ -72,7 +72,7 @@ def test_my_analyses_submit_review_release_and_see_the_output(env):
     assert "patients" not in "".join(tb.value.to_csv() for tb in at.table if "first_treatment" in tb.value.columns)
 
     for reviewer in ("official", "analyst"):
-        rv = _page(_sign(reviewer), "analysis_review.py")
+        rv = _page(signed_in(reviewer), "analysis_review.py")
         assert f"#{aid}" in "".join(e.label for e in rv.expander)
         rv.text_input(key=f"rv_reason_{aid}").input("aggregate counts over large groups")
         next(b for b in rv.button if b.label in ("提交审核", "Submit review") and f"rv_form_{aid}" in str(b.form_id)).click()

@@ -221,7 +221,7 @@ def format_table(res: stats.MethodComparison) -> str:
 
 
 def method_compare(csv: Path, reference: str, test: str, error_ratio: float = 1.0, as_json: bool = False,
-                   out: TextIO = sys.stdout, err: TextIO = sys.stderr, decision_levels: Sequence[float] = (),
+                   out: TextIO | None = None, err: TextIO | None = None, decision_levels: Sequence[float] = (),
                    tsb_threshold: float | None = None, tcb_cutoff: float | None = None) -> int:
     """CLI body: ``dataspace method-compare --csv FILE --reference COL --test COL [--error-ratio L] [--json]``.
 
@@ -229,6 +229,7 @@ def method_compare(csv: Path, reference: str, test: str, error_ratio: float = 1.
     ``--cutoff C`` for diagnostic accuracy of ``test >= C`` (default C = T) against ``reference >= T``.
     Returns 0, or 2 after printing ``error: ...`` to ``err`` for any input problem.
     """
+    out, err = out or sys.stdout, err or sys.stderr
     try:
         if not (math.isfinite(error_ratio) and error_ratio > 0):
             raise InputError(f"--error-ratio must be a positive number, got {error_ratio}")
