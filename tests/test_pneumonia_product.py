@@ -244,7 +244,7 @@ def _district_table() -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("adcode", sorted(_district_table()))
-def test_rate_denominator_per_district_is_its_0_13_children_of_end_2023_per_year(demo, adcode):
+def test_rate_denominator_per_district_is_its_0_13_children_of_end_2023_per_year(demo, adcode, signed_in):
     """Each district's rate against an independent computation: its end-2023 residents times the census's
     0-13 share (0-14 minus the age-15 cohort, from bulletin No. 4), cases per 10,000 children per year."""
     user = signed_in("official")

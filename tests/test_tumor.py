@@ -187,7 +187,7 @@ def _restricted(sql: str):
         con.close()
 
 
-def test_patients_are_distinct_people_per_year_recomputed_from_the_restricted_store(space):
+def test_patients_are_distinct_people_per_year_recomputed_from_the_restricted_store(space, signed_in):
     """Brute force in pandas over the restricted records: each pseudonym once a year, on its first record
     (date, then key), C44 apart; against the released facility-year counts and the generator's truth."""
     from data_products.products.tumor import views
@@ -207,7 +207,7 @@ def test_patients_are_distinct_people_per_year_recomputed_from_the_restricted_st
     assert len(shown) > 100
     for r in shown.itertuples():
         assert r.patients == want.get((r.facility_id, r.tumor_group, r.year), 0), (r.facility_id, r.tumor_group, r.year)
-    official = _user("official")
+    official = signed_in("official")
     assert views.city_total(official) == len(main) == truth["realised"]["n_diagnoses"]
     assert views.city_total(official) < (~rec["c44"]).sum()  # fewer than the records
     # C44 apart: released on its own, in no total.
@@ -221,12 +221,12 @@ def test_patients_are_distinct_people_per_year_recomputed_from_the_restricted_st
         views.top_facilities(official, "skin_nmsc")
 
 
-def test_leaving_share_counts_residents_only_and_non_residents_apart(space):
+def test_leaving_share_counts_residents_only_and_non_residents_apart(space, signed_in):
     from data_products.products.tumor import views
 
     _, truth = space
     real = truth["realised"]
-    official = _user("official")
+    official = signed_in("official")
     leave = views.leaving(official)
     city = leave[(leave["home_district"] == ALL) & (leave["year"] == ALL)].iloc[0]
     assert not city["suppressed"]
@@ -471,8 +471,8 @@ def test_facility_map_renders_offline(space, serve, browser):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_page_explains_patients_residents_and_c44(space, lang):
-    at = _page(_user("official"), group="ALL", lang=lang)
+def test_page_explains_patients_residents_and_c44(space, lang, signed_in):
+    at = _page(signed_in("official"), group="ALL", lang=lang)
     assert not at.exception, at.exception
     text = " ".join(m.value for m in at.markdown)
     from data_products import approved
