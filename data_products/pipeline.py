@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -255,7 +256,7 @@ def cli_process(products: list[str] | None = None) -> int:
     try:
         ids = process(products)
     except (FileNotFoundError, KeyError) as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     for i in ids:
         print(f"candidate {i}")
@@ -270,10 +271,13 @@ def cli_approve(release_id: str, username: str | None) -> int:
         with gov.authenticated(username) as (principal, os_user):
             record = approve(release_id, principal, os_user=os_user)
     except gov.CliAuthError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ApprovalRefused) as exc:
-        print(f"refused: {exc}")
+    except FileNotFoundError as exc:  # no such candidate: the release id given is wrong
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ApprovalRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(record, ensure_ascii=False, indent=1))
     if record["status"] != "published":

@@ -19,6 +19,7 @@ BAD_INPUT = [
     (["method-compare", "--csv", "/nonexistent/pairs.csv", "--reference", "a", "--test", "b"], "/nonexistent/pairs.csv"),
     (["bench", "nothing"], "nothing"),
     (["build"], "--demo"),
+    (["process", "--product", "no_such_product"], "restricted.duckdb does not exist"),  # the first problem found
     (["no-such-command"], "no-such-command"),
 ]
 

@@ -181,14 +181,14 @@ def test_cli_functions(store, monkeypatch, capsys):
     assert cli.users_add("dave", "hospital", "H-F0301", facility="F0301", store=store) == 0
     assert entries(action="user.add", store=store)[0].actor == "carol"
     assert entries(action="user.add", store=store)[0].detail["os_user"] == cli.os_account()
-    assert cli.users_add("dave", "hospital", "H-F0301", store=store) == 1
-    assert cli.users_add("erin", "hospital", "H-X", facility="F9999", store=store) == 1
+    assert cli.users_add("dave", "hospital", "H-F0301", store=store) == 2
+    assert cli.users_add("erin", "hospital", "H-X", facility="F9999", store=store) == 2
     capsys.readouterr()
     assert cli.users_list(json=True, store=store) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [(u["username"], u["facility_id"], u["disabled"]) for u in listed] == [("carol", None, False),
                                                                                    ("dave", "F0301", False)]
-    assert cli.users_disable("dave", store=store) == 0 and cli.users_disable("nobody", store=store) == 1
+    assert cli.users_disable("dave", store=store) == 0 and cli.users_disable("nobody", store=store) == 2
     assert [u["disabled"] for u in accounts.users(store)] == [False, True]
     assert entries(action="user.disable", store=store)[0].actor == "carol"
     # A command-line decision needs a commission official.

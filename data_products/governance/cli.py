@@ -115,9 +115,9 @@ def users_add(username: str, role: str, org: str, facility: str | None = None, p
     except CliAuthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except accounts.AccountError as exc:
+    except accounts.AccountError as exc:  # the input named a bad user, role, org, facility or password
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     print(f"added user {accounts.normalize_username(username)} (id {user_id}, role {role}, org {org})")
     return 0
 
@@ -131,9 +131,9 @@ def users_disable(username: str, *, enable: bool = False, acting: str | None = N
     except CliAuthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except accounts.AccountError as exc:
+    except accounts.AccountError as exc:  # the input named a bad user, role, org, facility or password
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     print(f"{'enabled' if enable else 'disabled'} {username}")
     return 0
 
@@ -147,9 +147,9 @@ def users_unlock(username: str, *, acting: str | None = None, store: GovernanceS
     except CliAuthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except accounts.AccountError as exc:
+    except accounts.AccountError as exc:  # the input named a bad user, role, org, facility or password
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     print(f"unlocked {username} ({cleared} recorded failure(s) cleared)")
     return 0
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -114,7 +115,8 @@ def export_wait_times(out: Path) -> int:
     try:
         release = approved.current(PRODUCT_ID)
     except approved.NoRelease:
-        print(f"error: no approved release of {PRODUCT_ID}: run `dataspace build --demo` or process + approve")
+        print(f"error: no approved release of {PRODUCT_ID}: run `dataspace build --demo` or process + approve",
+              file=sys.stderr)
         return 1
     doc = feed(release)
     data = (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
