@@ -193,6 +193,12 @@ def apply_from_catalog(user: Principal, dataset_or_product: str, purpose: str, v
         entry = next((d for d in dataset_descriptions() if d["id"] == dataset_or_product), None)
         if entry is None:
             raise KeyError(f"catalog: no product or dataset {dataset_or_product!r}")
+        if entry["product_id"] is None and not entry["descriptive"] and entry["kind"] is not None:
+            # A usable dataset: the application is a research scenario (analyses inside the space).
+            from data_products.analyses.service import apply_research
+
+            sid = apply_research(user, dataset_or_product, purpose, valid_from, valid_to)
+            return next(s for s in list_scenarios(org_id=user.org_id) if s.id == sid)
         if entry["product_id"] is None:
             raise ValueError(f"catalog: dataset {dataset_or_product!r} is descriptive; it backs no product to apply for")
         product_id = entry["product_id"]

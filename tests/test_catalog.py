@@ -67,7 +67,12 @@ def test_applying_from_the_catalog_creates_a_pending_scenario(env, elderly_sign_
     assert sc.id in after and sc.id not in before
     assert after[sc.id].product_id == "elderly_weight_atlas" and after[sc.id].state == "pending"
     with pytest.raises(ValueError, match="descriptive"):
-        catalog.apply_from_catalog(company, "ds_liver_cancer", "x", date.today(), date.today() + timedelta(days=9))
+        catalog.apply_from_catalog(company, "ds_lung_cancer", "x", date.today(), date.today() + timedelta(days=9))
+    # A usable specialty dataset: the application is a research scenario for analyses inside the space.
+    research = catalog.apply_from_catalog(company, "ds_liver_cancer", "生存分析方案设计（测试）", date.today(),
+                                          date.today() + timedelta(days=9))
+    assert research.product_id == "ds_liver_cancer" and research.scope == ("analyse",) and research.state == "pending"
+    assert research.id in {s.id for s in pending()}
 
 
 def test_catalog_cli_json(env, capsys):
