@@ -18,7 +18,7 @@ def test_research_org_gets_dummy_data_and_sees_the_dictionary(demo, serve, brows
         browser_sign_in(b, url, "research_org", demo_passwords()["research_org"])
         open_page(b, "analyses")
         text = b.page.inner_text("body")
-        assert "My analyses" in text and "ds_liver_cancer" in text
+        assert "My analyses" in text and "Liver cancer specialty dataset" in text
         assert "Data dictionary and column control list" in text
         b.page.get_by_role("button", name="Prepare dummy data (made from the dictionary, no real record)").click()
         b.wait_idle()
