@@ -134,7 +134,8 @@ def district_choropleth(
         fig.add_trace(go.Choroplethmap(
             geojson=_GEOJSON, featureidkey="properties.adcode", locations=hidden, z=[1] * len(hidden),
             colorscale=[[0, SUPPRESSED_COLOR], [1, SUPPRESSED_COLOR]], showscale=False,
-            text=[f"{names[a]}<br>{suppressed_label}" for a in hidden], hoverinfo="text",
+            text=[f"{names[a]}<br>{hover_text[a] if hover_text is not None else suppressed_label}" for a in hidden],
+            hoverinfo="text",
             marker=outline, name=suppressed_label, showlegend=True, customdata=hidden, legendrank=99,
         ))
     labelled = [a for a in frame.index if a in _LABELS and a in names.index]

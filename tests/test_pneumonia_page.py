@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboards.charts import SUPPRESSED_COLOR, class_breaks, classify
 from data_products.disclosure import ALL
 from data_products.products.pneumonia import views
 
@@ -31,6 +32,10 @@ def open_atlas(principal, **params) -> AppTest:
 def map_traces(at: AppTest) -> list[dict]:
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     return spec["data"]
+
+
+def traces_of(at: AppTest) -> list[list[dict]]:
+    return [json.loads(c.proto.spec)["data"] for c in at.get("plotly_chart")]
 
 
 @pytest.mark.parametrize("username", ["official", "analyst", "hospital_f0301", "hospital_f0602"])
@@ -65,21 +70,31 @@ def test_map_plots_the_views_values_and_never_a_suppressed_one(demo, metric, age
     assert not at.exception, at.exception
     want = views.district_values(user, metric, start, end, age, sex).drop(index=ALL)
     traces = map_traces(at)
-    plotted = dict(zip(traces[0]["locations"], traces[0]["z"], strict=True))
-    shown = want[~want["suppressed"]]
+    polys = [tr for tr in traces if tr["type"] == "choroplethmap"]
+    grey = [tr for tr in polys if tr["colorscale"][0][1] == SUPPRESSED_COLOR]
+    classed = [tr for tr in polys if tr not in grey]
+    shown = want[~want["suppressed"] & want["value"].notna()]
     hidden = want[want["suppressed"]]
+    # Each district with a value sits in the class its value falls in (quantile classes of the shown values).
+    located = {a: i for i, tr in enumerate(classed) for a in tr["locations"]}
+    assert set(located) == set(shown.index)
+    expected = classify(shown["value"], class_breaks(shown["value"]))
+    assert all(located[a] == expected[a] for a in located)
+    for tr in classed:
+        assert set(tr["z"]) <= {1}  # the class is the colour; the figure is in the hover text and the ranking
+    # The ranking beside the map plots exactly the views' values, one bar per shown district.
+    bars = next(tr for tr in traces_of(at) if tr and tr[0]["type"] == "bar")[0]
+    plotted = dict(zip(bars["customdata"], bars["x"], strict=True))
     assert set(plotted) == set(shown.index)
-    for adcode, z in plotted.items():
-        if z is None:
-            assert np.isnan(shown.at[adcode, "value"])
-        else:
-            assert z == pytest.approx(shown.at[adcode, "value"])
+    for adcode, x in plotted.items():
+        assert x == pytest.approx(shown.at[adcode, "value"])
     if len(hidden):
-        grey = traces[1]
-        assert set(grey["locations"]) == set(hidden.index)
-        assert set(grey["z"]) == {1}  # a flat colour, no figure
-        for text in grey["text"]:
-            assert not any(ch.isdigit() for ch in text.split("<br>")[1].replace("10", "")), text
+        assert len(grey) == 1
+        assert set(hidden.index) <= set(grey[0]["locations"])
+        assert set(grey[0]["z"]) == {1}  # a flat colour, no figure
+        for code, text in zip(grey[0]["locations"], grey[0]["text"], strict=True):
+            if code in hidden.index:
+                assert not any(ch.isdigit() for ch in text.split("<br>")[1].replace("10", "")), text
     # The table of what is shown: hidden districts read "—", never a number.
     table = next(d.value for d in at.dataframe if "n" in d.value.columns)
     for _, row in table.iterrows():

@@ -12,12 +12,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards.charts import district_choropleth, quantile_boxes
+from dashboards.charts import class_breaks, district_choropleth, district_ranking, quantile_boxes
 from dashboards.ui import from_url, guard, lang, require_principal, synthetic_banner, to_url
 from data_products.disclosure import ALL
 from data_products.i18n import pick, register, t
+from data_products.products.intervals import add_intervals
 from data_products.products.pneumonia import labels, views
 from data_products.products.pneumonia.spec import AGE_BANDS, CUTOFFS, MARKERS, PATHOGENS
+from data_products.products.pneumonia.views import METRICS
 from data_products.reference import districts
 
 register({
@@ -43,6 +45,12 @@ register({
     "pn.reason.secondary": {"zh": "为保护其他单元而隐藏（二级抑制）", "en": "hidden to protect another cell (secondary)"},
     "pn.reason.range": {"zh": "分位数只按单月或全时段发布", "en": "quantiles are released per month or for the whole span"},
     "pn.reason.empty": {"zh": "无病例", "en": "no cases"},
+    "pn.ranking": {"zh": "各区排名（虚线：全市）", "en": "Districts ranked (dashed line: Guangzhou)"},
+    "pn.interval_note": {"zh": "横线为 95% 置信区间（比例用 Wilson 区间，计数与率用精确泊松区间）。",
+                         "en": "Whiskers are 95% intervals (Wilson for shares, exact Poisson for counts and rates)."},
+    "pn.classes_note": {"zh": "颜色分级为所示各区数值的五分位（按两位有效数字取整）；灰色为已抑制。",
+                        "en": "Colour classes are quintiles of the districts shown (edges rounded to two significant "
+                              "figures); grey is suppressed."},
     "pn.click_hint": {"zh": "点击地图上的区可查看该区概况。", "en": "Click a district on the map to open its profile."},
     "pn.district": {"zh": "区", "en": "District"},
     "pn.facility": {"zh": "机构", "en": "Facility"},
@@ -157,11 +165,25 @@ def fmt(v: float, mid: str | None = None) -> str:
 with tabs[0]:
     hover = pd.Series({a: (fmt(shown.at[a, "value"]) if not shown.at[a, "suppressed"] else reason_label(shown.at[a, "reason"]))
                        for a in shown.index})
+    breaks = class_breaks(shown.loc[~shown["suppressed"], "value"])
+    city = values.loc[ALL]
+    city_value = None if city["suppressed"] else city["value"]
+    m_col, r_col = st.columns([3, 2])
     fig = district_choropleth(shown, value="value", label=metric_label(metric), names=dnames, hover_text=hover,
                               suppressed=shown["suppressed"], suppressed_label=t("pn.suppressed", lng, k=k),
-                              colorscale="YlOrRd")
-    event = st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="pn_map",
-                            on_select="rerun", selection_mode="points")
+                              colorscale="YlOrRd", breaks=breaks, fmt=fmt)
+    with m_col:
+        event = st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="pn_map",
+                                on_select="rerun", selection_mode="points")
+    ranked = add_intervals(shown[~shown["suppressed"]], METRICS[metric].kind)
+    with r_col:
+        st.markdown(f"**{t('pn.ranking', lng)}**")
+        st.plotly_chart(district_ranking(ranked, value="value", names=dnames, label=metric_label(metric),
+                                         city=city_value, city_label=t("pn.city", lng), lo="lo", hi="hi",
+                                         breaks=breaks, colorscale="YlOrRd", fmt=fmt),
+                        width="stretch", config={"displayModeBar": False}, key="pn_rank")
+        if ranked["lo"].notna().any():
+            st.caption(t("pn.interval_note", lng))
     points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else (
         event.selection.points if event else [])
     if points:
@@ -171,19 +193,21 @@ with tabs[0]:
         if loc in dnames.index and loc != ALL and st.session_state.get("_pn_clicked") != loc:
             st.session_state["_pn_clicked"] = loc
             st.session_state["district"] = loc
-    city = values.loc[ALL]
     st.metric(f"{t('pn.city', lng)} · {metric_label(metric)}",
               fmt(city["value"]) if not city["suppressed"] else reason_label(city["reason"]))
-    st.caption(t("pn.click_hint", lng))
+    st.caption(t("pn.classes_note", lng) + " " + t("pn.click_hint", lng))
     if st.toggle(t("pn.play", lng), key="play"):
         frame_box = st.empty()
-        for m in months[months.index(start): months.index(end) + 1]:
-            mv = views.district_values(user, metric, m, m, age, sex).drop(index=ALL)
+        window = months[months.index(start): months.index(end) + 1]
+        frames = {m: views.district_values(user, metric, m, m, age, sex).drop(index=ALL) for m in window}
+        # One scale for the whole timeline, so a darker district in a later month means a higher value.
+        fixed = class_breaks(pd.concat([f.loc[~f["suppressed"], "value"] for f in frames.values()]))
+        for m, mv in frames.items():
             mh = pd.Series({a: fmt(mv.at[a, "value"]) if not mv.at[a, "suppressed"] else reason_label(mv.at[a, "reason"])
                             for a in mv.index})
             f = district_choropleth(mv, value="value", label=f"{metric_label(metric)} · {m}", names=dnames, hover_text=mh,
                                     suppressed=mv["suppressed"], suppressed_label=t("pn.suppressed", lng, k=k),
-                                    colorscale="YlOrRd", height=420)
+                                    colorscale="YlOrRd", height=420, breaks=fixed, fmt=fmt)
             frame_box.plotly_chart(f, width="stretch", config={"displayModeBar": False}, key=f"play_{m}")
             time.sleep(0.7)
 
