@@ -11,6 +11,15 @@ import plotly.graph_objects as go
 from data_products.reference import district_geojson
 
 CENTER = {"lat": 23.27, "lon": 113.50}
+# Plotly's "white-bg" style names a glyph server on the internet, which MapLibre asks as soon as a map has
+# text. This style is the same blank background with glyphs looked up on the app's own origin, where
+# nothing answers: MapLibre then draws the district names with the browser's local fonts (CJK included).
+BLANK_STYLE = {
+    "version": 8,
+    "sources": {},
+    "layers": [{"id": "background", "type": "background", "paint": {"background-color": "white"}}],
+    "glyphs": "app/static/glyphs/{fontstack}/{range}.pbf",
+}
 SUPPRESSED_COLOR = "#b9b9b9"
 _GEOJSON = district_geojson()
 
@@ -145,7 +154,7 @@ def district_choropleth(
         hoverinfo="skip", showlegend=False, name="",
     ))
     fig.update_layout(
-        map={"style": "white-bg", "center": CENTER, "zoom": 7.75},
+        map={"style": BLANK_STYLE, "center": CENTER, "zoom": 7.75},
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         height=height,
         legend={"orientation": "h", "yanchor": "top", "y": -0.01, "xanchor": "left", "x": 0.0,
@@ -188,7 +197,9 @@ def district_ranking(
     fig = go.Figure(go.Bar(
         x=shown[value].astype(float).tolist(), y=[str(names[a]) for a in shown.index], orientation="h",
         marker={"color": color, "line": {"color": "#777", "width": 0.5}}, error_x=error,
-        text=[fmt(v) for v in shown[value]], textposition="outside", cliponaxis=False,
+        # Values inside the bars' base, clear of the whiskers and the city line at their ends.
+        text=[fmt(v) for v in shown[value]], textposition="inside", insidetextanchor="start",
+        textfont={"color": "#1d2a2f"}, cliponaxis=False,
         hovertemplate="%{y}: %{text}<extra></extra>", customdata=list(shown.index),
     ))
     if city is not None and pd.notna(city):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from dashboards.charts import district_choropleth
+from dashboards.charts import class_breaks, district_choropleth, district_ranking
 from dashboards.ui import guard, lang, require_principal, synthetic_banner
 from data_products.disclosure import ALL
 from data_products.i18n import pick, register, t
@@ -18,6 +18,7 @@ from data_products.products.elderly_weight.spec import (
     OLDER_ZH,
     SCHEMES,
 )
+from data_products.products.intervals import add_intervals
 from data_products.reference import districts
 
 register({
@@ -33,6 +34,11 @@ register({
     "ew.M": {"zh": "男", "en": "Men"},
     "ew.F": {"zh": "女", "en": "Women"},
     "ew.share": {"zh": "占比 (%)", "en": "Share (%)"},
+    "ew.classes_note": {"zh": "颜色分级为所示各区占比的五分位（按两位有效数字取整）；灰色为已抑制。",
+                        "en": "Colour classes are quintiles of the districts' shares (edges rounded to two significant "
+                              "figures); grey is suppressed."},
+    "ew.interval_note": {"zh": "虚线为全市；横线为 95% Wilson 置信区间。",
+                         "en": "Dashed line: Guangzhou; whiskers are 95% Wilson intervals."},
     "ew.suppressed": {"zh": "已抑制（小样本保护）", "en": "Suppressed (small-cell protection)"},
     "ew.city": {"zh": "全市", "en": "City"},
     "ew.measured": {"zh": "测量人数", "en": "Measured residents"},
@@ -113,15 +119,25 @@ values = guard(lambda: views.district_values(user, category, band, sex, scheme),
 d = districts().set_index("adcode")
 names = d.apply(lambda r: pick(lng, r["name_zh"], r["name_en"]), axis=1)
 shown = values.drop(index=ALL)
-hover = shown["share"].map(lambda v: f"{v:.1f}%" if v == v else "")
+hover = shown.apply(lambda r: f"{r['share']:.1f}%" if r["share"] == r["share"] else t("ew.suppressed", lng), axis=1)
+pct = lambda v: f"{v:.1f}%"  # noqa: E731
+breaks = class_breaks(shown.loc[~shown["suppressed"], "share"])
 fig = district_choropleth(shown, value="share", label=t("ew.share", lng), names=names, hover_text=hover,
-                          suppressed=shown["suppressed"], suppressed_label=t("ew.suppressed", lng), colorscale="OrRd")
+                          suppressed=shown["suppressed"], suppressed_label=t("ew.suppressed", lng), colorscale="YlOrRd",
+                          breaks=breaks, fmt=pct)
 left, right = st.columns([3, 2])
 left.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="ew_map")
+left.caption(t("ew.classes_note", lng))
 city = values.loc[ALL]
 right.metric(f"{t('ew.city', lng)} · {cat_label(category)}",
              "—" if city["suppressed"] else f"{city['share']:.1f}%",
              help=f"{t('ew.measured', lng)}: {city['measured']}")
+ranked = add_intervals(shown[~shown["suppressed"]].rename(columns={"share": "value", "measured": "n"}), "share")
+right.plotly_chart(district_ranking(ranked, value="value", names=names, label=t("ew.share", lng),
+                                    city=None if city["suppressed"] else city["share"], city_label=t("ew.city", lng),
+                                    lo="lo", hi="hi", breaks=breaks, fmt=pct),
+                   width="stretch", config={"displayModeBar": False}, key="ew_rank")
+right.caption(t("ew.interval_note", lng))
 table = shown.assign(district=names.reindex(shown.index))[["district", "count", "measured", "share", "reason"]]
 right.dataframe(table.rename(columns={"district": t("ew.district", lng), "measured": t("ew.measured", lng),
                                       "share": t("ew.share", lng)}),
