@@ -11,15 +11,6 @@ import plotly.graph_objects as go
 from data_products.reference import district_geojson
 
 CENTER = {"lat": 23.27, "lon": 113.50}
-# Plotly's "white-bg" style names a glyph server on the internet, which MapLibre asks as soon as a map has
-# text. This style is the same blank background with glyphs looked up on the app's own origin, where
-# nothing answers: MapLibre then draws the district names with the browser's local fonts (CJK included).
-BLANK_STYLE = {
-    "version": 8,
-    "sources": {},
-    "layers": [{"id": "background", "type": "background", "paint": {"background-color": "white"}}],
-    "glyphs": "app/static/glyphs/{fontstack}/{range}.pbf",
-}
 SUPPRESSED_COLOR = "#b9b9b9"
 _GEOJSON = district_geojson()
 
@@ -75,19 +66,6 @@ def class_colors(n: int, palette: str = "YlOrRd") -> list[str]:
     return [colors[round(i * (len(colors) - 1) / max(n - 1, 1))] for i in range(n)]
 
 
-def _label_points() -> dict[str, tuple[float, float]]:
-    from shapely.geometry import shape
-
-    out = {}
-    for f in _GEOJSON["features"]:
-        p = shape(f["geometry"]).representative_point()
-        out[f["properties"]["adcode"]] = (p.y, p.x)
-    return out
-
-
-_LABELS = _label_points()
-
-
 def district_choropleth(
     frame: pd.DataFrame,
     *,
@@ -106,8 +84,9 @@ def district_choropleth(
 
     A MapLibre map with the ``white-bg`` style draws no tiles, so it renders with no network.
     With ``breaks`` the map is classed: one legend entry per class (its range, formatted with ``fmt``),
-    the legend below the map so a phone keeps the whole city in view. District names are drawn on the
-    map. Suppressed districts get their own grey trace and legend entry so a hidden figure never looks
+    the legend below the map so a phone keeps the whole city in view. (District names are not drawn on
+    the map: MapLibre needs glyph files for any text, and Plotly's styles fetch them from the internet;
+    the ranking beside each map names every district.) Suppressed districts get their own grey trace and legend entry so a hidden figure never looks
     like a low one.
     """
     frame = frame.copy()
@@ -147,14 +126,8 @@ def district_choropleth(
             hoverinfo="text",
             marker=outline, name=suppressed_label, showlegend=True, customdata=hidden, legendrank=99,
         ))
-    labelled = [a for a in frame.index if a in _LABELS and a in names.index]
-    fig.add_trace(go.Scattermap(
-        lat=[_LABELS[a][0] for a in labelled], lon=[_LABELS[a][1] for a in labelled],
-        mode="text", text=[str(names[a]) for a in labelled], textfont={"size": 11, "color": "#222"},
-        hoverinfo="skip", showlegend=False, name="",
-    ))
     fig.update_layout(
-        map={"style": BLANK_STYLE, "center": CENTER, "zoom": 7.75},
+        map={"style": "white-bg", "center": CENTER, "zoom": 7.75},
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         height=height,
         legend={"orientation": "h", "yanchor": "top", "y": -0.01, "xanchor": "left", "x": 0.0,
