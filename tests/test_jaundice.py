@@ -222,7 +222,8 @@ def test_check_catches_a_leaked_cell(home):
 
 def test_small_subgroup_is_suppressed_with_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("DATASPACE_HOME", str(tmp_path))
-    from data_products.restricted.bilirubin import DDL
+    from data_products.contracts import ddl
+    from data_products.contracts.bilirubin import RECORDS, TABLE
 
     rng = np.random.default_rng(3)
     n = 400
@@ -237,7 +238,7 @@ def test_small_subgroup_is_suppressed_with_reason(tmp_path, monkeypatch):
         "tcb_umol_l": tsb + 20 + rng.normal(0, 15, n).round(), "tsb_umol_l": tsb, "transfer_id": "T1",
     })
     con = duckdb.connect()
-    con.execute(DDL)
+    con.execute(ddl(TABLE, RECORDS))
     con.register("f", frame)
     con.execute("INSERT INTO bilirubin_pairs BY NAME SELECT * FROM f")
     cand = release.build(con)

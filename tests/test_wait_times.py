@@ -521,13 +521,14 @@ def test_histogram_cube_equals_quantile_cont_on_demo_data(wt):
 
 
 def test_histogram_quantiles_match_numpy_and_fall_back_off_the_second_grid():
+    from data_products.contracts import ddl
+    from data_products.contracts.visits import RECORDS, TABLE
     from data_products.products.wait_times import builder
-    from data_products.restricted.visits import DDL
 
     rng = np.random.default_rng(11)
     n = 3_000
     con = duckdb.connect()
-    con.execute(DDL)
+    con.execute(ddl(TABLE, RECORDS))
     frame = pd.DataFrame({
         "pseudonym": "p", "visit_key": [f"k{i}" for i in range(n)], "facility_id": rng.choice(["F1", "F2"], n),
         "department": rng.choice(["a", "b", "c"], n), "doctor_code": "D", "visit_type": rng.choice(["APPT", "WALKIN"], n),
