@@ -128,6 +128,9 @@ def build(
 def serve(
     port: Annotated[int, typer.Option(help="Loopback port.")] = 8501,
     address: Annotated[str, typer.Option(help="Address to bind; loopback by default.")] = "127.0.0.1",
+    security_headers: Annotated[bool, typer.Option(
+        "--security-headers", help="Serve through Streamlit's ASGI entry (uvicorn) with security response headers "
+                                   "(dashboards/asgi.py).")] = False,
 ) -> None:
     """Serve the dashboards (Streamlit) on the approved zone."""
     if paths().approved.exists():
@@ -136,7 +139,8 @@ def serve(
         finish_interrupted()
     os.umask(0o077)  # whatever the server writes (logs, caches) is owner-only
     env = dict(os.environ, DATASPACE_HOME=str(paths().home))
-    cmd = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD), "--server.port", str(port), "--server.address", address]
+    entry = DASHBOARD.with_name("asgi.py") if security_headers else DASHBOARD
+    cmd = [sys.executable, "-m", "streamlit", "run", str(entry), "--server.port", str(port), "--server.address", address]
     # Streamlit replaces this process (same pid) rather than running as its child, so a SIGTERM or SIGINT sent
     # to `dataspace serve` reaches the server itself and nothing is left answering after it. Run from the
     # project root so Streamlit finds .streamlit/config.toml.

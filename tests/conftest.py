@@ -242,13 +242,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _serve(home: Path):
-    """`streamlit run` on a free loopback port against the data home ``home``."""
+def _serve(home: Path, entry: str = "app.py"):
+    """`streamlit run` on a free loopback port against the data home ``home`` (``entry``: app.py, or
+    asgi.py for the ASGI entry with security headers)."""
     port = _free_port()
     env = dict(os.environ, DATASPACE_HOME=str(home), PYTHONPATH=str(ROOT))
     log = open(home / f"streamlit-{port}.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / "app.py"),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / entry),
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
@@ -361,7 +362,7 @@ def free_port():
 
 @pytest.fixture(scope="session")
 def serve():
-    """``with serve(home) as url``: `streamlit run` on a free loopback port against the data home."""
+    """``with serve(home[, entry]) as url``: `streamlit run` on a free loopback port against the data home."""
     return _serve
 
 

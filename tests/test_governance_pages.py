@@ -406,3 +406,36 @@ def test_audit_page_time_range_excludes_everything_before_today(gov):
     assert not at.exception
     assert not at.dataframe
     assert any(t("aud.empty", "en") == i.value for i in at.info)
+
+
+@pytest.mark.parametrize("lang,guaranteed,not_guaranteed,heads", [
+    ("en", "Guaranteed", "Not guaranteed", "{k} published head(s) agree"),
+    ("zh", "保证", "不保证", "{k} 个已公开日志头均一致")])
+def test_audit_page_states_what_is_and_is_not_guaranteed(demo, lang, guaranteed, not_guaranteed, heads):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"lang": lang})
+    at.session_state["principal"] = signed_in("official")
+    at.run()
+    at = at.switch_page("views/audit.py").run()
+    assert not at.exception, at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert guaranteed in text and not_guaranteed in text and "dataspace audit verify --anchor" in text
+    # Every approved release's head is among the published heads the page checks.
+    k = len(list(demo.glob("approved/*/*.approval.json")))
+    assert k >= 6 and any(heads.format(k=k) in s.value for s in at.success)
+
+
+def test_audit_page_shows_the_administrators_report_on_request(demo):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"lang": "en"})
+    at.session_state["principal"] = signed_in("official")
+    at.run()
+    at = at.switch_page("views/audit.py").run()
+    assert len(at.dataframe) == 1  # the report is read only when asked for
+    at.toggle(key="aud_report_on").set_value(True).run()
+    assert not at.exception, at.exception
+    report = next(d.value for d in at.dataframe if "authorization" in d.value.columns)
+    approvals = report[report["action"] == "scenario.approve"]
+    assert len(approvals) >= 1 and set(approvals["authorization"]) == {"role commission_official"}
+    assert set(report[report["action"] == "release.approve"]["authorization"]) == {
+        "two sign-offs: official, official2"}
