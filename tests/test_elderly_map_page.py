@@ -11,13 +11,12 @@ from streamlit.testing.v1 import AppTest
 from dashboards.charts import SUPPRESSED_COLOR, class_breaks, classify
 from data_products.disclosure import ALL
 from data_products.products.elderly_weight import views
-from tests.conftest import signed_in
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
 
 
 @pytest.mark.parametrize("category", ["obese", "normal"])
-def test_map_classes_and_ranking_follow_the_released_shares(demo, category):
+def test_map_classes_and_ranking_follow_the_released_shares(demo, category, signed_in):
     at = AppTest.from_file(APP, default_timeout=90)
     at.query_params["lang"] = "en"
     at.query_params["cat"] = category
