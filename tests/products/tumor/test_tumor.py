@@ -17,8 +17,8 @@ import pytest
 
 from data_products.disclosure import ALL
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
-PAGE = str(Path(__file__).resolve().parents[1] / "dashboards" / "views" / "tumor.py")
+APP = str(Path(__file__).resolve().parents[3] / "dashboards" / "app.py")
+PAGE = str(Path(__file__).resolve().parents[3] / "dashboards" / "views" / "tumor.py")
 MIN_CELL = 10
 
 

@@ -20,7 +20,7 @@ from data_products.governance.store import LOCAL
 from data_products.i18n import t
 from data_products.products.registry import PRODUCTS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboards" / "app.py")
 USERS = ("official", "analyst", "hospital_f0602", "hospital_f0301", "company_jaundice", "company_none")
 

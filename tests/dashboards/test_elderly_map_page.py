@@ -12,7 +12,7 @@ from dashboards.charts import SUPPRESSED_COLOR, class_breaks, classify
 from data_products.disclosure import ALL
 from data_products.products.elderly_weight import views
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 
 
 @pytest.mark.parametrize("category", ["obese", "normal"])

@@ -22,7 +22,7 @@ from data_products.products.jaundice import release, report_pdf, stats, views
 from data_products.products.jaundice.method_compare import method_compare
 from data_products.products.jaundice.spec import DECISION_LEVELS, ERROR_RATIO, PRODUCT_ID, THRESHOLDS, cutoff
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 ALLOWED = ("company_jaundice", "official", "hospital_f0602")
 DENIED = ("company_none", "hospital_f0301")
 

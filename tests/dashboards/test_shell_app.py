@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from data_products.reference import districts, facilities
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 
 
 def run(user=None, lang: str | None = None) -> AppTest:

@@ -15,7 +15,7 @@ import pytest
 
 from dashboards.asgi import HEADERS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _get(url: str):

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 DS = "ds_liver_cancer"  # the dataset the analyses_space fixture (conftest) opens for research
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 
 
 @pytest.fixture

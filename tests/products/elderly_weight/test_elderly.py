@@ -260,7 +260,7 @@ def test_page_offers_both_classifications_and_explains_them(env, lang_code, elde
 
     from streamlit.testing.v1 import AppTest
 
-    app = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+    app = str(Path(__file__).resolve().parents[3] / "dashboards" / "app.py")
     at = AppTest.from_file(app, default_timeout=90)
     at.query_params["lang"] = lang_code
     at.query_params["scheme"] = "older"

@@ -29,7 +29,7 @@ def signed_in(username: str):
     return _principals[key]
 
 TEST_VISITS = 120_000
-APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+APP = str(Path(__file__).resolve().parents[3] / "dashboards" / "app.py")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from dashboards.charts import SUPPRESSED_COLOR, class_breaks, classify
 from data_products.disclosure import ALL
 from data_products.products.pneumonia import views
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 
 
 def open_atlas(principal, **params) -> AppTest:
