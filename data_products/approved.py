@@ -121,8 +121,15 @@ def read_release_file(path: Path) -> tuple[dict[str, pd.DataFrame], dict]:
     return tables, meta
 
 
+# Metadata that says when and under which id a build ran, not what it shows: left out of the hash, so
+# the same input always gives the same content hash.
+VOLATILE_META = ("built_at", "release_id")
+
+
 def content_hash(tables: dict[str, pd.DataFrame], meta: dict) -> str:
-    """A hash of what a release shows: every table's rows in a canonical order, and its metadata."""
+    """A hash of what a release shows: every table's rows in a canonical order, and its metadata
+    (without :data:`VOLATILE_META`)."""
+    meta = {k: v for k, v in meta.items() if k not in VOLATILE_META}
     h = hashlib.sha256()
     for name in sorted(tables):
         frame = tables[name]
@@ -251,6 +258,18 @@ def current(product_id: str) -> Release:
                 del _cache[old]
             _cache[file] = cached
         return cached
+
+
+def published(product_id: str) -> list[tuple[str, dict[str, pd.DataFrame]]]:
+    """Every release of the product ever published (id, tables), oldest first: what a reader may hold."""
+    folder = paths().approved / product_id
+    out = []
+    for approval in sorted(folder.glob("*.approval.json")):
+        release_id = approval.name.removesuffix(".approval.json")
+        file = folder / f"{release_id}.duckdb"
+        if file.exists():
+            out.append((release_id, read_release_file(file)[0]))
+    return out
 
 
 def history(product_id: str) -> list[dict]:

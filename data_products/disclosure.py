@@ -52,6 +52,8 @@ extends the one for ``k-1``).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -194,7 +196,15 @@ class _System:
 
     # ---- suppression ------------------------------------------------------------------------
 
-    def suppress(self, values: np.ndarray, min_cell: int) -> Suppression:
+    def suppress(self, values: np.ndarray, min_cell: int, forced: np.ndarray | None = None,
+                 fixed: np.ndarray | None = None) -> Suppression:
+        return self.start(values, min_cell, forced, fixed).result(min_cell)
+
+    def start(self, values: np.ndarray, min_cell: int, forced: np.ndarray | None = None,
+              fixed: np.ndarray | None = None) -> _Run:
+        """``forced`` cells are hidden whatever their value (the joint check of several measures, tables
+        or products asked for them); they and their complements are flagged secondary unless primary.
+        ``fixed`` cells are never hidden: another release publishes them (they must not be 1..k-1)."""
         v = np.asarray(values, dtype=np.int64)
         if v.shape != (self.n,):
             raise ValueError(f"expected {self.n} values, got shape {v.shape}")
@@ -207,27 +217,49 @@ class _System:
             t = int(self.tot[bad[0]])
             raise _CellError(t, f"total cell {t} does not add up: it differs from the sum of its components")
         run = _Run(self, v)
+        if fixed is not None:
+            run.fixed[:] = fixed
+            small = np.flatnonzero(fixed & (v >= 1) & (v < min_cell))
+            if small.size:
+                raise _CellError(int(small[0]), f"cell {int(small[0])} is published elsewhere but below min_cell")
+        pending = forced is not None and run.hide(np.flatnonzero(forced))
         # The result for k extends the result for k-1, which makes raising min_cell monotone.
         for k in range(2, min_cell + 1):
-            grew = run.hide(np.flatnonzero((v == k - 1) & ~run.hidden))
+            grew = run.hide(np.flatnonzero((v == k - 1) & ~run.hidden)) or pending
+            pending = False
             grew |= run.close_cheap(k)
             if grew:
                 run.close_exact(k)
-        reason = np.full(self.n, "", dtype=object)
-        primary = run.hidden & (v >= 1) & (v < min_cell)
-        reason[primary] = PRIMARY
-        reason[run.hidden & ~primary] = SECONDARY
-        return Suppression(run.hidden.copy(), reason)
+        if pending:
+            run.close_cheap(min_cell)
+            run.close_exact(min_cell)
+        return run
 
 
 class _Run:
     """Mutable state of one measure's suppression over a :class:`_System`."""
+
+    def more(self, cells: np.ndarray, k: int) -> None:
+        """Hide further cells (asked for by the joint check) and close the pattern again."""
+        if self.hide(cells[~self.fixed[cells]]):
+            self.close_cheap(k)
+            self.close_exact(k)
+
+    def result(self, min_cell: int) -> Suppression:
+        v = self.v
+        run = self
+        reason = np.full(self.s.n, "", dtype=object)
+        primary = run.hidden & (v >= 1) & (v < min_cell)
+        reason[primary] = PRIMARY
+        reason[run.hidden & ~primary] = SECONDARY
+        return Suppression(run.hidden.copy(), reason)
 
     def __init__(self, system: _System, v: np.ndarray):
         self.s = system
         self.v = v
         self.hidden = np.zeros(system.n, dtype=bool)
         self.free = np.zeros(system.n, dtype=bool)  # hidden and proven unrecoverable
+        self.fixed = np.zeros(system.n, dtype=bool)  # published elsewhere: never hidden here
         self.unknowns = np.zeros(system.m, dtype=np.int64)  # hidden cells per relation
         self.hidden_comps = np.zeros(system.m, dtype=np.int64)
         self.hidden_sum = np.zeros(system.m, dtype=np.int64)  # of hidden components' values
@@ -273,7 +305,7 @@ class _Run:
             keep = ~self.hidden[cells] & ((self.v[cells] > 0) | (cells == t))
         else:
             keep = ~self.hidden[cells]
-        return cells[keep]
+        return cells[keep & ~self.fixed[cells]]
 
     def _hide_best(self, cands: np.ndarray, why: str) -> int:
         if cands.size == 0:
@@ -324,7 +356,7 @@ class _Run:
         hidden system with a non-zero entry at ``cell``, so ``cell`` is no longer recoverable.
         """
         v = self.v
-        w = np.where(self.hidden, 0.0,
+        w = np.where(self.hidden, 0.0, np.where(self.fixed, 1e6, 0.0) +
                      1.0 + (v == 0) * 50.0 + self.s.total_degree * 4.0 + v / (v.max() + 1.0))
         # First look near the leak (cells sharing a relation with its hidden neighbourhood); only
         # if no change fits there, search the whole release.
@@ -461,6 +493,151 @@ def recoverable(mask: Sequence[bool] | np.ndarray, relations: Sequence[Relation]
     """Which hidden cells (``mask`` True) the released cells and the relations determine exactly."""
     m = np.asarray(mask, dtype=bool)
     return _System(m.size, relations).recoverable(m)
+
+
+# --------------------------------------------------------------------------------------------
+# The interval guarantee: linear programming over everything a reader can relate
+# --------------------------------------------------------------------------------------------
+
+# A variable bound standing in for "unbounded": any hidden cell that can reach it is wide open.
+_LP_CAP = 1e9
+
+
+def feasible_ranges(a: sparse.spmatrix, values: np.ndarray, hidden: np.ndarray, k: int,
+                    certify_only: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper ends of every hidden cell's feasible range, as far as the guarantee needs them.
+
+    The reader's system: ``a @ x = 0`` over all cells, released cells fixed at their values, hidden
+    cells free and non-negative. For each hidden cell the range is [min x_i, max x_i] by linear
+    programming (HiGHS), solved per connected component of hidden cells. With ``certify_only`` a cell
+    whose range is already shown to be at least ``k`` wide (by feasible points found on the way: the
+    true values, and the optima of a few aggregate objectives) is not solved exactly; the returned
+    ends are then an inner bound, which is all the guarantee needs. Released cells get NaN.
+    """
+    a = sparse.csr_matrix(a, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    hidden = np.asarray(hidden, dtype=bool)
+    n = v.size
+    lo = np.full(n, np.nan)
+    hi = np.full(n, np.nan)
+    lo[hidden] = np.inf
+    hi[hidden] = -np.inf
+    truth_known = hidden & ~np.isnan(v)
+    lo[truth_known] = v[truth_known]
+    hi[truth_known] = v[truth_known]
+    cols_h = np.flatnonzero(hidden)
+    if cols_h.size == 0:
+        return lo, hi
+    rows = np.flatnonzero(abs(a)[:, cols_h].sum(axis=1).A1)
+    # A hidden cell in no relation at all is unconstrained above.
+    free = np.ones(n, dtype=bool)
+    if rows.size:
+        free[abs(a[rows]).sum(axis=0).A1 > 0] = False
+    lone = hidden & free
+    lo[lone], hi[lone] = 0.0, np.inf
+    if rows.size == 0:
+        return lo, hi
+    sub = a[rows][:, cols_h].tocoo()
+    nr, nu = rows.size, cols_h.size
+    graph = sparse.coo_matrix((np.ones(sub.nnz), (sub.row, sub.col + nr)), shape=(nr + nu, nr + nu))
+    ncomp, lab = csgraph.connected_components(graph, directed=False)
+    lab_r, lab_u = lab[:nr], lab[nr:]
+    known = ~hidden
+    rhs_all = -(a[rows][:, np.flatnonzero(known)] @ np.nan_to_num(v[known]))
+    a_rows_h = a[rows][:, cols_h].tocsc()
+    order_u = np.argsort(lab_u, kind="stable")
+    bounds_u = np.concatenate([[0], np.cumsum(np.bincount(lab_u, minlength=ncomp))])
+    order_r = np.argsort(lab_r, kind="stable")
+    bounds_r = np.concatenate([[0], np.cumsum(np.bincount(lab_r, minlength=ncomp))])
+    for c in range(ncomp):
+        uc = order_u[bounds_u[c]:bounds_u[c + 1]]
+        rc = order_r[bounds_r[c]:bounds_r[c + 1]]
+        if uc.size == 0 or rc.size == 0:
+            continue
+        block = a_rows_h[:, uc].tocsr()[rc]
+        clo, chi = _component_ranges(block, rhs_all[rc], lo[cols_h[uc]], hi[cols_h[uc]], k, certify_only)
+        lo[cols_h[uc]], hi[cols_h[uc]] = clo, chi
+    return lo, hi
+
+
+class _LP:
+    """One component's reader system in HiGHS, re-solved for each objective from the previous basis."""
+
+    def __init__(self, block: sparse.csr_matrix, rhs: np.ndarray):
+        import highspy
+
+        # highspy.Highs prints a banner on stdout; its core class does not (only the CLI prints).
+        make = getattr(getattr(highspy, "_core", None), "_Highs", None) or highspy.Highs
+        self.h = make()
+        self.h.setOptionValue("output_flag", False)
+        # Each solve starts from the previous optimal basis; presolve would discard it.
+        self.h.setOptionValue("presolve", "off")
+        self.h.setOptionValue("solver", "simplex")
+        csc = sparse.csc_matrix(block)
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = csc.shape[1], csc.shape[0]
+        lp.col_cost_ = np.zeros(csc.shape[1])
+        lp.col_lower_ = np.zeros(csc.shape[1])
+        lp.col_upper_ = np.full(csc.shape[1], _LP_CAP)
+        lp.row_lower_ = np.asarray(rhs, dtype=np.float64)
+        lp.row_upper_ = np.asarray(rhs, dtype=np.float64)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+        lp.a_matrix_.value_ = csc.data.astype(np.float64)
+        self.h.passModel(lp)
+        self.n = csc.shape[1]
+        self.idx = np.arange(self.n, dtype=np.int32)
+        self.optimal = highspy.HighsModelStatus.kOptimal
+
+    def solve(self, cost: np.ndarray) -> np.ndarray | None:
+        """A minimiser of ``cost @ x``; None when the system has no solution."""
+        self.h.changeColsCost(self.n, self.idx, np.asarray(cost, dtype=np.float64))
+        self.h.run()
+        if self.h.getModelStatus() != self.optimal:
+            return None
+        return np.asarray(self.h.getSolution().col_value, dtype=np.float64)
+
+
+def _component_ranges(block: sparse.csr_matrix, rhs: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int,
+                      certify_only: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Ranges of one component's hidden cells; ``lo``/``hi`` start at the true values when the caller
+    knows them (protection), at +inf/-inf otherwise (approval). An empty range (lo > hi) means the
+    released figures contradict the relations."""
+    u = lo.size
+    lo, hi = lo.copy(), hi.copy()
+
+    def seen(x: np.ndarray | None) -> None:
+        if x is not None:
+            np.minimum(lo, x, out=lo)
+            np.maximum(hi, x, out=hi)
+
+    model = _LP(block, rhs)
+    if not np.isfinite(lo).all():
+        seen(model.solve(np.zeros(u)))
+        if not np.isfinite(lo).all():
+            return lo, hi  # infeasible: the caller reports it
+    if certify_only:
+        rng = np.random.default_rng(20261201)
+        for attempt in range(4):
+            open_ = hi - lo < k
+            if not open_.any():
+                break
+            w = open_.astype(np.float64)
+            if attempt >= 2:
+                w = w * rng.choice([-1.0, 1.0], size=u)
+            seen(model.solve(-w))
+            seen(model.solve(w))
+    todo = np.flatnonzero(hi - lo < k) if certify_only else np.arange(u)
+    for i in todo.tolist():
+        e = np.zeros(u)
+        e[i] = 1.0
+        seen(model.solve(-e))
+        if certify_only and hi[i] - lo[i] >= k:
+            continue
+        seen(model.solve(e))
+    hi[hi >= _LP_CAP * 0.999] = np.inf
+    return lo, hi
 
 
 # --------------------------------------------------------------------------------------------
@@ -622,6 +799,21 @@ class Link:
     over: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Counts of one row that share a denominator: in every row of ``table``,
+    ``sum(left) == sum(right)``.
+
+    Example: ``crp_gt10_above + crp_gt10_below == crp_ge40_above + crp_ge40_below`` (both sides are the
+    children with a CRP result). A reader can form it from any released row, so a hidden count on one
+    side must not follow from the other side.
+    """
+
+    table: str
+    left: tuple[str, ...]
+    right: tuple[str, ...]
+
+
 def _resolve_min_cell(min_cell: int | None) -> int:
     if min_cell is None:
         return config.min_cell()
@@ -633,7 +825,7 @@ def _resolve_min_cell(min_cell: int | None) -> int:
 class _Release:
     """Tables laid end to end as one vector of cells, with all their relations."""
 
-    def __init__(self, tables: Sequence[Table], links: Sequence[Link]):
+    def __init__(self, tables: Sequence[Table], links: Sequence[Link], identities: Sequence[Identity] = ()):
         names = [t.name for t in tables]
         if len(set(names)) != len(names):
             raise ValueError(f"table names repeat: {names}")
@@ -653,7 +845,17 @@ class _Release:
         self.n = n
         for link in links:
             self.relations += self._link_relations(link)
+        for ident in identities:
+            t = self.tables.get(ident.table)
+            if t is None:
+                raise ValueError(f"identity refers to unknown table {ident.table!r}")
+            missing = [m for m in (*ident.left, *ident.right) if m not in t.measures]
+            if missing:
+                raise ValueError(f"identity on table {ident.table!r}: {missing} are not its measures")
+        self.identities = tuple(identities)
         self._systems: dict[tuple[str, ...], tuple[_System, np.ndarray]] = {}
+        self._joint = None
+        self.groups: list[np.ndarray] = []
 
     def _link_relations(self, link: Link) -> list[Relation]:
         for name in (link.total, link.component):
@@ -705,6 +907,43 @@ class _Release:
             self._systems[holders] = (_System(cells.size, rels), cells)
         return self._systems[holders]
 
+    def joint(self):
+        """Every measure's cells as one vector, with every measure's relations and the identities
+        between measures: ``(A, start, labels)`` where measure ``m``'s local cell ``j`` is joint cell
+        ``start[m] + j``."""
+        if self._joint is None:
+            blocks, start, labels, at = [], {}, [], 0
+            for m in self.measures():
+                system, cells = self.system(m)
+                start[m] = at
+                blocks.append(system.A if system.m else sparse.csr_matrix((0, system.n)))
+                labels += [f"[{self.labels[c]}] {m}" for c in cells]
+                at += system.n
+            parts = [sparse.block_diag(blocks, format="csr")] if blocks else []
+            r_idx, c_idx, val, row = [], [], [], 0
+            groups = []
+            for ident in self.identities:
+                base = self.offset[ident.table]
+                n = len(self.tables[ident.table].frame)
+                members = []
+                for sign, side in ((1.0, ident.left), (-1.0, ident.right)):
+                    for m in side:
+                        _, cells = self.system(m)
+                        local = np.searchsorted(cells, base + np.arange(n))
+                        r_idx.append(row + np.arange(n))
+                        c_idx.append(start[m] + local)
+                        val.append(np.full(n, sign))
+                        members.append(start[m] + local)
+                groups.append(np.stack(members, axis=1))
+                row += n
+            self.groups = groups
+            if row:
+                parts.append(sparse.csr_matrix((np.concatenate(val), (np.concatenate(r_idx), np.concatenate(c_idx))),
+                                               shape=(row, at)))
+            a = sparse.vstack(parts, format="csr") if parts else sparse.csr_matrix((0, at))
+            self._joint = (a, start, labels)
+        return self._joint
+
     def measures(self) -> list[str]:
         seen: dict[str, None] = {}
         for t in self.tables.values():
@@ -717,22 +956,71 @@ class _Release:
         return np.concatenate(parts)
 
 
-def protect_tables(tables: Sequence[Table], links: Sequence[Link] = (), *,
-                   min_cell: int | None = None) -> dict[str, pd.DataFrame]:
-    """Protect tables released together; returns each table with Int64 measures and flag columns."""
+def protect_tables(tables: Sequence[Table], links: Sequence[Link] = (), identities: Sequence[Identity] = (), *,
+                   min_cell: int | None = None,
+                   forced: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+                   fixed: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> dict[str, pd.DataFrame]:
+    """Protect tables released together; returns each table with Int64 measures and flag columns.
+
+    Each measure is first protected on its own (exact test over its relations); then the release is
+    checked as one system (every measure, the identities between measures, non-negativity) by linear
+    programming, and cells are hidden until no hidden cell's feasible range is narrower than
+    ``min_cell``. ``forced`` (table -> measure -> row mask) hides cells for reasons outside the
+    release (other products, earlier releases); they are flagged secondary unless primary. ``fixed``
+    (same shape) marks cells another release already publishes: never hidden, known to the reader.
+    """
     k = _resolve_min_cell(min_cell)
     for t in tables:
         _validate_dims(t.frame, t.dims, t.name)
         _validate_counts(t.frame, t.measures, t.name)
-    release = _Release(tables, links)
+    forced = {**_forced_from_keys(tables), **(forced or {})}
+    release = _Release(tables, links, identities)
     out = {t.name: t.frame.reset_index(drop=True).copy() for t in tables}
-    for measure in release.measures():
+    measures = release.measures()
+    a, start, _ = release.joint()
+    values = {m: release.values(m) for m in measures}
+    force = {m: np.zeros(values[m].size, dtype=bool) for m in measures}
+    fix = {m: np.zeros(values[m].size, dtype=bool) for m in measures}
+    for target, given in ((force, forced), (fix, fixed)):
+        for name, per_measure in (given or {}).items():
+            for m, mask in per_measure.items():
+                if name in release.tables and m in release.tables[name].measures:
+                    _, cells = release.system(m)
+                    o = release.offset[name]
+                    local = np.searchsorted(cells, o + np.arange(len(release.tables[name].frame)))
+                    target[m][local[np.asarray(mask, dtype=bool)]] = True
+    joint_v = np.concatenate([values[m] for m in measures]).astype(np.float64) if measures else np.zeros(0)
+    owner = np.concatenate([np.full(values[m].size, i) for i, m in enumerate(measures)]) if measures else np.zeros(0, int)
+    runs: dict[str, _Run] = {}
+    new_cells: dict[str, np.ndarray] = {}
+    for measure in measures:
         system, cells = release.system(measure)
-        values = release.values(measure)
         try:
-            result = system.suppress(values, k)
+            runs[measure] = system.start(values[measure], k, force[measure], fix[measure])
         except _CellError as exc:
             raise ValueError(f"measure {measure!r}, [{release.labels[int(cells[exc.cell])]}]: {exc}") from exc
+    for _ in range(100):
+        for measure, cells_more in new_cells.items():
+            system, cells = release.system(measure)
+            try:
+                runs[measure].more(cells_more, k)
+            except (_CellError, ValueError) as exc:
+                raise ValueError(f"measure {measure!r}: {exc}") from exc
+        hidden = np.concatenate([runs[m].hidden & ~fix[m] for m in measures]) if measures else np.zeros(0, bool)
+        fixed_j = np.concatenate([fix[m] for m in measures]) if measures else np.zeros(0, bool)
+        extra = _widen(a, joint_v, hidden, k, release.groups, fixed_j)
+        if extra.size == 0:
+            break
+        grouped: dict[str, list[int]] = {}
+        for j in extra.tolist():
+            m = measures[int(owner[j])]
+            grouped.setdefault(m, []).append(j - start[m])
+        new_cells = {m: np.array(v, dtype=np.int64) for m, v in grouped.items()}
+    else:
+        raise ValueError("cannot protect: the joint interval check does not settle")
+    for measure in measures:
+        result = runs[measure].result(k)
+        result = Suppression(result.mask & ~fix[measure], np.where(fix[measure], "", result.reason))
         at = 0
         for name, t in release.tables.items():
             if measure not in t.measures:
@@ -747,6 +1035,82 @@ def protect_tables(tables: Sequence[Table], links: Sequence[Link] = (), *,
     return out
 
 
+# Cells to hide by their dimension values, set by the pipeline around a build (see :func:`hide_also`).
+_EXTRA_HIDDEN: contextvars.ContextVar[Mapping[str, Mapping[str, set[tuple[str, ...]]]] | None] = \
+    contextvars.ContextVar("extra_hidden", default=None)
+
+
+@contextlib.contextmanager
+def hide_also(keys: Mapping[str, Mapping[str, set[tuple[str, ...]]]]):
+    """Within the block, :func:`protect_tables` also hides these cells: table -> measure -> set of
+    dimension-value tuples (in the table's dimension order). The pipeline uses it to keep a candidate
+    from showing a small change against what is already published, without each builder knowing."""
+    token = _EXTRA_HIDDEN.set(keys)
+    try:
+        yield
+    finally:
+        _EXTRA_HIDDEN.reset(token)
+
+
+def _forced_from_keys(tables: Sequence[Table]) -> dict[str, dict[str, np.ndarray]]:
+    keys = _EXTRA_HIDDEN.get()
+    if not keys:
+        return {}
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for t in tables:
+        per = keys.get(t.name)
+        if not per:
+            continue
+        frame_keys = list(zip(*[t.frame[d].astype(str) for d in t.dims], strict=True))
+        for m, wanted in per.items():
+            if m in t.measures and wanted:
+                out.setdefault(t.name, {})[m] = np.array([k in wanted for k in frame_keys], dtype=bool)
+    return out
+
+
+def _widen(a: sparse.csr_matrix, v: np.ndarray, hidden: np.ndarray, k: int,
+           groups: Sequence[np.ndarray] = (), fixed: np.ndarray | None = None) -> np.ndarray:
+    """Released cells to hide so that the joint system comes closer to the interval guarantee.
+
+    First, in a row where one count of an identity is hidden, every count of that identity (one
+    side alone would give the other side's hidden part away); then any relation with exactly one
+    hidden cell; then, for every hidden cell whose feasible range is narrower than ``k``, the smallest
+    non-zero released cell sharing a relation with it.
+    """
+    if a.shape[0] == 0 or not hidden.any():
+        return np.zeros(0, dtype=np.int64)
+    extra = []
+    for g in groups:
+        hid = hidden[g]
+        partial = hid.any(axis=1) & ~hid.all(axis=1)
+        if partial.any():
+            cells = g[partial]
+            extra.append(cells[~hidden[cells]])
+    if extra:
+        return np.unique(np.concatenate(extra)).astype(np.int64)
+    absa = abs(a).tocsr()
+    per_row = absa @ hidden.astype(np.float64)
+    rows = np.flatnonzero(per_row == 1)
+    if rows.size == 0:
+        lo, hi = feasible_ranges(a, v, hidden, k)
+        narrow = np.flatnonzero(hidden & ~(hi - lo >= k))
+        if narrow.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        absc = absa.tocsc()
+        rows = np.unique(np.concatenate([absc.indices[absc.indptr[i]:absc.indptr[i + 1]] for i in narrow]))
+    picks = set()
+    for r in rows.tolist():
+        cells = absa.indices[absa.indptr[r]:absa.indptr[r + 1]]
+        cand = cells[~hidden[cells]]
+        if fixed is not None:
+            cand = cand[~fixed[cand]]
+        if cand.size == 0:
+            continue
+        key = np.where(v[cand] > 0, v[cand], np.inf)
+        picks.add(int(cand[np.argmin(key)]))
+    return np.array(sorted(picks), dtype=np.int64)
+
+
 def protect(frame: pd.DataFrame, dims: Sequence[str], measures: Sequence[str], *,
             min_cell: int | None = None) -> pd.DataFrame:
     """Protect one table with margins (see :func:`add_margins`)."""
@@ -758,15 +1122,22 @@ def protect(frame: pd.DataFrame, dims: Sequence[str], measures: Sequence[str], *
 # --------------------------------------------------------------------------------------------
 
 
-def check_tables(tables: Sequence[Table], links: Sequence[Link] = (), *,
+def check_tables(tables: Sequence[Table], links: Sequence[Link] = (), identities: Sequence[Identity] = (), *,
                  min_cell: int | None = None) -> list[str]:
-    """Violations in a release as it would be published; approval refuses unless this is empty."""
+    """Violations in a release as it would be published; approval refuses unless this is empty.
+
+    Besides the per-cell rules, the whole release is one linear system (every measure's margins and
+    links, the identities between measures, non-negativity): a hidden cell whose feasible range is
+    narrower than ``min_cell`` is a violation, named with its range.
+    """
     k = _resolve_min_cell(min_cell)
     problems: list[str] = []
     try:
-        release = _Release(tables, links)
+        release = _Release(tables, links, identities)
     except ValueError as exc:
         return [f"relations cannot be derived: {exc}"]
+    joint_ok = True
+    joint_v: dict[str, np.ndarray] = {}
     for measure in release.measures():
         system, cells = release.system(measure)
         vals, present, ok = [], [], True
@@ -803,9 +1174,11 @@ def check_tables(tables: Sequence[Table], links: Sequence[Link] = (), *,
             vals.append(np.nan_to_num(arr, nan=0.0))
             present.append(~na)
         if not ok or not vals:
+            joint_ok = False
             continue
         v = np.concatenate(vals)
         known = np.concatenate(present)
+        joint_v[measure] = np.where(known, v, np.nan)
         hidden = ~known
         labels = [release.labels[c] for c in cells]
         for c in np.flatnonzero(system.recoverable(hidden)):
@@ -822,13 +1195,95 @@ def check_tables(tables: Sequence[Table], links: Sequence[Link] = (), *,
         for r in np.flatnonzero((unknowns == 0) & (np.abs(a @ v) > 0)):
             problems.append(f"[{labels[system.tot[r]]}] {measure}: released total differs from the sum "
                             "of its released components")
+    if joint_ok and joint_v:
+        problems += interval_problems(release, joint_v, k)
     return problems
+
+
+def interval_problems(release: _Release, values: Mapping[str, np.ndarray], k: int) -> list[str]:
+    """The interval guarantee on a release's joint system (released values, NaN where hidden)."""
+    a, _, labels = release.joint()
+    v = np.concatenate([values[m] for m in release.measures()])
+    hidden = np.isnan(v)
+    lo, hi = feasible_ranges(a, v, hidden, k)
+    out = []
+    for j in np.flatnonzero(hidden & (lo > hi)):
+        out.append(f"{labels[j]}: the released figures contradict the relations around this hidden cell")
+    for j in np.flatnonzero(hidden & (lo <= hi) & (hi - lo < k)):
+        out.append(f"{labels[j]}: hidden value's feasible range [{lo[j]:.4g}, {hi[j]:.4g}] is narrower "
+                   f"than min_cell {k}")
+    return out
 
 
 def check(frame: pd.DataFrame, dims: Sequence[str], measures: Sequence[str], *,
           min_cell: int | None = None) -> list[str]:
     """:func:`check_tables` for a single table."""
     return check_tables([Table("table", frame, tuple(dims), tuple(measures))], min_cell=min_cell)
+
+
+# --------------------------------------------------------------------------------------------
+# Quantiles that cannot pin a person
+# --------------------------------------------------------------------------------------------
+
+
+def _quantile_shift(q: float) -> float:
+    """Half the step of the positions q(n-1) can take, so the shifted position is never whole."""
+    from fractions import Fraction
+
+    return 0.5 / Fraction(q).limit_denominator(1000).denominator
+
+
+def quantile_position(q: float, n: int) -> float:
+    """0-based position in the sorted values of the released quantile at level ``q``.
+
+    Linear interpolation (type 7, ``q(n-1)``) moved by half a position step, so the position is never
+    a whole number: every released quantile blends two neighbouring values with non-zero weights and
+    never equals one person's value. The shift is at most a quarter of one rank (at P50).
+    """
+    return q * (n - 1) + _quantile_shift(q)
+
+
+def quantile_ok(q: float, n: int, k: int) -> bool:
+    """The release rule: at least ``k`` measured values lie below the lower and above the upper of the
+    two values the quantile blends, so no order statistic, and no minimum or maximum, is determined."""
+    if n < 2:
+        return False
+    j = int(np.floor(quantile_position(q, n)))
+    return j >= k and n - 2 - j >= k
+
+
+def quantile_min_n(q: float, k: int) -> int:
+    """Smallest number of measured values from which :func:`quantile_ok` releases level ``q``."""
+    n = 2
+    while not quantile_ok(q, n, k):
+        n += 1
+    return n
+
+
+def safe_quantile(values: np.ndarray, q: float, k: int, decimals: int | None = None) -> float:
+    """The released quantile of ``values`` (NaN ignored), or NaN where the rule withholds it."""
+    x = np.sort(np.asarray(values, dtype=np.float64)[~np.isnan(np.asarray(values, dtype=np.float64))])
+    if not quantile_ok(q, x.size, k):
+        return float("nan")
+    h = quantile_position(q, x.size)
+    j = int(np.floor(h))
+    out = x[j] + (h - j) * (x[j + 1] - x[j])
+    return float(round(out, decimals)) if decimals is not None else float(out)
+
+
+def quantile_sql(column: str, levels: Mapping[str, float], k: int, decimals: int) -> tuple[str, dict[str, str]]:
+    """DuckDB for :func:`safe_quantile`: an aggregate (sorted values of the group) and one expression
+    per level over it. ``column`` must be a trusted identifier; the aggregate is named ``<column>__l``."""
+    agg = (f"count({column})::BIGINT AS {column}__n, "
+           f"list_sort(list({column}) FILTER (WHERE {column} IS NOT NULL)) AS {column}__l")
+    exprs = {}
+    for name, q in levels.items():
+        h = f"({float(q)!r} * ({column}__n - 1) + {_quantile_shift(q)!r})"
+        j = f"floor({h})::BIGINT"
+        lo, hi = f"{column}__l[{j} + 1]", f"{column}__l[{j} + 2]"
+        ok = f"({column}__n >= 2 AND {j} >= {int(k)} AND {column}__n - 2 - {j} >= {int(k)})"
+        exprs[name] = f"CASE WHEN {ok} THEN round({lo} + ({h} - {j}) * ({hi} - {lo}), {int(decimals)}) END"
+    return agg, exprs
 
 
 # --------------------------------------------------------------------------------------------

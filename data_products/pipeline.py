@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,8 +17,10 @@ from datetime import UTC, datetime
 import duckdb
 import pandas as pd
 
-from data_products import approved
+from data_products import approved, differencing, disclosure
 from data_products.config import min_cell, paths
+
+log = logging.getLogger(__name__)
 
 
 def _discover() -> dict[str, str]:
@@ -72,8 +75,11 @@ def process(products: list[str] | None = None) -> list[str]:
     con = duckdb.connect(str(p.restricted_db), read_only=True)
     ids = []
     try:
-        for product_id in products or list(BUILDERS):
-            cand: Candidate = _module(product_id).build(con)
+        # A product that publishes figures of the others' records (PROCESS_LAST) is protected against
+        # their new candidates, so it is built after them.
+        order = sorted(products or list(BUILDERS), key=lambda p: bool(getattr(_module(p), "PROCESS_LAST", False)))
+        for product_id in order:
+            cand: Candidate = _against_published(product_id, _module(product_id), con)
             now = datetime.now(UTC)
             cand.meta.update(
                 product_id=product_id,
@@ -90,6 +96,45 @@ def process(products: list[str] | None = None) -> list[str]:
     finally:
         con.close()
     return ids
+
+
+def _published_counts(product_id: str, mod) -> list[tuple[str, list]]:
+    return [(rid, mod.count_tables(tables)) for rid, tables in approved.published(product_id)]
+
+
+def _against_published(product_id: str, mod, con) -> Candidate:
+    """Build a candidate that shows no small change against the releases already published.
+
+    See :mod:`data_products.differencing`: an update that changes no released count by ``min_cell``
+    or more is held (the current figures are republished unchanged); otherwise the counts that changed
+    by 1 to ``min_cell``-1 are hidden and the product rebuilt, until none is left.
+    """
+    cand: Candidate = mod.build(con)
+    published = _published_counts(product_id, mod)
+    if not published:
+        return cand
+    k = min_cell()
+    live_id = approved.current_release_id(product_id)
+    hide: differencing.Keys = {}
+    for _ in range(5):
+        small: differencing.Keys = {}
+        large = False
+        for rid, tables in published:
+            c = differencing.compare(tables, mod.count_tables(cand.tables), k)
+            small = differencing.merge(small, c.small)
+            large |= c.large and rid == live_id
+        if differencing.empty(small):
+            return cand
+        if not large:
+            live = approved.current(product_id)
+            meta = {key: v for key, v in live.meta.items() if key not in approved.VOLATILE_META}
+            meta["held_from"] = live_id
+            log.info("%s: no released count changed by %d or more since %s; its figures are held", product_id, k, live_id)
+            return Candidate(product_id, {name: frame.copy() for name, frame in live.tables.items()}, meta)
+        hide = differencing.merge(hide, small)
+        with disclosure.hide_also(hide):
+            cand = mod.build(con)
+    raise RuntimeError(f"{product_id}: small changes against earlier releases remain after hiding them")
 
 
 def latest_candidate(product_id: str) -> str:
@@ -125,7 +170,11 @@ def approve(release_id: str, approver, *, os_user: str | None = None) -> dict:
         product_id = meta["product_id"]
 
         # --- checks: every reason this candidate must not be published ---------------------------
-        problems = _module(product_id).check(tables, meta)
+        mod = _module(product_id)
+        # Against every release published before: no released count may change by 1..min_cell-1.
+        problems = differencing.problems(_published_counts(product_id, mod), mod.count_tables(tables),
+                                         max(meta.get("min_cell") or 0, min_cell()))
+        problems += mod.check(tables, meta)
         if meta.get("min_cell", 0) < min_cell():
             problems.append(f"built with min_cell={meta.get('min_cell')} below the configured {min_cell()}")
         if problems:

@@ -18,7 +18,7 @@ from data_products.products.elderly_weight.spec import (
     PRODUCT_ID,
 )
 
-__all__ = ["PRODUCT_ID", "build", "check"]
+__all__ = ["PRODUCT_ID", "build", "check", "count_tables"]
 
 DIMS = {
     "district_cube": ("district", "age_band", "sex", "category"),
@@ -42,6 +42,10 @@ LINKS = (
 
 def _declared(tables: dict[str, pd.DataFrame]) -> list[Table]:
     return [Table(name, tables[name], dims, ("n",)) for name, dims in DIMS.items()]
+
+
+# The count tables this release protects, by name: what `approve` compares with earlier releases.
+count_tables = _declared
 
 
 def build(con: duckdb.DuckDBPyConnection):

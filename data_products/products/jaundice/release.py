@@ -91,6 +91,10 @@ def _declared(tables: dict[str, pd.DataFrame]) -> list[Table]:
     return out
 
 
+# The count tables this release protects, by name: what `approve` compares with earlier releases.
+count_tables = _declared
+
+
 # --- build ----------------------------------------------------------------------------------------
 
 

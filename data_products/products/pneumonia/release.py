@@ -10,9 +10,11 @@ import duckdb
 import pandas as pd
 
 from data_products import disclosure
-from data_products.disclosure import ALL, Link, Table
+from data_products.config import min_cell
+from data_products.disclosure import ALL, Identity, Link, Table
 from data_products.products.pneumonia import builder
 from data_products.products.pneumonia.spec import (  # noqa: F401 - PRODUCT_ID names the release
+    CUTOFFS,
     MARKERS,
     PATHOGENS,
     PRODUCT_ID,
@@ -28,6 +30,38 @@ DIMS = {
 # The city's monthly totals appear in both tables; declaring that each city-month total is the sum
 # of the facilities' months stops a facility's figure being had by subtraction across tables.
 LINKS = (Link(total="district_cube", component="facility_month", on={"month": "month"}, over=("facility_id",)),)
+QUANTILE_RULE = (
+    "A quantile is released only when at least min_cell measured values lie below and above the two values "
+    "it blends (P10/P90 from about 100 values, P25/P75 from about 40, the median from 22); it is the "
+    "linear interpolation moved by half a position step, so it never equals one child's value; rounded to "
+    "the decimals the laboratory records; minima and maxima are never released."
+)
+
+
+# Pathogens reported by one test: the influenza panel gives A and B together, so both have the same
+# number of children tested in every cell.
+TESTED_TOGETHER = (("flua", "flub"),)
+
+
+def _marker_pair(marker: str) -> tuple[str, str]:
+    """The counts above and below the marker's first cut-off: together, the children measured."""
+    c = next(c for c in CUTOFFS if c.marker == marker)
+    return f"{c.id}_above", f"{c.id}_below"
+
+
+def identities() -> tuple[Identity, ...]:
+    """Counts of a cell that share a denominator, as a reader sees them: the two cut-offs of one
+    marker split the same measured children; pathogens tested together split the same tested ones."""
+    pairs = []
+    for m in MARKERS:
+        cuts = [c for c in CUTOFFS if c.marker == m]
+        pairs += [((f"{a.id}_above", f"{a.id}_below"), (f"{b.id}_above", f"{b.id}_below"))
+                  for a, b in zip(cuts, cuts[1:], strict=False)]
+    pairs += [((f"{a}_pos", f"{a}_neg"), (f"{b}_pos", f"{b}_neg")) for a, b in TESTED_TOGETHER]
+    return tuple(Identity(name, left, right) for name in DIMS for left, right in pairs)
+
+
+IDENTITIES = identities()
 
 
 def _declared(tables: dict[str, pd.DataFrame]) -> list[Table]:
@@ -35,10 +69,28 @@ def _declared(tables: dict[str, pd.DataFrame]) -> list[Table]:
     return [Table(name, tables[name], dims, measures) for name, dims in DIMS.items()]
 
 
-def _mask_quantiles(frame: pd.DataFrame) -> pd.DataFrame:
-    """Quantiles only where the cell's case count is itself released."""
-    hidden = frame["cases"].isna()
-    for col in quantile_columns():
+# The count tables this release protects, by name: what `approve` compares with earlier releases.
+count_tables = _declared
+
+
+def _quantile_withheld(frame: pd.DataFrame, k: int) -> dict[str, pd.Series]:
+    """Per quantile column, the rows where it must not be released: the cell's case count or the
+    marker's measured count (above + below its cut-off) is hidden, or too few values were measured
+    for that level (:func:`disclosure.quantile_ok`)."""
+    out = {}
+    for m in MARKERS:
+        above, below = _marker_pair(m)
+        n = frame[above].astype("Float64") + frame[below].astype("Float64")
+        unknown = frame["cases"].isna() | n.isna()
+        nn = n.fillna(0).astype(float)
+        for q, level in QUANTILES.items():
+            # The rule is monotone in n: from its smallest n on, every larger n passes too.
+            out[f"{m}_{q}"] = unknown | (nn < disclosure.quantile_min_n(level, k))
+    return out
+
+
+def _mask_quantiles(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+    for col, hidden in _quantile_withheld(frame, k).items():
         frame.loc[hidden, col] = float("nan")
     return frame
 
@@ -55,13 +107,26 @@ def _mask_pathogen_markers(markers: pd.DataFrame, cube: pd.DataFrame) -> pd.Data
     return out
 
 
+def _pathogen_rule_problems(pm: pd.DataFrame, k: int) -> list[str]:
+    """Measured values among positives are at most the positives: a level needs at least that many."""
+    out = []
+    n = pm["n"].astype("Float64").fillna(0).astype(float)
+    for m in MARKERS:
+        for q, level in QUANTILES.items():
+            need = disclosure.quantile_min_n(level, k)
+            bad = pm[f"{m}_{q}"].notna() & (n < need)
+            out += [f"[pathogen_markers row {i}] {m}_{q} released for fewer than {need} values" for i in pm.index[bad]]
+    return out
+
+
 def build(con: duckdb.DuckDBPyConnection):
     from data_products.pipeline import Candidate
 
     raw = builder.raw_tables(con)
-    protected = disclosure.protect_tables(_declared(raw), LINKS)
-    cube = _mask_quantiles(protected["district_cube"])
-    facility = _mask_quantiles(protected["facility_month"])
+    k = min_cell()
+    protected = disclosure.protect_tables(_declared(raw), LINKS, IDENTITIES)
+    cube = _mask_quantiles(protected["district_cube"], k)
+    facility = _mask_quantiles(protected["facility_month"], k)
     markers = _mask_pathogen_markers(raw["pathogen_markers"], cube)
     months = sorted(m for m in cube["month"].unique() if m != ALL)
     meta = {
@@ -72,9 +137,12 @@ def build(con: duckdb.DuckDBPyConnection):
         "time_span": [months[0], months[-1]] if months else [],
         "suppression_rule": (
             "No count from 1 to min_cell-1 is shown (primary); further cells are hidden so that no hidden "
-            "cell can be recovered from totals or margins (secondary). Rates, shares and quantiles are "
-            "computed only from released cells."
+            "cell's feasible range, from every released count of the release and the relations between them "
+            "(margins, facilities in the city, cut-offs of one marker, pathogens tested together), is narrower "
+            "than min_cell (secondary). Rates and shares are computed only from released cells. "
+            + QUANTILE_RULE
         ),
+        "quantile_min_values": {q: disclosure.quantile_min_n(level, k) for q, level in QUANTILES.items()},
         "measures": count_measures(),
         "quantiles": list(QUANTILES),
         "markers": list(MARKERS),
@@ -84,12 +152,16 @@ def build(con: duckdb.DuckDBPyConnection):
 
 
 def check(tables: dict[str, pd.DataFrame], meta: dict) -> list[str]:
-    problems = disclosure.check_tables(_declared(tables), LINKS, min_cell=meta.get("min_cell"))
+    k = max(meta.get("min_cell") or 0, min_cell())
+    problems = disclosure.check_tables(_declared(tables), LINKS, IDENTITIES, min_cell=meta.get("min_cell"))
     for name in DIMS:
         frame = tables[name]
-        leaked = frame["cases"].isna() & frame[quantile_columns()].notna().any(axis=1)
-        problems += [f"[{name} row {i}] quantiles released for a suppressed cell" for i in frame.index[leaked]]
+        for col, withheld in _quantile_withheld(frame, k).items():
+            leaked = withheld & frame[col].notna()
+            problems += [f"[{name} row {i}] {col} released without enough measured values behind it "
+                         "(or with its counts hidden)" for i in frame.index[leaked]]
     pm = tables["pathogen_markers"]
+    problems += _pathogen_rule_problems(pm, k)
     leaked = (pm["n"].isna() | (pm["n"] == 0)) & pm[quantile_columns()].notna().any(axis=1)
     problems += [f"[pathogen_markers row {i}] quantiles released without a released count" for i in pm.index[leaked]]
     small = pm["n"].notna() & (pm["n"] > 0) & (pm["n"] < (meta.get("min_cell") or 10))

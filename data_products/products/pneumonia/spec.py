@@ -15,6 +15,8 @@ __all__ = ["AGE_BANDS", "CUTOFFS", "MARKERS", "PATHOGENS", "PRODUCT_ID", "QUANTI
 
 PRODUCT_ID = "pneumonia_atlas"
 QUANTILES = {"p10": 0.10, "p25": 0.25, "p50": 0.50, "p75": 0.75, "p90": 0.90}
+# Decimals the laboratories record each marker with: released quantiles are rounded to them.
+DECIMALS = {"crp_mg_l": 1, "pct_ng_ml": 2, "wbc_10e9_l": 2, "neut_pct": 1, "il6_pg_ml": 1}
 
 
 # Upper limits of the WBC reference intervals (×10⁹/L, venous blood) by age, from WS/T 779-2021

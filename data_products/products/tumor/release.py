@@ -74,6 +74,10 @@ def _declared(tables: dict[str, pd.DataFrame]) -> list[Table]:
     return [Table(name, tables[name], dims, (MEASURE,)) for name, dims in DIMS.items()]
 
 
+# The count tables this release protects, by name: what `approve` compares with earlier releases.
+count_tables = _declared
+
+
 def build(con: duckdb.DuckDBPyConnection):
     from data_products.pipeline import Candidate
 

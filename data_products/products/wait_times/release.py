@@ -58,6 +58,14 @@ def _backtest_declared(frame: pd.DataFrame) -> list[Table]:
     return [Table("backtest", frame, builder.BACKTEST_DIMS, ("n_test",))]
 
 
+def count_tables(tables: dict[str, pd.DataFrame]) -> list[Table]:
+    """The count tables this release protects, by name: what `approve` compares with earlier releases."""
+    out = _declared(tables)
+    if len(tables.get("backtest", ())):
+        out += _backtest_declared(tables["backtest"])
+    return out
+
+
 def _mask(frame: pd.DataFrame, count: str, stats: tuple[str, ...]) -> pd.DataFrame:
     hidden = frame[count].isna()
     for col in stats:
