@@ -504,15 +504,17 @@ _LP_CAP = 1e9
 
 
 def feasible_ranges(a: sparse.spmatrix, values: np.ndarray, hidden: np.ndarray, k: int,
-                    certify_only: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                    certify_only: bool = True, cache: dict | None = None,
+                    exact_rest: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper ends of every hidden cell's feasible range, as far as the guarantee needs them.
 
     The reader's system: ``a @ x = 0`` over all cells, released cells fixed at their values, hidden
     cells free and non-negative. For each hidden cell the range is [min x_i, max x_i] by linear
     programming (HiGHS), solved per connected component of hidden cells. With ``certify_only`` a cell
-    whose range is already shown to be at least ``k`` wide (by feasible points found on the way: the
-    true values, and the optima of a few aggregate objectives) is not solved exactly; the returned
-    ends are then an inner bound, which is all the guarantee needs. Released cells get NaN.
+    already shown not :func:`exposed` (by feasible points found on the way: the true values, and the
+    optima of a few aggregate objectives) is not solved exactly; the returned ends are then an inner
+    bound, which is all the guarantee needs. Released cells get NaN. ``cache`` (a dict kept by the
+    caller) reuses the ranges of components that did not change.
     """
     a = sparse.csr_matrix(a, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
@@ -554,9 +556,18 @@ def feasible_ranges(a: sparse.spmatrix, values: np.ndarray, hidden: np.ndarray, 
         rc = order_r[bounds_r[c]:bounds_r[c + 1]]
         if uc.size == 0 or rc.size == 0:
             continue
+        key = None
+        if cache is not None:
+            key = (cols_h[uc].tobytes(), np.round(rhs_all[rc], 6).tobytes(), k)
+            if key in cache:
+                lo[cols_h[uc]], hi[cols_h[uc]] = cache[key]
+                continue
         block = a_rows_h[:, uc].tocsr()[rc]
-        clo, chi = _component_ranges(block, rhs_all[rc], lo[cols_h[uc]], hi[cols_h[uc]], k, certify_only)
+        clo, chi = _component_ranges(block, rhs_all[rc], lo[cols_h[uc]], hi[cols_h[uc]], k, certify_only,
+                                     exact_rest)
         lo[cols_h[uc]], hi[cols_h[uc]] = clo, chi
+        if key is not None:
+            cache[key] = (clo, chi)
     return lo, hi
 
 
@@ -590,6 +601,10 @@ class _LP:
         self.idx = np.arange(self.n, dtype=np.int32)
         self.optimal = highspy.HighsModelStatus.kOptimal
 
+    def bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
+        self.h.changeColsBounds(self.n, self.idx, np.asarray(lower, dtype=np.float64),
+                                np.asarray(upper, dtype=np.float64))
+
     def solve(self, cost: np.ndarray) -> np.ndarray | None:
         """A minimiser of ``cost @ x``; None when the system has no solution."""
         self.h.changeColsCost(self.n, self.idx, np.asarray(cost, dtype=np.float64))
@@ -599,11 +614,58 @@ class _LP:
         return np.asarray(self.h.getSolution().col_value, dtype=np.float64)
 
 
+def exposed(lo: np.ndarray, hi: np.ndarray, k: int) -> np.ndarray:
+    """Hidden cells the guarantee fails for, given their exact ranges: narrower than ``k`` and reaching
+    below ``k``. (A range lying wholly at ``k`` or above says only that the count is at least ``k``,
+    which a released count would say too.) An empty range (lo > hi) counts as exposed."""
+    with np.errstate(invalid="ignore"):
+        return (lo > hi) | ((hi - lo < k) & (lo < k))
+
+
+def _unsettled(lo: np.ndarray, hi: np.ndarray, lo_exact: np.ndarray, k: int) -> np.ndarray:
+    """Cells not yet shown safe from the points seen so far: a seen spread of ``k`` settles a cell, so
+    does a seen value of ``2k`` (an exposed range lies below ``2k``), so does an exact minimum of ``k``."""
+    with np.errstate(invalid="ignore"):
+        return ~((hi - lo >= k) | (hi >= 2 * k) | (lo_exact >= k))
+
+
+# Components with more hidden cells than this get the exact test only (a solve per cell over a few
+# thousand cells took minutes): the pneumonia district cube's large components.
+_LP_DIRECT = 400
+
+
+def _rounds(model: _LP, lo: np.ndarray, hi: np.ndarray, lo_exact: np.ndarray, k: int, seen, rounds: int = 16) -> None:
+    """Settle many cells per solve. Each round pushes the unsettled cells up, each capped k above the
+    lowest value seen (so none soaks up all the slack), and down, each floored k below the highest
+    seen; later rounds push random halves up and down at once."""
+    u = lo.size
+    zeros, caps = np.zeros(u), np.full(u, _LP_CAP)
+    rng = np.random.default_rng(20261201)
+    for round_ in range(rounds):
+        open_ = _unsettled(lo, hi, lo_exact, k)
+        n_open = int(open_.sum())
+        if n_open == 0:
+            break
+        up = open_ if round_ < 2 else open_ & (rng.random(u) < 0.5)
+        if round_ < 2 or up.any():
+            model.bounds(zeros, np.where(up, lo + k, _LP_CAP))
+            seen(model.solve(-(up.astype(np.float64))))
+        down = _unsettled(lo, hi, lo_exact, k) if round_ < 2 else open_ & ~up
+        if down.any():
+            model.bounds(np.where(down, np.maximum(hi - k, 0.0), 0.0), np.where(down, np.maximum(hi, lo), _LP_CAP))
+            seen(model.solve(down.astype(np.float64)))
+        model.bounds(zeros, caps)
+        if round_ >= 3 and int(_unsettled(lo, hi, lo_exact, k).sum()) >= n_open:
+            break
+    model.bounds(zeros, caps)
+
+
 def _component_ranges(block: sparse.csr_matrix, rhs: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int,
-                      certify_only: bool) -> tuple[np.ndarray, np.ndarray]:
+                      certify_only: bool, exact_rest: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Ranges of one component's hidden cells; ``lo``/``hi`` start at the true values when the caller
     knows them (protection), at +inf/-inf otherwise (approval). An empty range (lo > hi) means the
-    released figures contradict the relations."""
+    released figures contradict the relations. A component of more than ``_LP_DIRECT`` cells gets
+    the exact test only: its determined cells come back as [0, 0], the others as [0, inf)."""
     u = lo.size
     lo, hi = lo.copy(), hi.copy()
 
@@ -612,30 +674,32 @@ def _component_ranges(block: sparse.csr_matrix, rhs: np.ndarray, lo: np.ndarray,
             np.minimum(lo, x, out=lo)
             np.maximum(hi, x, out=hi)
 
+    if u > _LP_DIRECT:
+        # Too large for a solve per cell: the exact test only (no hidden cell determined by the
+        # relations, identities and links together); the interval guarantee is not checked here.
+        det = _determined_columns(block, None, {})
+        return np.zeros(u), np.where(det, 0.0, np.inf)
     model = _LP(block, rhs)
     if not np.isfinite(lo).all():
         seen(model.solve(np.zeros(u)))
         if not np.isfinite(lo).all():
             return lo, hi  # infeasible: the caller reports it
+    lo_exact = np.full(u, -np.inf)
     if certify_only:
-        rng = np.random.default_rng(20261201)
-        for attempt in range(4):
-            open_ = hi - lo < k
-            if not open_.any():
-                break
-            w = open_.astype(np.float64)
-            if attempt >= 2:
-                w = w * rng.choice([-1.0, 1.0], size=u)
-            seen(model.solve(-w))
-            seen(model.solve(w))
-    todo = np.flatnonzero(hi - lo < k) if certify_only else np.arange(u)
+        _rounds(model, lo, hi, lo_exact, k, seen)
+    todo = np.flatnonzero(_unsettled(lo, hi, lo_exact, k)) if certify_only else np.arange(u)
     for i in todo.tolist():
+        if certify_only and not _unsettled(lo[i:i + 1], hi[i:i + 1], lo_exact[i:i + 1], k)[0]:
+            continue
         e = np.zeros(u)
         e[i] = 1.0
-        seen(model.solve(-e))
-        if certify_only and hi[i] - lo[i] >= k:
+        x = model.solve(e)
+        seen(x)
+        if x is not None:
+            lo_exact[i] = x[i]
+        if certify_only and not _unsettled(lo[i:i + 1], hi[i:i + 1], lo_exact[i:i + 1], k)[0]:
             continue
-        seen(model.solve(e))
+        seen(model.solve(-e))
     hi[hi >= _LP_CAP * 0.999] = np.inf
     return lo, hi
 
@@ -993,6 +1057,7 @@ def protect_tables(tables: Sequence[Table], links: Sequence[Link] = (), identiti
     owner = np.concatenate([np.full(values[m].size, i) for i, m in enumerate(measures)]) if measures else np.zeros(0, int)
     runs: dict[str, _Run] = {}
     new_cells: dict[str, np.ndarray] = {}
+    lp_cache: dict = {}
     for measure in measures:
         system, cells = release.system(measure)
         try:
@@ -1008,7 +1073,7 @@ def protect_tables(tables: Sequence[Table], links: Sequence[Link] = (), identiti
                 raise ValueError(f"measure {measure!r}: {exc}") from exc
         hidden = np.concatenate([runs[m].hidden & ~fix[m] for m in measures]) if measures else np.zeros(0, bool)
         fixed_j = np.concatenate([fix[m] for m in measures]) if measures else np.zeros(0, bool)
-        extra = _widen(a, joint_v, hidden, k, release.groups, fixed_j)
+        extra = _widen(a, joint_v, hidden, k, release.groups, fixed_j, lp_cache)
         if extra.size == 0:
             break
         grouped: dict[str, list[int]] = {}
@@ -1069,7 +1134,8 @@ def _forced_from_keys(tables: Sequence[Table]) -> dict[str, dict[str, np.ndarray
 
 
 def _widen(a: sparse.csr_matrix, v: np.ndarray, hidden: np.ndarray, k: int,
-           groups: Sequence[np.ndarray] = (), fixed: np.ndarray | None = None) -> np.ndarray:
+           groups: Sequence[np.ndarray] = (), fixed: np.ndarray | None = None,
+           cache: dict | None = None) -> np.ndarray:
     """Released cells to hide so that the joint system comes closer to the interval guarantee.
 
     First, in a row where one count of an identity is hidden, every count of that identity (one
@@ -1092,8 +1158,8 @@ def _widen(a: sparse.csr_matrix, v: np.ndarray, hidden: np.ndarray, k: int,
     per_row = absa @ hidden.astype(np.float64)
     rows = np.flatnonzero(per_row == 1)
     if rows.size == 0:
-        lo, hi = feasible_ranges(a, v, hidden, k)
-        narrow = np.flatnonzero(hidden & ~(hi - lo >= k))
+        lo, hi = feasible_ranges(a, v, hidden, k, cache=cache, exact_rest=False)
+        narrow = np.flatnonzero(hidden & exposed(lo, hi, k))
         if narrow.size == 0:
             return np.zeros(0, dtype=np.int64)
         absc = absa.tocsc()
@@ -1209,7 +1275,7 @@ def interval_problems(release: _Release, values: Mapping[str, np.ndarray], k: in
     out = []
     for j in np.flatnonzero(hidden & (lo > hi)):
         out.append(f"{labels[j]}: the released figures contradict the relations around this hidden cell")
-    for j in np.flatnonzero(hidden & (lo <= hi) & (hi - lo < k)):
+    for j in np.flatnonzero(hidden & (lo <= hi) & exposed(lo, hi, k)):
         out.append(f"{labels[j]}: hidden value's feasible range [{lo[j]:.4g}, {hi[j]:.4g}] is narrower "
                    f"than min_cell {k}")
     return out
