@@ -129,8 +129,11 @@ def _against_published(product_id: str, mod, con) -> Candidate:
             live = approved.current(product_id)
             meta = {key: v for key, v in live.meta.items() if key not in approved.VOLATILE_META}
             meta["held_from"] = live_id
-            log.info("%s: no released count changed by %d or more since %s; its figures are held", product_id, k, live_id)
-            return Candidate(product_id, {name: frame.copy() for name, frame in live.tables.items()}, meta)
+            # A current release that today's rules would refuse is not republished: protect anew.
+            if not mod.check(live.tables, {**meta, "min_cell": k}):
+                log.info("%s: no released count changed by %d or more since %s; its figures are held",
+                         product_id, k, live_id)
+                return Candidate(product_id, {name: frame.copy() for name, frame in live.tables.items()}, meta)
         hide = differencing.merge(hide, small)
         with disclosure.hide_also(hide):
             cand = mod.build(con)
