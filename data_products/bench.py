@@ -86,9 +86,14 @@ def _duckdb_path(n: int, workdir: str) -> dict:
     return {"load_s": load, "aggregate_s": agg, "cells": len(tables["district_cube"]), "peak_mb": _peak_mb()}
 
 
-def pandas_cube(frame: pd.DataFrame) -> pd.DataFrame:
-    """The same district x month x age band x sex cube with every margin, in plain pandas."""
-    from data_products.products.pneumonia.spec import CUTOFFS, MARKERS, PATHOGENS, QUANTILES
+def pandas_cube(frame: pd.DataFrame, released_quantiles: bool = False) -> pd.DataFrame:
+    """The same district x month x age band x sex cube with every margin, in plain pandas.
+
+    ``released_quantiles`` applies the release rule (:func:`data_products.disclosure.safe_quantile`)
+    as the builder does; the benchmark times plain pandas quantiles."""
+    from data_products.config import min_cell
+    from data_products.disclosure import safe_quantile
+    from data_products.products.pneumonia.spec import CUTOFFS, DECIMALS, MARKERS, PATHOGENS, QUANTILES
 
     f = frame.copy()
     f["month"] = pd.to_datetime(f["admission_date"]).dt.strftime("%Y-%m")
@@ -113,7 +118,11 @@ def pandas_cube(frame: pd.DataFrame) -> pd.DataFrame:
         for keep in itertools.combinations(dims, r):
             g = f.groupby(list(keep)) if keep else f.assign(_all=0).groupby("_all")
             summed = g[counts].sum()
-            qs = [g[m].quantile(v).rename(f"{m}_{q}") for m in MARKERS for q, v in QUANTILES.items()]
+            if released_quantiles:
+                qs = [g[m].apply(lambda x, v=v, m=m: safe_quantile(x.to_numpy(dtype=float), v, min_cell(), DECIMALS[m]))
+                      .rename(f"{m}_{q}") for m in MARKERS for q, v in QUANTILES.items()]
+            else:
+                qs = [g[m].quantile(v).rename(f"{m}_{q}") for m in MARKERS for q, v in QUANTILES.items()]
             block = pd.concat([summed, *qs], axis=1).reset_index()
             for d in dims:
                 if d not in keep:

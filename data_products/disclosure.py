@@ -1334,7 +1334,11 @@ def safe_quantile(values: np.ndarray, q: float, k: int, decimals: int | None = N
     h = quantile_position(q, x.size)
     j = int(np.floor(h))
     out = x[j] + (h - j) * (x[j + 1] - x[j])
-    return float(round(out, decimals)) if decimals is not None else float(out)
+    if decimals is None:
+        return float(out)
+    # Half away from zero, as DuckDB's round() (Python's round() goes to even).
+    scale = 10.0 ** decimals
+    return float(np.sign(out) * np.floor(abs(out) * scale + 0.5) / scale)
 
 
 def quantile_sql(column: str, levels: Mapping[str, float], k: int, decimals: int) -> tuple[str, dict[str, str]]:
