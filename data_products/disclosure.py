@@ -21,6 +21,12 @@ Rules
   components must add up to at least ``min_cell``. Otherwise ``total - released`` would tell a reader
   that every hidden cell there is small (the classic "primary paired with a zero" leak), or, when
   the hidden cells add to 0, that they are all zero.
+* The release as one system: all measures, tables and links, and the identities between measures
+  that share a denominator (:class:`Identity`), form one linear system. With released cells fixed and
+  hidden cells non-negative, no hidden cell's feasible range (linear programming, HiGHS, per connected
+  component of hidden cells) may be narrower than ``min_cell`` while reaching below it
+  (:func:`feasible_ranges`, :func:`exposed`); protection hides more until it holds. Components of more
+  than ``_LP_DIRECT`` hidden cells get the exact rank test over the joint system instead.
 * Every suppressed value is ``<NA>`` and carries a reason in ``<measure>_flag``: ``'primary'``
   (a count in 1..min_cell-1) or ``'secondary'`` (hidden to protect one); released cells have ``''``.
   Nothing is ever silently zeroed.
@@ -1151,29 +1157,48 @@ def _widen(a: sparse.csr_matrix, v: np.ndarray, hidden: np.ndarray, k: int,
         partial = hid.any(axis=1) & ~hid.all(axis=1)
         if partial.any():
             cells = g[partial]
-            extra.append(cells[~hidden[cells]])
+            keep = ~hidden[cells] if fixed is None else ~hidden[cells] & ~fixed[cells]
+            extra.append(cells[keep])
     if extra:
         return np.unique(np.concatenate(extra)).astype(np.int64)
     absa = abs(a).tocsr()
+    absc = absa.tocsc()
+    hideable = ~hidden if fixed is None else ~hidden & ~fixed
+
+    def best(rows: np.ndarray) -> list[int]:
+        out = []
+        for r in rows.tolist():
+            cells = absa.indices[absa.indptr[r]:absa.indptr[r + 1]]
+            cand = cells[hideable[cells]]
+            if cand.size:
+                key = np.where(v[cand] > 0, v[cand], np.inf)
+                out.append(int(cand[np.argmin(key)]))
+        return out
+
     per_row = absa @ hidden.astype(np.float64)
-    rows = np.flatnonzero(per_row == 1)
-    if rows.size == 0:
-        lo, hi = feasible_ranges(a, v, hidden, k, cache=cache, exact_rest=False)
-        narrow = np.flatnonzero(hidden & exposed(lo, hi, k))
-        if narrow.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        absc = absa.tocsc()
-        rows = np.unique(np.concatenate([absc.indices[absc.indptr[i]:absc.indptr[i + 1]] for i in narrow]))
+    single = np.flatnonzero(per_row == 1)
+    if single.size:
+        picks = set(best(single))
+        if picks:
+            return np.array(sorted(picks), dtype=np.int64)
+    lo, hi = feasible_ranges(a, v, hidden, k, cache=cache, exact_rest=False)
+    narrow = np.flatnonzero(hidden & exposed(lo, hi, k))
     picks = set()
-    for r in rows.tolist():
-        cells = absa.indices[absa.indptr[r]:absa.indptr[r + 1]]
-        cand = cells[~hidden[cells]]
-        if fixed is not None:
-            cand = cand[~fixed[cand]]
-        if cand.size == 0:
-            continue
-        key = np.where(v[cand] > 0, v[cand], np.inf)
-        picks.add(int(cand[np.argmin(key)]))
+    for i in narrow.tolist():
+        # The relations through the cell; where all their cells are hidden already, the relations
+        # of those hidden cells, and so on outwards, until a released cell can be hidden.
+        frontier, seen_rows = np.array([i]), set()
+        for _ in range(6):
+            rows = np.unique(np.concatenate([absc.indices[absc.indptr[c]:absc.indptr[c + 1]] for c in frontier]))
+            rows = np.array([r for r in rows.tolist() if r not in seen_rows], dtype=np.int64)
+            if rows.size == 0:
+                break
+            seen_rows.update(rows.tolist())
+            got = best(rows)
+            if got:
+                picks.update(got)
+                break
+            frontier = np.unique(np.concatenate([absa.indices[absa.indptr[r]:absa.indptr[r + 1]] for r in rows]))
     return np.array(sorted(picks), dtype=np.int64)
 
 
