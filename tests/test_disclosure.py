@@ -433,8 +433,9 @@ def test_pneumonia_sized_cube_is_fast_and_safe():
     dims = ["district", "month", "age_band", "sex"]
     cube = D.add_margins(keys, dims, measures)
     assert len(cube) == 12 * 25 * 4 * 3
-    start = time.perf_counter()
+    # CPU time, not wall time: the machine running the suite may be shared.
+    start = time.process_time()
     out = D.protect(cube, dims, measures)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert elapsed < 30, elapsed
     assert D.check(out, dims, measures) == []
