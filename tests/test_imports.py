@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("data_products", "dashboards")
 
 # ``specialty`` holds the specialty kinds' data dictionaries: a contract layer like ``contracts``.
-BASE = frozenset({"private", "config", "i18n", "contracts", "specialty", "reference", "disclosure", "approved"})
+BASE = frozenset({"private", "config", "i18n", "contracts", "specialty", "reference", "disclosure", "differencing",
+                  "approved"})
 TOP = frozenset({"pipeline", "catalog", "bench", "cli", "__main__", ""})
 # What each zone may import besides itself.
 MAY_IMPORT: dict[str, frozenset[str]] = {
@@ -29,6 +30,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "i18n": frozenset(),
     "reference": frozenset({"config", "private"}),
     "disclosure": frozenset({"config", "private"}),
+    "differencing": frozenset({"disclosure", "config", "private"}),
     "approved": frozenset({"config", "private"}),
     "governance": BASE,
     "hospital": BASE,
