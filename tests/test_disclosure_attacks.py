@@ -88,18 +88,28 @@ def _pneumonia_system(tables: dict[str, pd.DataFrame]):
     return values, eqs
 
 
+_INDEX: dict = {}  # the hidden cells and their equations, for the system last attacked
+
+
 def _lp_range(values: dict, equations: list[list[tuple]], target, limit: int | None = None):
     """The attacker's interval for one hidden cell: min and max over the equations' solutions with
     released cells fixed and hidden cells non-negative, restricted to the target's component (None when
     that component has more than ``limit`` hidden cells)."""
-    hidden = {c for c, v in values.items() if np.isnan(v)}
-    by_cell: dict = {}
-    for i, eq in enumerate(equations):
-        for c, _ in eq:
-            if c in hidden:
-                by_cell.setdefault(c, []).append(i)
+    key = (id(values), id(equations))
+    if key not in _INDEX:
+        hidden = {c for c, v in values.items() if np.isnan(v)}
+        by_cell: dict = {}
+        for i, eq in enumerate(equations):
+            for c, _ in eq:
+                if c in hidden:
+                    by_cell.setdefault(c, []).append(i)
+        _INDEX.clear()
+        _INDEX[key] = (hidden, by_cell)
+    hidden, by_cell = _INDEX[key]
     comp, rows, todo = {target}, set(), [target]
     while todo:
+        if limit is not None and len(comp) > limit:
+            return None
         c = todo.pop()
         for i in by_cell.get(c, []):
             if i not in rows:
