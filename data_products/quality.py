@@ -15,6 +15,9 @@ transfers of the same kind.
   The median days from event to transfer are reported beside it.
 - duplicates: rows whose (patient pseudonym, facility, event date) repeats an earlier row, as a share
   of the transfer's rows; fails above ``duplicate_pct``.
+
+``passed`` is a nullable boolean: missing where a check has no value to judge (a kind whose table
+carries no event date, such as the bilirubin pairs' month, has no lag), never "passed" by default.
 """
 
 from __future__ import annotations
@@ -128,6 +131,17 @@ def rejections(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return rej.drop(columns=["reason", "accepted_at"])
 
 
+NOT_ASSESSED = "not assessed: this kind's table has no event date (or no rows), so there is no value to judge"
+
+
+def _judged(value, reference, ok) -> bool | None:
+    """A check's status from its own value: passed or failed when there is a value to judge, else
+    missing (not assessed). A missing value must never read as "passed" (issue 15)."""
+    if pd.isna(value) or pd.isna(reference):
+        return None
+    return bool(ok(value, reference))
+
+
 def evaluate(trans: pd.DataFrame, completeness: pd.DataFrame, rejected: pd.DataFrame,
              th: Thresholds = Thresholds()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-transfer checks, per-field completeness with the city's share and pass/fail)."""
@@ -154,13 +168,15 @@ def evaluate(trans: pd.DataFrame, completeness: pd.DataFrame, rejected: pd.DataF
                      "passed": r.transfer_id not in failed_fields.index,
                      "detail": failed_fields.get(r.transfer_id, "")})
         rows.append({**base, "check": "validity", "value": 100.0, "reference": 100.0, "passed": True, "detail": ""})
-        late = pd.notna(r.last_event_lag_days) and r.last_event_lag_days > r.city_lag_days + th.timeliness_slack_days
-        rows.append({**base, "check": "timeliness", "value": r.last_event_lag_days, "reference": r.city_lag_days,
-                     "passed": not late, "detail": f"median days from event to transfer: {r.median_lag_days:.0f}"
-                     if pd.notna(r.median_lag_days) else ""})
+        lag, city_lag = r.last_event_lag_days, r.city_lag_days
+        rows.append({**base, "check": "timeliness", "value": lag, "reference": city_lag,
+                     "passed": _judged(lag, city_lag, lambda v, ref: v <= ref + th.timeliness_slack_days),
+                     "detail": f"median days from event to transfer: {r.median_lag_days:.0f}"
+                     if pd.notna(r.median_lag_days) else NOT_ASSESSED if pd.isna(lag) else ""})
         dup = r.duplicate_pct
         rows.append({**base, "check": "duplicates", "value": dup, "reference": th.duplicate_pct,
-                     "passed": not (pd.notna(dup) and dup > th.duplicate_pct), "detail": ""})
+                     "passed": _judged(dup, th.duplicate_pct, lambda v, ref: v <= ref),
+                     "detail": NOT_ASSESSED if pd.isna(dup) else ""})
     for r in rejected.itertuples(index=False):
         year = _YEAR.search(r.file_name)
         rows.append({"transfer_id": "", "facility_id": r.facility_id, "kind": r.kind or "", "file_name": r.file_name,
@@ -168,7 +184,7 @@ def evaluate(trans: pd.DataFrame, completeness: pd.DataFrame, rejected: pd.DataF
                      "passed": bool(r.resolved), "detail": f"rejected ({r.issues} issues): {r.first_issue}"})
     checks = pd.DataFrame(rows, columns=["transfer_id", "facility_id", "kind", "file_name", "year", "check", "value",
                                          "reference", "passed", "detail"])
-    checks["passed"] = checks["passed"].astype(bool)
+    checks["passed"] = checks["passed"].astype("boolean")
     return checks, comp.drop(columns=["filled"])
 
 

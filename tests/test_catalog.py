@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 CHC_USER = "hospital_f0303"  # the centre user the elderly_space fixture adds (conftest.ELDERLY)
@@ -86,10 +87,12 @@ def test_catalog_cli_json(env, capsys):
     assert all(d["facility_names"] is None for d in doc["datasets"])
 
 
-def _page(principal, page):
+def _page(principal, page, lang=None):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=60)
+    if lang:
+        at.query_params["lang"] = lang
     at.session_state["principal"] = principal
     at.run()
     at.switch_page(f"views/{page}")
@@ -126,3 +129,52 @@ def test_my_hospital_page_names_only_its_own_facility(env, elderly_sign_in):
 def test_elderly_page_renders(env, user, elderly_sign_in):
     at = _page(elderly_sign_in(user), "elderly_weight.py")
     assert len(at.get("plotly_chart")) >= 3
+
+
+_BLANK_CELLS = {"None", "nan", "NaN", "<NA>", "NaT"}
+_EMOJI = ("✅", "❌", "✓", "✗")
+
+
+def test_my_hospital_quality_tables_read_without_contradiction(env, elderly_sign_in, restricted_query):
+    """Issue 15 item 7: counts are whole numbers, no "None"/"nan" cell (a dash, explained), no emoji,
+    times are Beijing time to the minute, and a timeliness result agrees with its value."""
+    from data_products.quality import Thresholds
+
+    at = _page(elderly_sign_in(CHC_USER), "my_hospital.py", lang="en")
+    # The three tables, told apart by a column only each has.
+    frames = {key: next(df.value for df in at.dataframe if column in df.value.columns)
+              for key, column in (("transfers", "Received at"), ("checks", "Check"), ("fields", "Field"))}
+    transfers, checks = frames["transfers"], frames["checks"]
+    for key, frame in frames.items():
+        cells = frame.astype(str).to_numpy().ravel().tolist()
+        assert not _BLANK_CELLS & set(cells), (key, sorted(_BLANK_CELLS & set(cells)))
+        assert not [c for c in cells if any(e in c for e in _EMOJI)], key
+    assert transfers["Rows"].str.fullmatch(r"\d{1,3}(,\d{3})*|—").all()
+    assert transfers["Latest event to transfer (days)"].str.fullmatch(r"\d{1,3}(,\d{3})*").all()
+    # Received-at is the stored UTC time + 8 h, to the minute.
+    stored = restricted_query("SELECT file_name, facility_id, ingested_at FROM manifests WHERE superseded_by IS NULL")
+    assert transfers["Received at"].str.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}").all()
+    one = stored[stored["file_name"] == transfers["File"].iloc[0]]["ingested_at"]
+    expected = {(t + pd.Timedelta(hours=8)).strftime("%Y-%m-%d %H:%M") for t in pd.to_datetime(one)}
+    assert transfers["Received at"].iloc[0] in expected
+    # Timeliness: shown in days, and "Passed" exactly when the lag is within the city's median + slack.
+    late = checks[checks["Check"] == "Timeliness"]
+    assert len(late) and late["This transfer"].str.fullmatch(r"[\d,]+ days").all()
+    value = late["This transfer"].str.replace(r"[^\d]", "", regex=True).astype(int)
+    reference = late["Reference"].str.replace(r"[^\d]", "", regex=True).astype(int)
+    # Whole days on both sides, so ±1 covers the rounding of a median of an even count.
+    ok = value <= reference + Thresholds().timeliness_slack_days
+    clear = (value - reference - Thresholds().timeliness_slack_days).abs() > 1
+    assert ((late["Result"] == "Passed") == ok)[clear].all()
+    text = " ".join(c.value for c in at.caption)
+    assert "not released" in text and "Beijing" in text
+
+
+def test_my_hospital_counts_have_no_decimals(env, elderly_sign_in):
+    at = _page(elderly_sign_in(CHC_USER), "my_hospital.py", lang="en")
+    measured = [df.value for df in at.dataframe if "Metric" in df.value.columns]
+    assert measured
+    rows = pd.concat(measured)
+    counts = rows[rows["Metric"].str.contains("measured", case=False)]
+    assert len(counts) and counts["Ours"].str.fullmatch(r"\d{1,3}(,\d{3})*|—").all()
+    assert counts["City median"].str.fullmatch(r"\d{1,3}(,\d{3})*|—").all()

@@ -13,6 +13,7 @@ from dashboards.ui import guard, lang, require_principal, synthetic_banner
 from data_products import catalog
 from data_products.approved import NoRelease
 from data_products.governance import AccessDenied
+from data_products.governance.store import LOCAL
 from data_products.i18n import pick, register, t
 from data_products.products.registry import PRODUCTS
 from data_products.products.supplier_quality import indicators
@@ -51,8 +52,70 @@ register({
     "mh.check.validity": {"zh": "有效性", "en": "Validity"},
     "mh.check.timeliness": {"zh": "及时性", "en": "Timeliness"},
     "mh.check.duplicates": {"zh": "重复记录", "en": "Duplicates"},
+    "mh.not_assessed": {"zh": "未评估", "en": "Not assessed"},
+    "mh.withheld": {"zh": "“—”：该值未发布（所依据的记录数小于最小单元格或可被反推），或无可计算的数据。",
+                    "en": "\"—\": not released (the row count it rests on is below the minimum cell or recoverable), "
+                          "or nothing to compute it from."},
+    "mh.times": {"zh": "时间均为北京时间。", "en": "Times are Beijing time."},
+    "mh.col.file": {"zh": "文件", "en": "File"},
+    "mh.col.kind": {"zh": "数据类型", "en": "Kind"},
+    "mh.col.year": {"zh": "数据年份", "en": "Data year"},
+    "mh.col.ingested": {"zh": "接收时间", "en": "Received at"},
+    "mh.col.rows": {"zh": "记录数", "en": "Rows"},
+    "mh.col.first": {"zh": "最早事件月", "en": "First event month"},
+    "mh.col.last": {"zh": "最晚事件月", "en": "Last event month"},
+    "mh.col.last_lag": {"zh": "最晚事件至传输（天）", "en": "Latest event to transfer (days)"},
+    "mh.col.median_lag": {"zh": "事件至传输中位数（天）", "en": "Median event to transfer (days)"},
+    "mh.col.check": {"zh": "检查", "en": "Check"},
+    "mh.col.result": {"zh": "结果", "en": "Result"},
+    "mh.col.value": {"zh": "本传输", "en": "This transfer"},
+    "mh.col.reference": {"zh": "参照", "en": "Reference"},
+    "mh.col.detail": {"zh": "说明", "en": "Detail"},
+    "mh.col.field": {"zh": "字段", "en": "Field"},
+    "mh.col.pct": {"zh": "填写率", "en": "Filled"},
+    "mh.col.city_pct": {"zh": "全市填写率", "en": "City filled"},
     "mh.not_supplier": {"zh": "供给方质量报告尚未发布。", "en": "The supplier quality report has not been released yet."},
 })
+
+# Metrics that count people or records: whole numbers, never "4,377.00".
+_COUNT_METRICS = {"cases", "measured", "patients", "visits"}
+# Days from the latest event to the transfer; the other checks are percentages.
+_DAY_CHECKS = {"timeliness"}
+
+
+def _number_format(metric_id: str) -> str:
+    if metric_id in _COUNT_METRICS:
+        return "{:,.0f}"
+    return "{:,.1f}" if metric_id.endswith("_pct") else "{:,.2f}"
+
+
+def _count(v) -> str:
+    return "—" if pd.isna(v) else f"{float(v):,.0f}"
+
+
+def _pct(v) -> str:
+    return "—" if pd.isna(v) else f"{float(v):.1f}%"
+
+
+def _check_value(check: str, v) -> str:
+    if pd.isna(v):
+        return "—"
+    return f"{float(v):,.0f} {'天' if lng == 'zh' else 'days'}" if check in _DAY_CHECKS else _pct(v)
+
+
+def _result(ok) -> str:
+    """The product's status in words; a check with no value to judge is "not assessed", never "passed"."""
+    return t("mh.not_assessed" if pd.isna(ok) else "mh.passed" if ok else "mh.failed", lng)
+
+
+def _beijing(ts) -> str:
+    """A stored UTC time as Beijing time to the minute (the store holds naive UTC)."""
+    if ts is None or pd.isna(ts):
+        return "—"
+    stamp = pd.Timestamp(ts)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    return stamp.tz_convert(LOCAL).strftime("%Y-%m-%d %H:%M")
+
 
 lng = lang()
 user = require_principal()
@@ -80,10 +143,12 @@ for product_id, fn in indicators.available().items():
     label = getattr(sys.modules.get(fn.__module__), "metric_label", None)
     if label is not None:
         view["metric"] = view["metric"].map(lambda m, label=label: label(m, lng))
-    view["own"] = [("—" if (pd.isna(v) or h) else f"{v:,.2f}") for v, h in zip(view["own"], view["own_suppressed"], strict=True)]
-    view["median"] = view["median"].map(lambda v: "—" if pd.isna(v) else f"{v:,.2f}")
-    view["iqr"] = [f"{a:,.2f} – {b:,.2f}" if pd.notna(a) and pd.notna(b) else "—" for a, b in zip(view["p25"], view["p75"],
-                                                                                                    strict=True)]
+    fmts = [_number_format(m) for m in frame.index]
+    view["own"] = [("—" if (pd.isna(v) or h) else f.format(v))
+                   for v, h, f in zip(view["own"], view["own_suppressed"], fmts, strict=True)]
+    view["median"] = ["—" if pd.isna(v) else f.format(v) for v, f in zip(view["median"], fmts, strict=True)]
+    view["iqr"] = [f"{f.format(a)} – {f.format(b)}" if pd.notna(a) and pd.notna(b) else "—"
+                   for a, b, f in zip(view["p25"], view["p75"], fmts, strict=True)]
     view = view[["metric", "own", "median", "iqr", "percentile_rank", "facilities"]].rename(columns={
         "metric": t("mh.metric", lng), "own": t("mh.own", lng), "median": t("mh.median", lng), "iqr": t("mh.iqr", lng),
         "percentile_rank": t("mh.rank", lng), "facilities": t("mh.n_fac", lng)})
@@ -108,10 +173,16 @@ if summary is not None:
     c[0].metric(t("mh.files", lng), summary["files_accepted"])
     c[1].metric(t("mh.rows", lng), "—" if summary["rows_accepted"] is None else f"{summary['rows_accepted']:,}")
     c[2].metric(t("mh.rejected", lng), summary["files_rejected"])
-    c[3].metric(t("mh.last", lng), str(summary["last_transfer"])[:16] if summary["last_transfer"] is not None else "—")
+    c[3].metric(t("mh.last", lng), _beijing(summary["last_transfer"]))
     tr = guard(lambda: supplier.transfers(user), lng)
-    st.dataframe(tr[["file_name", "kind", "year", "ingested_at", "rows", "first_event_month", "last_event_month",
-                     "last_event_lag_days", "median_lag_days"]], hide_index=True, width="stretch", key="mh_transfers")
+    st.dataframe(pd.DataFrame({
+        t("mh.col.file", lng): tr["file_name"], t("mh.col.kind", lng): tr["kind"], t("mh.col.year", lng): tr["year"],
+        t("mh.col.ingested", lng): tr["ingested_at"].map(_beijing), t("mh.col.rows", lng): tr["rows"].map(_count),
+        t("mh.col.first", lng): tr["first_event_month"].fillna("—"), t("mh.col.last", lng): tr["last_event_month"].fillna("—"),
+        t("mh.col.last_lag", lng): tr["last_event_lag_days"].map(_count),
+        t("mh.col.median_lag", lng): tr["median_lag_days"].map(_count),
+    }), hide_index=True, width="stretch", key="mh_transfers")
+    st.caption(f"{t('mh.times', lng)} {t('mh.withheld', lng)}")
 
     st.header(t("mh.quality", lng))
     checks = guard(lambda: supplier.checks(user), lng)
@@ -123,11 +194,16 @@ if summary is not None:
             col.metric(t(f"mh.check.{check}", lng), f"{int(row['sum'])}/{int(row['count'])}",
                        delta=f"{failed} {t('mh.failed', lng)}" if failed else t("mh.passed", lng),
                        delta_color="inverse" if failed else "off")
-        view = checks.assign(
-            check=checks["check"].map(lambda c: t(f"mh.check.{c}", lng)),
-            result=checks["passed"].map(lambda ok: ("✓ " + t("mh.passed", lng)) if ok else ("✗ " + t("mh.failed", lng))),
-        )[["file_name", "check", "result", "value", "reference", "detail"]]
-        st.dataframe(view, hide_index=True, width="stretch", key="mh_checks")
+        # Plain words, no emoji: the reader's machine may have no emoji font (an empty box, issue 15).
+        st.dataframe(pd.DataFrame({
+            t("mh.col.file", lng): checks["file_name"],
+            t("mh.col.check", lng): checks["check"].map(lambda c: t(f"mh.check.{c}", lng)),
+            t("mh.col.result", lng): checks["passed"].map(_result),
+            t("mh.col.value", lng): [_check_value(c, v) for c, v in zip(checks["check"], checks["value"], strict=True)],
+            t("mh.col.reference", lng): [_check_value(c, v) for c, v in zip(checks["check"], checks["reference"], strict=True)],
+            t("mh.col.detail", lng): checks["detail"].fillna(""),
+        }), hide_index=True, width="stretch", key="mh_checks")
+        st.caption(t("mh.withheld", lng))
     tr_frame = guard(lambda: supplier.trend(user), lng)
     if not tr_frame.empty:
         st.subheader(t("mh.trend", lng))
@@ -142,16 +218,19 @@ if summary is not None:
     if not comp.empty:
         st.subheader(t("mh.fields", lng))
         latest = comp.sort_values("year").groupby(["kind", "field"]).tail(1)
-        latest = latest.assign(result=latest["passed"].map(lambda ok: "✅" if ok else "❌"))
-        st.dataframe(latest[["kind", "field", "year", "pct", "city_pct", "result"]], hide_index=True, width="stretch",
-                     key="mh_fields", column_config={"pct": st.column_config.NumberColumn(format="%.1f"),
-                                                     "city_pct": st.column_config.NumberColumn(format="%.1f")})
+        st.dataframe(pd.DataFrame({
+            t("mh.col.kind", lng): latest["kind"], t("mh.col.field", lng): latest["field"],
+            t("mh.col.year", lng): latest["year"], t("mh.col.pct", lng): latest["pct"].map(_pct),
+            t("mh.col.city_pct", lng): latest["city_pct"].map(_pct),
+            t("mh.col.result", lng): latest["passed"].map(_result),
+        }), hide_index=True, width="stretch", key="mh_fields")
     st.subheader(t("mh.rejections", lng))
     rej = guard(lambda: supplier.rejections(user), lng)
     if rej.empty:
         st.caption(t("mh.no_rejections", lng))
     else:
-        st.dataframe(rej, hide_index=True, width="stretch", key="mh_rejections")
+        st.dataframe(rej.assign(rejected_at=rej["rejected_at"].map(_beijing)), hide_index=True, width="stretch",
+                     key="mh_rejections")
 
 # --- what awaits approval ----------------------------------------------------------------------
 st.header(t("mh.pending", lng))

@@ -74,7 +74,7 @@ register({
     "tumor.home": {"zh": "居住区", "en": "Home district"},
     "tumor.outside": {"zh": "广州市外", "en": "Outside Guangzhou"},
     "tumor.tiers": {"zh": "按机构类别", "en": "By facility tier"},
-    "tumor.trend": {"zh": "年度与季度趋势", "en": "Trend by year and quarter"},
+    "tumor.trend": {"zh": "年度趋势", "en": "Trend by year"},
     "tumor.age_sex": {"zh": "年龄与性别", "en": "Age and sex"},
     "tumor.male": {"zh": "男", "en": "Male"},
     "tumor.female": {"zh": "女", "en": "Female"},
@@ -89,6 +89,10 @@ register({
     "tumor.quarter_note": {"zh": "按类别、年龄、性别的统计按年发布；所选季度显示其所在年份。",
                            "en": "Tier, age and sex figures are released by year; a quarter shows its year."},
 })
+
+# Years are whole numbers: one tick per year ("2022", never "2,022.5"), counts and shares from 0.
+_YEAR_AXES = {"xaxis": {"dtick": 1, "tickformat": "d"}, "yaxis": {"rangemode": "tozero"}}
+_PCT = "%.1f%%"
 
 TIER_COLORS = {"tertiary_cancer": "#c0392b", "tertiary_general": "#2e86c1", "secondary_general": "#27ae60",
                views.PEER_TIER: "#8e8e8e"}
@@ -204,7 +208,7 @@ st.dataframe(pd.DataFrame({
     t("tumor.tier", lng): top["tier"].map(tier_label),
     t("tumor.patients", lng): top[views.MEASURE].astype(int),
     t("tumor.share", lng): (100 * top["share"]).round(1),
-}), hide_index=True, width="stretch")
+}), hide_index=True, width="stretch", column_config={t("tumor.share", lng): st.column_config.NumberColumn(format=_PCT)})
 
 # --- flows and leaving share ---------------------------------------------------------------------
 st.subheader(t("tumor.flows", lng))
@@ -229,12 +233,13 @@ lv["pct"] = (100 * lv["share_leaving"]).round(1)
 table = lv.pivot(index="home_district", columns="year", values="pct")
 table.index = [dname[a] for a in table.index]
 table.columns = [t("tumor.all_periods", lng) if c == ALL else c for c in table.columns]
-st.dataframe(table, width="stretch")
+st.dataframe(table, width="stretch", column_config={c: st.column_config.NumberColumn(format=_PCT) for c in table.columns})
 by_year = lv[lv["year"] != ALL]
 line = go.Figure()
 for home, g in by_year.groupby("home_district"):
-    line.add_trace(go.Scatter(x=g["year"], y=g["pct"], mode="lines+markers", name=dname[home]))
-line.update_layout(height=360, yaxis_title="%", xaxis_title=t("tumor.year", lng), margin={"t": 10})
+    line.add_trace(go.Scatter(x=g["year"].astype(int).tolist(), y=g["pct"], mode="lines+markers", name=dname[home]))
+line.update_layout(height=360, yaxis_title="%", xaxis_title=t("tumor.year", lng), margin={"t": 10}, **_YEAR_AXES)
+line.update_yaxes(ticksuffix="%")
 st.plotly_chart(line, width="stretch", config={"displayModeBar": False}, key="tumor_leaving")
 st.caption(t("tumor.nonres_table", lng))
 st.dataframe(pd.DataFrame({
@@ -242,7 +247,8 @@ st.dataframe(pd.DataFrame({
     t("tumor.nonresident", lng): nonres["nonresident"].astype(object).where(~nonres["suppressed"], "—"),
     t("tumor.patients", lng): nonres["patients"].astype(object).where(nonres["patients"].notna(), "—"),
     t("tumor.share", lng): (100 * nonres["share"]).round(1),
-}), hide_index=True, width="stretch", key="tumor_nonres")
+}), hide_index=True, width="stretch", key="tumor_nonres",
+    column_config={t("tumor.share", lng): st.column_config.NumberColumn(format=_PCT)})
 
 # --- tiers, trend, age/sex -----------------------------------------------------------------------
 c1, c2 = st.columns(2)
@@ -258,12 +264,13 @@ with c1:
     st.plotly_chart(bar, width="stretch", config={"displayModeBar": False}, key="tumor_tiers")
 with c2:
     st.subheader(t("tumor.trend", lng))
-    tq = views.trend(user, group, by="quarter")
+    # Yearly only: the quarterly line looked like the year's total ÷ 4 and was read as a trend (issue 15);
+    # the axis starts at 0 so that a few percent does not look like a doubling.
     ty = views.trend(user, group, by="year")
     tr = go.Figure()
-    tr.add_trace(go.Scatter(x=tq["period"], y=tq[views.MEASURE].astype("Float64"), mode="lines+markers",
-                            name=pick(lng, "季度", "Quarter")))
-    tr.update_layout(height=320, margin={"t": 10}, yaxis_title=t("tumor.patients", lng))
+    tr.add_trace(go.Scatter(x=ty["period"].astype(int).tolist(), y=ty[views.MEASURE].astype("Float64"),
+                            mode="lines+markers", name=t("tumor.patients", lng)))
+    tr.update_layout(height=320, margin={"t": 10}, yaxis_title=t("tumor.patients", lng), **_YEAR_AXES)
     st.plotly_chart(tr, width="stretch", config={"displayModeBar": False}, key="tumor_trend")
     st.dataframe(ty.assign(period=ty["period"]).rename(columns={"period": t("tumor.year", lng),
                                                                  views.MEASURE: t("tumor.patients", lng)})

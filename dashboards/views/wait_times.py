@@ -130,6 +130,14 @@ def _dept(d: str) -> str:
     return views.department_name(d, lng)
 
 
+def _acc_columns() -> dict:
+    """Accuracy as people read it: minutes to one decimal, coverage as a percentage (values are ×100)."""
+    minutes = st.column_config.NumberColumn(format=t("wt.min", lng).replace("{v:.1f}", "%.1f"))
+    pct = st.column_config.NumberColumn(format="%.1f%%")
+    return {**{f"{t('wt.mae', lng)} · {t(k, lng)}": minutes for k in ("wt.estimate", "wt.baseline")},
+            **{f"{t(m, lng)} · {t(k, lng)}": pct for m in ("wt.within", "wt.below") for k in ("wt.estimate", "wt.baseline")}}
+
+
 def _fmt_n(v) -> str:
     return t("wt.suppressed", lng) if pd.isna(v) else f"{int(v):,}"
 
@@ -198,6 +206,7 @@ else:
     table = acc.assign(
         facility=[fac_names.get(f, f) if f != "ALL" else pick(lng, "全市", "City") for f in acc["facility_id"]],
         dept=[_dept(d) if d != "ALL" else pick(lng, "全部", "All") for d in acc["department"]],
+        within_p90=100 * acc["within_p90"], within_baseline=100 * acc["within_baseline"],
     )
     st.dataframe(
         table[["facility", "dept", "n_test", "mae_p50", "mae_baseline", "within_p90", "within_baseline"]].rename(columns={
@@ -207,7 +216,7 @@ else:
             "within_p90": f"{t('wt.within', lng)} · {t('wt.estimate', lng)}",
             "within_baseline": f"{t('wt.within', lng)} · {t('wt.baseline', lng)}",
         }),
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", column_config=_acc_columns(),
     )
     st.caption(t("wt.split", lng, d=split["train_until"], w=split["test_weeks"]))
     st.subheader(t("wt.slices", lng))
@@ -217,12 +226,12 @@ else:
         t("wt.col.band", lng): sl["size_band"].map(lambda b: t(f"wt.band.{b}", lng)),
         t("wt.col.daytype", lng): sl["day_type"].map(lambda d: t(f"wt.daytype.{d}", lng)),
         t("wt.n_test", lng): sl["n_test"].map(_fmt_n),
-        f"{t('wt.mae', lng)} · {t('wt.estimate', lng)}": sl["mae_p50"].round(2),
-        f"{t('wt.mae', lng)} · {t('wt.baseline', lng)}": sl["mae_baseline"].round(2),
-        f"{t('wt.within', lng)} · {t('wt.estimate', lng)}": sl["within_p90"].round(3),
-        f"{t('wt.within', lng)} · {t('wt.baseline', lng)}": sl["within_baseline"].round(3),
-        f"{t('wt.below', lng)} · {t('wt.estimate', lng)}": sl["below_p50"].round(3),
-    }), hide_index=True, width="stretch", key="wt_slices")
+        f"{t('wt.mae', lng)} · {t('wt.estimate', lng)}": sl["mae_p50"],
+        f"{t('wt.mae', lng)} · {t('wt.baseline', lng)}": sl["mae_baseline"],
+        f"{t('wt.within', lng)} · {t('wt.estimate', lng)}": 100 * sl["within_p90"],
+        f"{t('wt.within', lng)} · {t('wt.baseline', lng)}": 100 * sl["within_baseline"],
+        f"{t('wt.below', lng)} · {t('wt.estimate', lng)}": 100 * sl["below_p50"],
+    }), hide_index=True, width="stretch", key="wt_slices", column_config=_acc_columns())
 
 scope = info["scope"]
 if scope.facility_names == "all":

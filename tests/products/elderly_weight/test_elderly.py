@@ -274,3 +274,34 @@ def test_page_offers_both_classifications_and_explains_them(env, lang_code, elde
     text = " ".join(m.value for m in at.markdown)
     assert "61.44" in text and ("2022" in text) and ("WS/T 428-2013" in text)
     assert ("exactly" in text) if lang_code == "en" else ("恰为" in text)
+
+
+def test_a_check_without_a_value_is_not_assessed_never_passed():
+    """Issue 15 item 7: the status is computed from the value. A transfer with no lag (a kind whose
+    table has no event date) or no duplicate share is not assessed, never "passed"; the others are
+    judged against the city's median lag + slack and the duplicate bar, by hand here."""
+    import pandas as pd
+
+    from data_products import quality
+
+    th = quality.Thresholds()
+    trans = pd.DataFrame({
+        "transfer_id": ["A", "B", "C"], "facility_id": ["F1", "F2", "F3"], "kind": ["k"] * 3,
+        "file_name": ["k_2024.csv"] * 3, "year": ["2024"] * 3,
+        "last_event_lag_days": [10.0, 100.0, np.nan], "median_lag_days": [5.0, 50.0, np.nan],
+        "duplicate_pct": [0.0, 5.0, np.nan]})
+    comp = pd.DataFrame(columns=["transfer_id", "kind", "field", "filled", "rows"])
+    rej = pd.DataFrame(columns=["facility_id", "kind", "file_name", "issues", "resolved", "first_issue"])
+    checks, _ = quality.evaluate(trans, comp, rej, th)
+    got = checks.set_index(["transfer_id", "check"])["passed"]
+    city = 55.0  # median of 10 and 100
+    assert 10 <= city + th.timeliness_slack_days < 100
+    assert got[["A", "B"]].notna().all()
+    assert got["A", "timeliness"] and not got["B", "timeliness"]
+    assert got["A", "duplicates"] and not got["B", "duplicates"]
+    assert pd.isna(got["C", "timeliness"]) and pd.isna(got["C", "duplicates"])
+    c = checks[checks["transfer_id"] == "C"].set_index("check")
+    assert c.loc["timeliness", "detail"].startswith("not assessed")
+    # Wherever there is a value, the status agrees with it.
+    late = checks[(checks["check"] == "timeliness") & checks["value"].notna()]
+    assert ((late["value"] <= late["reference"] + th.timeliness_slack_days) == late["passed"].astype(bool)).all()

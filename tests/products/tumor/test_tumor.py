@@ -482,3 +482,23 @@ def test_page_explains_patients_residents_and_c44(space, lang, signed_in):
     assert ("C44" in text) and (("non-residents" in text) if lang == "en" else ("市外" in text))
     captions = " ".join(c.value for c in at.caption)
     assert "C44" in captions
+
+
+def test_trend_and_leaving_charts_have_whole_years_and_a_zero_based_axis(space, signed_in):
+    """Issue 15 item 6: year ticks are years (no "2,022.5"), the trend is yearly (no quarter line made
+    of the year's total ÷ 4) on an axis from 0, shares carry a % sign."""
+    at = _page(signed_in("official"), group=ALL)
+    assert not at.exception, at.exception
+    charts = {c.proto.id.rsplit("-", 1)[-1] if "-" in c.proto.id else c.proto.id: json.loads(c.proto.spec)
+              for c in at.get("plotly_chart")}
+    trend = next(spec for key, spec in charts.items() if key.endswith("tumor_trend"))
+    assert len(trend["data"]) == 1
+    xs = trend["data"][0]["x"]
+    assert xs == [2022, 2023, 2024] and all(isinstance(x, int) for x in xs)
+    assert trend["layout"]["yaxis"]["rangemode"] == "tozero"
+    assert trend["layout"]["xaxis"]["dtick"] == 1 and trend["layout"]["xaxis"]["tickformat"] == "d"
+    leaving = next(spec for key, spec in charts.items() if key.endswith("tumor_leaving"))
+    assert all(isinstance(x, int) for tr in leaving["data"] for x in tr["x"])
+    assert leaving["layout"]["yaxis"]["ticksuffix"] == "%"
+    top = next(df for df in at.dataframe if "Share" in df.value.columns)
+    assert json.loads(top.proto.columns)["Share"]["type_config"]["format"] == "%.1f%%"
