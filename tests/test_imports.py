@@ -263,3 +263,18 @@ def test_no_test_reaches_into_streamlit_private_attributes():
             if isinstance(node, ast.Attribute) and node.attr in private:
                 offenders.append(f"{f.relative_to(ROOT)}:{node.lineno}: .{node.attr}")
     assert not offenders, offenders
+
+
+def test_the_test_tree_mirrors_the_package():
+    """tests/<zone>/ and tests/products/<name>/ name a package of data_products (or the dashboards);
+    cross-cutting tests sit at the top of tests/."""
+    strays = []
+    for d in sorted(p for p in TESTS.rglob("*") if p.is_dir() and p.name not in ("__pycache__", "data")):
+        rel = d.relative_to(TESTS)
+        if rel.parts[0] == "dashboards":
+            target = ROOT / "dashboards" / Path(*rel.parts[1:])
+        else:
+            target = ROOT / "data_products" / rel
+        if not (target.is_dir() or target.with_suffix(".py").is_file()):
+            strays.append(str(rel))
+    assert not strays, f"test folders that mirror no package: {strays}"
