@@ -17,6 +17,8 @@ import streamlit as st
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 
+from dashboards.downloads import MediaGate
+
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -35,4 +37,5 @@ class SecurityHeaders(BaseHTTPMiddleware):
         return response
 
 
-app = st.App(str(Path(__file__).with_name("app.py")), middleware=[Middleware(SecurityHeaders)])
+# The download gate too (dashboards/downloads.py): this entry serves the same downloads as server.py.
+app = st.App(str(Path(__file__).with_name("app.py")), middleware=[Middleware(SecurityHeaders), Middleware(MediaGate)])

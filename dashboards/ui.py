@@ -95,6 +95,66 @@ def guard(fn: Callable[[], T], lng: str) -> T:
         st.stop()
 
 
+def show_table(data, *, key: str | None = None, column_config: dict | None = None, hide_index: bool = True,
+          decimals: int = 2, width="stretch", height="auto") -> None:
+    """Every table on a page: the browser receives exactly what is shown, nothing to export.
+
+    ``st.dataframe`` ships its data to the browser as Arrow and offers it back as CSV from its toolbar;
+    ``client.disableDataExport`` (config.toml) removes that button and the clipboard copy, but the
+    numbers are still in the browser. So numbers are rounded here to the precision shown: a column's
+    ``NumberColumn(format="%.Nf")`` if it has one, else ``decimals``. Whatever a user can pull out of
+    the page is then what the page shows them, which is what their grant allows.
+    """
+    import re
+
+    import pandas as pd
+
+    frame = data.copy() if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    for i, col in enumerate(frame.columns):
+        series = frame.iloc[:, i]
+        if not pd.api.types.is_float_dtype(series.dtype):
+            continue
+        places = decimals
+        cfg = (column_config or {}).get(col)
+        fmt = (cfg.get("type_config") or {}).get("format") if isinstance(cfg, dict) else None
+        match = re.fullmatch(r".*%[,]?\.(\d)f.*", fmt or "")
+        if match:
+            places = int(match.group(1))
+        elif fmt and re.fullmatch(r".*%[,]?d.*", fmt):
+            places = 0
+        frame.iloc[:, i] = series.round(places)
+    if not hide_index and frame.index.dtype.kind == "f":
+        frame.index = frame.index.round(decimals)
+    st.dataframe(frame, hide_index=hide_index, width=width, height=height, key=key, column_config=column_config)
+
+
+def download_button(label: str, make: Callable[[], bytes], file_name: str, mime: str, *, key: str,
+                    artifact: str | None = None, container=None) -> None:
+    """One click, one download: ``make`` runs only when the button is clicked (it asks the gate and
+    writes the one ledger entry), and the file it returns can be fetched once, by this browser, within
+    a minute (``dashboards.downloads``). Nothing goes to Streamlit's media store before the click, and
+    the page does not rerun."""
+    from dashboards import downloads
+
+    user = require_principal()
+    binding = st.context.cookies.get(downloads.BINDING_COOKIE)
+    (container or st).download_button(
+        label, data=downloads.deferred(make, binding, user.username, artifact or file_name), file_name=file_name,
+        mime=mime, key=key, on_click="ignore", icon=":material/download:")
+
+
+def zipped(stem: str, csv_bytes: bytes, meta_bytes: bytes) -> bytes:
+    """A table and its metadata in one file, so one click is one download (and one ledger entry)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(f"{stem}.csv", csv_bytes)
+        z.writestr(f"{stem}.metadata.json", meta_bytes)
+    return buf.getvalue()
+
+
 def from_url(key: str, options: list, default, *, parse=None) -> None:
     """Seed a widget's state from the URL the first time the page runs, so a shared link opens the same view.
 

@@ -6,8 +6,11 @@ from what the pipeline left behind: the supplier report's transfers (data out of
 release files (processing; only their names are read), approved releases (listing) and approved
 applied scenarios (transaction). The other datasets are descriptive entries, marked as such.
 
-The catalog never opens a dataset, nor the restricted store. Contributing facilities are counts for
-everyone but the commission, which sees their names.
+The catalog never opens a dataset, nor the restricted store. What it tells a user is the gate's
+decision (``gate.catalog_detail``, one ledger entry per read): the commission reads it in full, with the
+contributing facilities by name; everyone else reads a brochure (``BROCHURE_*``): what exists, its
+fields, time span and frequency, and whether it is listed, never exact totals, facility counts,
+versions, approvers or whether it was sold.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from data_products import approved
 from data_products.config import paths
 from data_products.disclosure import ALL
 from data_products.governance import Principal, Scenario, apply, list_scenarios
+from data_products.governance.gate import catalog_detail
 from data_products.products.registry import PRODUCTS
 from data_products.reference import facilities
 
@@ -36,6 +40,13 @@ STAGE_NAMES = {
     "transaction": ("交易流通", "Transaction"),
 }
 DATA_FILE = Path(__file__).parent / "catalog_data" / "datasets.json"
+# What a brochure says of a product and of a dataset; the rest of an entry is blanked.
+BROCHURE_PRODUCT = ("product_id", "name_zh", "name_en", "standing", "applicable_by", "facility_level", "listed",
+                    "time_span", "synthetic")
+BROCHURE_DATASET_BLANK = ("facilities", "rows", "transfers", "last_transfer", "version", "approval",
+                          "facility_names")
+# A brochure says listed or not; "transaction" (someone bought it) is the seller's business.
+BROCHURE_LAST_STAGE = "compliance_listing"
 SUPPLIER = "supplier_quality"
 
 
@@ -110,8 +121,13 @@ def _stage(product_id: str, kind: str | None, supply: dict[str, KindSupply]) -> 
     return stage
 
 
-def products() -> list[dict]:
-    """Every registered product with its current approved release (if any) and history length."""
+def products(user: Principal | None = None, *, level: str | None = None) -> list[dict]:
+    """Every registered product with its current approved release (if any) and history length.
+
+    ``user`` reads it at the level the gate decides (``level`` passes a decision already made on this
+    page); without a user (the operator's command line) in full.
+    """
+    level = _level(user, level)
     out = []
     for p in PRODUCTS.values():
         rel = _current(p.id)
@@ -126,13 +142,36 @@ def products() -> list[dict]:
             "transfers_in_lineage": len(rel.meta.get("lineage") or []) if rel else 0,
             "releases": len(approved.history(p.id)),
             "synthetic": bool(rel.meta.get("synthetic")) if rel else None,
+            "listed": rel is not None,
         })
+    if level == "brochure":
+        out = [{k: p[k] for k in BROCHURE_PRODUCT} for p in out]
     return out
 
 
-def datasets(user: Principal | None = None) -> list[dict]:
-    """The 28 datasets. ``user`` decides whether facility names are shown (commission only)."""
-    names = user is not None and user.org_type == "commission"
+def _level(user: Principal | None, level: str | None) -> str:
+    if level is not None:
+        if level not in ("full", "brochure"):
+            raise ValueError(f"catalog level must be full or brochure, not {level!r}")
+        return level if user is not None else "full"
+    if user is None:
+        return "full"
+    decided = catalog_detail(user)
+    if decided is None:
+        raise PermissionError("the catalog needs a live session")
+    return decided
+
+
+def read_level(user: Principal) -> str:
+    """The gate's decision for this page: ``full`` or ``brochure`` (one ledger entry)."""
+    return _level(user, None)
+
+
+def datasets(user: Principal | None = None, *, level: str | None = None) -> list[dict]:
+    """The 28 datasets, at the level the gate decides for ``user`` (facility names only in full, and
+    only for a user: the command line prints counts)."""
+    level = _level(user, level)
+    names = user is not None and level == "full"
     supply = supply_by_kind()
     reg = facilities().set_index("facility_id")["name_zh"]
     out = []
@@ -170,6 +209,11 @@ def datasets(user: Principal | None = None) -> list[dict]:
             entry["transfers"] = None
             entry["last_transfer"] = None
         entry.setdefault("usable", False)
+        if level == "brochure":
+            for k in BROCHURE_DATASET_BLANK:
+                entry[k] = None
+            if entry["stage"] and STAGES.index(entry["stage"]) > STAGES.index(BROCHURE_LAST_STAGE):
+                entry["stage"] = BROCHURE_LAST_STAGE
         entry["stage_index"] = STAGES.index(entry["stage"]) if entry["stage"] else None
         out.append(entry)
     return out

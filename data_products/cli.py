@@ -30,7 +30,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(export_app, name="export")
 
-DASHBOARD = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
+# The ASGI entry: Streamlit serving dashboards/app.py behind the download gate (dashboards/downloads.py).
+DASHBOARD = Path(__file__).resolve().parents[1] / "dashboards" / "server.py"
 
 
 @app.callback()

@@ -242,9 +242,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _serve(home: Path, entry: str = "app.py"):
-    """`streamlit run` on a free loopback port against the data home ``home`` (``entry``: app.py, or
-    asgi.py for the ASGI entry with security headers)."""
+def _serve(home: Path, entry: str = "server.py"):
+    """`streamlit run` on a free loopback port against the data home ``home`` (``entry``: server.py, what
+    `dataspace serve` runs, with the download gate; asgi.py for the ASGI entry with security headers)."""
     port = _free_port()
     env = dict(os.environ, DATASPACE_HOME=str(home), PYTHONPATH=str(ROOT))
     log = open(home / f"streamlit-{port}.log", "w")  # noqa: SIM115 - closed below
@@ -285,6 +285,13 @@ class Browser:
         self.context = context
         self.blocked: list[str] = []
         self.failed: list[str] = []
+
+    @property
+    def failed_other(self) -> list[str]:
+        """``failed`` without the download button's own check: Streamlit fetches a deferred download's
+        ``/media`` URL while it navigates to it, and Chromium aborts that fetch when the navigation turns
+        into the download."""
+        return [f for f in self.failed if not ("/media/" in f and f.endswith("net::ERR_ABORTED"))]
 
     def wait_idle(self, timeout: float = 30_000) -> None:
         """Until Streamlit has finished running the script (its status widget disappears)."""

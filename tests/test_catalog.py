@@ -46,9 +46,9 @@ def test_catalog_counts_match_the_stores(env, elderly_sign_in, restricted_query)
     assert entry["version"] == approved.current_release_id("elderly_weight_atlas")
     assert entry["stage"] == "compliance_listing"
     assert len(entry["facility_names"]) == entry["facilities"]
-    # Non-commission users get the count, never the names.
+    # Everyone else reads the brochure: no names, no counts (test_catalog_brochure_for_companies).
     company = next(d for d in catalog.datasets(elderly_sign_in("company_none")) if d["product_id"] == "elderly_weight_atlas")
-    assert company["facilities"] == entry["facilities"] and company["facility_names"] is None
+    assert company["facilities"] is None and company["facility_names"] is None
     # A product with no data in this space is at its first stage.
     pneu = next(d for d in catalog.datasets(official) if d["product_id"] == "pneumonia_atlas")
     assert pneu["stage"] == "scenario_approval" and pneu["facilities"] == 0
@@ -85,6 +85,40 @@ def test_catalog_cli_json(env, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert len(doc["datasets"]) == 28 and doc["products"]
     assert all(d["facility_names"] is None for d in doc["datasets"])
+
+
+def test_catalog_brochure_for_companies(env, elderly_sign_in):
+    """Issue 13 item 9: a company with no scenario read exact record totals, facility counts, versions and
+    that a product had been sold. It reads a signed-out brochure now, decided (and audited) by the gate."""
+    from data_products import catalog
+    from data_products.governance import entries
+    from data_products.governance.scenarios import apply, approve
+
+    official, company = elderly_sign_in("official"), elderly_sign_in("company_none")
+    # The elderly atlas sold: a company's approved application (order) makes its stage "transaction".
+    buyer = elderly_sign_in("company_jaundice")
+    sc = apply(buyer, "elderly_weight_atlas", "营养干预评估（测试）", date.today(), date.today() + timedelta(days=30))
+    approve(official, sc.id, "ok for the test")
+    full = {d["id"]: d for d in catalog.datasets(official)}
+    assert full["ds_elderly_weight"]["stage"] == "transaction" and full["ds_elderly_weight"]["rows"] > 0
+    seen_before = max(e.seq for e in entries(limit=1))
+    brochure = {d["id"]: d for d in catalog.datasets(company)}
+    leaked = {k: v for d in brochure.values() for k, v in d.items()
+              if k in ("rows", "facilities", "transfers", "last_transfer", "version", "approval", "facility_names")
+              and v is not None}
+    assert leaked == {}
+    assert brochure["ds_elderly_weight"]["stage"] == "compliance_listing"  # listed; not whether it sold
+    reads = [e for e in entries(action="gate.catalog", limit=50) if e.seq > seen_before]
+    assert len(reads) == 1 and reads[0].actor == "company_none" and reads[0].detail["level"] == "brochure"
+    prods = catalog.products(company)
+    assert all(set(p) <= set(catalog.BROCHURE_PRODUCT) for p in prods)
+    assert not any("release_id" in p or "approved_by" in p or "releases" in p for p in prods)
+    # The page shows the same: no totals, no counts, no "transaction".
+    at = _page(company, "catalog.py")
+    shown = _text(at) + "\n".join(str(m.value) for m in at.metric)
+    assert f"{full['ds_elderly_weight']['rows']:,}" not in shown
+    assert "● Transaction" not in shown and "● 交易流通" not in shown
+    assert not [m for m in at.metric if m.label in ("Contributing facilities", "贡献机构", "Records", "记录数")]
 
 
 def _page(principal, page, lang=None):

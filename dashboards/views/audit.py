@@ -13,7 +13,7 @@ from datetime import date, datetime
 import pandas as pd
 import streamlit as st
 
-from dashboards.ui import lang, require_principal, synthetic_banner
+from dashboards.ui import download_button, lang, require_principal, show_table, synthetic_banner
 from data_products.governance import entries, get_store, governance_role, verify
 from data_products.governance import ledger as ledger_module
 from data_products.governance.cli import published_heads
@@ -142,7 +142,7 @@ else:
 # Computed only when asked for: it reads a month of the ledger.
 if st.toggle(t("aud.report", lng), key="aud_report_on"):
     report = admin_report(store=store, check=False)
-    st.dataframe(pd.DataFrame(report["rows"]).iloc[::-1].head(500) if report["rows"] else pd.DataFrame(),
+    show_table(pd.DataFrame(report["rows"]).iloc[::-1].head(500) if report["rows"] else pd.DataFrame(),
                  hide_index=True, width="stretch", key="aud_report")
     st.caption(t("aud.report_note", lng))
 
@@ -201,17 +201,23 @@ table = pd.DataFrame(
     } for e in found],
     columns=columns,
 )
-st.dataframe(table.rename(columns={c: t(f"aud.col.{c}", lng) for c in columns}), hide_index=True, width="stretch",
+show_table(table.rename(columns={c: t(f"aud.col.{c}", lng) for c in columns}), hide_index=True, width="stretch",
              key="aud_table")
 
-export = table.assign(hash=[e.hash for e in found], prev_hash=[e.prev_hash for e in found])
-payload = export.to_csv(index=False).encode("utf-8-sig")
-filters = {"actor": actor or None, "family": None if family == "all" else family,
-           "since": since.isoformat() if isinstance(since, date) else None,
-           "until": until.isoformat() if isinstance(until, date) else None, "limit": limit}
+
+def export_ledger() -> bytes:
+    """Made on the click, not on every page load: the ledger goes to the media store only when asked for,
+    and the role is decided again at that moment."""
+    if governance_role(user, "audit") is None:
+        raise PermissionError("the audit ledger export needs a commission role")
+    export = table.assign(hash=[e.hash for e in found], prev_hash=[e.prev_hash for e in found])
+    payload = export.to_csv(index=False).encode("utf-8-sig")
+    filters = {"actor": actor or None, "family": None if family == "all" else family,
+               "since": since.isoformat() if isinstance(since, date) else None,
+               "until": until.isoformat() if isinstance(until, date) else None, "limit": limit}
+    record_export(user.username, filters, len(export), hashlib.sha256(payload).hexdigest())
+    return payload
+
+
 stamp = datetime.now(LOCAL).strftime("%Y%m%d-%H%M%S")
-st.download_button(
-    t("aud.export", lng), payload, file_name=f"audit-ledger-{stamp}.csv", mime="text/csv",
-    icon=":material/download:", key="aud_export",
-    on_click=record_export, args=(user.username, filters, len(export), hashlib.sha256(payload).hexdigest()),
-)
+download_button(t("aud.export", lng), export_ledger, f"audit-ledger-{stamp}.csv", "text/csv", key="aud_export")

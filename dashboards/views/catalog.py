@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards.ui import lang, require_principal, synthetic_banner
+from dashboards.ui import lang, require_principal, show_table, synthetic_banner
 from data_products import catalog
 from data_products.analyses import service as analyses
 from data_products.governance import ScenarioError
@@ -49,6 +49,10 @@ register({
     "cat.research_submitted": {"zh": "已提交科研使用场景申请 #{id}，等待市卫健委审批。", "en": "Research scenario application #{id} submitted; it awaits the commission's approval."},
     "cat.dummy": {"zh": "准备模拟数据", "en": "Prepare dummy data"},
     "cat.dummy_get": {"zh": "下载模拟数据 CSV（按字典生成，无真实记录）", "en": "Download dummy data CSV (from the dictionary, no real record)"},
+    "cat.approved_at": {"zh": "批准时间", "en": "Approved at"},
+    "cat.name": {"zh": "产品", "en": "Product"},
+    "cat.releases": {"zh": "发布次数", "en": "Releases"},
+    "cat.listed": {"zh": "已上架", "en": "Listed"},
     "cat.never_opened": {"zh": "目录只描述数据集，不提供数据本身；使用需经场景审批（一场景一授权）。",
                          "en": "The catalog describes datasets and never opens them; use needs an approved scenario "
                                "(one authorisation per scenario)."},
@@ -63,14 +67,26 @@ synthetic_banner(lng)
 st.caption(t("cat.never_opened", lng))
 
 st.header(t("cat.products", lng))
-prods = pd.DataFrame(catalog.products())
+try:
+    level = catalog.read_level(user)  # the gate decides how much the catalog tells this user
+except PermissionError:
+    st.warning(t("ui.session_ended", lng))
+    st.stop()
+prods = pd.DataFrame(catalog.products(user, level=level))
 prods["name"] = [pick(lng, z, e) for z, e in zip(prods["name_zh"], prods["name_en"], strict=True)]
-prods["release_id"] = prods["release_id"].fillna(t("cat.not_released", lng))
-st.dataframe(prods[["name", "product_id", "release_id", "approved_by", "approved_at", "time_span", "releases"]].rename(
-    columns={"release_id": t("cat.release", lng), "approved_by": t("cat.approved_by", lng)}),
-    hide_index=True, width="stretch", key="cat_products")
+prods["span"] = [f"{s[0]} – {s[-1]}" if isinstance(s, list) and s else "—" for s in prods["time_span"]]
+if level == "full":
+    prods["release_id"] = prods["release_id"].fillna(t("cat.not_released", lng))
+    show_table(prods[["name", "product_id", "release_id", "approved_by", "approved_at", "span", "releases"]].rename(
+        columns={"name": t("cat.name", lng), "release_id": t("cat.release", lng),
+                 "approved_by": t("cat.approved_by", lng), "approved_at": t("cat.approved_at", lng),
+                 "span": t("cat.span", lng), "releases": t("cat.releases", lng)}), key="cat_products")
+else:
+    prods["listed"] = [t("cat.listed", lng) if v else t("cat.not_released", lng) for v in prods["listed"]]
+    show_table(prods[["name", "listed", "span"]].rename(columns={
+        "name": t("cat.name", lng), "listed": t("cat.stage", lng), "span": t("cat.span", lng)}), key="cat_products")
 
-entries = catalog.datasets(user)
+entries = catalog.datasets(user, level=level)
 st.header(t("cat.datasets", lng, n=len(entries)))
 specialties = sorted({d["specialty"] for d in entries})
 c1, c2 = st.columns(2)
@@ -97,14 +113,20 @@ for d in entries:
         if d["stage_index"] is not None:
             steps = [("● " if i <= d["stage_index"] else "○ ") + t(f"cat.stage.{s}", lng) for i, s in enumerate(catalog.STAGES)]
             st.markdown(f"**{t('cat.stage', lng)}:** " + " → ".join(steps))
-        cols = st.columns(4)
-        cols[0].metric(t("cat.facilities", lng), d["facilities"] if d["facilities"] is not None else "—")
-        cols[1].metric(t("cat.rows", lng), f"{d['rows']:,}" if d.get("rows") is not None else "—")
         span = d["time_span"]
-        cols[2].metric(t("cat.span", lng), f"{span[0]} – {span[-1]}" if span else "—")
-        cols[3].metric(t("cat.freq", lng), d["update_frequency"] or "—")
+        if level == "full":
+            cols = st.columns(4)
+            cols[0].metric(t("cat.facilities", lng), d["facilities"] if d["facilities"] is not None else "—")
+            cols[1].metric(t("cat.rows", lng), f"{d['rows']:,}" if d.get("rows") is not None else "—")
+            cols[2].metric(t("cat.span", lng), f"{span[0]} – {span[-1]}" if span else "—")
+            cols[3].metric(t("cat.freq", lng), d["update_frequency"] or "—")
+        else:
+            cols = st.columns(2)
+            cols[0].metric(t("cat.span", lng), f"{span[0]} – {span[-1]}" if span else "—")
+            cols[1].metric(t("cat.freq", lng), d["update_frequency"] or "—")
         st.markdown(f"**{t('cat.fields', lng)}:** " + ", ".join(f"`{f}`" for f in d["fields"]))
-        st.markdown(f"**{t('cat.version', lng)}:** {d['version'] or '—'}")
+        if level == "full":
+            st.markdown(f"**{t('cat.version', lng)}:** {d['version'] or '—'}")
         if d["approval"]:
             st.markdown(f"**{t('cat.approval', lng)}:** " + ", ".join(f"{k}: {v}" for k, v in d["approval"].items() if v))
         if d["facility_names"]:

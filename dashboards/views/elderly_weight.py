@@ -6,7 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboards.charts import class_breaks, district_choropleth, district_ranking
-from dashboards.ui import guard, lang, require_principal, synthetic_banner
+from dashboards.ui import download_button, guard, lang, require_principal, show_table, synthetic_banner, zipped
 from data_products.disclosure import ALL
 from data_products.i18n import pick, register, t
 from data_products.products.elderly_weight import views
@@ -47,7 +47,7 @@ register({
     "ew.table": {"zh": "各区数值", "en": "District values"},
     "ew.district": {"zh": "区", "en": "District"},
     "ew.centres": {"zh": "社区卫生服务中心", "en": "Community health centres"},
-    "ew.download": {"zh": "下载本表（CSV）", "en": "Download this table (CSV)"},
+    "ew.download": {"zh": "下载本表（CSV 与元数据，zip）", "en": "Download this table (CSV and metadata, zip)"},
     "ew.release": {"zh": "发布版本 {rid}，{by} 于 {at} 批准", "en": "Release {rid}, approved by {by} at {at}"},
     "ew.scheme": {"zh": "分类标准", "en": "Classification"},
     "ew.scheme.adult": {"zh": "成人标准（WS/T 428-2013）", "en": "Adult cut-offs (WS/T 428-2013)"},
@@ -164,7 +164,7 @@ st.subheader(t("ew.centres", lng))
 centres = guard(lambda: views.facility_table(user, scheme), lng)
 centres = centres.assign(name=centres["name_zh"] if lng == "zh" else centres["name_en"])
 share_cols = [f"{c}_share" for c in CATEGORIES]
-st.dataframe(
+show_table(
     centres[["name", "measured", *share_cols]].rename(
         columns={"name": t("ew.centre", lng), "measured": t("ew.measured", lng),
                  **{f"{c}_share": f"{cat_label(c)} (%)" for c in CATEGORIES}}),
@@ -172,10 +172,9 @@ st.dataframe(
     column_config={f"{cat_label(c)} (%)": st.column_config.NumberColumn(format="%.1f") for c in CATEGORIES},
 )
 
-if st.button(t("ew.download", lng), key="ew_dl_prepare", icon=":material/download:"):
-    csv_bytes, _meta = guard(lambda: views.download(user, category, band, sex, scheme), lng)
-    st.download_button(t("ew.download", lng), csv_bytes, file_name=f"elderly_weight_{scheme}_{category}.csv",
-                       mime="text/csv", key="ew_dl")
+stem = f"elderly_weight_{scheme}_{category}_{band}_{sex}"
+download_button(t("ew.download", lng), lambda: zipped(stem, *views.download(user, category, band, sex, scheme)),
+                f"{stem}.zip", "application/zip", key="ew_dl")
 
 with st.expander(t("ew.about", lng)):
     st.markdown(t("ew.about.text", lng, k1=int(info["meta"].get("min_cell") or 10) - 1))

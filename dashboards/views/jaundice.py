@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards.ui import guard, lang, require_principal, synthetic_banner
+from dashboards.ui import download_button, guard, lang, require_principal, show_table, synthetic_banner
 from data_products.i18n import t
 from data_products.products.jaundice import views
 from data_products.products.jaundice.spec import MIN_PAIRS_FOR_STATS, UMOL_PER_MG_DL
@@ -94,7 +94,7 @@ with tab_ba:
     st.markdown(f"**{t('jaundice.limits_title', lng)}**")
     lim = data["limits"]
     if not lim.empty:
-        st.dataframe(pd.DataFrame({
+        show_table(pd.DataFrame({
             t("jaundice.level", lng): [f"{lv:g} ({lv / UMOL_PER_MG_DL:.0f} mg/dL)" for lv in lim["level"]],
             t("jaundice.loa_form", lng): [t(f"jaundice.loa_form.{m}", lng) for m in lim["method"]],
             t("jaundice.bias", lng): lim["bias"].round(1),
@@ -129,7 +129,7 @@ with tab_reg:
              "passing_bablok": t("jaundice.pb", lng)}
     shown = data["regression"].assign(method=lambda f: f["method"].map(names),
                                       primary=lambda f: f["primary"].map({True: "✓", False: ""}))
-    st.dataframe(shown.rename(columns={"method": t("jaundice.method", lng), "slope": t("jaundice.slope", lng),
+    show_table(shown.rename(columns={"method": t("jaundice.method", lng), "slope": t("jaundice.slope", lng),
                                        "intercept": t("jaundice.intercept", lng),
                                        "primary": t("jaundice.primary", lng)}),
                  hide_index=True, width="stretch")
@@ -138,7 +138,7 @@ with tab_reg:
                  lam=meta.get("error_ratio"), b2=pb_b * pb_b, f=meta.get("pb_lambda_factor", 2.0), pb=pb_b))
     st.markdown(f"**{t('jaundice.dl_title', lng)}**")
     dl = data["decision_levels"].assign(mg_dl=lambda f: (f["level"] / UMOL_PER_MG_DL).round(0))
-    st.dataframe(dl.rename(columns={"level": t("jaundice.level", lng), "predicted": t("jaundice.predicted", lng),
+    show_table(dl.rename(columns={"level": t("jaundice.level", lng), "predicted": t("jaundice.predicted", lng),
                                     "bias": t("jaundice.bias", lng)}), hide_index=True, width="stretch")
 
 with tab_diag:
@@ -148,7 +148,7 @@ with tab_diag:
     for m in ("sensitivity", "specificity", "ppv", "npv"):
         acc[m] = acc.apply(lambda r, m=m: "—" if pd.isna(r[m]) else
                            f"{100 * r[m]:.1f}% ({100 * r[m + '_ci_low']:.1f}–{100 * r[m + '_ci_high']:.1f})", axis=1)
-    st.dataframe(acc[["tsb_threshold", "mg_dl", "rule", "tcb_cutoff", "tp", "fp", "fn", "tn", "sensitivity",
+    show_table(acc[["tsb_threshold", "mg_dl", "rule", "tcb_cutoff", "tp", "fp", "fn", "tn", "sensitivity",
                       "specificity", "ppv", "npv"]].rename(columns={
         "tsb_threshold": t("jaundice.threshold", lng), "rule": t("jaundice.rule", lng),
         "tcb_cutoff": t("jaundice.cutoff", lng), "sensitivity": t("jaundice.sens", lng),
@@ -196,7 +196,7 @@ with tab_sub:
             sub["pb_slope" if o.get("primary_regression") == "passing_bablok" else "deming_slope"].round(3),
         t("jaundice.reason", lng): [reason(r or f) for r, f in zip(sub["stats_reason"], sub["pairs_flag"], strict=True)],
     })
-    st.dataframe(table, hide_index=True, width="stretch")
+    show_table(table, hide_index=True, width="stretch")
 
 with tab_methods:
     st.markdown(f"**{t('jaundice.about', lng)}**")
@@ -204,10 +204,8 @@ with tab_methods:
     st.caption(meta.get("suppression_rule", ""))
     st.caption(t("jaundice.download_note", lng))
     c1, c2 = st.columns(2)
-    # Deferred: the file is made (and the download gated and audited) only when the button is clicked.
-    c1.download_button(t("jaundice.download_pdf", lng), data=lambda: views.report_pdf(user, lng),
-                       file_name=f"jaundice_report_{lng}.pdf", mime="application/pdf", key="jaundice_pdf",
-                       icon=":material/picture_as_pdf:", on_click="ignore")
-    c2.download_button(t("jaundice.download_csv", lng), data=lambda: views.statistics_csv(user),
-                       file_name="jaundice_statistics.csv", mime="text/csv", key="jaundice_csv",
-                       icon=":material/download:", on_click="ignore")
+    # Made (and the download gated and audited) only when clicked; fetchable once, by this browser.
+    download_button(t("jaundice.download_pdf", lng), lambda: views.report_pdf(user, lng),
+                    f"jaundice_report_{lng}.pdf", "application/pdf", key="jaundice_pdf", container=c1)
+    download_button(t("jaundice.download_csv", lng), lambda: views.statistics_csv(user),
+                    "jaundice_statistics.csv", "text/csv", key="jaundice_csv", container=c2)

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboards.ui import guard, lang, require_principal, synthetic_banner
+from dashboards.ui import guard, lang, require_principal, show_table, synthetic_banner
 from data_products import catalog
 from data_products.approved import NoRelease
 from data_products.governance import AccessDenied
@@ -152,7 +152,7 @@ for product_id, fn in indicators.available().items():
     view = view[["metric", "own", "median", "iqr", "percentile_rank", "facilities"]].rename(columns={
         "metric": t("mh.metric", lng), "own": t("mh.own", lng), "median": t("mh.median", lng), "iqr": t("mh.iqr", lng),
         "percentile_rank": t("mh.rank", lng), "facilities": t("mh.n_fac", lng)})
-    st.dataframe(view, hide_index=True, width="stretch", key=f"mh_ind_{product_id}",
+    show_table(view, hide_index=True, width="stretch", key=f"mh_ind_{product_id}",
                  column_config={t("mh.rank", lng): st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f")})
 if not shown_any:
     st.info(t("mh.none", lng))
@@ -175,7 +175,7 @@ if summary is not None:
     c[2].metric(t("mh.rejected", lng), summary["files_rejected"])
     c[3].metric(t("mh.last", lng), _beijing(summary["last_transfer"]))
     tr = guard(lambda: supplier.transfers(user), lng)
-    st.dataframe(pd.DataFrame({
+    show_table(pd.DataFrame({
         t("mh.col.file", lng): tr["file_name"], t("mh.col.kind", lng): tr["kind"], t("mh.col.year", lng): tr["year"],
         t("mh.col.ingested", lng): tr["ingested_at"].map(_beijing), t("mh.col.rows", lng): tr["rows"].map(_count),
         t("mh.col.first", lng): tr["first_event_month"].fillna("—"), t("mh.col.last", lng): tr["last_event_month"].fillna("—"),
@@ -195,7 +195,7 @@ if summary is not None:
                        delta=f"{failed} {t('mh.failed', lng)}" if failed else t("mh.passed", lng),
                        delta_color="inverse" if failed else "off")
         # Plain words, no emoji: the reader's machine may have no emoji font (an empty box, issue 15).
-        st.dataframe(pd.DataFrame({
+        show_table(pd.DataFrame({
             t("mh.col.file", lng): checks["file_name"],
             t("mh.col.check", lng): checks["check"].map(lambda c: t(f"mh.check.{c}", lng)),
             t("mh.col.result", lng): checks["passed"].map(_result),
@@ -218,7 +218,7 @@ if summary is not None:
     if not comp.empty:
         st.subheader(t("mh.fields", lng))
         latest = comp.sort_values("year").groupby(["kind", "field"]).tail(1)
-        st.dataframe(pd.DataFrame({
+        show_table(pd.DataFrame({
             t("mh.col.kind", lng): latest["kind"], t("mh.col.field", lng): latest["field"],
             t("mh.col.year", lng): latest["year"], t("mh.col.pct", lng): latest["pct"].map(_pct),
             t("mh.col.city_pct", lng): latest["city_pct"].map(_pct),
@@ -229,7 +229,7 @@ if summary is not None:
     if rej.empty:
         st.caption(t("mh.no_rejections", lng))
     else:
-        st.dataframe(rej.assign(rejected_at=rej["rejected_at"].map(_beijing)), hide_index=True, width="stretch",
+        show_table(rej.assign(rejected_at=rej["rejected_at"].map(_beijing)), hide_index=True, width="stretch",
                      key="mh_rejections")
 
 # --- what awaits approval ----------------------------------------------------------------------
@@ -241,9 +241,9 @@ if not pending_releases and not apps:
     st.caption(t("mh.nothing_pending", lng))
 if pending_releases:
     st.markdown(f"**{t('mh.pending_releases', lng)}**")
-    st.dataframe(pd.DataFrame(pending_releases), hide_index=True, width="stretch", key="mh_pending_releases")
+    show_table(pd.DataFrame(pending_releases), hide_index=True, width="stretch", key="mh_pending_releases")
 if apps:
     st.markdown(f"**{t('mh.pending_apps', lng)}**")
-    st.dataframe(pd.DataFrame([{"id": s.id, "product": s.product_id, "purpose": s.purpose,
+    show_table(pd.DataFrame([{"id": s.id, "product": s.product_id, "purpose": s.purpose,
                                 "valid_from": s.valid_from, "valid_to": s.valid_to, "applied_at": s.applied_at}
                                for s in apps]), hide_index=True, width="stretch", key="mh_pending_apps")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards.charts import district_choropleth
-from dashboards.ui import lang, synthetic_banner
+from dashboards.ui import lang, show_table, synthetic_banner
 from data_products.i18n import pick, t
 from data_products.reference import districts, facilities
 
@@ -42,7 +42,7 @@ cols[2].metric(t("overview.facilities", lng), f"{int(table['facilities'].sum())}
 
 st.subheader(t("overview.table", lng))
 shown = table.assign(district=names)[["district", "area_km2", "population_2020", "population_2023", "density_2023", "facilities"]]
-st.dataframe(
+show_table(
     shown.rename(
         columns={
             "district": t("col.district", lng),

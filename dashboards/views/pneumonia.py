@@ -13,7 +13,17 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards.charts import class_breaks, district_choropleth, district_ranking, quantile_boxes
-from dashboards.ui import from_url, guard, lang, require_principal, synthetic_banner, to_url
+from dashboards.ui import (
+    download_button,
+    from_url,
+    guard,
+    lang,
+    require_principal,
+    show_table,
+    synthetic_banner,
+    to_url,
+    zipped,
+)
 from data_products.disclosure import ALL
 from data_products.i18n import pick, register, t
 from data_products.products.intervals import add_intervals
@@ -68,9 +78,8 @@ register({
     "pn.facilities_n": {"zh": "机构数", "en": "Facilities"},
     "pn.pct_rank": {"zh": "百分位", "en": "Percentile rank"},
     "pn.own_note": {"zh": "同级机构仅以分布显示，不显示名称。", "en": "Peers appear only as a distribution, never by name."},
-    "pn.download_csv": {"zh": "下载 CSV（含抑制标记）", "en": "Download CSV (with suppression flags)"},
-    "pn.download_meta": {"zh": "下载元数据（JSON）", "en": "Download metadata (JSON)"},
-    "pn.prepare": {"zh": "准备下载文件", "en": "Prepare the download"},
+    "pn.download": {"zh": "下载本表（CSV 与元数据，zip；记入审计日志）",
+                    "en": "Download this table (CSV and metadata, zip; recorded in the audit log)"},
     "pn.no_district": {"zh": "请选择一个区。", "en": "Pick a district."},
     "pn.n": {"zh": "病例数", "en": "Cases"},
     "pn.about": {
@@ -275,7 +284,7 @@ with tabs[3]:
         t("pn.city", lng): [fmt(v, m) if not h else "—" for m, v, h in zip(prof.index, prof["city"], prof["city_suppressed"], strict=True)],
         t("pn.rank", lng): [f"{int(r)} / {n}" if pd.notna(r) else "—" for r, n in zip(prof["rank"], prof["ranked_of"], strict=True)],
     })
-    st.dataframe(table, hide_index=True, width="stretch", key="profile_table", height=35 * (len(table) + 1) + 3)
+    show_table(table, hide_index=True, width="stretch", key="profile_table", height=35 * (len(table) + 1) + 3)
 
 # --- own facility (hospitals) ---------------------------------------------------------------------------
 with tabs[4]:
@@ -290,14 +299,14 @@ with tabs[4]:
             t("pn.pct_rank", lng): fac["percentile_rank"].map(lambda v: "—" if pd.isna(v) else f"{v:.0f}"),
             t("pn.facilities_n", lng): fac["facilities"],
         })
-        st.dataframe(own_tbl, hide_index=True, width="stretch", key="own_table")
+        show_table(own_tbl, hide_index=True, width="stretch", key="own_table")
     ft = guard(lambda: views.facility_table(user), lng)
     ft_show = pd.DataFrame({
         "ID": ft["facility_id"],
         t("pn.facility", lng): ft["name_zh"] if lng == "zh" else ft["name_en"],
         t("pn.n", lng): [str(v) if pd.notna(v) else reason_label(f) for v, f in zip(ft["cases"], ft["cases_flag"], strict=True)],
     })
-    st.dataframe(ft_show, hide_index=True, width="stretch", key="facility_table")
+    show_table(ft_show, hide_index=True, width="stretch", key="facility_table")
 
 # --- table and download ----------------------------------------------------------------------------------
 with tabs[5]:
@@ -308,21 +317,15 @@ with tabs[5]:
         "n": [str(v) if (pd.notna(v) and not h) else "—" for v, h in zip(out["n"], out["suppressed"], strict=True)],
         t("pn.reason.secondary", lng).split("（")[0].split(" (")[0]: out["reason"].map(reason_label),
     })
-    st.dataframe(out_show, hide_index=True, width="stretch", key="shown_table")
+    show_table(out_show, hide_index=True, width="stretch", key="shown_table")
     stem = f"pneumonia_{metric}_{start}_{end}_{age}_{sex}"
-    if st.button(t("pn.prepare", lng), key="prepare_download", icon=":material/download:"):
-        csv_bytes, meta_bytes = guard(lambda: views.download(user, metric, start, end, age, sex), lng)
-        st.session_state["pn_download"] = (csv_bytes, meta_bytes, stem)
-    prepared = st.session_state.get("pn_download")
-    if prepared and prepared[2] == stem:  # never offer a file made for another selection
-        csv_bytes, meta_bytes, stem = prepared
-        b1, b2 = st.columns(2)
-        b1.download_button(t("pn.download_csv", lng), csv_bytes, f"{stem}.csv", "text/csv", key="dl_csv")
-        b2.download_button(t("pn.download_meta", lng), meta_bytes, f"{stem}.metadata.json", "application/json", key="dl_meta")
+    download_button(t("pn.download", lng),
+                    lambda: zipped(stem, *views.download(user, metric, start, end, age, sex)),
+                    f"{stem}.zip", "application/zip", key="dl_zip")
 
 # --- about -------------------------------------------------------------------------------------------------
 with tabs[6]:
     st.markdown(t("pn.about", lng, k1=k - 1))
     st.subheader(t("pn.cutoffs", lng))
-    st.dataframe(pd.DataFrame({"": [cutoff_label(c) for c in CUTOFFS], "source": [c.source for c in CUTOFFS]}),
+    show_table(pd.DataFrame({"": [cutoff_label(c) for c in CUTOFFS], "source": [c.source for c in CUTOFFS]}),
                  hide_index=True, width="stretch", key="cutoff_table")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboards.ui import lang, require_principal, synthetic_banner
+from dashboards.ui import lang, require_principal, show_table, synthetic_banner
 from data_products.governance import (
     ScenarioError,
     approve,
@@ -156,7 +156,7 @@ def show(frame: pd.DataFrame, lng: str, key: str) -> None:
     if frame.empty:
         st.caption(t("scn.none", lng))
     else:
-        st.dataframe(frame, hide_index=True, width="stretch", key=key)
+        show_table(frame, hide_index=True, width="stretch", key=key)
 
 
 def choice_label(s, lng: str) -> str:

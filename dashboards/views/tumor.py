@@ -12,9 +12,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards.charts import CENTER, SUPPRESSED_COLOR
-from dashboards.ui import guard, lang, require_principal, synthetic_banner
+from dashboards.ui import download_button, guard, lang, require_principal, show_table, synthetic_banner, zipped
 from data_products.disclosure import ALL
 from data_products.i18n import pick, register, t
+from data_products.products.scope import PEER_RULE
 from data_products.products.tumor import views
 from data_products.products.tumor.spec import GROUP_BY_ID, GROUP_IDS, OUTSIDE, TIER_NAMES
 from data_products.reference import district_geojson, districts
@@ -79,12 +80,21 @@ register({
     "tumor.male": {"zh": "男", "en": "Male"},
     "tumor.female": {"zh": "女", "en": "Female"},
     "tumor.table": {"zh": "机构明细", "en": "Facility table"},
-    "tumor.prepare": {"zh": "准备下载（将记入审计日志）", "en": "Prepare download (recorded in the audit log)"},
-    "tumor.csv": {"zh": "下载 CSV", "en": "Download CSV"},
-    "tumor.meta": {"zh": "下载元数据 JSON", "en": "Download metadata JSON"},
-    "tumor.scope_own": {"zh": "本院以名称显示，其他机构匿名显示（位于所在区中心）。",
-                        "en": "Your facility is named; other facilities are anonymised (drawn at their district's centre)."},
-    "tumor.peer": {"zh": "同级机构（匿名）", "en": "Peer facility (anonymised)"},
+    "tumor.download": {"zh": "下载本表（CSV 与元数据，zip；记入审计日志）",
+                       "en": "Download this table (CSV and metadata, zip; recorded in the audit log)"},
+    "tumor.scope_own": {"zh": "地图只标出本院；其他机构以所在区汇总（区中心的灰色圆圈）出现。",
+                        "en": "The map marks your facility only; other facilities appear as district totals (grey circles "
+                              "at each district's centre)."},
+    "tumor.others": {"zh": "其他机构（区汇总）", "en": "Other facilities (district total)"},
+    "tumor.others_in": {"zh": "{d}其他 {n} 家机构", "en": "{n} other facilities in {d}"},
+    "tumor.others_hidden": {"zh": "未达汇总规则的区不显示：{d}", "en": "Districts below the aggregate rule are not shown: {d}"},
+    "tumor.own_standing": {"zh": "本院与其他机构的分布", "en": "Your facility beside the distribution of the others"},
+    "tumor.own": {"zh": "本院患者数", "en": "Your patients"},
+    "tumor.pct_rank": {"zh": "百分位排名", "en": "Percentile rank"},
+    "tumor.peers_n": {"zh": "其他机构数", "en": "Other facilities"},
+    "tumor.too_few": {"zh": "其他机构不足，不显示分布。", "en": "Too few other facilities to show a distribution."},
+    "tumor.row_own": {"zh": "本院", "en": "Your facility"},
+    "tumor.other_districts": {"zh": "其他区（合并）", "en": "Other districts (combined)"},
     "tumor.release": {"zh": "发布版本 {rid}，批准人 {by}，{at}", "en": "Release {rid}, approved by {by} at {at}"},
     "tumor.quarter_note": {"zh": "按类别、年龄、性别的统计按年发布；所选季度显示其所在年份。",
                            "en": "Tier, age and sex figures are released by year; a quarter shows its year."},
@@ -94,8 +104,9 @@ register({
 _YEAR_AXES = {"xaxis": {"dtick": 1, "tickformat": "d"}, "yaxis": {"rangemode": "tozero"}}
 _PCT = "%.1f%%"
 
-TIER_COLORS = {"tertiary_cancer": "#c0392b", "tertiary_general": "#2e86c1", "secondary_general": "#27ae60",
-               views.PEER_TIER: "#8e8e8e"}
+TIER_COLORS = {"tertiary_cancer": "#c0392b", "tertiary_general": "#2e86c1", "secondary_general": "#27ae60"}
+OTHERS_COLOR = "#8e8e8e"
+
 
 lng = lang()
 user = require_principal()
@@ -120,8 +131,6 @@ def group_label(g: str) -> str:
 
 
 def tier_label(tier: str) -> str:
-    if tier == views.PEER_TIER:
-        return t("tumor.peer", lng)
     zh, en = TIER_NAMES[tier]
     return pick(lng, zh, en)
 
@@ -147,13 +156,18 @@ total = views.city_total(user, group, period)
 leave = views.leaving(user, group)
 scope = info["scope"]
 if scope.facility_names != "all":
-    st.caption(t("tumor.scope_own", lng))
+    st.caption(t("tumor.scope_own", lng) + " " + PEER_RULE[lng])
+    others = views.district_aggregates(user, group, period)
 
 nonres = views.nonresidents(user, group)
 skin = views.c44(user, year)
 m1, m2, m3, m4 = st.columns(4)
 m1.metric(t("tumor.total", lng), f"{total:,}" if total is not None else "—")
-m2.metric(t("tumor.top_share", lng), f"{top[views.MEASURE].sum() / total:.1%}" if total and len(top) == 5 else "—")
+if scope.facility_names == "all":
+    m2.metric(t("tumor.top_share", lng), f"{top[views.MEASURE].sum() / total:.1%}" if total and len(top) == 5 else "—")
+else:
+    standing = views.own_standing(user, group, period)
+    m2.metric(t("tumor.own", lng), "—" if standing["own_suppressed"] else f"{int(standing['own']):,}")
 city_leave = leave[(leave["home_district"] == ALL) & (leave["year"] == year)]
 m3.metric(t("tumor.leave_share", lng),
           f"{city_leave['share_leaving'].iloc[0]:.1%}" if len(city_leave) and not city_leave["suppressed"].iloc[0] else "—")
@@ -170,7 +184,7 @@ fig = go.Figure()
 shown = fac[~fac["suppressed"]]
 hidden = fac[fac["suppressed"]]
 biggest = float(shown[views.MEASURE].max()) if len(shown) else 1.0
-for tier in [*TIER_NAMES, views.PEER_TIER]:
+for tier in TIER_NAMES:
     part = shown[shown["tier"] == tier]
     if part.empty:
         continue
@@ -182,6 +196,17 @@ for tier in [*TIER_NAMES, views.PEER_TIER]:
         text=[f"{pick(lng, a, b)}<br>{dname[d]}<br>{t('tumor.patients', lng)}: {int(v):,}"
               for a, b, d, v in zip(part["name_zh"], part["name_en"], part["district"], n, strict=True)],
         hoverinfo="text", name=tier_label(tier), customdata=part["facility_id"].tolist(),
+    ))
+if scope.facility_names != "all":
+    agg = others[others["shown"]]
+    n_agg = agg[views.MEASURE].astype(float).to_numpy()
+    fig.add_trace(go.Scattermap(
+        lon=agg["lon"].tolist(), lat=agg["lat"].tolist(), mode="markers",
+        marker={"size": 8 + 42 * np.sqrt(n_agg / max(biggest, float(n_agg.max()) if len(n_agg) else 1.0, 1.0)),
+                "color": OTHERS_COLOR, "opacity": 0.55, "sizemode": "diameter"},
+        text=[f"{t('tumor.others_in', lng, d=dname[d], n=k)}<br>{t('tumor.patients', lng)}: {int(v):,}"
+              for d, k, v in zip(agg["district"], agg["facilities"], n_agg, strict=True)],
+        hoverinfo="text", name=t("tumor.others", lng),
     ))
 if len(hidden):
     fig.add_trace(go.Scattermap(
@@ -199,16 +224,29 @@ fig.update_layout(
 )
 st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="tumor_map")
 
-# --- top facilities ------------------------------------------------------------------------------
-st.subheader(f"{t('tumor.top', lng)} · {group_label(group)}")
-st.dataframe(pd.DataFrame({
-    t("tumor.rank", lng): top["rank"],
-    t("tumor.facility", lng): [pick(lng, a, b) for a, b in zip(top["name_zh"], top["name_en"], strict=True)],
-    t("tumor.district", lng): top["district"].map(dname),
-    t("tumor.tier", lng): top["tier"].map(tier_label),
-    t("tumor.patients", lng): top[views.MEASURE].astype(int),
-    t("tumor.share", lng): (100 * top["share"]).round(1),
-}), hide_index=True, width="stretch", column_config={t("tumor.share", lng): st.column_config.NumberColumn(format=_PCT)})
+# --- top facilities (commission) or the own facility's standing (hospital) ---------------------------
+if scope.facility_names == "all":
+    st.subheader(f"{t('tumor.top', lng)} · {group_label(group)}")
+    show_table(pd.DataFrame({
+        t("tumor.rank", lng): top["rank"],
+        t("tumor.facility", lng): [pick(lng, a, b) for a, b in zip(top["name_zh"], top["name_en"], strict=True)],
+        t("tumor.district", lng): top["district"].map(dname),
+        t("tumor.tier", lng): top["tier"].map(tier_label),
+        t("tumor.patients", lng): top[views.MEASURE].astype(int),
+        t("tumor.share", lng): (100 * top["share"]).round(1),
+    }), decimals=1, column_config={t("tumor.share", lng): st.column_config.NumberColumn(format=_PCT)})
+else:
+    st.subheader(f"{t('tumor.own_standing', lng)} · {group_label(group)}")
+    if pd.isna(standing["median"]):
+        st.info(t("tumor.too_few", lng))
+    show_table(pd.DataFrame([{
+        t("tumor.own", lng): "—" if standing["own_suppressed"] else f"{int(standing['own']):,}",
+        "P25": "—" if pd.isna(standing["p25"]) else f"{standing['p25']:,.0f}",
+        "P50": "—" if pd.isna(standing["median"]) else f"{standing['median']:,.0f}",
+        "P75": "—" if pd.isna(standing["p75"]) else f"{standing['p75']:,.0f}",
+        t("tumor.pct_rank", lng): "—" if pd.isna(standing["percentile_rank"]) else f"{standing['percentile_rank']:.0f}",
+        t("tumor.peers_n", lng): standing["peers"],
+    }]))
 
 # --- flows and leaving share ---------------------------------------------------------------------
 st.subheader(t("tumor.flows", lng))
@@ -216,6 +254,7 @@ fl = views.flows(user, group)
 fl = fl[~fl["suppressed"]]
 homes = sorted(fl["home_district"].unique(), key=lambda a: (a == OUTSIDE, a))
 targets = sorted(fl["facility_district"].unique())
+dname[views.OTHER_DISTRICTS] = t("tumor.other_districts", lng)
 labels = [dname[h] for h in homes] + [f"→ {dname[d]}" for d in targets]
 src = [homes.index(h) for h in fl["home_district"]]
 dst = [len(homes) + targets.index(d) for d in fl["facility_district"]]
@@ -233,7 +272,8 @@ lv["pct"] = (100 * lv["share_leaving"]).round(1)
 table = lv.pivot(index="home_district", columns="year", values="pct")
 table.index = [dname[a] for a in table.index]
 table.columns = [t("tumor.all_periods", lng) if c == ALL else c for c in table.columns]
-st.dataframe(table, width="stretch", column_config={c: st.column_config.NumberColumn(format=_PCT) for c in table.columns})
+show_table(table, hide_index=False, decimals=1,
+           column_config={c: st.column_config.NumberColumn(format=_PCT) for c in table.columns})
 by_year = lv[lv["year"] != ALL]
 line = go.Figure()
 for home, g in by_year.groupby("home_district"):
@@ -272,7 +312,7 @@ with c2:
                             mode="lines+markers", name=t("tumor.patients", lng)))
     tr.update_layout(height=320, margin={"t": 10}, yaxis_title=t("tumor.patients", lng), **_YEAR_AXES)
     st.plotly_chart(tr, width="stretch", config={"displayModeBar": False}, key="tumor_trend")
-    st.dataframe(ty.assign(period=ty["period"]).rename(columns={"period": t("tumor.year", lng),
+    show_table(ty.assign(period=ty["period"]).rename(columns={"period": t("tumor.year", lng),
                                                                  views.MEASURE: t("tumor.patients", lng)})
                  [[t("tumor.year", lng), t("tumor.patients", lng)]], hide_index=True, width="stretch")
 
@@ -287,22 +327,29 @@ st.plotly_chart(pyr, width="stretch", config={"displayModeBar": False}, key="tum
 
 # --- table and download --------------------------------------------------------------------------
 st.subheader(t("tumor.table", lng))
-st.dataframe(pd.DataFrame({
+rows = pd.DataFrame({
     t("tumor.facility", lng): [pick(lng, a, b) for a, b in zip(fac["name_zh"], fac["name_en"], strict=True)],
     t("tumor.district", lng): fac["district"].map(dname),
     t("tumor.tier", lng): fac["tier"].map(tier_label),
-    t("tumor.patients", lng): fac[views.MEASURE].astype(object).where(~fac["suppressed"], t("tumor.suppressed", lng)),
-}), hide_index=True, width="stretch")
-if st.button(t("tumor.prepare", lng), key="tumor_prepare", icon=":material/download:"):
-    st.session_state["tumor_download"] = (group, period, guard(lambda: views.download(user, group, period), lng))
-ready = st.session_state.get("tumor_download")
-if ready and ready[:2] == (group, period):
-    csv_bytes, meta_bytes = ready[2]
-    d1, d2 = st.columns(2)
-    d1.download_button(t("tumor.csv", lng), csv_bytes, file_name=f"tumor_{group}_{period}.csv", mime="text/csv",
-                       key="tumor_csv")
-    d2.download_button(t("tumor.meta", lng), meta_bytes, file_name=f"tumor_{group}_{period}.json",
-                       mime="application/json", key="tumor_meta")
+    t("tumor.patients", lng): [f"{int(v):,}" if not h else t("tumor.suppressed", lng)
+                               for v, h in zip(fac[views.MEASURE], fac["suppressed"], strict=True)],
+})
+if scope.facility_names != "all":
+    agg = others[others["shown"]]
+    rows = pd.concat([rows, pd.DataFrame({
+        t("tumor.facility", lng): [t("tumor.others_in", lng, d=dname[d], n=k) for d, k in
+                                   zip(agg["district"], agg["facilities"], strict=True)],
+        t("tumor.district", lng): agg["district"].map(dname),
+        t("tumor.tier", lng): "—",
+        t("tumor.patients", lng): [f"{int(v):,}" for v in agg[views.MEASURE]],
+    })], ignore_index=True)
+    unshown = others.loc[~others["shown"], "district"].map(dname).tolist()
+    if unshown:
+        st.caption(t("tumor.others_hidden", lng, d="、".join(unshown) if lng == "zh" else ", ".join(unshown)))
+show_table(rows)
+stem = f"tumor_{group}_{period}"
+download_button(t("tumor.download", lng), lambda: zipped(stem, *views.download(user, group, period)),
+                f"{stem}.zip", "application/zip", key="tumor_zip")
 st.caption(t("tumor.release", lng, rid=info["release_id"], by=info["approval"].get("approved_by", "—"),
              at=info["approval"].get("approved_at", "—")))
 

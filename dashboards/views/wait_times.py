@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards.ui import guard, lang, require_principal, synthetic_banner
+from dashboards.ui import guard, lang, require_principal, show_table, synthetic_banner
 from data_products.i18n import pick, register, t
 from data_products.products.wait_times import views
 from data_products.products.wait_times.spec import LEVEL_SLOT, WEEKDAYS
@@ -208,7 +208,7 @@ else:
         dept=[_dept(d) if d != "ALL" else pick(lng, "全部", "All") for d in acc["department"]],
         within_p90=100 * acc["within_p90"], within_baseline=100 * acc["within_baseline"],
     )
-    st.dataframe(
+    show_table(
         table[["facility", "dept", "n_test", "mae_p50", "mae_baseline", "within_p90", "within_baseline"]].rename(columns={
             "facility": t("wt.col.facility", lng), "dept": t("wt.col.department", lng), "n_test": t("wt.n_test", lng),
             "mae_p50": f"{t('wt.mae', lng)} · {t('wt.estimate', lng)}",
@@ -237,7 +237,7 @@ scope = info["scope"]
 if scope.facility_names == "all":
     st.subheader(t("wt.city", lng))
     top = guard(lambda: views.longest_waits(user), lng)
-    st.dataframe(pd.DataFrame({
+    show_table(pd.DataFrame({
         t("wt.col.facility", lng): [pick(lng, a, b) for a, b in zip(top["name_zh"], top["name_en"], strict=True)],
         t("wt.col.department", lng): top["department"].map(_dept),
         t("wt.col.visits", lng): top["visits"].map(_fmt_n),
@@ -245,14 +245,14 @@ if scope.facility_names == "all":
     }), hide_index=True, width="stretch")
     st.subheader(t("wt.city_depts", lng))
     cd = guard(lambda: views.city_departments(user), lng)
-    st.dataframe(pd.DataFrame({
+    show_table(pd.DataFrame({
         t("wt.col.department", lng): cd["department"].map(_dept), t("wt.col.visits", lng): cd["visits"].map(_fmt_n),
         t("wt.col.p50", lng): cd["p50"].round(1), t("wt.col.p90", lng): cd["p90"].round(1),
     }), hide_index=True, width="stretch")
 else:
     st.subheader(t("wt.own", lng))
     od = guard(lambda: views.own_departments(user), lng)
-    st.dataframe(pd.DataFrame({
+    show_table(pd.DataFrame({
         t("wt.col.department", lng): od["department"].map(_dept),
         t("wt.col.type", lng): od["visit_type"].map(lambda v: t(f"wt.type.{v}", lng) if v in ("APPT", "WALKIN") else v),
         t("wt.col.visits", lng): od["visits"].map(_fmt_n),
@@ -263,7 +263,7 @@ else:
     if docs.empty:
         st.info(t("wt.no_doctors", lng))
     else:
-        st.dataframe(pd.DataFrame({
+        show_table(pd.DataFrame({
             t("wt.col.department", lng): docs["department"].map(_dept), t("wt.col.doctor", lng): docs["doctor_code"],
             t("wt.col.visits", lng): docs["visits"].map(_fmt_n),
             t("wt.col.p50", lng): docs["p50"].round(1), t("wt.col.p90", lng): docs["p90"].round(1),

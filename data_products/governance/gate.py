@@ -316,3 +316,26 @@ def governance_role(user: Principal, area: str, *, now: datetime | None = None,
         ledger.append(tx, user.username, "gate.governance", area,
                       {"allowed": allowed, "reason": "role" if check.ok else check.reason, "role": role})
     return role if allowed else None
+
+
+# The catalog is not a product, but what it tells is decided here too. The commission reads it in full
+# (exact record totals, contributing facilities, versions, approvals, whether a product was sold); every
+# other user reads what a signed-out brochure would say: what exists, its fields, time span and update
+# frequency, and whether it is listed. Sale status, totals and facility counts are business facts of the
+# space and of the hospitals supplying it, not something a prospective buyer needs to apply.
+CATALOG_FULL_ROLES = ("commission_official", "commission_analyst")
+
+
+def catalog_detail(user: Principal, *, now: datetime | None = None,
+                   store: GovernanceStore | None = None) -> Literal["full", "brochure"] | None:
+    """How much of the catalog the user may read ('full' or 'brochure'), or None without a live session;
+    audited either way, like a page open."""
+    store = resolve(store)
+    at = now or utcnow()
+    with store.write() as tx:
+        check = check_session(tx, user, at, touch=True)
+        role = check.row["role"] if check.ok else None
+        level = ("full" if role in CATALOG_FULL_ROLES else "brochure") if check.ok else None
+        ledger.append(tx, _claimed(user) if not check.ok else check.row["username"], "gate.catalog", "catalog",
+                      {"level": level, "reason": "role" if check.ok else check.reason, "role": role})
+    return level

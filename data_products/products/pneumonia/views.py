@@ -280,7 +280,7 @@ def facility_comparison(user: Principal) -> pd.DataFrame:
             "metric": mid,
             "own": mine,
             "own_suppressed": bool(vals["suppressed"].get(own, True)) if own else True,
-            **peer_summary(released, mine),
+            **peer_summary(released, mine, own),
         })
     return pd.DataFrame(rows).set_index("metric")
 

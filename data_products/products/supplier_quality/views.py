@@ -102,7 +102,7 @@ def facility_comparison(user: Principal) -> pd.DataFrame:
         released = per[check].dropna()
         mine = per[check].get(fac, float("nan")) if fac else float("nan")
         rows.append({"metric": f"{check}_pass_pct", "own": mine, "own_suppressed": pd.isna(mine),
-                     **peer_summary(released, mine)})
+                     **peer_summary(released, mine, fac)})
     return pd.DataFrame(rows).set_index("metric")
 
 

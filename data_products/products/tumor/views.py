@@ -1,16 +1,13 @@
 """Tumor-distribution views: approved release -> frames for the page. Every function asks the gate.
 
 Nothing here reads the restricted zone. Facility names follow the gate's row scope: the commission
-sees every facility; a hospital sees its own facility named and its peers as "Peer facility N"
-(placed at their district's centre, tier withheld); any other scope sees no facility names.
+sees every facility; a hospital sees its own facility and the others only as district aggregates and a
+distribution (``scope.PEER_RULE``); any other scope sees no facility rows.
 A figure resting on a suppressed cell comes back marked ``suppressed`` with its reason.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 from functools import cache
 
 import numpy as np
@@ -18,12 +15,17 @@ import pandas as pd
 
 from data_products import approved
 from data_products.disclosure import ALL
-from data_products.governance import Principal, record_download, require
-from data_products.products.scope import name_facilities
+from data_products.governance import Principal, require
+from data_products.products.scope import (
+    PEER_RULE,
+    aggregate_ok,
+    deliver,
+    name_facilities,
+    peer_summary,
+    shown_aggregates,
+)
 from data_products.products.tumor.spec import AGE_BANDS, C44, GROUP_IDS, MEASURE, OUTSIDE, PRODUCT_ID, SEXES, TIERS
 from data_products.reference import district_geojson, districts, facilities
-
-PEER_TIER = "peer"
 
 
 def _release(user: Principal, action: str = "view"):
@@ -75,41 +77,84 @@ def _centroids() -> dict[str, tuple[float, float]]:
 
 
 def _named(frame: pd.DataFrame, scope) -> pd.DataFrame:
-    """Add names, tier and location as the row scope allows; peers keep only their district."""
+    """Names and location as the row scope allows: every facility for the commission, only its own for
+    a hospital (other facilities reach it as district aggregates, ``district_aggregates``)."""
     reg = facilities().set_index("facility_id")
-    out = frame.sort_values("facility_id").reset_index(drop=True)
+    out = name_facilities(frame.sort_values("facility_id").reset_index(drop=True), scope)
     out["lon"] = out["facility_id"].map(reg["lon"]).astype(float)
     out["lat"] = out["facility_id"].map(reg["lat"]).astype(float)
-    out = name_facilities(out, scope)
     if scope.facility_names == "all":
         out["own"] = False
-        return out
-    # Peers also lose their tier and exact position: they sit at their district's centre.
-    peers = ~out["own"]
-    cent = _centroids()
-    out.loc[peers, "tier"] = PEER_TIER
-    out.loc[peers, "lon"] = [cent[d][0] for d in out.loc[peers, "district"]]
-    out.loc[peers, "lat"] = [cent[d][1] for d in out.loc[peers, "district"]]
     return out
 
 
-def facilities_view(user: Principal, group: str = ALL, period: str = ALL) -> pd.DataFrame:
-    """One row per facility: shown id, names, district, tier, lon/lat, patients, suppressed, reason, own."""
-    _check_group(group)
-    rel, decision = _release(user)
+def _facility_rows(rel, group: str, period: str) -> pd.DataFrame:
     rows = _period_rows(rel, period)
     rows = rows[(rows["facility_id"] != ALL) & (rows["tumor_group"] == group)]
     frame = rows[["facility_id", "district", "tier", MEASURE, f"{MEASURE}_flag"]].rename(
         columns={f"{MEASURE}_flag": "reason"})
     frame["suppressed"] = frame[MEASURE].isna()
-    out = _named(frame, decision.row_scope)
+    return frame
+
+
+def facilities_view(user: Principal, group: str = ALL, period: str = ALL) -> pd.DataFrame:
+    """One row per facility the row scope names (all for the commission, its own for a hospital): shown id,
+    names, district, tier, lon/lat, patients, suppressed, reason, own."""
+    _check_group(group)
+    rel, decision = _release(user)
+    out = _named(_facility_rows(rel, group, period), decision.row_scope)
     return out[["facility_id", "name_zh", "name_en", "district", "tier", "lon", "lat", MEASURE, "suppressed",
                 "reason", "own"]]
 
 
+def district_aggregates(user: Principal, group: str = ALL, period: str = ALL) -> pd.DataFrame:
+    """Per district, the facilities other than the user's own taken together: contributing facilities,
+    patients, and whether the aggregate may be shown (``shown``; patients NA when not).
+
+    Only released facility counts are summed, so an aggregate is a function of released cells and
+    recovers nothing hidden; the rule in ``scope.PEER_RULE`` keeps a district's total from being one
+    facility's count. For the commission, which sees every facility, this is the same sum by district.
+    """
+    _check_group(group)
+    rel, decision = _release(user)
+    own = decision.row_scope.own_facility if decision.row_scope.facility_names == "own_only" else None
+    groups = _others_by(rel, group, period, own, "district")
+    shown = set(groups) if decision.row_scope.facility_names == "all" else shown_aggregates(groups)
+    cent = _centroids()
+    rows = []
+    for district, released in sorted(groups.items()):
+        ok = district in shown
+        rows.append({"district": district, "facilities": int(released.size),
+                     MEASURE: int(released.astype(float).sum()) if ok else pd.NA, "shown": ok,
+                     "lon": cent[district][0], "lat": cent[district][1]})
+    out = pd.DataFrame(rows, columns=["district", "facilities", MEASURE, "shown", "lon", "lat"])
+    out[MEASURE] = pd.array(out[MEASURE], dtype="Int64")
+    return out.sort_values("district").reset_index(drop=True)
+
+
+def own_standing(user: Principal, group: str = ALL, period: str = ALL) -> dict:
+    """A hospital's own patients beside the distribution over the other facilities (``peer_summary``)."""
+    _check_group(group)
+    rel, decision = _release(user)
+    frame = _facility_rows(rel, group, period).set_index("facility_id")
+    own = decision.row_scope.own_facility
+    released = frame.loc[~frame["suppressed"], MEASURE].astype(float)
+    mine = float(released.get(own, np.nan)) if own else np.nan
+    return {"own": mine, "own_suppressed": bool(frame["suppressed"].get(own, True)) if own else True,
+            **peer_summary(released, mine, own)}
+
+
 def top_facilities(user: Principal, group: str = ALL, period: str = ALL, n: int = 5) -> pd.DataFrame:
-    """The n facilities with most released patients, with their share of the group's city total."""
-    f = facilities_view(user, group, period)
+    """The n facilities with most released patients, with their share of the group's city total.
+
+    Empty for a scope that does not name every facility: a ranking of anonymous peers by size names
+    them again.
+    """
+    _check_group(group)
+    rel, decision = _release(user)
+    f = _named(_facility_rows(rel, group, period), decision.row_scope)
+    if decision.row_scope.facility_names != "all":
+        f = f.iloc[0:0]
     total = city_total(user, group, period)
     shown = f[~f["suppressed"]].sort_values([MEASURE, "facility_id"], ascending=[False, True]).head(n).copy()
     shown["share"] = shown[MEASURE].astype(float) / total if total else np.nan
@@ -125,18 +170,48 @@ def city_total(user: Principal, group: str = ALL, period: str = ALL) -> int | No
     return None if v.empty or pd.isna(v.iloc[0]) else int(v.iloc[0])
 
 
+OTHER_DISTRICTS = "other_districts"
+
+
+def _others_by(rel, group: str, period: str, own: str | None, key: str) -> dict[str, pd.Series]:
+    """Released patients of each facility other than ``own``, grouped by ``key`` (district or tier); a group
+    whose facilities are all suppressed is absent (it adds nothing to any total shown)."""
+    frame = _facility_rows(rel, group, period)
+    frame = frame[(frame["facility_id"] != own) & ~frame["suppressed"]]
+    return {k: g.set_index("facility_id")[MEASURE] for k, g in frame.groupby(key)}
+
+
 def flows(user: Principal, group: str = ALL) -> pd.DataFrame:
     """Whole-span patients from each home district (or 'outside') to each facility district.
 
     Only released, non-zero flows; a suppressed flow is listed with ``suppressed`` True and no count.
+    For a hospital a facility district is a destination only where the other facilities in it pass the
+    district-aggregate rule (``scope.PEER_RULE``); the rest are merged into ``other_districts`` (itself
+    dropped if even the merged facilities fail the rule), so a district's inflow is never one facility's.
     """
     _check_group(group)
-    rel, _ = _release(user)
+    rel, decision = _release(user)
     fl = rel.table("flows")
     rows = fl[(fl["tumor_group"] == group) & (fl["home_district"] != ALL) & (fl["facility_district"] != ALL)]
     out = rows[["home_district", "facility_district", MEASURE, f"{MEASURE}_flag"]].rename(
         columns={f"{MEASURE}_flag": "reason"})
     out["suppressed"] = out[MEASURE].isna()
+    if decision.row_scope.facility_names != "all":
+        own = decision.row_scope.own_facility
+        others = _others_by(rel, group, ALL, own, "district")
+        fine = shown_aggregates(others)
+        rest = [v for d, v in others.items() if d not in fine]
+        merged_ok = bool(rest) and aggregate_ok(pd.concat(rest))
+        out = out.assign(facility_district=out["facility_district"].where(
+            out["facility_district"].isin(fine), OTHER_DISTRICTS))
+        if not merged_ok:
+            out = out[out["facility_district"] != OTHER_DISTRICTS]
+        # Merged destinations: the sum of their released flows (a function of released cells only).
+        out = (out.groupby(["home_district", "facility_district"], as_index=False)
+               .agg(**{MEASURE: (MEASURE, lambda v: v.dropna().sum() if v.notna().any() else pd.NA),
+                       "reason": ("reason", lambda r: "" if (r == "").all() else "partial"),
+                       "suppressed": ("suppressed", "all")}))
+        out[MEASURE] = pd.array(out[MEASURE], dtype="Int64")
     out = out[out["suppressed"] | (out[MEASURE] > 0)]
     return out.sort_values(["home_district", "facility_district"]).reset_index(drop=True)
 
@@ -198,14 +273,25 @@ def c44(user: Principal, period: str = ALL) -> dict:
             "by_year": {y: (None if pd.isna(v) else int(v)) for y, v in city.items() if y != ALL}}
 
 
+def _tier_shown(rel, decision, group: str, year: str) -> set[str]:
+    """Tiers whose figures a scope may see: all for the commission; for a hospital the tiers whose
+    other facilities pass the aggregate rule (the cancer hospital alone is a tier of its own)."""
+    if decision.row_scope.facility_names == "all":
+        return set(TIERS)
+    return shown_aggregates(_others_by(rel, group, year, decision.row_scope.own_facility, "tier"))
+
+
 def tier_split(user: Principal, group: str = ALL, year: str = ALL) -> pd.DataFrame:
     _check_group(group)
-    rel, _ = _release(user)
+    rel, decision = _release(user)
     tp = rel.table("tier_profile")
     rows = tp[(tp["tumor_group"] == group) & (tp["year"] == year) & (tp["age_band"] == ALL) & (tp["sex"] == ALL)
               & (tp["tier"] != ALL)]
     out = rows.set_index("tier").reindex(list(TIERS))[[MEASURE, f"{MEASURE}_flag"]].rename(
         columns={f"{MEASURE}_flag": "reason"})
+    hide = ~out.index.isin(list(_tier_shown(rel, decision, group, year)))
+    out.loc[hide, MEASURE] = pd.NA
+    out.loc[hide, "reason"] = "peer_rule"
     out["suppressed"] = out[MEASURE].isna()
     total = out[MEASURE].sum() if not out["suppressed"].any() else np.nan
     out["share"] = out[MEASURE].astype(float) / total if total and pd.notna(total) else np.nan
@@ -214,7 +300,9 @@ def tier_split(user: Principal, group: str = ALL, year: str = ALL) -> pd.DataFra
 
 def age_sex(user: Principal, group: str = ALL, year: str = ALL, tier: str = ALL) -> pd.DataFrame:
     _check_group(group)
-    rel, _ = _release(user)
+    rel, decision = _release(user)
+    if tier != ALL and tier not in _tier_shown(rel, decision, group, year):
+        raise ValueError(f"tier {tier!r} is not shown to this scope (peer rule)")
     tp = rel.table("tier_profile")
     rows = tp[(tp["tumor_group"] == group) & (tp["year"] == year) & (tp["tier"] == tier)
               & (tp["age_band"] != ALL) & (tp["sex"] != ALL)]
@@ -262,36 +350,29 @@ def trend(user: Principal, group: str = ALL, by: str = "year") -> pd.DataFrame:
 
 
 def download(user: Principal, group: str = ALL, period: str = ALL) -> tuple[bytes, bytes]:
-    """The facility table shown (names per row scope, suppression flags) as CSV, and its metadata JSON."""
+    """The facility table shown as CSV (suppression flags), and its metadata JSON; gated and audited.
+
+    The commission's file has every facility; a hospital's has its own facility and the district
+    aggregates of the others that pass the rule (``row_kind`` says which a row is).
+    """
     rel, decision = _release(user, "download")
-    f = facilities_view(user, group, period)
     d = districts().set_index("adcode")
-    out = f.drop(columns=["lon", "lat"]).copy()
-    out.insert(4, "district_name_zh", out["district"].map(d["name_zh"]))
-    out.insert(5, "district_name_en", out["district"].map(d["name_en"]))
-    out[MEASURE] = out[MEASURE].astype(object).where(~out["suppressed"], "")
+    f = facilities_view(user, group, period).drop(columns=["lon", "lat"])
+    f.insert(0, "row_kind", np.where(f["own"], "own_facility", "facility"))
+    f["facilities"] = 1
+    if decision.row_scope.facility_names != "all":
+        agg = district_aggregates(user, group, period)
+        agg = agg[agg["shown"]].drop(columns=["lon", "lat", "shown"])
+        agg = agg.assign(row_kind="other_facilities_in_district", facility_id="", name_zh="", name_en="", tier="",
+                         suppressed=False, reason="", own=False)
+        f = pd.concat([f, agg[f.columns]], ignore_index=True)
+    out = f.copy()
+    out.insert(5, "district_name_zh", out["district"].map(d["name_zh"]))
+    out.insert(6, "district_name_en", out["district"].map(d["name_en"]))
+    out[MEASURE] = out[MEASURE].astype(object).where(~out["suppressed"].astype(bool), "")
     out = out.rename(columns={"reason": "suppression_reason"})
     out.insert(0, "tumor_group", group)
     out.insert(1, "period", period)
-    out["synthetic"] = bool(rel.meta.get("synthetic"))
-    buf = io.StringIO()
-    out.to_csv(buf, index=False)
-    csv_bytes = buf.getvalue().encode("utf-8-sig")
-    meta = {
-        "product": PRODUCT_ID,
-        "title_zh": rel.meta.get("title_zh"),
-        "title_en": rel.meta.get("title_en"),
-        "release_id": rel.release_id,
-        "source": rel.meta.get("source"),
-        "approval": {k: rel.approval.get(k) for k in ("approved_by", "approved_at", "content_hash")},
-        "time_span": rel.meta.get("time_span"),
-        "selection": {"tumor_group": group, "period": period},
-        "facility_names": decision.row_scope.facility_names,
-        "suppression_rule": rel.meta.get("suppression_rule"),
-        "min_cell": rel.meta.get("min_cell"),
-        "synthetic_notice": rel.meta.get("notice") or None,
-    }
-    meta_bytes = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
-    record_download(user, PRODUCT_ID, f"tumor_{group}_{period}.csv", sha256=hashlib.sha256(csv_bytes).hexdigest(),
-                    n_bytes=len(csv_bytes))
-    return csv_bytes, meta_bytes
+    return deliver(user, rel, PRODUCT_ID, out, f"tumor_{group}_{period}.csv",
+                   {"tumor_group": group, "period": period}, facility_names=decision.row_scope.facility_names,
+                   peer_rule=PEER_RULE["en"] if decision.row_scope.facility_names != "all" else None)

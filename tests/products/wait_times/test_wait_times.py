@@ -415,9 +415,7 @@ def test_a_hospital_sees_only_its_own_doctors(wt):
     opts = views.facility_options(signed_in("hospital_f0301"))
     assert list(opts["facility_id"]) == ["F0301"]
     top = views.longest_waits(signed_in("hospital_f0301"), top=50)
-    others = top[top["facility_id"] != "F0301"]
-    assert others["facility_id"].str.startswith("peer-").all()
-    assert not others["name_en"].str.contains("synthetic").any()
+    assert set(top["facility_id"]) <= {"F0301"}  # other facilities' rows are dropped, not renamed
 
 
 def test_estimate_reads_the_published_slot(wt):

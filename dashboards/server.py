@@ -1,0 +1,17 @@
+"""The dashboards as one ASGI app: Streamlit's own routes behind ``MediaGate`` (see ``downloads.py``).
+
+``dataspace serve`` runs ``streamlit run dashboards/server.py``; Streamlit finds ``app`` here and serves
+``app.py`` through it, with the same config (``.streamlit/config.toml``) and command-line flags.
+``dataspace serve --security-headers`` runs ``asgi.py`` instead: the same gate plus security headers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+from starlette.middleware import Middleware
+
+from dashboards.downloads import MediaGate
+
+app = st.App(str(Path(__file__).with_name("app.py")), middleware=[Middleware(MediaGate)])
