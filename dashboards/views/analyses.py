@@ -13,7 +13,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboards.ui import lang, require_principal, synthetic_banner
+from dashboards.ui import download_button, lang, require_principal, show_table, synthetic_banner
 from data_products.analyses import service
 from data_products.i18n import pick, register, t
 from data_products.specialty import dictionary
@@ -90,7 +90,7 @@ scenarios = service.research_scenarios(user)
 if not scenarios:
     st.info(t("an.none", lng))
 else:
-    st.dataframe(pd.DataFrame([{**s, "valid_from": s["valid_from"].date(), "valid_to": s["valid_to"].date()}
+    show_table(pd.DataFrame([{**s, "valid_from": s["valid_from"].date(), "valid_to": s["valid_to"].date()}
                                for s in scenarios]), hide_index=True, width="stretch", key="an_scenarios")
 
 active = [s for s in scenarios if s["status"] == "active"]
@@ -108,11 +108,12 @@ if active:
             st.error(str(exc))
     dummy = st.session_state.get("an_dummy")
     if dummy and dummy[0].startswith(d.dataset_id):
-        st.download_button(t("an.dummy_get", lng), dummy[1], file_name=dummy[0], mime="text/csv", key="an_dummy_get")
+        # Made and recorded by the prepare step; the click hands the bytes out once (dashboards.downloads).
+        download_button(t("an.dummy_get", lng), lambda dummy=dummy: dummy[1], dummy[0], "text/csv", key="an_dummy_get")
     left, right = st.columns([3, 2])
     with right:
         st.markdown(f"**{t('an.dictionary', lng)}**")
-        st.dataframe(d.frame(lng)[["field", "name", "type", "unit", "values", "ccl_text"]], hide_index=True,
+        show_table(d.frame(lng)[["field", "name", "type", "unit", "values", "ccl_text"]], hide_index=True,
                      width="stretch", height=520, key="an_dictionary")
     with left:
         kind = st.radio(t("an.kind", lng), ["sql", "model"], horizontal=True, key="an_kind",
@@ -172,4 +173,4 @@ for a in service.listing(user):
                 st.error(str(exc))
         dl = st.session_state.get(f"an_dl_{a.id}")
         if dl:
-            st.download_button(t("an.download", lng), dl[1], file_name=dl[0], mime="text/csv", key=f"an_get_{a.id}")
+            download_button(t("an.download", lng), lambda dl=dl: dl[1], dl[0], "text/csv", key=f"an_get_{a.id}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards.ui import lang, require_principal, synthetic_banner
+from dashboards.ui import lang, require_principal, show_table, synthetic_banner
 from data_products.analyses import service
 from data_products.governance import list_scenarios
 from data_products.i18n import register, t
@@ -88,6 +88,6 @@ for a in waiting:
 st.header(t("rv.all", lng))
 everything = service.listing(user)
 if everything:
-    st.dataframe(pd.DataFrame([{"id": a.id, "dataset": a.dataset_id, "requester": a.requester, "kind": a.kind,
+    show_table(pd.DataFrame([{"id": a.id, "dataset": a.dataset_id, "requester": a.requester, "kind": a.kind,
                                 "state": a.state, "reviews": len(a.reviews), "message": a.message or ""}
                                for a in everything]), hide_index=True, width="stretch", key="rv_all")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards.ui import lang, require_principal, show_table, synthetic_banner
+from dashboards.ui import download_button, lang, require_principal, show_table, synthetic_banner
 from data_products import catalog
 from data_products.analyses import service as analyses
 from data_products.governance import ScenarioError
@@ -149,7 +149,7 @@ for d in entries:
         if d.get("usable") and d["id"] in DICTIONARIES:
             dd = DICTIONARIES[d["id"]]
             st.markdown(f"**{t('cat.dictionary', lng)}**")
-            st.dataframe(dd.frame(lng)[["field", "name", "type", "unit", "values", "code_system", "ccl_text"]],
+            show_table(dd.frame(lng)[["field", "name", "type", "unit", "values", "code_system", "ccl_text"]],
                          hide_index=True, width="stretch", key=f"dict_{d['id']}")
             mine = [s for s in analyses.research_scenarios(user) if s["dataset_id"] == d["id"]] \
                 if user.role in ("company", "hospital") else []
@@ -161,8 +161,8 @@ for d in entries:
                         st.error(str(exc))
                 got = st.session_state.get(f"dummy_{d['id']}_data")
                 if got:
-                    st.download_button(t("cat.dummy_get", lng), got[1], file_name=got[0], mime="text/csv",
-                                       key=f"dummy_get_{d['id']}")
+                    download_button(t("cat.dummy_get", lng), lambda got=got: got[1], got[0], "text/csv",
+                                    key=f"dummy_get_{d['id']}")
             elif user.role in ("company", "hospital") and not any(s["status"] == "pending" for s in mine):
                 with st.form(f"research_{d['id']}"):
                     st.markdown(f"**{t('cat.research_apply', lng)}**")

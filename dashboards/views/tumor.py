@@ -282,7 +282,7 @@ line.update_layout(height=360, yaxis_title="%", xaxis_title=t("tumor.year", lng)
 line.update_yaxes(ticksuffix="%")
 st.plotly_chart(line, width="stretch", config={"displayModeBar": False}, key="tumor_leaving")
 st.caption(t("tumor.nonres_table", lng))
-st.dataframe(pd.DataFrame({
+show_table(pd.DataFrame({
     t("tumor.year", lng): [t("tumor.all_periods", lng) if y == ALL else y for y in nonres["year"]],
     t("tumor.nonresident", lng): nonres["nonresident"].astype(object).where(~nonres["suppressed"], "—"),
     t("tumor.patients", lng): nonres["patients"].astype(object).where(nonres["patients"].notna(), "—"),

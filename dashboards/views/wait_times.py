@@ -222,7 +222,7 @@ else:
     st.subheader(t("wt.slices", lng))
     sl = guard(lambda: views.accuracy_slices(user), lng)
     sl = sl[(sl["size_band"] == "ALL") | (sl["day_type"] == "ALL")]
-    st.dataframe(pd.DataFrame({
+    show_table(pd.DataFrame({
         t("wt.col.band", lng): sl["size_band"].map(lambda b: t(f"wt.band.{b}", lng)),
         t("wt.col.daytype", lng): sl["day_type"].map(lambda d: t(f"wt.daytype.{d}", lng)),
         t("wt.n_test", lng): sl["n_test"].map(_fmt_n),
