@@ -62,8 +62,10 @@ def test_atlas_offline_click_and_download(demo, serve, browser, browser_sign_in,
         # Download: one click, a zip of the CSV (with the flags) and its metadata.
         page.get_by_role("tab", name="Table and download").click()
         b.wait_idle()
+        button = page.locator('[data-testid="stDownloadButton"] button', has_text="Download this table")
+        button.wait_for(timeout=30_000)
         with page.expect_download() as info:
-            page.get_by_role("button", name="Download this table (CSV and metadata, zip; recorded in the audit log)").click()
+            button.click()
         with zipfile.ZipFile(info.value.path()) as z:
             names = z.namelist()
             assert len(names) == 2 and any(n.endswith(".metadata.json") for n in names)
