@@ -18,8 +18,8 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboards.navigation import PAGES, allowed_pages  # noqa: E402
-from dashboards.ui import SESSION_KEY, language_switch, principal  # noqa: E402
+from dashboards.navigation import allowed_pages, pages  # noqa: E402
+from dashboards.ui import SESSION_KEY, forget_grants, language_switch, principal  # noqa: E402
 from data_products.config import demo_mode  # noqa: E402
 from data_products.governance import sign_in, sign_out, visible_products  # noqa: E402
 from data_products.i18n import t  # noqa: E402
@@ -61,7 +61,7 @@ if user is None:
         return page
 
     entry = [st.Page(signin_page, title=t("nav.signin", lng), url_path="signin", default=True)]
-    entry += [st.Page(signin_at(spec.url), title=t("nav.signin", lng), url_path=spec.url) for spec in PAGES]
+    entry += [st.Page(signin_at(spec.url), title=t("nav.signin", lng), url_path=spec.url) for spec in pages()]
     st.navigation(entry, position="hidden").run()
     st.stop()
 
@@ -77,11 +77,17 @@ with st.sidebar:
 
 sections: dict[str, list] = {}
 by_url = {}
-for i, spec in enumerate(allowed_pages(user.role, set(visible_products(user)))):
-    page = st.Page(f"views/{spec.file}", title=t(spec.title_key, lng), icon=spec.icon, url_path=spec.url, default=i == 0)
+for i, spec in enumerate(allowed_pages(user, set(visible_products(user)))):
+    # A product's page file is relative to views/ (or absolute, for a product kept elsewhere).
+    script = spec.file if Path(spec.file).is_absolute() else f"views/{spec.file}"
+    page = st.Page(script, title=spec.title(lng), icon=spec.icon, url_path=spec.url, default=i == 0)
     sections.setdefault(t(spec.section, lng), []).append(page)
     by_url[spec.url] = page
 current_page = st.navigation(sections)
+if st.session_state.get("_page") != current_page.url_path:
+    # Arriving on a page is a page open: it asks the gate again (one ledger entry); reruns on it do not.
+    forget_grants()
+    st.session_state["_page"] = current_page.url_path
 requested = st.session_state.pop("_requested", None)
 if requested and requested[0] in by_url and requested[0] != current_page.url_path:
     # A shared link opened before sign-in: go where it pointed, with its filters. A page this user

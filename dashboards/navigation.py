@@ -1,8 +1,10 @@
 """The pages of the app and who may see each in the navigation.
 
-A product page is registered only when the gate says the user could open that product now
-(``visible_products``); role pages only for their roles. A page that is not registered does not exist
-for that session: opening its URL shows Streamlit's "page not found".
+Product pages come from the product definitions (``products.registry``): a product page is
+registered only when the gate says the user could open that product now (``visible_products``).
+The other pages belong to an area the gate's role policy opens (``allowed(user, "area.open", area)``,
+from the role the governance store holds now). A page that is not registered does not exist for that
+session: opening its URL shows Streamlit's "page not found".
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_products.i18n import register
+from data_products.governance import Principal, allowed
+from data_products.i18n import pick, register, t
+from data_products.products.registry import all_products
 
 register({
     "nav.analyses": {"zh": "我的分析", "en": "My analyses"},
@@ -24,40 +28,50 @@ VIEWS = Path(__file__).parent / "views"
 class PageSpec:
     file: str
     url: str
-    title_key: str
     icon: str
     section: str  # nav.section.* key
+    title_key: str | None = None  # pages of the app; a product page's title is its definition's
+    title_zh: str = ""
+    title_en: str = ""
     product: str | None = None
-    roles: tuple[str, ...] | None = None  # None: every signed-in role
+    area: str | None = None  # None: every signed-in user
+
+    def title(self, lang: str) -> str:
+        return t(self.title_key, lang) if self.title_key else pick(lang, self.title_zh, self.title_en)
 
 
-PAGES = (
-    PageSpec("overview.py", "overview", "nav.overview", ":material/map:", "nav.section.space"),
-    PageSpec("catalog.py", "catalog", "nav.catalog", ":material/menu_book:", "nav.section.space"),
-    PageSpec("pneumonia.py", "pneumonia", "nav.pneumonia", ":material/pulmonology:", "nav.section.products", product="pneumonia_atlas"),
-    PageSpec("tumor.py", "tumor", "nav.tumor", ":material/oncology:", "nav.section.products", product="tumor_distribution"),
-    PageSpec("wait_times.py", "wait-times", "nav.wait_times", ":material/schedule:", "nav.section.products", product="wait_times"),
-    PageSpec("jaundice.py", "jaundice", "nav.jaundice", ":material/child_care:", "nav.section.products", product="jaundice_report"),
-    PageSpec("elderly_weight.py", "elderly-weight", "nav.elderly_weight", ":material/monitor_weight:", "nav.section.products",
-             product="elderly_weight_atlas"),
-    PageSpec("my_hospital.py", "my-hospital", "nav.my_hospital", ":material/local_hospital:", "nav.section.mine", roles=("hospital",)),
-    PageSpec("analyses.py", "analyses", "nav.analyses", ":material/query_stats:", "nav.section.mine",
-             roles=("company", "hospital")),
-    PageSpec("analysis_review.py", "analysis-review", "nav.analysis_review", ":material/fact_check:",
-             "nav.section.governance", roles=("commission_official", "commission_analyst")),
-    PageSpec("scenarios.py", "scenarios", "nav.scenarios", ":material/approval:", "nav.section.governance",
-             roles=("commission_official", "commission_analyst")),
-    PageSpec("audit.py", "audit", "nav.audit", ":material/receipt_long:", "nav.section.governance",
-             roles=("commission_official", "commission_analyst")),
+_SPACE = (
+    PageSpec("overview.py", "overview", ":material/map:", "nav.section.space", "nav.overview"),
+    PageSpec("catalog.py", "catalog", ":material/menu_book:", "nav.section.space", "nav.catalog"),
+)
+_AREAS = (
+    PageSpec("my_hospital.py", "my-hospital", ":material/local_hospital:", "nav.section.mine", "nav.my_hospital",
+             area="my_hospital"),
+    PageSpec("analyses.py", "analyses", ":material/query_stats:", "nav.section.mine", "nav.analyses", area="analyses"),
+    PageSpec("analysis_review.py", "analysis-review", ":material/fact_check:", "nav.section.governance",
+             "nav.analysis_review", area="analysis_review"),
+    PageSpec("scenarios.py", "scenarios", ":material/approval:", "nav.section.governance", "nav.scenarios",
+             area="scenarios"),
+    PageSpec("audit.py", "audit", ":material/receipt_long:", "nav.section.governance", "nav.audit", area="audit"),
 )
 
 
-def allowed_pages(role: str, visible_products: set[str]) -> list[PageSpec]:
+def pages() -> tuple[PageSpec, ...]:
+    """Every page: the space's, one per product definition with a page, then the areas'."""
+    products = tuple(
+        PageSpec(d.page.file, d.page.url, d.page.icon, d.page.section, title_zh=d.page.nav_zh, title_en=d.page.nav_en,
+                 product=d.id)
+        for d in all_products().values() if d.page is not None
+    )
+    return (*_SPACE, *products, *_AREAS)
+
+
+def allowed_pages(user: Principal, visible_products: set[str]) -> list[PageSpec]:
     out = []
-    for spec in PAGES:
+    for spec in pages():
         if not (VIEWS / spec.file).exists():
             continue
-        if spec.roles is not None and role not in spec.roles:
+        if spec.area is not None and not allowed(user, "area.open", spec.area):
             continue
         if spec.product is not None and spec.product not in visible_products:
             continue

@@ -1,7 +1,11 @@
 """What every page shares: the language, the synthetic-data label, the signed-in user, denials.
 
-Pages render; they never decide access. ``principal()`` only says who is signed in; every product
-view function asks the gate itself, and ``guard`` turns a denial into a readable message.
+Pages render; they never decide access. ``principal()`` only says who is signed in. A product page
+asks for its grant once (``product_grant``): the gate decides and writes one ledger entry per page
+open, and the page hands the grant to every view function. Reruns of the same page (a filter change)
+reuse the grant after a pure re-check (``gate.renew``), so they write nothing new; navigating to
+another page drops the grants (``app.py``), so coming back is a new page open. ``guard`` turns a
+denial (a download the scenario does not cover) into a readable message.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from typing import TypeVar
 import streamlit as st
 
 from data_products.governance import AccessDenied, Principal, current
+from data_products.governance.gate import Grant, GrantError, open_product, open_products, renew
 from data_products.i18n import LANG_LABELS, LANGS, t
 
 T = TypeVar("T")
 SESSION_KEY = "principal"
+GRANTS_KEY = "_grants"
 
 MESSAGES = {
     "ui.denied_title": {"zh": "无权访问", "en": "Access denied"},
@@ -179,3 +185,60 @@ def to_url(**values) -> None:
         text = "..".join(value) if isinstance(value, tuple) else str(value)
         if st.query_params.get(key) != text:
             st.query_params[key] = text
+
+
+def _opening_filters() -> dict[str, str]:
+    """The filters a page opened with: its URL parameters (a shared link's view), language aside."""
+    return {k: st.query_params.get(k) for k in st.query_params if k != "lang"}
+
+
+def _kept(key: str, user: Principal) -> Grant | None:
+    grant = st.session_state.get(GRANTS_KEY, {}).get(key)
+    if grant is None or getattr(grant.principal, "token", None) != getattr(user, "token", None):
+        return None
+    try:
+        return renew(grant)
+    except GrantError:
+        return None
+
+
+def product_grant(product_id: str, lng: str) -> Grant:
+    """This page open's grant for ``product_id``: decided (and written to the ledger) once per page
+    open; on a denial or a product without a release, say why and stop the page."""
+    from data_products.approved import NoRelease
+
+    user = require_principal()
+    grant = _kept(product_id, user)
+    if grant is None:
+        try:
+            grant = open_product(user, product_id, filters=_opening_filters(), page=product_id)
+        except AccessDenied as exc:
+            show_denial(exc, lng)
+            st.stop()
+        except NoRelease:
+            st.warning(t("ui.no_release", lng))
+            st.stop()
+        st.session_state.setdefault(GRANTS_KEY, {})[product_id] = grant
+    return grant
+
+
+def page_grants(page: str, product_ids: list[str]) -> dict[str, Grant]:
+    """One page showing several products (My hospital): one ledger entry for all of their decisions per
+    page open; the grants of the products allowed and released."""
+    user = require_principal()
+    kept = st.session_state.get(GRANTS_KEY, {}).get(f"page:{page}")
+    if kept is not None:
+        renewed = {pid: _kept(f"page:{page}:{pid}", user) for pid in kept}
+        if all(g is not None for g in renewed.values()):
+            return renewed
+    grants = open_products(user, product_ids, page=page, filters=_opening_filters())
+    store = st.session_state.setdefault(GRANTS_KEY, {})
+    store[f"page:{page}"] = list(grants)
+    for pid, g in grants.items():
+        store[f"page:{page}:{pid}"] = g
+    return grants
+
+
+def forget_grants() -> None:
+    """A new page open: the grants of the page left behind are not reused."""
+    st.session_state.pop(GRANTS_KEY, None)

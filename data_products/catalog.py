@@ -26,9 +26,10 @@ import pandas as pd
 from data_products import approved
 from data_products.config import paths
 from data_products.disclosure import ALL
-from data_products.governance import Principal, Scenario, apply, list_scenarios
+from data_products.governance import Principal, Scenario, allowed, apply, current, list_scenarios
 from data_products.governance.gate import catalog_detail
-from data_products.products.registry import PRODUCTS
+from data_products.products.base import describe
+from data_products.products.registry import all_products
 from data_products.reference import facilities
 
 STAGES = ("scenario_approval", "data_out_of_hospital", "product_processing", "compliance_listing", "transaction")
@@ -51,15 +52,24 @@ SUPPLIER = "supplier_quality"
 
 
 @cache
-def dataset_descriptions() -> tuple[dict, ...]:
+def _dataset_file() -> tuple[dict, ...]:
     doc = json.loads(DATA_FILE.read_text(encoding="utf-8"))
     items = tuple(doc["datasets"])
     for i, d in enumerate(items):
         if d["stage"] is not None and d["stage"] not in STAGES:
             raise ValueError(f"{DATA_FILE.name}: dataset {i} ({d['id']}), field stage: unknown {d['stage']!r}")
-        if d["product_id"] is not None and d["product_id"] not in PRODUCTS:
-            raise ValueError(f"{DATA_FILE.name}: dataset {i} ({d['id']}), field product_id: unknown {d['product_id']!r}")
     return items
+
+
+def dataset_descriptions() -> tuple[dict, ...]:
+    """The datasets of the JSON file, each with the product that backs it (from the product definitions'
+    catalog entries; None for a descriptive dataset or one used only through analyses)."""
+    items = _dataset_file()
+    backs = {d.catalog.dataset: d.id for d in all_products().values() if d.catalog.dataset}
+    unknown = sorted(set(backs) - {d["id"] for d in items})
+    if unknown:
+        raise ValueError(f"{DATA_FILE.name}: no dataset {unknown} named by a product definition's catalog entry")
+    return tuple({**d, "product_id": backs.get(d["id"])} for d in items)
 
 
 def _current(product_id: str) -> approved.Release | None:
@@ -129,11 +139,11 @@ def products(user: Principal | None = None, *, level: str | None = None) -> list
     """
     level = _level(user, level)
     out = []
-    for p in PRODUCTS.values():
+    for p in all_products().values():
         rel = _current(p.id)
+        plain = describe(p)
         out.append({
-            "product_id": p.id, "name_zh": p.name_zh, "name_en": p.name_en,
-            "standing": list(p.standing), "applicable_by": list(p.applicable_by), "facility_level": p.facility_level,
+            **{k: plain[k] for k in ("product_id", "name_zh", "name_en", "standing", "applicable_by", "facility_level")},
             "release_id": rel.release_id if rel else None,
             "approved_by": rel.approval.get("approved_by") if rel else None,
             "approved_at": rel.approval.get("approved_at") if rel else None,
@@ -220,20 +230,16 @@ def datasets(user: Principal | None = None, *, level: str | None = None) -> list
 
 
 def can_apply(user: Principal, product_id: str | None) -> bool:
-    """Whether the catalog offers an application for this entry to this user (the gate rules again on apply)."""
-    if product_id is None or user.role not in ("hospital", "company"):
-        return False
-    p = PRODUCTS[product_id]
-    if user.org_type not in p.applicable_by:
-        return False
-    return not (user.org_type in p.standing or (p.producer_facility and p.producer_facility == user.facility_id))
+    """Whether the catalog offers an application for this entry to this user: the gate's policy, from the
+    store (it rules again when the application is made)."""
+    return product_id is not None and allowed(user, "scenario.apply", product_id)
 
 
 def apply_from_catalog(user: Principal, dataset_or_product: str, purpose: str, valid_from: date, valid_to: date,
                        scope: tuple[str, ...] = ("view",)) -> Scenario:
     """Apply for the product behind a catalog entry; lands pending in the commission's inbox."""
     product_id = dataset_or_product
-    if product_id not in PRODUCTS:
+    if product_id not in all_products():
         entry = next((d for d in dataset_descriptions() if d["id"] == dataset_or_product), None)
         if entry is None:
             raise KeyError(f"catalog: no product or dataset {dataset_or_product!r}")
@@ -277,7 +283,7 @@ def catalog_cli(json: bool = False) -> int:  # noqa: A002 - the flag is named li
 def releases_awaiting_approval(product_ids: list[str] | None = None) -> list[dict]:
     """Candidate releases not yet approved, by file name only (a candidate is never opened here)."""
     out = []
-    for pid in product_ids or list(PRODUCTS):
+    for pid in product_ids or list(all_products()):
         folder = paths().candidates / pid
         if not folder.is_dir():
             continue
@@ -289,5 +295,9 @@ def releases_awaiting_approval(product_ids: list[str] | None = None) -> list[dic
 
 
 def my_applications(user: Principal, state: str | None = "pending") -> list[Scenario]:
-    """The user's organisation's applied scenarios (pending by default)."""
-    return [s for s in list_scenarios(org_id=user.org_id, state=state) if s.kind != "standing"]
+    """The user's organisation's applied scenarios (pending by default); the organisation is the one the
+    governance store holds for this live session, not the session's copy."""
+    check = current(user)
+    if not check.ok:
+        return []
+    return [s for s in list_scenarios(org_id=check.row["org_id"], state=state) if s.kind != "standing"]

@@ -159,6 +159,7 @@ def bench(
 ) -> None:
     """Benchmarks: figures and ratios against a baseline run side by side."""
     from data_products import bench as benchmarks
+    from data_products.products import registry  # noqa: F401 - the gate benchmark decides on products
 
     if what not in ("pipeline", "gate", "atlas", "all"):
         raise typer.BadParameter(f"{what!r}: choose pipeline, gate, atlas or all", param_hint="WHAT")
@@ -194,11 +195,31 @@ def catalog(json: Annotated[bool, typer.Option("--json", help="JSON with a `prod
 
 
 @export_app.command("wait-times")
-def export_wait_times(out: Annotated[Path, typer.Option("--out", help="Where to write the JSON feed.")]) -> None:
-    """The wait-time estimates as a JSON feed an appointment platform can poll."""
+def export_wait_times(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the JSON feed.")],
+    service: Annotated[str, typer.Option(
+        "--service", help="The service principal the feed runs under; it needs its own approved scenario covering "
+                          "export of wait_times (the demo build creates wait_times_feed).")] = "wait_times_feed",
+) -> None:
+    """The wait-time estimates as a JSON feed an appointment platform can poll, decided by the gate.
+
+    Refused (exit 2, reason on stderr, nothing written) without an approved export scenario for SERVICE;
+    exit 1 when no release is approved yet.
+    """
+    from data_products import approved
+    from data_products.governance import AccessDenied
+    from data_products.products import registry  # noqa: F401 - hands governance the product directory
     from data_products.products.wait_times.export import export_wait_times as run
 
-    _exit(run(out))
+    try:
+        done = run(out, service)
+    except AccessDenied as exc:
+        typer.echo(f"refused: {exc.decision.reason}: {exc.decision.message_en}", err=True)
+        raise typer.Exit(2) from None
+    except approved.NoRelease:
+        typer.echo("error: no approved release of wait_times: run `dataspace build --demo` or process + approve", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {done.path}: {done.facilities} facilities, {done.slots} slots from {done.release_id}")
 
 
 SCENARIO_STATES = ("pending", "approved", "rejected", "revoked", "withdrawn", "all")
@@ -243,6 +264,7 @@ def users_add(
     """Add a user, as a signed-in commission official (the first official: as the OS account); the new
     user's password is read from DATASPACE_NEW_PASSWORD or prompted for."""
     from data_products.governance import cli as gov
+    from data_products.products import registry  # noqa: F401 - standing scenarios follow the product definitions
 
     _exit(gov.users_add(username, role, org, facility, acting=acting))
 

@@ -7,53 +7,24 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import duckdb
-import pandas as pd
 
 from data_products import approved, differencing, disclosure
 from data_products.config import min_cell, paths
+from data_products.products import registry
+from data_products.products.base import Candidate, ProductDefinition
+
+__all__ = ["ApprovalRefused", "Candidate", "approve", "build_demo", "latest_candidate", "process"]
 
 log = logging.getLogger(__name__)
 
 
-def _discover() -> dict[str, str]:
-    """Product id -> module: every ``data_products.products.<name>.release`` module with a
-    ``PRODUCT_ID``, ``build(con) -> Candidate`` and ``check(tables, meta) -> list[str]``."""
-    import pkgutil
-
-    import data_products.products as pkg
-
-    found = {}
-    for m in pkgutil.iter_modules(pkg.__path__):
-        if not m.ispkg:
-            continue
-        name = f"{pkg.__name__}.{m.name}.release"
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        found[mod.PRODUCT_ID] = name
-    return dict(sorted(found.items()))
-
-
-BUILDERS = _discover()
 SYNTHETIC_NOTICE = "Synthetic demonstration data: generated, describes no real patient or facility. 合成演示数据。"
-
-
-@dataclass
-class Candidate:
-    product_id: str
-    tables: dict[str, pd.DataFrame]
-    meta: dict
 
 
 class ApprovalRefused(Exception):
@@ -61,10 +32,15 @@ class ApprovalRefused(Exception):
 
 
 def _module(product_id: str):
+    """The product's release module (build, check, count tables, ordering), from its definition."""
+    return _definition(product_id).release_module
+
+
+def _definition(product_id: str) -> ProductDefinition:
     try:
-        return importlib.import_module(BUILDERS[product_id])
+        return registry.all_products()[product_id]
     except KeyError:
-        raise KeyError(f"no builder for product {product_id!r}; known: {sorted(BUILDERS)}") from None
+        raise KeyError(f"no product {product_id!r}; known: {sorted(registry.all_products())}") from None
 
 
 def process(products: list[str] | None = None) -> list[str]:
@@ -77,12 +53,16 @@ def process(products: list[str] | None = None) -> list[str]:
     try:
         # A product that publishes figures of the others' records (PROCESS_LAST) is protected against
         # their new candidates, so it is built after them.
-        order = sorted(products or list(BUILDERS), key=lambda p: bool(getattr(_module(p), "PROCESS_LAST", False)))
+        order = sorted(products or list(registry.all_products()), key=lambda p: bool(getattr(_module(p), "PROCESS_LAST", False)))
         for product_id in order:
+            definition = _definition(product_id)
             cand: Candidate = _against_published(product_id, _module(product_id), con)
             now = datetime.now(UTC)
             cand.meta.update(
                 product_id=product_id,
+                # Names are the definition's, stored once; the release carries them for its downloads.
+                title_zh=definition.name_zh,
+                title_en=definition.name_en,
                 built_at=now.isoformat(timespec="seconds"),
                 min_cell=min_cell(),
                 synthetic=(p.home / "DEMO").exists(),
@@ -255,7 +235,7 @@ def _reconcile() -> list[str]:
 
     approved.remove_partial_files()
     switched = []
-    for product_id in BUILDERS:
+    for product_id in registry.all_products():
         latest = releases.approvals(product_id)
         if not latest:
             continue

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from data_products.disclosure import ALL
+from data_products.governance.gate import open_product
 from data_products.products import scope
 
 # The rule as stated in scope.PEER_RULE; read with defaults so that the attacks also run (and fail) on
@@ -51,7 +52,7 @@ def _rule_holds(values: pd.Series) -> bool:
 def _truth(users, group: str, period: str) -> pd.DataFrame:
     from data_products.products.tumor import views
 
-    named = views.facilities_view(users["official"], group, period)
+    named = views.facilities_view(open_product(users["official"], views.PRODUCT_ID), group, period)
     return named[~named["suppressed"]].assign(patients=lambda f: f["patients"].astype(int))
 
 
@@ -83,7 +84,7 @@ def test_tumor_csv_names_no_peer_by_district_and_size(demo, users, username, gro
     count (in the commission's named table) names it."""
     from data_products.products.tumor import views
 
-    csv_bytes, _meta = views.download(users[username], group, period)
+    csv_bytes, _meta = views.download(open_product(users[username], views.PRODUCT_ID), group, period)
     rows = pd.read_csv(io.BytesIO(csv_bytes), encoding="utf-8-sig", dtype=str, keep_default_na=False)
     truth = _truth(users, group, period)
     own = OWN[username]
@@ -108,7 +109,7 @@ def test_hidden_districts_are_not_one_subtraction_away(demo, users, username, gr
     that remainder must pass the rule as well (else a lone facility falls out of a subtraction)."""
     from data_products.products.tumor import views
 
-    agg = views.district_aggregates(users[username], group, period)
+    agg = views.district_aggregates(open_product(users[username], views.PRODUCT_ID), group, period)
     truth = _truth(users, group, period)
     others = truth[truth["facility_id"] != OWN[username]]
     shown = set(agg.loc[agg["shown"], "district"])
@@ -133,10 +134,10 @@ def test_flows_and_tiers_do_not_name_a_lone_facility(demo, users, username, grou
     own = OWN[username]
     truth = _truth(users, group, ALL)
     others = truth[truth["facility_id"] != own]
-    fl = views.flows(user, group)
+    fl = views.flows(open_product(user, views.PRODUCT_ID), group)
     for d in set(fl["facility_district"]) - {views.OTHER_DISTRICTS}:
         assert _rule_holds(others[others["district"] == d]["patients"]), d
-    ts = views.tier_split(user, group, ALL)
+    ts = views.tier_split(open_product(user, views.PRODUCT_ID), group, ALL)
     shown_tiers = set(ts.loc[~ts["suppressed"], "tier"])
     for tier in shown_tiers:
         assert _rule_holds(others[others["tier"] == tier]["patients"]), tier

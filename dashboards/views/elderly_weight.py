@@ -6,7 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboards.charts import class_breaks, district_choropleth, district_ranking
-from dashboards.ui import download_button, guard, lang, require_principal, show_table, synthetic_banner, zipped
+from dashboards.ui import download_button, guard, lang, product_grant, show_table, synthetic_banner, zipped
 from data_products.disclosure import ALL
 from data_products.i18n import pick, register, t
 from data_products.products.elderly_weight import views
@@ -19,10 +19,10 @@ from data_products.products.elderly_weight.spec import (
     SCHEMES,
 )
 from data_products.products.intervals import add_intervals
+from data_products.products.registry import product
 from data_products.reference import districts
 
 register({
-    "ew.title": {"zh": "基层老年人体重指标图谱", "en": "Primary-care elderly body-weight atlas"},
     "ew.caption": {"zh": "社区卫生服务中心为65岁及以上居民体检测得的BMI分类（中国标准：<18.5 过低，18.5–23.9 正常，24–27.9 超重，≥28 肥胖）。",
                    "en": "BMI categories of residents 65+ measured at community health centres (Chinese cut-offs: <18.5 under, "
                          "18.5–23.9 normal, 24–27.9 overweight, ≥28 obese)."},
@@ -84,10 +84,10 @@ register({
 })
 
 lng = lang()
-user = require_principal()
-st.title(t("ew.title", lng))
+grant = product_grant(views.PRODUCT_ID, lng)
+st.title(product(views.PRODUCT_ID).name(lng))
 synthetic_banner(lng)
-info = guard(lambda: views.release_info(user), lng)
+info = guard(lambda: views.release_info(grant), lng)
 st.caption(t("ew.caption", lng))
 st.caption(t("ew.release", lng, rid=info["release_id"], by=info["approval"].get("approved_by"),
              at=info["approval"].get("approved_at")))
@@ -115,7 +115,7 @@ sex = c3.selectbox(t("ew.sex", lng), sexes, index=sexes.index(sex),
                    format_func=lambda s: t("ew.all", lng) if s == ALL else t(f"ew.{s}", lng), key="ew_sex")
 qp["scheme"], qp["cat"], qp["age"], qp["sex"] = scheme, category, band, sex
 
-values = guard(lambda: views.district_values(user, category, band, sex, scheme), lng)
+values = guard(lambda: views.district_values(grant, category, band, sex, scheme), lng)
 d = districts().set_index("adcode")
 names = d.apply(lambda r: pick(lng, r["name_zh"], r["name_en"]), axis=1)
 shown = values.drop(index=ALL)
@@ -147,7 +147,7 @@ right.dataframe(table.rename(columns={"district": t("ew.district", lng), "measur
 district_choice = ALL
 for by, title in (("age_band", "ew.by_age"), ("sex", "ew.by_sex")):
     st.subheader(t(title, lng))
-    frame = guard(lambda by=by: views.breakdown(user, by, district_choice, scheme), lng)
+    frame = guard(lambda by=by: views.breakdown(grant, by, district_choice, scheme), lng)
     frame["label"] = frame["category"].map(cat_label)
     if by == "sex":
         frame["sex"] = frame["sex"].map(lambda s: t(f"ew.{s}", lng))
@@ -161,7 +161,7 @@ for by, title in (("age_band", "ew.by_age"), ("sex", "ew.by_sex")):
     st.plotly_chart(chart, width="stretch", key=f"ew_chart_{by}")
 
 st.subheader(t("ew.centres", lng))
-centres = guard(lambda: views.facility_table(user, scheme), lng)
+centres = guard(lambda: views.facility_table(grant, scheme), lng)
 centres = centres.assign(name=centres["name_zh"] if lng == "zh" else centres["name_en"])
 share_cols = [f"{c}_share" for c in CATEGORIES]
 show_table(
@@ -173,7 +173,7 @@ show_table(
 )
 
 stem = f"elderly_weight_{scheme}_{category}_{band}_{sex}"
-download_button(t("ew.download", lng), lambda: zipped(stem, *views.download(user, category, band, sex, scheme)),
+download_button(t("ew.download", lng), lambda: zipped(stem, *views.download(grant, category, band, sex, scheme)),
                 f"{stem}.zip", "application/zip", key="ew_dl")
 
 with st.expander(t("ew.about", lng)):

@@ -11,14 +11,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards.ui import download_button, guard, lang, require_principal, show_table, synthetic_banner
+from dashboards.ui import download_button, guard, lang, product_grant, show_table, synthetic_banner
 from data_products.i18n import t
 from data_products.products.jaundice import views
 from data_products.products.jaundice.spec import MIN_PAIRS_FOR_STATS, UMOL_PER_MG_DL
 
 lng = lang()
-user = require_principal()
-data = guard(lambda: views.report_data(user, lng), lng)
+grant = product_grant(views.PRODUCT_ID, lng)
+data = guard(lambda: views.report_data(grant, lng), lng)
 meta, o, v = data["meta"], data["overall"], data["verdict"]
 k = meta.get("min_cell", 10)
 
@@ -205,7 +205,7 @@ with tab_methods:
     st.caption(t("jaundice.download_note", lng))
     c1, c2 = st.columns(2)
     # Made (and the download gated and audited) only when clicked; fetchable once, by this browser.
-    download_button(t("jaundice.download_pdf", lng), lambda: views.report_pdf(user, lng),
+    download_button(t("jaundice.download_pdf", lng), lambda: views.report_pdf(grant, lng),
                     f"jaundice_report_{lng}.pdf", "application/pdf", key="jaundice_pdf", container=c1)
-    download_button(t("jaundice.download_csv", lng), lambda: views.statistics_csv(user),
+    download_button(t("jaundice.download_csv", lng), lambda: views.statistics_csv(grant),
                     "jaundice_statistics.csv", "text/csv", key="jaundice_csv", container=c2)

@@ -3,20 +3,16 @@ data-quality checks on what it sent, and what awaits approval. Peers are never n
 
 from __future__ import annotations
 
-import sys
-
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboards.ui import guard, lang, require_principal, show_table, synthetic_banner
+from dashboards.ui import lang, page_grants, require_principal, show_table, synthetic_banner
 from data_products import catalog
-from data_products.approved import NoRelease
-from data_products.governance import AccessDenied
 from data_products.governance.store import LOCAL
 from data_products.i18n import pick, register, t
-from data_products.products.registry import PRODUCTS
-from data_products.products.supplier_quality import indicators
+from data_products.products.registry import all_products
+from data_products.products.supplier_quality import PRODUCT_ID as SUPPLIER
 from data_products.products.supplier_quality import views as supplier
 from data_products.reference import facilities
 
@@ -128,21 +124,21 @@ if user.facility_id in reg.index:
 # --- indicators from every product this hospital may see -------------------------------------
 st.header(t("mh.indicators", lng))
 st.caption(t("mh.indicators_note", lng))
+products = all_products()
+# One gate decision per product shown, all in one ledger entry for this page open.
+grants = page_grants("my-hospital", [pid for pid, d in products.items() if d.indicators or pid == SUPPLIER])
 shown_any = False
-for product_id, fn in indicators.available().items():
-    try:
-        frame = fn(user)
-    except (AccessDenied, NoRelease):
-        continue  # a product it holds no scenario for, or not released yet: nothing to compare
+for product_id, grant in grants.items():
+    p = products[product_id]
+    if p.indicators is None:
+        continue
+    frame = p.indicators.compare(grant)
     if frame is None or frame.empty:
         continue
     shown_any = True
-    p = PRODUCTS.get(product_id)
-    st.markdown(f"**{pick(lng, p.name_zh, p.name_en) if p else product_id}**")
+    st.markdown(f"**{p.name(lng)}**")
     view = frame.reset_index()
-    label = getattr(sys.modules.get(fn.__module__), "metric_label", None)
-    if label is not None:
-        view["metric"] = view["metric"].map(lambda m, label=label: label(m, lng))
+    view["metric"] = view["metric"].map(lambda m, label=p.indicators.label: label(m, lng))
     fmts = [_number_format(m) for m in frame.index]
     view["own"] = [("—" if (pd.isna(v) or h) else f.format(v))
                    for v, h, f in zip(view["own"], view["own_suppressed"], fmts, strict=True)]
@@ -159,14 +155,10 @@ if not shown_any:
 
 # --- transfers and data quality (from the approved supplier report) -------------------------
 st.header(t("mh.transfers", lng))
-try:
-    summary = supplier.summary(user)
-except NoRelease:
+sq = grants.get(SUPPLIER)
+summary = supplier.summary(sq) if sq is not None else None
+if sq is None:
     st.warning(t("mh.not_supplier", lng))
-    summary = None
-except AccessDenied as exc:
-    st.error(exc.decision.message(lng))
-    summary = None
 
 if summary is not None:
     c = st.columns(4)
@@ -174,7 +166,7 @@ if summary is not None:
     c[1].metric(t("mh.rows", lng), "—" if summary["rows_accepted"] is None else f"{summary['rows_accepted']:,}")
     c[2].metric(t("mh.rejected", lng), summary["files_rejected"])
     c[3].metric(t("mh.last", lng), _beijing(summary["last_transfer"]))
-    tr = guard(lambda: supplier.transfers(user), lng)
+    tr = supplier.transfers(sq)
     show_table(pd.DataFrame({
         t("mh.col.file", lng): tr["file_name"], t("mh.col.kind", lng): tr["kind"], t("mh.col.year", lng): tr["year"],
         t("mh.col.ingested", lng): tr["ingested_at"].map(_beijing), t("mh.col.rows", lng): tr["rows"].map(_count),
@@ -185,7 +177,7 @@ if summary is not None:
     st.caption(f"{t('mh.times', lng)} {t('mh.withheld', lng)}")
 
     st.header(t("mh.quality", lng))
-    checks = guard(lambda: supplier.checks(user), lng)
+    checks = supplier.checks(sq)
     if not checks.empty:
         counts = checks.groupby("check")["passed"].agg(["sum", "count"])
         cols = st.columns(len(counts))
@@ -204,7 +196,7 @@ if summary is not None:
             t("mh.col.detail", lng): checks["detail"].fillna(""),
         }), hide_index=True, width="stretch", key="mh_checks")
         st.caption(t("mh.withheld", lng))
-    tr_frame = guard(lambda: supplier.trend(user), lng)
+    tr_frame = supplier.trend(sq)
     if not tr_frame.empty:
         st.subheader(t("mh.trend", lng))
         long = tr_frame.melt(id_vars=["check", "year"], value_vars=["own_pass_pct", "city_pass_pct"], var_name="who",
@@ -214,7 +206,7 @@ if summary is not None:
         fig = px.line(long, x="year", y="pass_pct", color="who", facet_col="check", markers=True, range_y=[0, 105])
         fig.update_layout(height=300, margin={"l": 0, "r": 0, "t": 30, "b": 0})
         st.plotly_chart(fig, width="stretch", key="mh_trend")
-    comp = guard(lambda: supplier.completeness(user), lng)
+    comp = supplier.completeness(sq)
     if not comp.empty:
         st.subheader(t("mh.fields", lng))
         latest = comp.sort_values("year").groupby(["kind", "field"]).tail(1)
@@ -225,7 +217,7 @@ if summary is not None:
             t("mh.col.result", lng): latest["passed"].map(_result),
         }), hide_index=True, width="stretch", key="mh_fields")
     st.subheader(t("mh.rejections", lng))
-    rej = guard(lambda: supplier.rejections(user), lng)
+    rej = supplier.rejections(sq)
     if rej.empty:
         st.caption(t("mh.no_rejections", lng))
     else:
@@ -234,7 +226,7 @@ if summary is not None:
 
 # --- what awaits approval ----------------------------------------------------------------------
 st.header(t("mh.pending", lng))
-mine = [p.id for p in PRODUCTS.values() if p.facility_level or p.producer_facility == user.facility_id]
+mine = [p.id for p in products.values() if p.facility_level or p.producer_facility == user.facility_id]
 pending_releases = catalog.releases_awaiting_approval(mine)
 apps = catalog.my_applications(user)
 if not pending_releases and not apps:

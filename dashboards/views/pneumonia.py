@@ -18,7 +18,7 @@ from dashboards.ui import (
     from_url,
     guard,
     lang,
-    require_principal,
+    product_grant,
     show_table,
     synthetic_banner,
     to_url,
@@ -30,10 +30,10 @@ from data_products.products.intervals import add_intervals
 from data_products.products.pneumonia import labels, views
 from data_products.products.pneumonia.spec import AGE_BANDS, CUTOFFS, MARKERS, PATHOGENS
 from data_products.products.pneumonia.views import METRICS
+from data_products.products.registry import product
 from data_products.reference import districts
 
 register({
-    "pn.title": {"zh": "儿童肺炎常用感染指标分布图谱", "en": "Pediatric pneumonia infection-marker atlas"},
     "pn.release": {"zh": "发布版本 {rid} · {who} 于 {at} 批准 · 时间范围 {span}",
                    "en": "Release {rid} · approved by {who} at {at} · covers {span}"},
     "pn.metric": {"zh": "指标", "en": "Metric"},
@@ -118,11 +118,11 @@ register({
 })
 
 lng = lang()
-user = require_principal()
-st.title(t("pn.title", lng))
+grant = product_grant(views.PRODUCT_ID, lng)
+st.title(product(views.PRODUCT_ID).name(lng))
 synthetic_banner(lng)
 
-info = guard(lambda: views.release_info(user), lng)
+info = guard(lambda: views.release_info(grant), lng)
 months = info["months"]  # one gate decision for the page header, not two
 k = info["meta"].get("min_cell", 10)
 dnames = districts().set_index("adcode").apply(lambda r: pick(lng, r["name_zh"], r["name_en"]), axis=1)
@@ -161,7 +161,7 @@ sex = c4.selectbox(t("pn.sex", lng), [ALL, "M", "F"], format_func=lambda s: t(f"
 tabs = st.tabs([t(f"pn.tab.{x}", lng) for x in ("map", "dist", "season", "profile", "facility", "table", "about")])
 
 # --- map ------------------------------------------------------------------------------------------
-values = guard(lambda: views.district_values(user, metric, start, end, age, sex), lng)
+values = guard(lambda: views.district_values(grant, metric, start, end, age, sex), lng)
 shown = values.drop(index=ALL)
 
 
@@ -208,7 +208,7 @@ with tabs[0]:
     if st.toggle(t("pn.play", lng), key="play"):
         frame_box = st.empty()
         window = months[months.index(start): months.index(end) + 1]
-        frames = {m: views.district_values(user, metric, m, m, age, sex).drop(index=ALL) for m in window}
+        frames = {m: views.district_values(grant, metric, m, m, age, sex).drop(index=ALL) for m in window}
         # One scale for the whole timeline, so a darker district in a later month means a higher value.
         fixed = class_breaks(pd.concat([f.loc[~f["suppressed"], "value"] for f in frames.values()]))
         for m, mv in frames.items():
@@ -232,17 +232,17 @@ with tabs[1]:
                               log=marker in ("pct_ng_ml", "il6_pg_ml", "crp_mg_l"))
 
     d1, d2 = st.columns(2)
-    qa = guard(lambda: views.quantiles_by_age(user, marker), lng)
+    qa = guard(lambda: views.quantiles_by_age(grant, marker), lng)
     d1.plotly_chart(box(qa, [t(f"age.{a}", lng) for a in qa.index], t("pn.by_age", lng)), key="box_age",
                     config={"displayModeBar": False})
-    qp = guard(lambda: views.quantiles_by_pathogen(user, marker, age), lng)
+    qp = guard(lambda: views.quantiles_by_pathogen(grant, marker, age), lng)
     d2.plotly_chart(box(qp, [t(f"path.{p}", lng) for p in qp.index], t("pn.by_pathogen", lng)), key="box_path",
                     config={"displayModeBar": False})
     st.caption("P10 · P25 · P50 · P75 · P90")
 
 # --- seasons -------------------------------------------------------------------------------------
 with tabs[2]:
-    s = guard(lambda: views.season(user, age, sex), lng)
+    s = guard(lambda: views.season(grant, age, sex), lng)
     grid = s.pivot(index="pathogen", columns="month", values="value").reindex(list(PATHOGENS))
     hidden = s.pivot(index="pathogen", columns="month", values="suppressed").reindex(list(PATHOGENS))
     text = grid.round(1).astype(object).where(~hidden.astype(bool), "×")
@@ -260,7 +260,7 @@ with tabs[2]:
     trend.update_layout(title=t("pn.trend", lng), height=360, yaxis_title="%", margin={"l": 10, "r": 10, "t": 40, "b": 10})
     st.plotly_chart(trend, key="season_trend", config={"displayModeBar": False})
     if views.METRICS[metric].kind != "rate":
-        dm = guard(lambda: views.district_by_month(user, metric, age, sex), lng)
+        dm = guard(lambda: views.district_by_month(grant, metric, age, sex), lng)
         zgrid = dm.pivot(index="district", columns="month", values="value").reindex(list(districts()["adcode"]))
         hgrid = dm.pivot(index="district", columns="month", values="suppressed").reindex(zgrid.index).fillna(True)
         zgrid = zgrid.where(~hgrid.astype(bool))
@@ -276,7 +276,7 @@ with tabs[3]:
     adcodes = list(districts()["adcode"])
     district = st.selectbox(t("pn.district", lng), adcodes, format_func=dnames.__getitem__, key="district")
     to_url(metric=metric, period=(start, end), age=age, sex=sex, marker=marker, district=district)
-    prof = guard(lambda: views.profile(user, district, start, end, age, sex), lng)
+    prof = guard(lambda: views.profile(grant, district, start, end, age, sex), lng)
     table = pd.DataFrame({
         t("pn.metric", lng): [metric_label(m) for m in prof.index],
         dnames[district]: [fmt(v, m) if not h else reason_label(r) for m, v, h, r in
@@ -288,7 +288,7 @@ with tabs[3]:
 
 # --- own facility (hospitals) ---------------------------------------------------------------------------
 with tabs[4]:
-    fac = guard(lambda: views.facility_comparison(user), lng)
+    fac = guard(lambda: views.facility_comparison(grant), lng)
     if info["scope"].own_facility:
         st.caption(t("pn.own_note", lng))
         own_tbl = pd.DataFrame({
@@ -300,7 +300,7 @@ with tabs[4]:
             t("pn.facilities_n", lng): fac["facilities"],
         })
         show_table(own_tbl, hide_index=True, width="stretch", key="own_table")
-    ft = guard(lambda: views.facility_table(user), lng)
+    ft = guard(lambda: views.facility_table(grant), lng)
     ft_show = pd.DataFrame({
         "ID": ft["facility_id"],
         t("pn.facility", lng): ft["name_zh"] if lng == "zh" else ft["name_en"],
@@ -320,7 +320,7 @@ with tabs[5]:
     show_table(out_show, hide_index=True, width="stretch", key="shown_table")
     stem = f"pneumonia_{metric}_{start}_{end}_{age}_{sex}"
     download_button(t("pn.download", lng),
-                    lambda: zipped(stem, *views.download(user, metric, start, end, age, sex)),
+                    lambda: zipped(stem, *views.download(grant, metric, start, end, age, sex)),
                     f"{stem}.zip", "application/zip", key="dl_zip")
 
 # --- about -------------------------------------------------------------------------------------------------

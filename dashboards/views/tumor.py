@@ -12,16 +12,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards.charts import CENTER, SUPPRESSED_COLOR
-from dashboards.ui import download_button, guard, lang, require_principal, show_table, synthetic_banner, zipped
+from dashboards.ui import download_button, guard, lang, product_grant, show_table, synthetic_banner, zipped
 from data_products.disclosure import ALL
 from data_products.i18n import pick, register, t
+from data_products.products.registry import product
 from data_products.products.scope import PEER_RULE
 from data_products.products.tumor import views
 from data_products.products.tumor.spec import GROUP_BY_ID, GROUP_IDS, OUTSIDE, TIER_NAMES
 from data_products.reference import district_geojson, districts
 
 register({
-    "tumor.title": {"zh": "不同瘤种诊断的患者在广州医疗机构分布图谱", "en": "Tumor patients across Guangzhou's facilities"},
     "tumor.caption": {"zh": "2022–2024 年新确诊恶性肿瘤（ICD-10 C00–C97）患者，按确诊机构统计。",
                       "en": "Patients newly diagnosed with a malignant tumor (ICD-10 C00–C97), 2022–2024, by diagnosing facility."},
     "tumor.group": {"zh": "瘤种", "en": "Tumor type"},
@@ -109,11 +109,11 @@ OTHERS_COLOR = "#8e8e8e"
 
 
 lng = lang()
-user = require_principal()
-available = guard(lambda: views.periods(user), lng)
-info = guard(lambda: views.release_info(user), lng)
+grant = product_grant(views.PRODUCT_ID, lng)
+available = guard(lambda: views.periods(grant), lng)
+info = guard(lambda: views.release_info(grant), lng)
 
-st.title(t("tumor.title", lng))
+st.title(product(views.PRODUCT_ID).name(lng))
 synthetic_banner(lng)
 st.caption(t("tumor.caption", lng))
 
@@ -150,23 +150,23 @@ if (group, period) != (q_group, q_period):
     st.query_params["period"] = period
 
 year = period if period == ALL else period[:4]
-fac = views.facilities_view(user, group, period)
-top = views.top_facilities(user, group, period)
-total = views.city_total(user, group, period)
-leave = views.leaving(user, group)
+fac = views.facilities_view(grant, group, period)
+top = views.top_facilities(grant, group, period)
+total = views.city_total(grant, group, period)
+leave = views.leaving(grant, group)
 scope = info["scope"]
 if scope.facility_names != "all":
     st.caption(t("tumor.scope_own", lng) + " " + PEER_RULE[lng])
-    others = views.district_aggregates(user, group, period)
+    others = views.district_aggregates(grant, group, period)
 
-nonres = views.nonresidents(user, group)
-skin = views.c44(user, year)
+nonres = views.nonresidents(grant, group)
+skin = views.c44(grant, year)
 m1, m2, m3, m4 = st.columns(4)
 m1.metric(t("tumor.total", lng), f"{total:,}" if total is not None else "—")
 if scope.facility_names == "all":
     m2.metric(t("tumor.top_share", lng), f"{top[views.MEASURE].sum() / total:.1%}" if total and len(top) == 5 else "—")
 else:
-    standing = views.own_standing(user, group, period)
+    standing = views.own_standing(grant, group, period)
     m2.metric(t("tumor.own", lng), "—" if standing["own_suppressed"] else f"{int(standing['own']):,}")
 city_leave = leave[(leave["home_district"] == ALL) & (leave["year"] == year)]
 m3.metric(t("tumor.leave_share", lng),
@@ -250,7 +250,7 @@ else:
 
 # --- flows and leaving share ---------------------------------------------------------------------
 st.subheader(t("tumor.flows", lng))
-fl = views.flows(user, group)
+fl = views.flows(grant, group)
 fl = fl[~fl["suppressed"]]
 homes = sorted(fl["home_district"].unique(), key=lambda a: (a == OUTSIDE, a))
 targets = sorted(fl["facility_district"].unique())
@@ -296,7 +296,7 @@ with c1:
     st.subheader(t("tumor.tiers", lng))
     if period not in (ALL, *available["years"]):
         st.caption(t("tumor.quarter_note", lng))
-    ts = views.tier_split(user, group, year)
+    ts = views.tier_split(grant, group, year)
     bar = go.Figure(go.Bar(x=[tier_label(x) for x in ts["tier"]], y=ts[views.MEASURE].astype("Float64").fillna(0),
                            marker_color=[TIER_COLORS[x] if not s else SUPPRESSED_COLOR
                                          for x, s in zip(ts["tier"], ts["suppressed"], strict=True)]))
@@ -306,7 +306,7 @@ with c2:
     st.subheader(t("tumor.trend", lng))
     # Yearly only: the quarterly line looked like the year's total ÷ 4 and was read as a trend (issue 15);
     # the axis starts at 0 so that a few percent does not look like a doubling.
-    ty = views.trend(user, group, by="year")
+    ty = views.trend(grant, group, by="year")
     tr = go.Figure()
     tr.add_trace(go.Scatter(x=ty["period"].astype(int).tolist(), y=ty[views.MEASURE].astype("Float64"),
                             mode="lines+markers", name=t("tumor.patients", lng)))
@@ -317,7 +317,7 @@ with c2:
                  [[t("tumor.year", lng), t("tumor.patients", lng)]], hide_index=True, width="stretch")
 
 st.subheader(t("tumor.age_sex", lng))
-ag = views.age_sex(user, group, year)
+ag = views.age_sex(grant, group, year)
 pyr = go.Figure()
 for sex, label in (("M", t("tumor.male", lng)), ("F", t("tumor.female", lng))):
     part = ag[ag["sex"] == sex]
@@ -348,7 +348,7 @@ if scope.facility_names != "all":
         st.caption(t("tumor.others_hidden", lng, d="、".join(unshown) if lng == "zh" else ", ".join(unshown)))
 show_table(rows)
 stem = f"tumor_{group}_{period}"
-download_button(t("tumor.download", lng), lambda: zipped(stem, *views.download(user, group, period)),
+download_button(t("tumor.download", lng), lambda: zipped(stem, *views.download(grant, group, period)),
                 f"{stem}.zip", "application/zip", key="tumor_zip")
 st.caption(t("tumor.release", lng, rid=info["release_id"], by=info["approval"].get("approved_by", "—"),
              at=info["approval"].get("approved_at", "—")))

@@ -6,13 +6,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards.ui import guard, lang, require_principal, show_table, synthetic_banner
+from dashboards.ui import guard, lang, product_grant, show_table, synthetic_banner
 from data_products.i18n import pick, register, t
+from data_products.products.registry import product
 from data_products.products.wait_times import views
 from data_products.products.wait_times.spec import LEVEL_SLOT, WEEKDAYS
 
 register({
-    "wt.title": {"zh": "候诊时间估计", "en": "Outpatient wait-time estimates"},
     "wt.facility": {"zh": "医疗机构", "en": "Facility"},
     "wt.department": {"zh": "科室", "en": "Department"},
     "wt.weekday": {"zh": "星期", "en": "Day"},
@@ -108,16 +108,16 @@ register({
 })
 
 lng = lang()
-user = require_principal()
-st.title(t("wt.title", lng))
+grant = product_grant(views.PRODUCT_ID, lng)
+st.title(product(views.PRODUCT_ID).name(lng))
 synthetic_banner(lng)
 
-info = guard(lambda: views.release_info(user), lng)
-options = guard(lambda: views.facility_options(user), lng)
+info = guard(lambda: views.release_info(grant), lng)
+options = guard(lambda: views.facility_options(grant), lng)
 if options.empty:
     st.warning(t("wt.no_facility", lng))
     st.stop()
-hours = guard(lambda: views.hours(user), lng)
+hours = guard(lambda: views.hours(grant), lng)
 
 
 def _choice(key: str, values: list[str], default: str) -> str:
@@ -156,7 +156,7 @@ hour = c4.selectbox(t("wt.hour", lng), hours, index=hours.index(_choice("hour", 
                     format_func=lambda h: f"{h}:00", key="wt_hour")
 st.query_params.update({"facility": facility, "department": department, "weekday": weekday, "hour": hour})
 
-est = guard(lambda: views.estimate(user, facility, department, weekday, hour), lng)
+est = guard(lambda: views.estimate(grant, facility, department, weekday, hour), lng)
 if not est["open"] or pd.isna(est["p50"]):
     st.warning(t("wt.no_estimate", lng))
 else:
@@ -170,8 +170,8 @@ st.subheader(t("wt.heatmap", lng))
 stats = {"p50": t("wt.stat.p50", lng), "p90": t("wt.stat.p90", lng)}
 stat = st.segmented_control(t("wt.stat", lng), list(stats), format_func=stats.__getitem__, default="p50",
                             key="wt_stat") or "p50"
-grid = guard(lambda: views.heatmap(user, facility, department, stat), lng)
-lv = guard(lambda: views.levels(user, facility, department), lng).reindex(index=grid.index, columns=grid.columns)
+grid = guard(lambda: views.heatmap(grant, facility, department, stat), lng)
+lv = guard(lambda: views.levels(grant, facility, department), lng).reindex(index=grid.index, columns=grid.columns)
 text = [[("" if pd.isna(v) else f"{v:.0f}" + ("" if lvl == LEVEL_SLOT else "*")) for v, lvl in zip(row_v, row_l, strict=True)]
         for row_v, row_l in zip(grid.to_numpy(), lv.to_numpy(), strict=True)]
 fig = go.Figure(go.Heatmap(
@@ -184,7 +184,7 @@ st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="wt_
 st.caption(t("wt.heatmap_note", lng))
 
 st.subheader(t("wt.accuracy", lng))
-acc = guard(lambda: views.accuracy(user, facility), lng)
+acc = guard(lambda: views.accuracy(grant, facility), lng)
 split = info["meta"].get("backtest_split", {})
 if acc.empty or split.get("train_until") is None:
     st.info(t("wt.no_estimate", lng))
@@ -220,7 +220,7 @@ else:
     )
     st.caption(t("wt.split", lng, d=split["train_until"], w=split["test_weeks"]))
     st.subheader(t("wt.slices", lng))
-    sl = guard(lambda: views.accuracy_slices(user), lng)
+    sl = guard(lambda: views.accuracy_slices(grant), lng)
     sl = sl[(sl["size_band"] == "ALL") | (sl["day_type"] == "ALL")]
     show_table(pd.DataFrame({
         t("wt.col.band", lng): sl["size_band"].map(lambda b: t(f"wt.band.{b}", lng)),
@@ -236,7 +236,7 @@ else:
 scope = info["scope"]
 if scope.facility_names == "all":
     st.subheader(t("wt.city", lng))
-    top = guard(lambda: views.longest_waits(user), lng)
+    top = guard(lambda: views.longest_waits(grant), lng)
     show_table(pd.DataFrame({
         t("wt.col.facility", lng): [pick(lng, a, b) for a, b in zip(top["name_zh"], top["name_en"], strict=True)],
         t("wt.col.department", lng): top["department"].map(_dept),
@@ -244,14 +244,14 @@ if scope.facility_names == "all":
         t("wt.col.p50", lng): top["p50"].round(1), t("wt.col.p90", lng): top["p90"].round(1),
     }), hide_index=True, width="stretch")
     st.subheader(t("wt.city_depts", lng))
-    cd = guard(lambda: views.city_departments(user), lng)
+    cd = guard(lambda: views.city_departments(grant), lng)
     show_table(pd.DataFrame({
         t("wt.col.department", lng): cd["department"].map(_dept), t("wt.col.visits", lng): cd["visits"].map(_fmt_n),
         t("wt.col.p50", lng): cd["p50"].round(1), t("wt.col.p90", lng): cd["p90"].round(1),
     }), hide_index=True, width="stretch")
 else:
     st.subheader(t("wt.own", lng))
-    od = guard(lambda: views.own_departments(user), lng)
+    od = guard(lambda: views.own_departments(grant), lng)
     show_table(pd.DataFrame({
         t("wt.col.department", lng): od["department"].map(_dept),
         t("wt.col.type", lng): od["visit_type"].map(lambda v: t(f"wt.type.{v}", lng) if v in ("APPT", "WALKIN") else v),
@@ -259,7 +259,7 @@ else:
         t("wt.col.p50", lng): od["p50"].round(1), t("wt.col.p90", lng): od["p90"].round(1),
     }), hide_index=True, width="stretch")
     st.subheader(t("wt.doctors", lng))
-    docs = guard(lambda: views.doctors(user), lng)
+    docs = guard(lambda: views.doctors(grant), lng)
     if docs.empty:
         st.info(t("wt.no_doctors", lng))
     else:

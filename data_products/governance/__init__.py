@@ -1,6 +1,7 @@
 """Governance: users, organisations, usage scenarios, orders, the access gate and the audit ledger.
 
-Pages ask ``decide``/``require``; they never decide access themselves.
+Pages never decide access: they ask the gate for a grant (``gate.open_product``) and hand it to the
+product's view functions; downloads and exports go through ``gate.deliver`` and ``gate.export``.
 """
 
 from data_products.governance.accounts import (
@@ -21,7 +22,10 @@ from data_products.governance.demo import demo_accounts, demo_passwords, seed_de
 from data_products.governance.gate import (
     AccessDenied,
     Decision,
+    Grant,
+    GrantError,
     RowScope,
+    allowed,
     decide,
     governance_role,
     record_download,
@@ -49,7 +53,7 @@ from data_products.governance.scenarios import scenarios as list_scenarios
 from data_products.governance.store import GovernanceStore, Policy, get_store
 
 __all__ = [
-    "ROLES", "AccessDenied", "AccountError", "Decision", "Entry", "GovernanceStore", "Order", "Policy", "Principal",
+    "ROLES", "AccessDenied", "AccountError", "Decision", "Entry", "Grant", "GrantError", "allowed", "GovernanceStore", "Order", "Policy", "Principal",
     "ReleaseApproval", "RowScope", "Scenario", "ScenarioError", "SignInResult", "VerifyResult", "add_org",
     "add_user", "apply", "approvals", "approve", "cancel_order", "current", "decide", "governance_role", "demo_accounts",
     "demo_passwords", "ensure_standing", "entries", "get_store", "order", "orders", "pending", "record_approval",

@@ -34,13 +34,16 @@ from data_products.governance.standing import grant_standing
 from data_products.governance.store import GovernanceStore, Tx, from_db, resolve, to_db, utcnow
 from data_products.i18n import t
 
-ROLES = ("commission_official", "commission_analyst", "hospital", "company")
-ORG_TYPES = ("commission", "hospital", "company")
+# "service": a named principal a system outside the space runs under (the wait-time feed); it is an
+# organisation of its own, holds only its own approved export scenario and never signs in to the app.
+ROLES = ("commission_official", "commission_analyst", "hospital", "company", "service")
+ORG_TYPES = ("commission", "hospital", "company", "service")
 ORG_TYPE_OF_ROLE = {
     "commission_official": "commission",
     "commission_analyst": "commission",
     "hospital": "hospital",
     "company": "company",
+    "service": "service",
 }
 MAX_USERNAME = 64
 MAX_ORG_NAME = 200

@@ -6,6 +6,7 @@ data home and are no secret of any deployment.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 
 from data_products.governance import accounts, scenarios
@@ -19,6 +20,9 @@ COMPANY_NONE = "穗数健康科技有限公司（虚构）"
 # have a type of their own for research; it uses datasets through analyses only (data_products.analyses).
 RESEARCH_ORG = "岭南临床医学研究院（虚构）"
 JAUNDICE_PRODUCER = "F0602"
+# The appointment platform polls the wait-time feed under this service principal and its own scenario.
+FEED_SERVICE = "wait_times_feed"
+FEED_ORG = "健康广州预约挂号平台（演示）"
 OTHER_HOSPITAL = "F0301"
 
 # username -> (role, organisation, facility)
@@ -80,7 +84,28 @@ def seed_demo(store: GovernanceStore | None = None, *, now: datetime | None = No
         scenarios.apply(applicant, "jaundice_report", "对比本院新生儿科在用黄疸仪的测量表现（演示）",
                         now.date(), (now + timedelta(days=180)).date(), ("view",), now=now, store=store)
         accounts.sign_out(applicant, store=store)
+    _seed_feed_service(store, now)
     return {row["username"]: row["role"] for row in demo_accounts()}
+
+
+def _seed_feed_service(store: GovernanceStore, now: datetime) -> None:
+    """The wait-time feed's service principal with an approved export scenario (so the README's
+    `dataspace export wait-times` works in the demo). Its password is random and never shown: a
+    service does not sign in to the app."""
+    if not any(u["username"] == FEED_SERVICE for u in accounts.users(store)):
+        accounts.add_user(FEED_SERVICE, secrets.token_urlsafe(32), "service", FEED_ORG, actor="seed_demo", store=store)
+    org_id = next(o["id"] for o in accounts.orgs(store) if o["name"] == FEED_ORG)
+    if scenarios.scenarios(org_id=org_id, product_id="wait_times", store=store):
+        return
+    # One official files it, another approves it (four eyes, like every application).
+    filer, approver = _sign_in(store, "official", now), _sign_in(store, "official2", now)
+    sc = scenarios.apply_for_service(filer, FEED_SERVICE, "wait_times",
+                                     "向预约挂号平台发布各院候诊时间估计，供患者选择就诊时段（演示）",
+                                     (now - timedelta(days=1)).date(), (now + timedelta(days=365)).date(),
+                                     now=now, store=store)
+    scenarios.approve(approver, sc.id, "仅发布已批准的汇总估计（演示）", now=now, store=store)
+    accounts.sign_out(filer, store=store)
+    accounts.sign_out(approver, store=store)
 
 
 def _sign_in(store: GovernanceStore, username: str, at: datetime) -> accounts.Principal:

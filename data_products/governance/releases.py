@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from data_products.governance import ledger, two_person
+from data_products.governance import ledger, policy, two_person
 from data_products.governance.accounts import Principal, check_session
+from data_products.governance.policy import products
 from data_products.governance.store import GovernanceStore, Tx, from_db, resolve, to_db, utcnow
-from data_products.products.registry import PRODUCTS
 
 
 class ReleaseError(ValueError):
@@ -93,7 +93,10 @@ def official(approver: Principal, *, store: GovernanceStore | None = None) -> st
         check = check_session(tx, approver, utcnow(), touch=True)
         if not check.ok:
             raise ReleaseError(f"session: {check.reason}; sign in again")
-        if check.row["role"] != "commission_official":
+        row = check.row
+        ok, _ = policy.allowed(policy.Actor(row["username"], row["role"], row["org_id"], row["org_type"],
+                                            row["facility_id"]), "release.approve")
+        if not ok:
             raise ReleaseError(f"{check.row['username']!r} is a {check.row['role']}; only commission officials "
                                "approve releases")
         return check.row["username"]
@@ -107,7 +110,7 @@ def sign_off(approver: Principal, release_id: str, product_id: str, content_hash
     Signing a release that is already approved returns its approval unchanged."""
     release_id = _field(release_id, "release_id")
     content_hash = _field(content_hash, "content_hash")
-    if product_id not in PRODUCTS:
+    if product_id not in products():
         raise ReleaseError(f"product_id: unknown product {product_id!r}")
     try:
         lineage_text = ledger.canonical_json(lineage)

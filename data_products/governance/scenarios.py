@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from data_products.governance import ledger, two_person
-from data_products.governance.accounts import Principal, check_session
-from data_products.governance.standing import grant_standing, standing_products
+from data_products.governance import ledger, policy, two_person
+from data_products.governance.accounts import AccountError, Principal, check_session, normalize_username, username_key
+from data_products.governance.policy import ACTIONS, products
+from data_products.governance.standing import grant_standing
 from data_products.governance.store import GovernanceStore, Tx, as_utc, from_db, resolve, to_db, utcnow
-from data_products.products.registry import ACTIONS, PRODUCTS
 
 MAX_TEXT = 2000
 
@@ -133,6 +133,10 @@ def parse_scope(scope: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(a for a in ACTIONS if a in actions)
 
 
+def _actor(row) -> policy.Actor:
+    return policy.Actor(row["username"], row["role"], row["org_id"], row["org_type"], row["facility_id"])
+
+
 def _live(tx: Tx, principal: Principal, now: datetime):
     check = check_session(tx, principal, now, touch=True)
     if not check.ok:
@@ -147,10 +151,12 @@ def apply(principal: Principal, product_id: str, purpose: str, valid_from: date 
     ``valid_to`` inclusive."""
     store = resolve(store)
     now = now or utcnow()
-    if product_id not in PRODUCTS:
+    if product_id not in products():
         raise ScenarioError(f"product: unknown product {product_id!r}")
     purpose = _text(purpose, "purpose")
     actions = parse_scope(scope)
+    if "export" in actions:
+        raise ScenarioError("scope: export is for service principals (the commission files their scenarios)")
     start, end = as_utc(valid_from), as_utc(valid_to, end_of_day=True)
     if start is None or end is None:
         raise ScenarioError("valid_from/valid_to: both are required")
@@ -160,13 +166,13 @@ def apply(principal: Principal, product_id: str, purpose: str, valid_from: date 
         raise ScenarioError(f"valid_to: {valid_to} is already past")
     with store.write() as tx:
         who = _live(tx, principal, now)
-        product = PRODUCTS[product_id]
-        if who["org_type"] not in product.applicable_by:
-            raise ScenarioError(f"org: a {who['org_type']} cannot apply for {product_id}")
-        if who["role"] not in ("hospital", "company"):
-            raise ScenarioError(f"role: a {who['role']} does not apply for scenarios")
-        if product_id in standing_products(who["org_type"], who["facility_id"]):
-            raise ScenarioError(f"product: {who['org_name']} holds a standing scenario for {product_id}")
+        ok, why = policy.allowed(_actor(who), "scenario.apply", product_id)
+        if not ok:
+            raise ScenarioError({
+                "not_eligible": f"org: a {who['org_type']} cannot apply for {product_id}",
+                "role": f"role: a {who['role']} does not apply for scenarios",
+                "standing": f"product: {who['org_name']} holds a standing scenario for {product_id}",
+            }.get(why, f"product: {why}"))
         if tx.one("SELECT 1 FROM scenarios WHERE org_id = ? AND product_id = ? AND state = 'pending'",
                   (who["org_id"], product_id)) is not None:
             raise ScenarioError(f"product: {who['org_name']} already has a pending application for {product_id}")
@@ -196,6 +202,41 @@ def apply(principal: Principal, product_id: str, purpose: str, valid_from: date 
 order = apply  # a company's application is its order; the name reads better on a catalog page
 
 
+def apply_for_service(official: Principal, service: str, product_id: str, purpose: str,
+                      valid_from: date | datetime, valid_to: date | datetime, *, now: datetime | None = None,
+                      store: GovernanceStore | None = None) -> Scenario:
+    """File the export scenario of a service principal (a system outside the space never signs in, so a
+    commission official files it); it lands pending and is decided like any other application."""
+    store = resolve(store)
+    now = now or utcnow()
+    if product_id not in products():
+        raise ScenarioError(f"product: unknown product {product_id!r}")
+    purpose = _text(purpose, "purpose")
+    start, end = as_utc(valid_from), as_utc(valid_to, end_of_day=True)
+    if start is None or end is None or end <= start:
+        raise ScenarioError("valid_from/valid_to: a window that ends after it starts is required")
+    with store.write() as tx:
+        who = _official(tx, official, now)
+        try:
+            key = username_key(normalize_username(service))
+        except AccountError as exc:
+            raise ScenarioError(f"service: {exc}") from None
+        row = tx.one("SELECT u.username, u.role, u.org_id FROM users u WHERE u.username_key = ?", (key,))
+        if row is None or row["role"] != "service":
+            raise ScenarioError(f"service: {service!r} is not a service principal")
+        stamp = to_db(now)
+        sid = tx.insert(
+            "INSERT INTO scenarios (org_id, product_id, kind, purpose, scope, valid_from, valid_to, state, order_id,"
+            " applied_by, applied_at) VALUES (?, ?, 'applied', ?, 'export', ?, ?, 'pending', NULL, ?, ?)",
+            (row["org_id"], product_id, purpose, to_db(start), to_db(end), who, stamp),
+        )
+        ledger.append(tx, who, "scenario.apply", product_id, {
+            "scenario_id": sid, "org_id": row["org_id"], "service": row["username"], "purpose": purpose,
+            "scope": ["export"], "valid_from": to_db(start), "valid_to": to_db(end), "order_id": None,
+        })
+        return _scenario(tx.one(_SCENARIO_SQL + " WHERE s.id = ?", (sid,)))
+
+
 def _official(tx: Tx, approver: Principal, now: datetime) -> str:
     """The acting commission official's username. Only a signed-in principal acts: the command
     line signs its user in first, so nobody decides under a name they merely typed."""
@@ -203,7 +244,9 @@ def _official(tx: Tx, approver: Principal, now: datetime) -> str:
         raise ScenarioError(f"official: a signed-in commission official is required, not {type(approver).__name__} "
                             f"{approver!r}")
     row = _live(tx, approver, now)
-    if row["role"] != "commission_official":
+    ok, _ = policy.allowed(policy.Actor(row["username"], row["role"], row["org_id"], row["org_type"],
+                                        row["facility_id"]), "scenario.decide")
+    if not ok:
         raise ScenarioError(f"official: {row['username']!r} is a {row['role']}, only a commission_official decides")
     return row["username"]
 

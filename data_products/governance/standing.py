@@ -8,17 +8,12 @@ organisation in ``accounts`` can grant them without ``accounts`` and ``scenarios
 from __future__ import annotations
 
 from data_products.governance import ledger
+from data_products.governance.policy import standing_products
 from data_products.governance.store import Tx, to_db, utcnow
-from data_products.products.registry import PRODUCTS
+
+__all__ = ["STANDING_SCOPE", "grant_standing", "standing_products"]
 
 STANDING_SCOPE = ("view", "download")
-
-
-def standing_products(org_type: str, facility_id: str | None) -> list[str]:
-    return [
-        p.id for p in PRODUCTS.values()
-        if org_type in p.standing or (org_type == "hospital" and facility_id and p.producer_facility == facility_id)
-    ]
 
 
 def grant_standing(tx: Tx, org_id: int, *, actor: str = "system") -> int:

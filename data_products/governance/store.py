@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orgs (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
-    type TEXT NOT NULL CHECK (type IN ('commission', 'hospital', 'company')),
+    type TEXT NOT NULL CHECK (type IN ('commission', 'hospital', 'company', 'service')),
     facility_id TEXT UNIQUE,
     created_at TEXT NOT NULL,
     CHECK ((type = 'hospital') = (facility_id IS NOT NULL))
@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS users (
     username_key TEXT NOT NULL UNIQUE,
     display_name TEXT,
     org_id INTEGER NOT NULL REFERENCES orgs(id),
-    role TEXT NOT NULL CHECK (role IN ('commission_official', 'commission_analyst', 'hospital', 'company')),
+    role TEXT NOT NULL CHECK (role IN ('commission_official', 'commission_analyst', 'hospital', 'company', 'service')),
     password_hash TEXT NOT NULL,
     disabled INTEGER NOT NULL DEFAULT 0,
     failed_count INTEGER NOT NULL DEFAULT 0,

@@ -1,52 +1,83 @@
-"""The products of the space and who may hold a standing scenario for each.
+"""The products of the space, written out: one line per product package's definition.
 
-Everything else (companies, and hospitals for products they do not produce) needs an approved
-scenario: one organisation, one purpose, one time window (一场景一授权).
+Adding a product is one new package (exporting ``DEFINITION`` from its ``definition`` module) and one
+line here. The pipeline, the gate, the catalog, the navigation and My hospital read this list; nothing
+discovers products by walking packages.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from data_products.governance import policy
+from data_products.governance.policy import ACTIONS
+from data_products.products.base import ProductDefinition
+from data_products.products.elderly_weight.definition import DEFINITION as ELDERLY_WEIGHT
+from data_products.products.jaundice.definition import DEFINITION as JAUNDICE
+from data_products.products.pneumonia.definition import DEFINITION as PNEUMONIA
+from data_products.products.supplier_quality.definition import DEFINITION as SUPPLIER_QUALITY
+from data_products.products.tumor.definition import DEFINITION as TUMOR
+from data_products.products.wait_times.definition import DEFINITION as WAIT_TIMES
+
+DEFINITIONS: tuple[ProductDefinition, ...] = (
+    PNEUMONIA,
+    TUMOR,
+    WAIT_TIMES,
+    JAUNDICE,
+    ELDERLY_WEIGHT,
+    SUPPLIER_QUALITY,
+)
+
+__all__ = ["ACTIONS", "DEFINITIONS", "PRODUCTS", "all_products", "product"]
 
 
-@dataclass(frozen=True)
-class Product:
-    id: str
-    name_zh: str
-    name_en: str
-    # Organisation types granted a standing scenario when the deployment is set up.
-    standing: tuple[str, ...]
-    # Organisation types that may apply (or, for companies, order) for it.
-    applicable_by: tuple[str, ...]
-    # Hospitals see their own facility by name and peers anonymised; companies see no facility names.
-    facility_level: bool
-    # A product built from one hospital's data: that hospital holds a standing scenario for it.
-    producer_facility: str | None = None
+def all_products() -> dict[str, ProductDefinition]:
+    """Product id -> definition, in registry order (read from ``DEFINITIONS`` on every call)."""
+    out: dict[str, ProductDefinition] = {}
+    for d in DEFINITIONS:
+        if d.id in out:
+            raise ValueError(f"registry: product id {d.id!r} is defined twice")
+        out[d.id] = d
+    return out
 
 
-PRODUCTS: dict[str, Product] = {
-    p.id: p
-    for p in (
-        Product("pneumonia_atlas", "儿童肺炎常用感染指标分布图谱", "Pediatric pneumonia infection-marker atlas",
-                ("commission", "hospital"), ("company",), True),
-        Product("tumor_distribution", "不同瘤种诊断的患者在广州医疗机构分布图谱", "Tumor patients across Guangzhou's facilities",
-                ("commission", "hospital"), ("company",), True),
-        Product("wait_times", "候诊时间估计", "Outpatient wait-time estimates",
-                ("commission", "hospital"), ("company",), True),
-        Product("jaundice_report", "新生儿黄疸仪设备测试评估报告", "Neonatal jaundice device evaluation report",
-                ("commission",), ("company", "hospital"), False, producer_facility="F0602"),
-        Product("elderly_weight_atlas", "基层老年人体重指标图谱", "Primary-care elderly body-weight atlas",
-                ("commission", "hospital"), ("company",), True),
-        Product("supplier_quality", "数据供给方质量报告", "Supplier data-quality report",
-                ("commission", "hospital"), (), True),
-    )
-}
-
-ACTIONS = ("view", "download")
-
-
-def product(product_id: str) -> Product:
+def product(product_id: str) -> ProductDefinition:
     try:
-        return PRODUCTS[product_id]
+        return all_products()[product_id]
     except KeyError:
-        raise KeyError(f"unknown product {product_id!r}; known: {sorted(PRODUCTS)}") from None
+        raise KeyError(f"unknown product {product_id!r}; known: {sorted(all_products())}") from None
+
+
+class _Products(dict):
+    """``PRODUCTS[id]`` for the callers that index by id; always the registry's current list."""
+
+    def _now(self) -> dict[str, ProductDefinition]:
+        return all_products()
+
+    def __getitem__(self, key):
+        return self._now()[key]
+
+    def __contains__(self, key):
+        return key in self._now()
+
+    def __iter__(self):
+        return iter(self._now())
+
+    def __len__(self):
+        return len(self._now())
+
+    def get(self, key, default=None):
+        return self._now().get(key, default)
+
+    def keys(self):
+        return self._now().keys()
+
+    def values(self):
+        return self._now().values()
+
+    def items(self):
+        return self._now().items()
+
+
+PRODUCTS = _Products()
+
+# Governance sits below the products and cannot import them: the registry hands it the directory.
+policy.install(all_products)

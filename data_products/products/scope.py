@@ -135,22 +135,23 @@ def with_district_names(frame: pd.DataFrame, column: str = "district", at: int =
     return out
 
 
-def deliver(user, rel, product_id: str, frame: pd.DataFrame, file_name: str, selection: dict,
-            **extra) -> tuple[bytes, bytes]:
-    """Hand out a table: CSV (UTF-8 with BOM so spreadsheets read the Chinese) and its metadata JSON,
-    recorded in the audit ledger with the file's hash. The caller has blanked every suppressed value."""
-    import hashlib
+def deliver(grant, product_id: str, file_name: str, selection: dict, frame, **extra) -> tuple[bytes, bytes]:
+    """Hand out a table through the gate: ``frame(download_grant)`` builds it (every suppressed value
+    blanked by the caller), written as CSV (UTF-8 with BOM so spreadsheets read the Chinese) with its
+    metadata JSON, once the gate has decided the download and recorded it with the file's hash."""
     import io
     import json
 
-    from data_products.governance import record_download
+    from data_products.governance.gate import deliver as gate_deliver
 
-    out = frame.copy()
-    out["synthetic"] = bool(rel.meta.get("synthetic"))
-    buf = io.StringIO()
-    out.to_csv(buf, index=False)
-    csv_bytes = buf.getvalue().encode("utf-8-sig")
-    meta = download_metadata(rel, product_id, selection, **extra)
-    meta_bytes = json.dumps(meta, ensure_ascii=False, indent=1, default=str).encode("utf-8")
-    record_download(user, product_id, file_name, sha256=hashlib.sha256(csv_bytes).hexdigest(), n_bytes=len(csv_bytes))
-    return csv_bytes, meta_bytes
+    def make(dl) -> tuple[bytes, bytes]:
+        rel = dl.release
+        out = frame(dl).copy()
+        out["synthetic"] = bool(rel.meta.get("synthetic"))
+        buf = io.StringIO()
+        out.to_csv(buf, index=False)
+        meta = download_metadata(rel, product_id, selection, facility_names=dl.row_scope.facility_names, **extra)
+        return buf.getvalue().encode("utf-8-sig"), json.dumps(meta, ensure_ascii=False, indent=1,
+                                                              default=str).encode("utf-8")
+
+    return gate_deliver(grant, file_name, make)

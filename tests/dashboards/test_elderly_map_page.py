@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards.charts import SUPPRESSED_COLOR, class_breaks, classify
 from data_products.disclosure import ALL
+from data_products.governance.gate import open_product
 from data_products.products.elderly_weight import views
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
@@ -25,7 +26,7 @@ def test_map_classes_and_ranking_follow_the_released_shares(demo, category, sign
     at.switch_page("views/elderly_weight.py")
     at.run()
     assert not at.exception, at.exception
-    want = views.district_values(signed_in("official"), category).drop(index=ALL)
+    want = views.district_values(open_product(signed_in("official"), views.PRODUCT_ID), category).drop(index=ALL)
     shown = want[~want["suppressed"]]
     charts = [json.loads(c.proto.spec)["data"] for c in at.get("plotly_chart")]
     polys = [tr for tr in charts[0] if tr["type"] == "choroplethmap"]

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboards.charts import SUPPRESSED_COLOR, class_breaks, classify
 from data_products.disclosure import ALL
+from data_products.governance.gate import open_product
 from data_products.products.pneumonia import views
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
@@ -58,7 +59,7 @@ def test_renders_for_each_allowed_role(demo, username, signed_in):
 )
 def test_map_plots_the_views_values_and_never_a_suppressed_one(demo, metric, age, sex, period, signed_in):
     user = signed_in("official")
-    months = views.months(user)
+    months = views.months(open_product(user, views.PRODUCT_ID))
     start, end = period or (months[0], months[-1])
     at = open_atlas(signed_in("official"))
     # Set the filters as a user would, through the widgets.
@@ -68,7 +69,7 @@ def test_map_plots_the_views_values_and_never_a_suppressed_one(demo, metric, age
     at.select_slider(key="period").set_value((start, end))
     at.run()
     assert not at.exception, at.exception
-    want = views.district_values(user, metric, start, end, age, sex).drop(index=ALL)
+    want = views.district_values(open_product(user, views.PRODUCT_ID), metric, start, end, age, sex).drop(index=ALL)
     traces = map_traces(at)
     polys = [tr for tr in traces if tr["type"] == "choroplethmap"]
     grey = [tr for tr in polys if tr["colorscale"][0][1] == SUPPRESSED_COLOR]
@@ -108,7 +109,7 @@ def test_map_plots_the_views_values_and_never_a_suppressed_one(demo, metric, age
 def test_at_least_one_combination_has_suppressed_districts(demo, signed_in):
     """Guards the test above against passing vacuously."""
     user = signed_in("official")
-    v = views.district_values(user, "rsv_positivity", "2024-02", "2024-02", "lt1", "M")
+    v = views.district_values(open_product(user, views.PRODUCT_ID), "rsv_positivity", "2024-02", "2024-02", "lt1", "M")
     assert v["suppressed"].any()
 
 

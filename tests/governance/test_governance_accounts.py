@@ -221,7 +221,14 @@ def test_seed_demo(store):
     created = demo.seed_demo(store)
     assert set(created) == set(demo.demo_passwords())
     roles = set(created.values())
-    assert roles == set(accounts.ROLES)
+    # Every role a person holds; the service role is the wait-time feed's principal, with its own scenario.
+    assert roles == set(accounts.ROLES) - {"service"}
+    feed = next(u for u in accounts.users(store) if u["username"] == demo.FEED_SERVICE)
+    assert feed["role"] == "service" and feed["org_type"] == "service"
+    from data_products.governance import scenarios
+
+    (sc,) = scenarios.scenarios(product_id="wait_times", kind="applied", store=store)
+    assert sc.state == "approved" and sc.scope == ("export",)
     n = ledger.count(store)
     demo.seed_demo(store)  # idempotent
     assert ledger.count(store) == n

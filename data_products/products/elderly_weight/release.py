@@ -7,6 +7,7 @@ import pandas as pd
 
 from data_products import disclosure
 from data_products.disclosure import Link, Table
+from data_products.products.base import Candidate
 from data_products.products.elderly_weight import builder
 from data_products.products.elderly_weight.spec import (
     AGE_BANDS,
@@ -49,13 +50,9 @@ count_tables = _declared
 
 
 def build(con: duckdb.DuckDBPyConnection):
-    from data_products.pipeline import Candidate
-
     raw = builder.raw_tables(con)
     protected = disclosure.protect_tables(_declared(raw), LINKS)
     meta = {
-        "title_zh": "基层老年人体重指标图谱",
-        "title_en": "Primary-care elderly body-weight atlas",
         "source": "elderly_measurements (restricted zone): height and weight of residents aged 65+ measured at "
                   "community health centres",
         "lineage": builder.lineage(con),

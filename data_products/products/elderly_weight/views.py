@@ -1,4 +1,4 @@
-"""Elderly body-weight atlas views: approved release -> frames for the page. Every function asks the gate.
+"""Elderly body-weight atlas views: approved release -> frames for the page. Every function takes the page's grant.
 
 Shares are category count / measured total of the same cell, both released; where either is hidden
 the row says so (``suppressed`` with the reason) instead of showing a number.
@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data_products import approved
 from data_products.disclosure import ALL
-from data_products.governance import Principal, require
+from data_products.governance.gate import Grant, use
 from data_products.products.elderly_weight.spec import (
     AGE_BANDS,
     CATEGORIES,
@@ -35,13 +34,14 @@ def _scheme(scheme: str) -> tuple[tuple[str, ...], str, str]:
     return (SCHEME_CATEGORIES[scheme], *_TABLES[scheme])
 
 
-def _release(user: Principal, action: str = "view"):
-    decision = require(user, PRODUCT_ID, action)
-    return approved.current(PRODUCT_ID), decision
+def _release(grant: Grant, action: str = "view"):
+    """The release and decision a grant covers; a download needs a download grant."""
+    g = use(grant, PRODUCT_ID, ("download",) if action == "download" else ("view", "download"))
+    return g.release, g.decision
 
 
-def release_info(user: Principal) -> dict:
-    rel, decision = _release(user)
+def release_info(grant: Grant) -> dict:
+    rel, decision = _release(grant)
     return {"release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval, "scope": decision.row_scope}
 
 
@@ -67,13 +67,13 @@ def _shares(cells: pd.DataFrame, key: str) -> pd.DataFrame:
     return out
 
 
-def district_values(user: Principal, category: str, age_band: str = ALL, sex: str = ALL,
+def district_values(grant: Grant, category: str, age_band: str = ALL, sex: str = ALL,
                     scheme: str = "adult") -> pd.DataFrame:
     """One row per district (adcode index) plus 'ALL' for the city: count, measured, share, suppressed, reason."""
+    rel, _ = _release(grant)
     cats, district_table, _ = _scheme(scheme)
     if category not in cats:
         raise ValueError(f"category: {category!r} is not one of {cats}")
-    rel, _ = _release(user)
     cube = rel.table(district_table)
     rows = cube[(cube["age_band"] == age_band) & (cube["sex"] == sex)]
     shares = _shares(rows, "district")
@@ -84,30 +84,30 @@ def district_values(user: Principal, category: str, age_band: str = ALL, sex: st
     return out
 
 
-def breakdown(user: Principal, by: str, district: str = ALL, scheme: str = "adult") -> pd.DataFrame:
+def breakdown(grant: Grant, by: str, district: str = ALL, scheme: str = "adult") -> pd.DataFrame:
     """Category shares by age band or sex (long form), city-wide or for one district."""
+    rel, _ = _release(grant)
     if by not in BREAKDOWNS:
         raise ValueError(f"by: {by!r} is not one of {sorted(BREAKDOWNS)}")
     _, district_table, _ = _scheme(scheme)
-    rel, _ = _release(user)
     cube = rel.table(district_table)
     other = "sex" if by == "age_band" else "age_band"
     rows = cube[(cube["district"] == district) & (cube[other] == ALL) & (cube[by] != ALL)]
     return _shares(rows, by).sort_values([by, "category"]).reset_index(drop=True)
 
 
-def city_profile(user: Principal, scheme: str = "adult") -> pd.DataFrame:
+def city_profile(grant: Grant, scheme: str = "adult") -> pd.DataFrame:
     """The city's category shares over everyone measured."""
     cats, district_table, _ = _scheme(scheme)
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     cube = rel.table(district_table)
     rows = cube[(cube["district"] == ALL) & (cube["age_band"] == ALL) & (cube["sex"] == ALL)].assign(key=ALL)
     return _shares(rows, "key").drop(columns="key").set_index("category").reindex(list(cats))
 
 
-def facility_comparison(user: Principal) -> pd.DataFrame:
+def facility_comparison(grant: Grant) -> pd.DataFrame:
     """A hospital's own centre beside the distribution over centres (quartiles, percentile rank); no peer names."""
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     own = decision.row_scope.own_facility
     fc = rel.table("facility_cube")
     fc = fc[fc["facility_id"] != ALL]
@@ -130,10 +130,10 @@ def facility_comparison(user: Principal) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("metric")
 
 
-def facility_table(user: Principal, scheme: str = "adult") -> pd.DataFrame:
+def facility_table(grant: Grant, scheme: str = "adult") -> pd.DataFrame:
     """Measured residents and category shares per centre, named as the row scope allows."""
     cats, _, facility_table_name = _scheme(scheme)
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     scope = decision.row_scope
     fc = rel.table(facility_table_name)
     fc = fc[fc["facility_id"] != ALL]
@@ -145,17 +145,21 @@ def facility_table(user: Principal, scheme: str = "adult") -> pd.DataFrame:
     return name_facilities(out, scope)
 
 
-def download(user: Principal, category: str, age_band: str = ALL, sex: str = ALL,
+def download(grant: Grant, category: str, age_band: str = ALL, sex: str = ALL,
              scheme: str = "adult") -> tuple[bytes, bytes]:
-    """The district table shown on the page as CSV (with suppression reasons) and its metadata; audited."""
-    rel, _ = _release(user, "download")
-    values = district_values(user, category, age_band, sex, scheme).reset_index()
-    values = with_district_names(values)
-    values["share"] = values["share"].round(2).astype(object).where(~values["suppressed"], "")
-    values = values.rename(columns={"reason": "suppression_reason", "share": "share_pct"})
-    values["classification"], values["category"], values["age_band"], values["sex"] = scheme, category, age_band, sex
-    return deliver(user, rel, PRODUCT_ID, values, f"elderly_weight_{scheme}_{category}_{age_band}_{sex}.csv",
-                   {"classification": scheme, "category": category, "age_band": age_band, "sex": sex},
+    """The district table shown on the page as CSV (with suppression reasons) and its metadata; the gate
+    decides the download and records it."""
+    rel, _ = _release(grant)
+
+    def frame(dl: Grant) -> pd.DataFrame:
+        values = with_district_names(district_values(dl, category, age_band, sex, scheme).reset_index())
+        values["share"] = values["share"].round(2).astype(object).where(~values["suppressed"], "")
+        values = values.rename(columns={"reason": "suppression_reason", "share": "share_pct"})
+        values["classification"], values["category"], values["age_band"], values["sex"] = scheme, category, age_band, sex
+        return values
+
+    return deliver(grant, PRODUCT_ID, f"elderly_weight_{scheme}_{category}_{age_band}_{sex}.csv",
+                   {"classification": scheme, "category": category, "age_band": age_band, "sex": sex}, frame,
                    bmi_cuts=rel.meta.get("bmi_cuts"), older_cuts=rel.meta.get("older_cuts"),
                    classification_sources=rel.meta.get("classification_sources"))
 

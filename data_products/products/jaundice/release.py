@@ -26,6 +26,7 @@ import pandas as pd
 
 from data_products import disclosure
 from data_products.disclosure import ALL, Link, Table
+from data_products.products.base import Candidate
 from data_products.products.jaundice import builder, stats
 from data_products.products.jaundice.spec import (  # noqa: F401 - PRODUCT_ID names the release
     AAP_MARGIN,
@@ -153,8 +154,6 @@ def _accuracy(diag: pd.DataFrame) -> pd.DataFrame:
 
 
 def build(con: duckdb.DuckDBPyConnection):
-    from data_products.pipeline import Candidate
-
     devices = builder.device_levels(con)
     counts = builder.subgroup_counts(con, devices)
     diag = builder.diagnostic_counts(con)
@@ -183,8 +182,6 @@ def build(con: duckdb.DuckDBPyConnection):
     overall = overall.rename(columns={"n_pairs": "pairs"})
 
     meta = {
-        "title_zh": "新生儿黄疸仪设备测试评估报告",
-        "title_en": "Neonatal jaundice device evaluation report",
         "source": "bilirubin_pairs (restricted zone): TcB device readings paired with serum bilirubin (TSB) "
                   "taken within 2 hours, from the producing hospital",
         "producer_facility": "F0602",

@@ -6,7 +6,6 @@ NaN and a reason; the page and the PDF show the reason, never a number.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ import pandas as pd
 
 from data_products import approved
 from data_products.disclosure import ALL
-from data_products.governance import Principal, record_download, require
+from data_products.governance.gate import Grant, deliver, use
 from data_products.i18n import t
 from data_products.products.jaundice.spec import (
     AGREEMENT_LIMIT,
@@ -28,9 +27,10 @@ from data_products.products.jaundice.spec import (
 from data_products.reference import facilities
 
 
-def _release(user: Principal, action: str = "view"):
-    decision = require(user, PRODUCT_ID, action)
-    return approved.current(PRODUCT_ID), decision
+def _release(grant: Grant, action: str = "view"):
+    """The release and decision a grant covers; a download needs a download grant."""
+    g = use(grant, PRODUCT_ID, ("download",) if action == "download" else ("view", "download"))
+    return g.release, g.decision
 
 
 def _source(rel: approved.Release, decision, lang: str) -> str:
@@ -43,8 +43,8 @@ def _source(rel: approved.Release, decision, lang: str) -> str:
     return t("jaundice.source_anon", lang)
 
 
-def release_info(user: Principal, lang: str = "zh") -> dict:
-    rel, decision = _release(user)
+def release_info(grant: Grant, lang: str = "zh") -> dict:
+    rel, decision = _release(grant)
     return {"release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval,
             "source": _source(rel, decision, lang), "scope": decision.row_scope}
 
@@ -168,25 +168,25 @@ def _verdict(rel: approved.Release) -> Verdict:
     )
 
 
-def verdict(user: Principal) -> Verdict:
-    rel, _ = _release(user)
+def verdict(grant: Grant) -> Verdict:
+    rel, _ = _release(grant)
     return _verdict(rel)
 
 
-def overall(user: Principal) -> pd.Series:
-    rel, _ = _release(user)
+def overall(grant: Grant) -> pd.Series:
+    rel, _ = _release(grant)
     return rel.table("overall").iloc[0]
 
 
-def regression(user: Principal) -> pd.DataFrame:
+def regression(grant: Grant) -> pd.DataFrame:
     """OLS, Deming and Passing-Bablok lines over all pairs (coefficients only)."""
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     return _regression(rel.table("overall").iloc[0])
 
 
-def limits(user: Principal) -> pd.DataFrame:
+def limits(grant: Grant) -> pd.DataFrame:
     """Limits of agreement at the decision levels, regression-based and constant; ``chosen`` marks the form used."""
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     return _limits(rel)
 
 
@@ -209,13 +209,13 @@ def _regression(o: pd.Series) -> pd.DataFrame:
     return out
 
 
-def decision_levels(user: Principal) -> pd.DataFrame:
-    rel, _ = _release(user)
+def decision_levels(grant: Grant) -> pd.DataFrame:
+    rel, _ = _release(grant)
     return rel.table("decision_levels")
 
 
-def accuracy(user: Principal) -> pd.DataFrame:
-    rel, _ = _release(user)
+def accuracy(grant: Grant) -> pd.DataFrame:
+    rel, _ = _release(grant)
     return rel.table("accuracy")
 
 
@@ -227,9 +227,9 @@ def _subgroups(rel: approved.Release) -> pd.DataFrame:
     return sub.sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
 
 
-def subgroups(user: Principal) -> pd.DataFrame:
+def subgroups(grant: Grant) -> pd.DataFrame:
     """One row per subgroup level (margins dropped): pairs, flag, statistics or a reason."""
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     return _subgroups(rel)
 
 
@@ -241,20 +241,20 @@ def _grid(frame: pd.DataFrame, dims: tuple[str, str]) -> pd.DataFrame:
     return inner[["x", "y", dims[0], dims[1], "pairs", "pairs_flag"]].reset_index(drop=True)
 
 
-def ba_grid(user: Principal) -> pd.DataFrame:
+def ba_grid(grant: Grant) -> pd.DataFrame:
     """Interior cells of the binned Bland-Altman grid: x = pair-mean bin centre, y = difference bin centre."""
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     return _grid(rel.table("ba_grid"), ("mean_bin", "diff_bin"))
 
 
-def scatter_grid(user: Principal) -> pd.DataFrame:
-    rel, _ = _release(user)
+def scatter_grid(grant: Grant) -> pd.DataFrame:
+    rel, _ = _release(grant)
     return _grid(rel.table("scatter_grid"), ("tsb_bin", "tcb_bin"))
 
 
-def report_data(user: Principal, lang: str = "zh", action: str = "view") -> dict:
+def report_data(grant: Grant, lang: str = "zh", action: str = "view") -> dict:
     """Everything the page or the PDF shows, read once from the release (one gate decision)."""
-    rel, decision = _release(user, action)
+    rel, decision = _release(grant, action)
     return {
         "release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval,
         "source": _source(rel, decision, lang), "verdict": _verdict(rel), "overall": rel.table("overall").iloc[0],
@@ -298,24 +298,23 @@ def _meta_block(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def statistics_csv(user: Principal) -> bytes:
-    """Every released statistic as one CSV (suppressed values blank, reasons kept); gated and audited."""
-    data = report_data(user, action="download")
-    buf = io.StringIO()
-    buf.write(_meta_block(data))
-    _statistics_frame(data).to_csv(buf, index=False, float_format="%.6g")
-    payload = buf.getvalue().encode("utf-8-sig")
-    record_download(user, PRODUCT_ID, f"{data['release_id']}_statistics.csv",
-                    sha256=hashlib.sha256(payload).hexdigest(), n_bytes=len(payload))
-    return payload
+def statistics_csv(grant: Grant) -> bytes:
+    """Every released statistic as one CSV (suppressed values blank, reasons kept); decided and audited."""
+    use(grant, PRODUCT_ID, ("view", "download"))
+
+    def make(dl: Grant) -> bytes:
+        data = report_data(dl, action="download")
+        buf = io.StringIO()
+        buf.write(_meta_block(data))
+        _statistics_frame(data).to_csv(buf, index=False, float_format="%.6g")
+        return buf.getvalue().encode("utf-8-sig")
+
+    return deliver(grant, f"{grant.release_id}_statistics.csv", make)
 
 
-def report_pdf(user: Principal, lang: str = "zh") -> bytes:
-    """The whole report as a PDF in ``lang``; gated and audited like any download."""
+def report_pdf(grant: Grant, lang: str = "zh") -> bytes:
+    """The whole report as a PDF in ``lang``; decided and audited like any download."""
     from data_products.products.jaundice import report_pdf as pdf
 
-    data = report_data(user, lang, action="download")
-    payload = pdf.render(data, lang)
-    record_download(user, PRODUCT_ID, f"{data['release_id']}_{lang}.pdf",
-                    sha256=hashlib.sha256(payload).hexdigest(), n_bytes=len(payload))
-    return payload
+    use(grant, PRODUCT_ID, ("view", "download"))
+    return deliver(grant, f"{grant.release_id}_{lang}.pdf", lambda dl: pdf.render(report_data(dl, lang, "download"), lang))

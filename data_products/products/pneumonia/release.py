@@ -12,6 +12,7 @@ import pandas as pd
 from data_products import disclosure
 from data_products.config import min_cell
 from data_products.disclosure import ALL, Identity, Link, Table
+from data_products.products.base import Candidate
 from data_products.products.pneumonia import builder
 from data_products.products.pneumonia.spec import (  # noqa: F401 - PRODUCT_ID names the release
     CUTOFFS,
@@ -120,8 +121,6 @@ def _pathogen_rule_problems(pm: pd.DataFrame, k: int) -> list[str]:
 
 
 def build(con: duckdb.DuckDBPyConnection):
-    from data_products.pipeline import Candidate
-
     raw = builder.raw_tables(con)
     k = min_cell()
     protected = disclosure.protect_tables(_declared(raw), LINKS, IDENTITIES)
@@ -130,8 +129,6 @@ def build(con: duckdb.DuckDBPyConnection):
     markers = _mask_pathogen_markers(raw["pathogen_markers"], cube)
     months = sorted(m for m in cube["month"].unique() if m != ALL)
     meta = {
-        "title_zh": "儿童肺炎常用感染指标分布图谱",
-        "title_en": "Pediatric pneumonia infection-marker atlas",
         "source": "pneumonia_episodes (restricted zone), children under 14 admitted with pneumonia",
         "lineage": builder.lineage(con),
         "time_span": [months[0], months[-1]] if months else [],

@@ -15,7 +15,7 @@ import pandas as pd
 
 from data_products import approved
 from data_products.disclosure import ALL
-from data_products.governance import Principal, require
+from data_products.governance.gate import Grant, use
 from data_products.products.pneumonia.labels import metric_label  # noqa: F401 - the My-hospital page labels rows with it
 from data_products.products.pneumonia.spec import AGE_BANDS, CUTOFFS, MARKERS, PATHOGENS, PRODUCT_ID, QUANTILES
 from data_products.products.scope import deliver, name_facilities, peer_summary, with_district_names
@@ -56,9 +56,10 @@ def metrics() -> dict[str, Metric]:
 METRICS = metrics()
 
 
-def _release(user: Principal, action: str = "view") -> tuple[approved.Release, object]:
-    decision = require(user, PRODUCT_ID, action)
-    return approved.current(PRODUCT_ID), decision
+def _release(grant: Grant, action: str = "view") -> tuple[approved.Release, object]:
+    """The release and decision a grant covers; a download needs a download grant."""
+    g = use(grant, PRODUCT_ID, ("download",) if action == "download" else ("view", "download"))
+    return g.release, g.decision
 
 
 _memo: dict[tuple, object] = {}
@@ -84,8 +85,8 @@ def _memoised(fn):
     return wrapper
 
 
-def months(user: Principal) -> list[str]:
-    rel, _ = _release(user)
+def months(grant: Grant) -> list[str]:
+    rel, _ = _release(grant)
     return _months(rel)
 
 
@@ -93,8 +94,8 @@ def _months(rel: approved.Release) -> list[str]:
     return sorted(m for m in rel.tables["district_cube"]["month"].unique() if m != ALL)
 
 
-def release_info(user: Principal) -> dict:
-    rel, decision = _release(user)
+def release_info(grant: Grant) -> dict:
+    rel, decision = _release(grant)
     return {"release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval, "scope": decision.row_scope,
             "months": _months(rel)}
 
@@ -156,9 +157,9 @@ def window_years(start: str, end: str) -> float:
     return months / 12
 
 
-def district_values(user: Principal, metric: str, start: str, end: str, age_band: str = ALL, sex: str = ALL) -> pd.DataFrame:
+def district_values(grant: Grant, metric: str, start: str, end: str, age_band: str = ALL, sex: str = ALL) -> pd.DataFrame:
     """One row per district (adcode index): value, n, suppressed, reason, plus the city row 'ALL'."""
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     if metric not in METRICS:
         raise KeyError(f"unknown metric {metric!r}")
     return _district_values(rel, metric, start, end, age_band, sex)
@@ -183,9 +184,9 @@ def _district_values(rel: approved.Release, metric: str, start: str, end: str, a
     return out
 
 
-def season(user: Principal, age_band: str = ALL, sex: str = ALL, district: str = ALL) -> pd.DataFrame:
+def season(grant: Grant, age_band: str = ALL, sex: str = ALL, district: str = ALL) -> pd.DataFrame:
     """Positivity of each pathogen by month (long form: month, pathogen, value, n, suppressed, reason)."""
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     return _season(rel, age_band, sex, district)
 
 
@@ -201,10 +202,10 @@ def _season(rel: approved.Release, age_band: str, sex: str, district: str) -> pd
     return pd.concat(parts, ignore_index=True)[["month", "pathogen", "value", "n", "suppressed", "reason"]]
 
 
-def district_by_month(user: Principal, metric: str, age_band: str = ALL, sex: str = ALL) -> pd.DataFrame:
+def district_by_month(grant: Grant, metric: str, age_band: str = ALL, sex: str = ALL) -> pd.DataFrame:
     """A district x month grid of one metric (long form: district, month, value, n, suppressed, reason):
     where and when it peaked, at a glance."""
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     if metric not in METRICS or METRICS[metric].kind == "rate":
         raise KeyError(f"no district x month grid for {metric!r}")
     return _district_by_month(rel, metric, age_band, sex)
@@ -220,9 +221,9 @@ def _district_by_month(rel: approved.Release, metric: str, age_band: str, sex: s
     return out.drop(columns=["cell"])[["district", "month", "value", "n", "suppressed", "reason"]]
 
 
-def quantiles_by_age(user: Principal, marker: str, district: str = ALL) -> pd.DataFrame:
+def quantiles_by_age(grant: Grant, marker: str, district: str = ALL) -> pd.DataFrame:
     """Released quantiles of a marker per age band (whole span, both sexes): box-style, never records."""
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     cube = rel.table("district_cube")
     rows = cube[(cube["district"] == district) & (cube["month"] == ALL) & (cube["sex"] == ALL)]
     cols = [f"{marker}_{q}" for q in QUANTILES]
@@ -231,8 +232,8 @@ def quantiles_by_age(user: Principal, marker: str, district: str = ALL) -> pd.Da
     return out
 
 
-def quantiles_by_pathogen(user: Principal, marker: str, age_band: str = ALL) -> pd.DataFrame:
-    rel, _ = _release(user)
+def quantiles_by_pathogen(grant: Grant, marker: str, age_band: str = ALL) -> pd.DataFrame:
+    rel, _ = _release(grant)
     pm = rel.table("pathogen_markers")
     rows = pm[pm["age_band"] == age_band].set_index("pathogen").reindex(list(PATHOGENS))
     out = rows[["n", *[f"{marker}_{q}" for q in QUANTILES]]]
@@ -240,9 +241,9 @@ def quantiles_by_pathogen(user: Principal, marker: str, age_band: str = ALL) -> 
     return out
 
 
-def profile(user: Principal, district: str, start: str, end: str, age_band: str = ALL, sex: str = ALL) -> pd.DataFrame:
+def profile(grant: Grant, district: str, start: str, end: str, age_band: str = ALL, sex: str = ALL) -> pd.DataFrame:
     """Every metric for one district beside the city's value and the district's rank among the 11."""
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     rows = []
     for mid in METRICS:
         v = _district_values(rel, mid, start, end, age_band, sex)
@@ -261,13 +262,13 @@ def profile(user: Principal, district: str, start: str, end: str, age_band: str 
     return pd.DataFrame(rows).set_index("metric")
 
 
-def facility_comparison(user: Principal) -> pd.DataFrame:
+def facility_comparison(grant: Grant) -> pd.DataFrame:
     """For a hospital: its own facility's whole-span figures beside the distribution across facilities.
 
     Peers appear only as a distribution (min, quartiles, max) and the hospital's percentile rank,
     never by name. The commission gets every facility by name from ``facility_table``.
     """
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     own = decision.row_scope.own_facility
     rows = []
     for mid, m in METRICS.items():
@@ -293,25 +294,29 @@ def _facility_values(rel: approved.Release, metric: str) -> pd.DataFrame:
     return _aggregate(whole, "facility_id", METRICS[metric], True, False).set_index("facility_id")
 
 
-def facility_table(user: Principal) -> pd.DataFrame:
+def facility_table(grant: Grant) -> pd.DataFrame:
     """Whole-span cases per facility, named as the gate's row scope allows (others anonymised)."""
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     scope = decision.row_scope
     fm = rel.table("facility_month")
     whole = fm[(fm["month"] == ALL) & (fm["facility_id"] != ALL)][["facility_id", "cases", "cases_flag"]]
     return name_facilities(whole.sort_values("facility_id").reset_index(drop=True), scope)
 
 
-def download(user: Principal, metric: str, start: str, end: str, age_band: str = ALL, sex: str = ALL) -> tuple[bytes, bytes]:
-    """The shown table as CSV (with suppression flags) and its metadata JSON; gated and audited."""
-    rel, _ = _release(user, "download")
-    values = with_district_names(district_values(user, metric, start, end, age_band, sex).reset_index())
-    values["value"] = values["value"].round(3).astype(object).where(~values["suppressed"], "")
-    values["n"] = values["n"].astype(object).where(~values["suppressed"], "")
-    values = values.rename(columns={"reason": "suppression_reason"})
-    values.insert(3, "metric", metric)
-    values["period"] = f"{start}..{end}"
-    values["age_band"] = age_band
-    values["sex"] = sex
-    return deliver(user, rel, PRODUCT_ID, values, f"pneumonia_{metric}_{start}_{end}.csv",
-                   {"metric": metric, "period": [start, end], "age_band": age_band, "sex": sex})
+def download(grant: Grant, metric: str, start: str, end: str, age_band: str = ALL, sex: str = ALL) -> tuple[bytes, bytes]:
+    """The shown table as CSV (with suppression flags) and its metadata JSON; decided and audited by the gate."""
+    use(grant, PRODUCT_ID, ("view", "download"))
+
+    def frame(dl: Grant) -> pd.DataFrame:
+        values = with_district_names(district_values(dl, metric, start, end, age_band, sex).reset_index())
+        values["value"] = values["value"].round(3).astype(object).where(~values["suppressed"], "")
+        values["n"] = values["n"].astype(object).where(~values["suppressed"], "")
+        values = values.rename(columns={"reason": "suppression_reason"})
+        values.insert(3, "metric", metric)
+        values["period"] = f"{start}..{end}"
+        values["age_band"] = age_band
+        values["sex"] = sex
+        return values
+
+    return deliver(grant, PRODUCT_ID, f"pneumonia_{metric}_{start}_{end}.csv",
+                   {"metric": metric, "period": [start, end], "age_band": age_band, "sex": sex}, frame)

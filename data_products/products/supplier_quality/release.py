@@ -12,9 +12,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from data_products import disclosure, quality
+from data_products import disclosure
 from data_products.config import min_cell
 from data_products.disclosure import ALL, Table
+from data_products.products.base import Candidate
 from data_products.products.supplier_quality import PRODUCT_ID  # noqa: E402,F401 - the pipeline reads it here
 
 DIMS = ("facility_id", "kind", "year")
@@ -149,7 +150,9 @@ def _mask(frame: pd.DataFrame, released: set, columns: list[str], where: pd.Seri
 
 
 def build(con: duckdb.DuckDBPyConnection):
-    from data_products.pipeline import Candidate
+    # The quality checks read the restricted zone's specs: imported here, on the pipeline's side, so the
+    # registry (which the pages import) never loads the restricted zone.
+    from data_products import quality
 
     q = quality.run(con)
     trans = q["transfers"]
@@ -189,8 +192,6 @@ def build(con: duckdb.DuckDBPyConnection):
     checks["suppressed"] = checks["suppressed"] | late["suppressed"]
     rej = q["rejections"]
     meta = {
-        "title_zh": "数据供给方质量报告",
-        "title_en": "Supplier data-quality report",
         "source": "manifests, rejections and every kind's table in the restricted zone (aggregates only)",
         "lineage": sorted(trans["transfer_id"].tolist()),
         "thresholds": quality.Thresholds().__dict__,

@@ -10,20 +10,20 @@ import pandas as pd
 
 from data_products import approved
 from data_products.disclosure import ALL
-from data_products.governance import Principal, require
+from data_products.governance.gate import Grant, use
 from data_products.products.scope import peer_summary
 from data_products.products.supplier_quality import PRODUCT_ID
 
 
-def _scoped(user: Principal, facility: str | None) -> tuple[approved.Release, str | None]:
-    decision = require(user, PRODUCT_ID, "view")
-    scope = decision.row_scope
+def _scoped(grant: Grant, facility: str | None) -> tuple[approved.Release, str | None]:
+    g = use(grant, PRODUCT_ID, ("view",))
+    scope = g.row_scope
     if scope.facility_names == "all":
-        return approved.current(PRODUCT_ID), facility
+        return g.release, facility
     if scope.own_facility is None:
         # Defensive: a scope without a facility sees no facility rows.
-        return approved.current(PRODUCT_ID), "\x00none"
-    return approved.current(PRODUCT_ID), scope.own_facility
+        return g.release, "\x00none"
+    return g.release, scope.own_facility
 
 
 def _own(frame: pd.DataFrame, facility: str | None) -> pd.DataFrame:
@@ -32,14 +32,14 @@ def _own(frame: pd.DataFrame, facility: str | None) -> pd.DataFrame:
     return frame[frame["facility_id"] == facility].reset_index(drop=True)
 
 
-def release_info(user: Principal) -> dict:
-    rel, facility = _scoped(user, None)
+def release_info(grant: Grant) -> dict:
+    rel, facility = _scoped(grant, None)
     return {"release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval, "facility": facility}
 
 
-def transfers(user: Principal, facility: str | None = None) -> pd.DataFrame:
+def transfers(grant: Grant, facility: str | None = None) -> pd.DataFrame:
     """The facility's live transfers, newest first, with released row counts (Int64, NA when suppressed)."""
-    rel, fac = _scoped(user, facility)
+    rel, fac = _scoped(grant, facility)
     tr = _own(rel.table("transfers"), fac)
     rows = rel.table("transfer_rows")
     rows = rows[(rows["facility_id"] != ALL) & (rows["kind"] != ALL) & (rows["year"] != ALL)]
@@ -48,10 +48,10 @@ def transfers(user: Principal, facility: str | None = None) -> pd.DataFrame:
     return tr.sort_values(["ingested_at", "file_name"], ascending=[False, True]).reset_index(drop=True)
 
 
-def summary(user: Principal, facility: str | None = None) -> dict:
+def summary(grant: Grant, facility: str | None = None) -> dict:
     """Counts of files, released rows accepted, rejected files and the last transfer time."""
-    rel, fac = _scoped(user, facility)
-    tr = transfers(user, facility)
+    rel, fac = _scoped(grant, facility)
+    tr = transfers(grant, facility)
     rej = _own(rel.table("rejections"), fac)
     rows = rel.table("transfer_rows")
     total = rows[(rows["facility_id"] == (fac or ALL)) & (rows["kind"] == ALL) & (rows["year"] == ALL)]["rows"]
@@ -65,26 +65,26 @@ def summary(user: Principal, facility: str | None = None) -> dict:
     }
 
 
-def rejections(user: Principal, facility: str | None = None) -> pd.DataFrame:
-    rel, fac = _scoped(user, facility)
+def rejections(grant: Grant, facility: str | None = None) -> pd.DataFrame:
+    rel, fac = _scoped(grant, facility)
     return _own(rel.table("rejections"), fac).sort_values("rejected_at", ascending=False).reset_index(drop=True)
 
 
-def checks(user: Principal, facility: str | None = None) -> pd.DataFrame:
+def checks(grant: Grant, facility: str | None = None) -> pd.DataFrame:
     """Each check on each of the facility's transfers (and rejected files): value, city reference, passed."""
-    rel, fac = _scoped(user, facility)
+    rel, fac = _scoped(grant, facility)
     return _own(rel.table("checks"), fac)
 
 
-def completeness(user: Principal, facility: str | None = None) -> pd.DataFrame:
+def completeness(grant: Grant, facility: str | None = None) -> pd.DataFrame:
     """Per transfer and field: the facility's share filled beside the city's share, pass/fail."""
-    rel, fac = _scoped(user, facility)
+    rel, fac = _scoped(grant, facility)
     return _own(rel.table("completeness"), fac)
 
 
-def trend(user: Principal, facility: str | None = None) -> pd.DataFrame:
+def trend(grant: Grant, facility: str | None = None) -> pd.DataFrame:
     """Pass rate (%) of each check by data year: the facility's beside the city's (all facilities)."""
-    rel, fac = _scoped(user, facility)
+    rel, fac = _scoped(grant, facility)
     allc = rel.table("checks")
     allc = allc[allc["year"] != ""]
     city = allc.groupby(["check", "year"])["passed"].mean().mul(100).rename("city_pass_pct")
@@ -92,9 +92,9 @@ def trend(user: Principal, facility: str | None = None) -> pd.DataFrame:
     return pd.concat([mine, city], axis=1).reset_index().sort_values(["check", "year"]).reset_index(drop=True)
 
 
-def facility_comparison(user: Principal) -> pd.DataFrame:
+def facility_comparison(grant: Grant) -> pd.DataFrame:
     """Data-quality indicators of the user's facility beside the distribution over supplying facilities."""
-    rel, fac = _scoped(user, None)
+    rel, fac = _scoped(grant, None)
     allc = rel.table("checks")
     per = allc.groupby(["facility_id", "check"])["passed"].mean().mul(100).unstack("check")
     rows = []

@@ -23,6 +23,7 @@ import pandas as pd
 
 from data_products import disclosure
 from data_products.disclosure import ALL, Link, Table
+from data_products.products.base import Candidate
 from data_products.products.tumor import builder
 from data_products.products.tumor.spec import (  # noqa: F401 - PRODUCT_ID names the release
     C44,
@@ -79,15 +80,11 @@ count_tables = _declared
 
 
 def build(con: duckdb.DuckDBPyConnection):
-    from data_products.pipeline import Candidate
-
     raw = builder.raw_tables(con)
     protected = disclosure.protect_tables(_declared(raw), LINKS)
     years = sorted(y for y in protected["facility_year"]["year"].unique() if y != ALL)
     quarters = sorted(q for q in protected["facility_quarter"]["quarter"].unique() if q != ALL)
     meta = {
-        "title_zh": "不同瘤种诊断的患者在广州医疗机构分布图谱",
-        "title_en": "Tumor patients across Guangzhou's facilities, by tumor type",
         "source": "tumor_diagnoses (restricted zone): new malignant-tumor diagnoses (ICD-10 C00-C97) "
                   "at oncology-capable facilities",
         "lineage": builder.lineage(con),

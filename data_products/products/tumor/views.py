@@ -13,9 +13,8 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
-from data_products import approved
 from data_products.disclosure import ALL
-from data_products.governance import Principal, require
+from data_products.governance.gate import Grant, use
 from data_products.products.scope import (
     PEER_RULE,
     aggregate_ok,
@@ -28,18 +27,19 @@ from data_products.products.tumor.spec import AGE_BANDS, C44, GROUP_IDS, MEASURE
 from data_products.reference import district_geojson, districts, facilities
 
 
-def _release(user: Principal, action: str = "view"):
-    decision = require(user, PRODUCT_ID, action)
-    return approved.current(PRODUCT_ID), decision
+def _release(grant: Grant, action: str = "view"):
+    """The release and decision a grant covers; a download needs a download grant."""
+    g = use(grant, PRODUCT_ID, ("download",) if action == "download" else ("view", "download"))
+    return g.release, g.decision
 
 
-def release_info(user: Principal) -> dict:
-    rel, decision = _release(user)
+def release_info(grant: Grant) -> dict:
+    rel, decision = _release(grant)
     return {"release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval, "scope": decision.row_scope}
 
 
-def periods(user: Principal) -> dict[str, list[str]]:
-    rel, _ = _release(user)
+def periods(grant: Grant) -> dict[str, list[str]]:
+    rel, _ = _release(grant)
     fq = rel.table("facility_quarter")
     fy = rel.table("facility_year")
     return {"years": sorted(y for y in fy["year"].unique() if y != ALL),
@@ -97,17 +97,17 @@ def _facility_rows(rel, group: str, period: str) -> pd.DataFrame:
     return frame
 
 
-def facilities_view(user: Principal, group: str = ALL, period: str = ALL) -> pd.DataFrame:
+def facilities_view(grant: Grant, group: str = ALL, period: str = ALL) -> pd.DataFrame:
     """One row per facility the row scope names (all for the commission, its own for a hospital): shown id,
     names, district, tier, lon/lat, patients, suppressed, reason, own."""
     _check_group(group)
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     out = _named(_facility_rows(rel, group, period), decision.row_scope)
     return out[["facility_id", "name_zh", "name_en", "district", "tier", "lon", "lat", MEASURE, "suppressed",
                 "reason", "own"]]
 
 
-def district_aggregates(user: Principal, group: str = ALL, period: str = ALL) -> pd.DataFrame:
+def district_aggregates(grant: Grant, group: str = ALL, period: str = ALL) -> pd.DataFrame:
     """Per district, the facilities other than the user's own taken together: contributing facilities,
     patients, and whether the aggregate may be shown (``shown``; patients NA when not).
 
@@ -116,7 +116,7 @@ def district_aggregates(user: Principal, group: str = ALL, period: str = ALL) ->
     facility's count. For the commission, which sees every facility, this is the same sum by district.
     """
     _check_group(group)
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     own = decision.row_scope.own_facility if decision.row_scope.facility_names == "own_only" else None
     groups = _others_by(rel, group, period, own, "district")
     shown = set(groups) if decision.row_scope.facility_names == "all" else shown_aggregates(groups)
@@ -132,10 +132,10 @@ def district_aggregates(user: Principal, group: str = ALL, period: str = ALL) ->
     return out.sort_values("district").reset_index(drop=True)
 
 
-def own_standing(user: Principal, group: str = ALL, period: str = ALL) -> dict:
+def own_standing(grant: Grant, group: str = ALL, period: str = ALL) -> dict:
     """A hospital's own patients beside the distribution over the other facilities (``peer_summary``)."""
     _check_group(group)
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     frame = _facility_rows(rel, group, period).set_index("facility_id")
     own = decision.row_scope.own_facility
     released = frame.loc[~frame["suppressed"], MEASURE].astype(float)
@@ -144,27 +144,27 @@ def own_standing(user: Principal, group: str = ALL, period: str = ALL) -> dict:
             **peer_summary(released, mine, own)}
 
 
-def top_facilities(user: Principal, group: str = ALL, period: str = ALL, n: int = 5) -> pd.DataFrame:
+def top_facilities(grant: Grant, group: str = ALL, period: str = ALL, n: int = 5) -> pd.DataFrame:
     """The n facilities with most released patients, with their share of the group's city total.
 
     Empty for a scope that does not name every facility: a ranking of anonymous peers by size names
     them again.
     """
     _check_group(group)
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     f = _named(_facility_rows(rel, group, period), decision.row_scope)
     if decision.row_scope.facility_names != "all":
         f = f.iloc[0:0]
-    total = city_total(user, group, period)
+    total = city_total(grant, group, period)
     shown = f[~f["suppressed"]].sort_values([MEASURE, "facility_id"], ascending=[False, True]).head(n).copy()
     shown["share"] = shown[MEASURE].astype(float) / total if total else np.nan
     shown.insert(0, "rank", range(1, len(shown) + 1))
     return shown.reset_index(drop=True)
 
 
-def city_total(user: Principal, group: str = ALL, period: str = ALL) -> int | None:
+def city_total(grant: Grant, group: str = ALL, period: str = ALL) -> int | None:
     _check_group(group)
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     rows = _period_rows(rel, period)
     v = rows.loc[(rows["facility_id"] == ALL) & (rows["tumor_group"] == group), MEASURE]
     return None if v.empty or pd.isna(v.iloc[0]) else int(v.iloc[0])
@@ -181,7 +181,7 @@ def _others_by(rel, group: str, period: str, own: str | None, key: str) -> dict[
     return {k: g.set_index("facility_id")[MEASURE] for k, g in frame.groupby(key)}
 
 
-def flows(user: Principal, group: str = ALL) -> pd.DataFrame:
+def flows(grant: Grant, group: str = ALL) -> pd.DataFrame:
     """Whole-span patients from each home district (or 'outside') to each facility district.
 
     Only released, non-zero flows; a suppressed flow is listed with ``suppressed`` True and no count.
@@ -190,7 +190,7 @@ def flows(user: Principal, group: str = ALL) -> pd.DataFrame:
     dropped if even the merged facilities fail the rule), so a district's inflow is never one facility's.
     """
     _check_group(group)
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     fl = rel.table("flows")
     rows = fl[(fl["tumor_group"] == group) & (fl["home_district"] != ALL) & (fl["facility_district"] != ALL)]
     out = rows[["home_district", "facility_district", MEASURE, f"{MEASURE}_flag"]].rename(
@@ -216,13 +216,13 @@ def flows(user: Principal, group: str = ALL) -> pd.DataFrame:
     return out.sort_values(["home_district", "facility_district"]).reset_index(drop=True)
 
 
-def leaving(user: Principal, group: str = ALL) -> pd.DataFrame:
+def leaving(grant: Grant, group: str = ALL) -> pd.DataFrame:
     """Per home district (and the city, ALL) and year (and ALL): resident patients treated in their own
     district, elsewhere in the city, and the share leaving. Non-residents are in neither count (they
     are 'nonresident' in the release; see ``nonresidents``). A share is shown only where both counts
     are released."""
     _check_group(group)
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     o = rel.table("outflow")
     o = o[(o["tumor_group"] == group) & (o["home_district"] != OUTSIDE)]
     wide = o.pivot_table(index=["home_district", "year"], columns="treated", values=MEASURE, aggfunc="first",
@@ -241,11 +241,11 @@ def leaving(user: Principal, group: str = ALL) -> pd.DataFrame:
     return out.reset_index()
 
 
-def nonresidents(user: Principal, group: str = ALL) -> pd.DataFrame:
+def nonresidents(grant: Grant, group: str = ALL) -> pd.DataFrame:
     """Per year (and ALL): patients living outside Guangzhou, all patients, and their share; a share
     only where both counts are released."""
     _check_group(group)
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     o = rel.table("outflow")
     o = o[(o["tumor_group"] == group) & (o["home_district"] == ALL)]
     non = o[o["treated"] == "nonresident"].set_index("year")
@@ -261,10 +261,10 @@ def nonresidents(user: Principal, group: str = ALL) -> pd.DataFrame:
     return out
 
 
-def c44(user: Principal, period: str = ALL) -> dict:
+def c44(grant: Grant, period: str = ALL) -> dict:
     """C44 (non-melanoma skin) patients, shown apart from the totals: the city's count for a year or the
     whole span, and per year. None where suppressed."""
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     t = rel.table("c44")
     city = t[t["facility_id"] == ALL].set_index("year")[MEASURE]
     value = city.get(period, pd.NA)
@@ -281,9 +281,9 @@ def _tier_shown(rel, decision, group: str, year: str) -> set[str]:
     return shown_aggregates(_others_by(rel, group, year, decision.row_scope.own_facility, "tier"))
 
 
-def tier_split(user: Principal, group: str = ALL, year: str = ALL) -> pd.DataFrame:
+def tier_split(grant: Grant, group: str = ALL, year: str = ALL) -> pd.DataFrame:
     _check_group(group)
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     tp = rel.table("tier_profile")
     rows = tp[(tp["tumor_group"] == group) & (tp["year"] == year) & (tp["age_band"] == ALL) & (tp["sex"] == ALL)
               & (tp["tier"] != ALL)]
@@ -298,9 +298,9 @@ def tier_split(user: Principal, group: str = ALL, year: str = ALL) -> pd.DataFra
     return out.reset_index()
 
 
-def age_sex(user: Principal, group: str = ALL, year: str = ALL, tier: str = ALL) -> pd.DataFrame:
+def age_sex(grant: Grant, group: str = ALL, year: str = ALL, tier: str = ALL) -> pd.DataFrame:
     _check_group(group)
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     if tier != ALL and tier not in _tier_shown(rel, decision, group, year):
         raise ValueError(f"tier {tier!r} is not shown to this scope (peer rule)")
     tp = rel.table("tier_profile")
@@ -313,9 +313,9 @@ def age_sex(user: Principal, group: str = ALL, year: str = ALL, tier: str = ALL)
                            else s.map({x: i for i, x in enumerate(SEXES)})).reset_index(drop=True)
 
 
-def sex_ratio(user: Principal, group: str, year: str = ALL) -> float | None:
+def sex_ratio(grant: Grant, group: str, year: str = ALL) -> float | None:
     """Male:female ratio of a group's patients (city, all ages) from released cells; None if hidden."""
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     tp = rel.table("tier_profile")
     rows = tp[(tp["tumor_group"] == group) & (tp["year"] == year) & (tp["tier"] == ALL) & (tp["age_band"] == ALL)]
     v = rows.set_index("sex")[MEASURE]
@@ -325,9 +325,9 @@ def sex_ratio(user: Principal, group: str, year: str = ALL) -> float | None:
     return float(m) / float(f)
 
 
-def group_totals(user: Principal, period: str = ALL) -> pd.DataFrame:
+def group_totals(grant: Grant, period: str = ALL) -> pd.DataFrame:
     """City patients per tumor group (for ranking sites), with share of all diagnoses."""
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     rows = _period_rows(rel, period)
     rows = rows[rows["facility_id"] == ALL].set_index("tumor_group")
     total = rows.at[ALL, MEASURE]
@@ -337,10 +337,10 @@ def group_totals(user: Principal, period: str = ALL) -> pd.DataFrame:
     return out.reset_index()
 
 
-def trend(user: Principal, group: str = ALL, by: str = "year") -> pd.DataFrame:
+def trend(grant: Grant, group: str = ALL, by: str = "year") -> pd.DataFrame:
     """City patients of a group per year or quarter."""
     _check_group(group)
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     name, col = ("facility_year", "year") if by == "year" else ("facility_quarter", "quarter")
     t = rel.table(name)
     rows = t[(t["facility_id"] == ALL) & (t["tumor_group"] == group) & (t[col] != ALL)]
@@ -349,19 +349,29 @@ def trend(user: Principal, group: str = ALL, by: str = "year") -> pd.DataFrame:
     return out.sort_values("period").reset_index(drop=True)
 
 
-def download(user: Principal, group: str = ALL, period: str = ALL) -> tuple[bytes, bytes]:
+def download(grant: Grant, group: str = ALL, period: str = ALL) -> tuple[bytes, bytes]:
     """The facility table shown as CSV (suppression flags), and its metadata JSON; gated and audited.
 
     The commission's file has every facility; a hospital's has its own facility and the district
     aggregates of the others that pass the rule (``row_kind`` says which a row is).
     """
-    rel, decision = _release(user, "download")
+    _, decision = _release(grant)
+
+    def frame(dl: Grant) -> pd.DataFrame:
+        return _download_frame(dl, group, period)
+
+    return deliver(grant, PRODUCT_ID, f"tumor_{group}_{period}.csv", {"tumor_group": group, "period": period}, frame,
+                   peer_rule=PEER_RULE["en"] if decision.row_scope.facility_names != "all" else None)
+
+
+def _download_frame(grant: Grant, group: str, period: str) -> pd.DataFrame:
+    _, decision = _release(grant)
     d = districts().set_index("adcode")
-    f = facilities_view(user, group, period).drop(columns=["lon", "lat"])
+    f = facilities_view(grant, group, period).drop(columns=["lon", "lat"])
     f.insert(0, "row_kind", np.where(f["own"], "own_facility", "facility"))
     f["facilities"] = 1
     if decision.row_scope.facility_names != "all":
-        agg = district_aggregates(user, group, period)
+        agg = district_aggregates(grant, group, period)
         agg = agg[agg["shown"]].drop(columns=["lon", "lat", "shown"])
         agg = agg.assign(row_kind="other_facilities_in_district", facility_id="", name_zh="", name_en="", tier="",
                          suppressed=False, reason="", own=False)
@@ -373,6 +383,4 @@ def download(user: Principal, group: str = ALL, period: str = ALL) -> tuple[byte
     out = out.rename(columns={"reason": "suppression_reason"})
     out.insert(0, "tumor_group", group)
     out.insert(1, "period", period)
-    return deliver(user, rel, PRODUCT_ID, out, f"tumor_{group}_{period}.csv",
-                   {"tumor_group": group, "period": period}, facility_names=decision.row_scope.facility_names,
-                   peer_rule=PEER_RULE["en"] if decision.row_scope.facility_names != "all" else None)
+    return out

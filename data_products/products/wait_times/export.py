@@ -1,8 +1,10 @@
 """The wait-time estimates as a JSON feed an appointment platform can poll.
 
-``export_wait_times(out)`` writes the current *approved* release (never the restricted zone) to
-``out`` atomically and returns an exit code (0 written, 1 no approved release). Every export is
-recorded in the governance ledger (action ``export``) with the file's hash.
+``export_wait_times(out, service)`` writes the current *approved* release (never the restricted zone) to
+``out`` atomically, under a named service principal: the gate decides (``gate.export``) whether that
+principal holds an approved scenario covering ``export`` for this product, and records the export in the
+ledger (action ``export``, with the file's hash) or the refusal (``gate.deny``). Nothing is written
+when it refuses.
 
 Feed format (``schema_version`` "wait_times_feed/1")::
 
@@ -40,17 +42,16 @@ Slots for which no estimate may be published (level "none") are left out. Minute
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from data_products import approved
 from data_products.disclosure import ALL
+from data_products.governance.gate import Grant, export, use
 from data_products.products.wait_times.spec import LEVEL_NONE, PRODUCT_ID
 from data_products.reference import facilities
 from data_products.reference.facilities import DEPARTMENTS
@@ -62,8 +63,9 @@ def _num(v, digits: int = 1):
     return None if v is None or pd.isna(v) else round(float(v), digits)
 
 
-def feed(release: approved.Release, generated_at: datetime | None = None) -> dict:
-    """The feed document for one approved release."""
+def feed(grant: Grant, generated_at: datetime | None = None) -> dict:
+    """The feed document for the approved release an export grant covers."""
+    release = use(grant, PRODUCT_ID, ("export",)).release
     est = release.table("estimates")
     est = est[est["level"] != LEVEL_NONE]
     bt = release.table("backtest")
@@ -108,26 +110,28 @@ def feed(release: approved.Release, generated_at: datetime | None = None) -> dic
     }
 
 
-def export_wait_times(out: Path) -> int:
-    """`dataspace export wait-times --out FILE.json`: write the feed; 0 on success, 1 without a release."""
-    from data_products.governance import ledger
+@dataclass(frozen=True)
+class Exported:
+    path: Path
+    facilities: int
+    slots: int
+    release_id: str
 
-    try:
-        release = approved.current(PRODUCT_ID)
-    except approved.NoRelease:
-        print(f"error: no approved release of {PRODUCT_ID}: run `dataspace build --demo` or process + approve",
-              file=sys.stderr)
-        return 1
-    doc = feed(release)
-    data = (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+def export_wait_times(out: Path, service: str) -> Exported:
+    """`dataspace export wait-times --out FILE.json --service NAME`: write the feed under ``service``.
+    Raises ``AccessDenied`` (refused, audited) or ``approved.NoRelease``."""
+    doc: dict = {}
+
+    def make(grant: Grant) -> bytes:
+        doc.update(feed(grant))
+        return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
     out = Path(out)
+    data = export(service, PRODUCT_ID, out.name, make)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, out)
-    digest = hashlib.sha256(data).hexdigest()
-    ledger.record("cli", "export", PRODUCT_ID, {"release_id": release.release_id, "file": out.name,
-                                                 "sha256": digest, "bytes": len(data)})
     slots = sum(len(d["slots"]) for f in doc["facilities"] for d in f["departments"])
-    print(f"wrote {out}: {len(doc['facilities'])} facilities, {slots} slots from {release.release_id}")
-    return 0
+    return Exported(out, len(doc["facilities"]), slots, doc["release_id"])

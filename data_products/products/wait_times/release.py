@@ -25,6 +25,7 @@ import pandas as pd
 
 from data_products import disclosure
 from data_products.disclosure import ALL, Link, Table
+from data_products.products.base import Candidate
 from data_products.products.wait_times import builder
 from data_products.products.wait_times.spec import (  # noqa: F401 - PRODUCT_ID names the release
     BACKTEST_RULE,
@@ -85,7 +86,6 @@ def _with_counts(est: pd.DataFrame, cube: pd.DataFrame) -> pd.DataFrame:
 
 def build(con: duckdb.DuckDBPyConnection):
     from data_products.config import min_cell
-    from data_products.pipeline import Candidate
 
     span = builder.split(con)
     # K from the training weeks alone (before the backtest's cut-off), so the backtest stays honest;
@@ -103,8 +103,6 @@ def build(con: duckdb.DuckDBPyConnection):
     else:
         bt = pd.DataFrame(columns=[*builder.BACKTEST_DIMS, "n_test", "n_test_flag", *BACKTEST_STATS])
     meta = {
-        "title_zh": "候诊时间估计",
-        "title_en": "Outpatient wait-time estimates",
         "source": "outpatient_visits (restricted zone): wait = consultation start - check-in, minutes",
         "lineage": builder.lineage(con),
         "time_span": [str(span["first_day"]), str(span["last_day"])],

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data_products import approved
 from data_products.disclosure import ALL
-from data_products.governance import Principal, require
+from data_products.governance.gate import Grant, use
 from data_products.products.scope import name_facilities
 from data_products.products.wait_times.spec import LEVEL_NONE, PRODUCT_ID, WEEKDAYS
 from data_products.reference import facilities
@@ -23,9 +22,10 @@ class OutOfScope(PermissionError):
     """A hospital asked for another facility's rows."""
 
 
-def _release(user: Principal, action: str = "view"):
-    decision = require(user, PRODUCT_ID, action)
-    return approved.current(PRODUCT_ID), decision
+def _release(grant: Grant, action: str = "view"):
+    """The release and decision a grant covers; a download needs a download grant."""
+    g = use(grant, PRODUCT_ID, ("download",) if action == "download" else ("view", "download"))
+    return g.release, g.decision
 
 
 def _allowed(decision, facility_id: str) -> None:
@@ -34,15 +34,15 @@ def _allowed(decision, facility_id: str) -> None:
         raise OutOfScope(f"facility {facility_id} is outside this user's row scope")
 
 
-def release_info(user: Principal) -> dict:
-    rel, decision = _release(user)
+def release_info(grant: Grant) -> dict:
+    rel, decision = _release(grant)
     return {"release_id": rel.release_id, "meta": rel.meta, "approval": rel.approval, "scope": decision.row_scope,
             "computed_at": rel.meta.get("built_at")}
 
 
-def facility_options(user: Principal) -> pd.DataFrame:
+def facility_options(grant: Grant) -> pd.DataFrame:
     """Facilities the user may pick (all for the commission, its own for a hospital) and their departments."""
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     est = rel.table("estimates")
     scope = decision.row_scope
     if scope.facility_names != "all":
@@ -58,9 +58,9 @@ def department_name(department: str, lang: str) -> str:
     return en if lang == "en" else zh
 
 
-def estimate(user: Principal, facility_id: str, department: str, weekday: str, hour: str) -> dict:
+def estimate(grant: Grant, facility_id: str, department: str, weekday: str, hour: str) -> dict:
     """The published estimate for one slot: p50, p90 (minutes), level, released n or its flag."""
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     _allowed(decision, facility_id)
     est = rel.table("estimates")
     hit = est[(est["facility_id"] == facility_id) & (est["department"] == department)
@@ -73,16 +73,16 @@ def estimate(user: Principal, facility_id: str, department: str, weekday: str, h
             "weight_slot": float(r["weight_slot"]), "open": True}
 
 
-def hours(user: Principal) -> list[str]:
-    rel, _ = _release(user)
+def hours(grant: Grant) -> list[str]:
+    rel, _ = _release(grant)
     return sorted(rel.table("estimates")["hour"].unique())
 
 
-def heatmap(user: Principal, facility_id: str, department: str, stat: str = "p50") -> pd.DataFrame:
+def heatmap(grant: Grant, facility_id: str, department: str, stat: str = "p50") -> pd.DataFrame:
     """Weekday (rows, ISO 1-7) x hour (columns) of the published estimate; NaN where none exists."""
     if stat not in ("p50", "p90"):
         raise ValueError(f"stat must be p50 or p90, not {stat!r}")
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     _allowed(decision, facility_id)
     est = rel.table("estimates")
     est = est[(est["facility_id"] == facility_id) & (est["department"] == department)]
@@ -90,9 +90,9 @@ def heatmap(user: Principal, facility_id: str, department: str, stat: str = "p50
     return grid.reindex(index=list(WEEKDAYS), columns=sorted(rel.table("estimates")["hour"].unique()))
 
 
-def levels(user: Principal, facility_id: str, department: str) -> pd.DataFrame:
+def levels(grant: Grant, facility_id: str, department: str) -> pd.DataFrame:
     """Weekday x hour of the level each estimate rests on (slot / coarser), for the heatmap's marks."""
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     _allowed(decision, facility_id)
     est = rel.table("estimates")
     est = est[(est["facility_id"] == facility_id) & (est["department"] == department)]
@@ -106,10 +106,10 @@ def _backtest(rel) -> pd.DataFrame:
     return bt
 
 
-def accuracy(user: Principal, facility_id: str | None = None) -> pd.DataFrame:
+def accuracy(grant: Grant, facility_id: str | None = None) -> pd.DataFrame:
     """Backtest rows over all slot sizes and days: the facility's departments and its total (or the
     city's departments), plus the city."""
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     bt = _backtest(rel)
     bt = bt[(bt["size_band"] == ALL) & (bt["day_type"] == ALL)]
     if facility_id is None:
@@ -120,10 +120,10 @@ def accuracy(user: Principal, facility_id: str | None = None) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def accuracy_slices(user: Principal, facility_id: str = ALL) -> pd.DataFrame:
+def accuracy_slices(grant: Grant, facility_id: str = ALL) -> pd.DataFrame:
     """Backtest rows of the city (or one facility) by slot-size band and by day type: every released
     (size_band, day_type) combination, margins included, across all departments."""
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     if facility_id != ALL:
         _allowed(decision, facility_id)
     bt = _backtest(rel)
@@ -144,9 +144,9 @@ def _named(frame: pd.DataFrame, scope) -> pd.DataFrame:
     return name_facilities(frame, scope).drop(columns=["own"])
 
 
-def longest_waits(user: Principal, top: int = 15) -> pd.DataFrame:
+def longest_waits(grant: Grant, top: int = 15) -> pd.DataFrame:
     """Facility-departments across the city, longest median wait first (released cells only)."""
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     cube = rel.table("slot_cube")
     fd = cube[(cube["facility_id"] != ALL) & (cube["department"] != ALL) & (cube["weekday"] == ALL)
               & (cube["hour"] == ALL) & cube["visits"].notna()]
@@ -154,27 +154,27 @@ def longest_waits(user: Principal, top: int = 15) -> pd.DataFrame:
     return _named(fd[["facility_id", "department", "visits", "p50", "p90", "mean_wait"]], decision.row_scope).reset_index(drop=True)
 
 
-def city_departments(user: Principal) -> pd.DataFrame:
+def city_departments(grant: Grant) -> pd.DataFrame:
     """Each department across all facilities: visits, p50, p90 (released cells only)."""
-    rel, _ = _release(user)
+    rel, _ = _release(grant)
     cube = rel.table("slot_cube")
     rows = cube[(cube["facility_id"] == ALL) & (cube["department"] != ALL) & (cube["weekday"] == ALL)
                 & (cube["hour"] == ALL)]
     return rows[["department", "visits", "visits_flag", "p50", "p90"]].sort_values("p50", ascending=False).reset_index(drop=True)
 
 
-def own_departments(user: Principal) -> pd.DataFrame:
+def own_departments(grant: Grant) -> pd.DataFrame:
     """A hospital's own departments: visits, p50, p90, by appointment and walk-in."""
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     own = decision.row_scope.own_facility
     vt = rel.table("visit_type")
     rows = vt[(vt["facility_id"] == own) & (vt["department"] != ALL)] if own else vt.iloc[0:0]
     return rows[["department", "visit_type", "visits", "visits_flag", "p50", "p90"]].reset_index(drop=True)
 
 
-def doctors(user: Principal) -> pd.DataFrame:
+def doctors(grant: Grant) -> pd.DataFrame:
     """Pseudonymous per-doctor figures of the user's own hospital; empty for anyone without one."""
-    rel, decision = _release(user)
+    rel, decision = _release(grant)
     own = decision.row_scope.own_facility
     doc = rel.table("doctors")
     if not own:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from data_products.governance.gate import open_product
+
 CHC_USER = "hospital_f0303"  # the centre user the elderly_space fixture adds (conftest.ELDERLY)
 
 
@@ -96,7 +98,7 @@ def test_city_shares_recover_the_generator(env, elderly_sign_in, restricted_quer
     from data_products.products.elderly_weight import views
 
     official = elderly_sign_in("official")
-    prof = views.city_profile(official)
+    prof = views.city_profile(open_product(official, views.PRODUCT_ID))
     measured = restricted_query("SELECT bmi_category, count(*) AS n FROM elderly_measurements "
                            "WHERE bmi_category IS NOT NULL GROUP BY 1").set_index("bmi_category")["n"]
     # Exact against a brute-force recount of the stored records.
@@ -115,7 +117,7 @@ def test_city_shares_recover_the_generator(env, elderly_sign_in, restricted_quer
     expected = mix @ np.array([[params["category_by_age_band"][b][c] for c in CATEGORIES] for b in AGE_BANDS])
     for c, e in zip(CATEGORIES, expected, strict=True):
         assert prof.at[c, "share"] / 100 == pytest.approx(e, abs=0.02)
-    assert views.district_values(official, "obese").loc[ALL, "measured"] == measured.sum()
+    assert views.district_values(open_product(official, views.PRODUCT_ID), "obese").loc[ALL, "measured"] == measured.sum()
 
 
 def test_stored_categories_and_both_classifications_match_exact_fractions(env, elderly_sign_in, restricted_query):
@@ -140,11 +142,11 @@ def test_stored_categories_and_both_classifications_match_exact_fractions(env, e
         low = Fraction("22.0") if band == "80+" else Fraction("20.0")
         older[OLDER_CATEGORIES[(value >= low) + (value >= Fraction("27.0"))]] += 1
     official = elderly_sign_in("official")
-    prof = views.city_profile(official, scheme="older")
+    prof = views.city_profile(open_product(official, views.PRODUCT_ID), scheme="older")
     for c in OLDER_CATEGORIES:
         assert prof.at[c, "count"] == older[c]
         assert prof.at[c, "share"] == pytest.approx(100 * older[c] / sum(older.values()))
-    assert views.district_values(official, "in_range", scheme="older").loc[ALL, "measured"] == sum(adult.values())
+    assert views.district_values(open_product(official, views.PRODUCT_ID), "in_range", scheme="older").loc[ALL, "measured"] == sum(adult.values())
     # The older-adult range moves people: some adult "normal" (18.5-19.9) are below it, some
     # "overweight" (24.0-26.9) within it.
     assert older["in_range"] != adult["normal"]
@@ -154,7 +156,7 @@ def test_age_band_shares_follow_the_generator_gradient(env, elderly_sign_in):
     from data_products.products.elderly_weight import views
 
     official = elderly_sign_in("official")
-    by_age = views.breakdown(official, "age_band")
+    by_age = views.breakdown(open_product(official, views.PRODUCT_ID), "age_band")
     under = by_age[by_age["category"] == "underweight"].set_index("age_band")["share"]
     params = env["truth"]["parameters"]["category_by_age_band"]
     for band, share in under.items():
@@ -177,11 +179,11 @@ def test_hospital_sees_its_centre_by_name_and_peers_anonymised(env, elderly_sign
     from data_products.products.elderly_weight import views
 
     chc = elderly_sign_in(CHC_USER)
-    table = views.facility_table(chc)
+    table = views.facility_table(open_product(chc, views.PRODUCT_ID))
     named = table[~table["name_en"].str.startswith("Peer facility")]
     assert list(named["facility_id"]) == ["F0303"]
     assert not table["facility_id"].isin(["F0304", "F1503"]).any()
-    comp = views.facility_comparison(chc)
+    comp = views.facility_comparison(open_product(chc, views.PRODUCT_ID))
     assert not comp.loc["measured", "own_suppressed"]
     own = restricted_query("SELECT count(*) AS n FROM elderly_measurements WHERE facility_id = 'F0303' "
                       "AND bmi_category IS NOT NULL")["n"][0]
@@ -193,7 +195,7 @@ def test_company_is_denied(env, elderly_sign_in):
     from data_products.products.elderly_weight import views
 
     with pytest.raises(AccessDenied):
-        views.district_values(elderly_sign_in("company_none"), "obese")
+        views.district_values(open_product(elderly_sign_in("company_none"), views.PRODUCT_ID), "obese")
 
 
 # --- supplier quality ----------------------------------------------------------------------------
@@ -208,7 +210,7 @@ def test_quality_flags_the_seeded_bad_transfers(env, elderly_sign_in, restricted
     from data_products.products.supplier_quality import views
 
     official = elderly_sign_in("official")
-    checks = views.checks(official)
+    checks = views.checks(open_product(official, views.PRODUCT_ID))
     blank = _check(checks, env["blanked"], "completeness")
     assert not blank[blank["file_name"].str.contains("2024")]["passed"].any()
     assert blank[blank["file_name"].str.contains("2023")]["passed"].all()
@@ -233,14 +235,14 @@ def test_supplier_views_scope_a_hospital_to_its_own_rows(env, elderly_sign_in, r
     from data_products.products.supplier_quality import views
 
     chc = elderly_sign_in(CHC_USER)
-    for frame in (views.transfers(chc), views.checks(chc), views.completeness(chc)):
+    for frame in (views.transfers(open_product(chc, views.PRODUCT_ID)), views.checks(open_product(chc, views.PRODUCT_ID)), views.completeness(open_product(chc, views.PRODUCT_ID))):
         assert set(frame["facility_id"]) == {"F0303"}
     # Asking for another facility still returns only its own.
-    assert set(views.checks(chc, facility=env["blanked"])["facility_id"]) == {"F0303"}
-    s = views.summary(chc)
+    assert set(views.checks(open_product(chc, views.PRODUCT_ID), facility=env["blanked"])["facility_id"]) == {"F0303"}
+    s = views.summary(open_product(chc, views.PRODUCT_ID))
     stored = restricted_query("SELECT count(*) AS n FROM elderly_measurements WHERE facility_id = 'F0303'")["n"][0]
     assert s["rows_accepted"] == stored and s["files_accepted"] == 2 and s["files_rejected"] == 0
-    assert set(views.rejections(elderly_sign_in("official"))["facility_id"]) == {env["rejected"]}
+    assert set(views.rejections(open_product(elderly_sign_in("official"), views.PRODUCT_ID))["facility_id"]) == {env["rejected"]}
 
 
 def test_supplier_release_passes_its_check(env):

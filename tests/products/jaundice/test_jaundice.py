@@ -17,7 +17,8 @@ import pytest
 
 from data_products import approved
 from data_products.config import paths
-from data_products.governance import AccessDenied, entries
+from data_products.governance import AccessDenied, GrantError, entries
+from data_products.governance.gate import open_product
 from data_products.products.jaundice import release, report_pdf, stats, views
 from data_products.products.jaundice.method_compare import method_compare
 from data_products.products.jaundice.spec import DECISION_LEVELS, ERROR_RATIO, PRODUCT_ID, THRESHOLDS, cutoff
@@ -129,7 +130,7 @@ def test_primary_line_is_deming_and_recovers_the_generators_slope(home, signed_i
     assert o["primary_regression"] == "deming" and o["regression_reason"] == "lambda_far_from_slope_squared"
     assert o["deming_slope_ci_low"] <= true_slope <= o["deming_slope_ci_high"]
     assert o["pb_slope_ci_low"] > true_slope  # the finding: Passing-Bablok's 12% proportional bias is not real
-    reg = views.regression(signed_in("official")).set_index("method")
+    reg = views.regression(open_product(signed_in("official"), views.PRODUCT_ID)).set_index("method")
     assert bool(reg.at["deming", "primary"]) and not bool(reg.at["passing_bablok", "primary"])
 
 
@@ -158,7 +159,7 @@ def test_released_limits_follow_the_scatter_in_every_tertile(home):
 
 
 def test_verdicts_are_decided_on_confidence_bounds(home, signed_in):
-    v = views.verdict(signed_in("official"))
+    v = views.verdict(open_product(signed_in("official"), views.PRODUCT_ID))
     acc = _rel().table("accuracy").set_index(["threshold", "rule"])
     t291 = acc.loc[("t291", "aap")]
     # 19/19 at 17 mg/dL is a point estimate of 100% but its Wilson lower bound is about 0.83: not shown.
@@ -331,8 +332,8 @@ def _pdf_text(data: bytes) -> str:
 def test_pdf_is_a_three_page_report_with_the_chinese_title(home, signed_in):
     user = signed_in("company_jaundice")
     before = len(entries(action="download", actor="company_jaundice"))
-    zh = views.report_pdf(user, "zh")
-    en = views.report_pdf(user, "en")
+    zh = views.report_pdf(open_product(user, views.PRODUCT_ID), "zh")
+    en = views.report_pdf(open_product(user, views.PRODUCT_ID), "en")
     assert zh.startswith(b"%PDF-") and zh.rstrip().endswith(b"%%EOF")
     assert len(re.findall(rb"/Type\s*/Page\b(?!s)", zh)) == 3
     text = _pdf_text(zh)
@@ -345,7 +346,7 @@ def test_pdf_is_a_three_page_report_with_the_chinese_title(home, signed_in):
 
 
 def test_statistics_csv_holds_the_released_figures(home, signed_in):
-    payload = views.statistics_csv(signed_in("official")).decode("utf-8-sig")
+    payload = views.statistics_csv(open_product(signed_in("official"), views.PRODUCT_ID)).decode("utf-8-sig")
     frame = pd.read_csv(io.StringIO(payload), comment="#")
     o = _rel().table("overall").iloc[0]
     row = frame[frame["section"] == "overall"].iloc[0]
@@ -361,7 +362,7 @@ def test_statistics_csv_holds_the_released_figures(home, signed_in):
 def test_missing_font_fails_clearly(home, monkeypatch, signed_in):
     monkeypatch.setenv("DATASPACE_CJK_FONT", "/nonexistent/font.ttc")
     with pytest.raises(report_pdf.FontMissing, match="fonts-wqy-microhei"):
-        views.report_pdf(signed_in("official"), "zh")
+        views.report_pdf(open_product(signed_in("official"), views.PRODUCT_ID), "zh")
 
 
 # --- access -------------------------------------------------------------------------------------------
@@ -370,16 +371,20 @@ def test_missing_font_fails_clearly(home, monkeypatch, signed_in):
 @pytest.mark.parametrize("username", DENIED)
 def test_denied_users_get_no_figures_or_files(home, username, signed_in):
     user = signed_in(username)
+    # No grant, so no view and no file: the gate refuses at the page open (audited) ...
+    with pytest.raises(AccessDenied):
+        open_product(user, views.PRODUCT_ID)
+    # ... and a view cannot be called on the user instead of a grant.
     for fn in (views.verdict, views.statistics_csv, lambda u: views.report_pdf(u, "zh"), views.ba_grid):
-        with pytest.raises(AccessDenied):
+        with pytest.raises(GrantError):
             fn(user)
 
 
 @pytest.mark.parametrize("username", ALLOWED)
 def test_allowed_users_see_the_verdict(home, username, signed_in):
-    v = views.verdict(signed_in(username))
+    v = views.verdict(open_product(signed_in(username), views.PRODUCT_ID))
     assert v.n > 0 and not v.agreement_met  # limits ~ -20 / +65 are outside +/-51.3
-    info = views.release_info(signed_in(username))
+    info = views.release_info(open_product(signed_in(username), views.PRODUCT_ID))
     assert ("天河松柏" in info["source"]) == (username != "company_jaundice")
 
 

@@ -13,6 +13,7 @@ import pytest
 from data_products import approved
 from data_products.config import paths
 from data_products.disclosure import ALL
+from data_products.governance.gate import open_product
 from data_products.products.pneumonia import release as pn_release
 from data_products.products.pneumonia import views
 from data_products.products.pneumonia.spec import PATHOGENS, PRODUCT_ID, count_measures
@@ -82,8 +83,8 @@ def test_rsv_concentrated_in_infants_and_peaking_in_february(cube):
 
 def test_crp_and_pct_medians_by_pathogen_follow_the_generators_classes(demo, truth, signed_in):
     user = signed_in("official")
-    crp = views.quantiles_by_pathogen(user, "crp_mg_l")
-    pct = views.quantiles_by_pathogen(user, "pct_ng_ml")
+    crp = views.quantiles_by_pathogen(open_product(user, views.PRODUCT_ID), "crp_mg_l")
+    pct = views.quantiles_by_pathogen(open_product(user, views.PRODUCT_ID), "pct_ng_ml")
     classes = truth["realised"]["markers_by_class"]
     # Positives for a pathogen include co-infections, so compare loosely with the pure class.
     assert crp.at["mp", "p50"] == pytest.approx(classes["mycoplasma"]["crp_mg_l"]["median"], rel=0.35)
@@ -98,9 +99,9 @@ def test_crp_and_pct_medians_by_pathogen_follow_the_generators_classes(demo, tru
 def test_district_values_equal_a_brute_force_sum_of_released_months(demo, metric, signed_in):
     user = signed_in("official")
     cube = approved.current(PRODUCT_ID).table("district_cube")
-    months = views.months(user)
+    months = views.months(open_product(user, views.PRODUCT_ID))
     start, end = months[9], months[11]
-    got = views.district_values(user, metric, start, end, "1to5", ALL)
+    got = views.district_values(open_product(user, views.PRODUCT_ID), metric, start, end, "1to5", ALL)
     m = views.METRICS[metric]
     for adcode in got.index:
         rows = cube[(cube["district"] == adcode) & (cube["age_band"] == "1to5") & (cube["sex"] == ALL)
@@ -122,14 +123,14 @@ def test_district_values_equal_a_brute_force_sum_of_released_months(demo, metric
 
 def test_a_hospital_sees_only_its_own_facility_by_name(demo, signed_in):
     user = signed_in("hospital_f0301")
-    table = views.facility_table(user)
+    table = views.facility_table(open_product(user, views.PRODUCT_ID))
     from data_products.reference import facilities
 
     names = set(facilities()["name_zh"]) | set(facilities()["name_en"])
     shown = set(table["name_zh"]) | set(table["name_en"])
     own = facilities().set_index("facility_id").loc["F0301"]
     assert shown & names == {own["name_zh"], own["name_en"]}
-    comparison = views.facility_comparison(user)
+    comparison = views.facility_comparison(open_product(user, views.PRODUCT_ID))
     assert comparison.loc["cases", "facilities"] > 1 and not np.isnan(comparison.loc["cases", "own"])
 
 
@@ -137,12 +138,12 @@ def test_company_without_a_scenario_is_refused_in_the_data_function(demo, signed
     from data_products.governance import AccessDenied
 
     with pytest.raises(AccessDenied):
-        views.district_values(signed_in("company_none"), "cases", "2023-01", "2024-12")
+        views.district_values(open_product(signed_in("company_none"), views.PRODUCT_ID), "cases", "2023-01", "2024-12")
 
 
 def test_download_carries_flags_and_metadata_and_no_suppressed_number(demo, signed_in):
     user = signed_in("official")
-    csv_bytes, meta_bytes = views.download(user, "rsv_positivity", "2023-02", "2023-02", "6to13", "F")
+    csv_bytes, meta_bytes = views.download(open_product(user, views.PRODUCT_ID), "rsv_positivity", "2023-02", "2023-02", "6to13", "F")
     frame = pd.read_csv(pd.io.common.BytesIO(csv_bytes), encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert {"suppressed", "suppression_reason", "value", "n"} <= set(frame.columns)
     hidden = frame[frame["suppressed"] == "True"]
@@ -220,7 +221,7 @@ def test_the_duckdb_builder_equals_an_independent_pandas_aggregation():
 
 def test_district_by_month_grid_reads_the_released_cells(demo, signed_in):
     user = signed_in("official")
-    grid = views.district_by_month(user, "mp_positivity", "1to5", ALL).set_index(["district", "month"])
+    grid = views.district_by_month(open_product(user, views.PRODUCT_ID), "mp_positivity", "1to5", ALL).set_index(["district", "month"])
     cube = approved.current(PRODUCT_ID).table("district_cube")
     cells = cube[(cube["district"] != ALL) & (cube["month"] != ALL) & (cube["age_band"] == "1to5") & (cube["sex"] == ALL)]
     assert len(grid) == len(cells)
@@ -249,14 +250,14 @@ def test_rate_denominator_per_district_is_its_0_13_children_of_end_2023_per_year
     """Each district's rate against an independent computation: its end-2023 residents times the census's
     0-13 share (0-14 minus the age-15 cohort, from bulletin No. 4), cases per 10,000 children per year."""
     user = signed_in("official")
-    months = views.months(user)
+    months = views.months(open_product(user, views.PRODUCT_ID))
     cube = approved.current(PRODUCT_ID).table("district_cube")
     residents_2023 = int(_district_table()[adcode]["population_2023"])
     share_0_13 = (2_590_189 - (2_721_175 - 2_590_189)) / 18_676_605
     assert share_0_13 == pytest.approx(0.13167, abs=5e-6)
     for start, end, band, years in ((months[0], months[-1], ALL, len(months) / 12),
                                     (months[3], months[8], "6to13", 6 / 12)):
-        got = views.district_values(user, "rate", start, end, band, ALL)
+        got = views.district_values(open_product(user, views.PRODUCT_ID), "rate", start, end, band, ALL)
         rows = cube[(cube["district"] == adcode) & (cube["age_band"] == band) & (cube["sex"] == ALL)]
         rows = rows[rows["month"] == ALL] if (start, end) == (months[0], months[-1]) else \
             rows[(rows["month"] >= start) & (rows["month"] <= end) & (rows["month"] != ALL)]
@@ -269,7 +270,7 @@ def test_rate_denominator_per_district_is_its_0_13_children_of_end_2023_per_year
     # Not the old denominator (0-14 of 2020 residents, cumulative over the window).
     old = float(cube[(cube["district"] == adcode) & (cube["month"] == ALL) & (cube["age_band"] == ALL)
                      & (cube["sex"] == ALL)]["cases"].iloc[0]) / (int(_district_table()[adcode]["population_2020"]) * 0.1387) * 10_000
-    full = views.district_values(user, "rate", months[0], months[-1], ALL, ALL).at[adcode, "value"]
+    full = views.district_values(open_product(user, views.PRODUCT_ID), "rate", months[0], months[-1], ALL, ALL).at[adcode, "value"]
     assert abs(full / old - 1) > 0.05
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from data_products.disclosure import ALL
+from data_products.governance.gate import open_product
 
 APP = str(Path(__file__).resolve().parents[3] / "dashboards" / "app.py")
 PAGE = str(Path(__file__).resolve().parents[3] / "dashboards" / "views" / "tumor.py")
@@ -130,25 +131,25 @@ def test_release_recovers_site_ranking_sex_ratios_and_concentration(space, signe
     _, truth = space
     real, targets = truth["realised"], truth["targets"]
     official = signed_in("official")
-    totals = views.group_totals(official)
+    totals = views.group_totals(open_product(official, views.PRODUCT_ID))
     assert not totals["suppressed"].any()
     released = dict(zip(totals["tumor_group"], totals["patients"].astype(int), strict=True))
     assert released == {k: v for k, v in real["by_site"].items()}
     ranking = [g for g in totals.sort_values("patients", ascending=False)["tumor_group"] if g != "other"]
     assert ranking[:5] == targets["top5_sites"]
     for site, ratio in targets["m_to_f"].items():
-        got = views.sex_ratio(official, site)
+        got = views.sex_ratio(open_product(official, views.PRODUCT_ID), site)
         assert got == pytest.approx(real["sex_by_site"][site]["m_to_f"], rel=1e-3)
         assert got == pytest.approx(ratio, rel=0.2), site
-    assert 1 / views.sex_ratio(official, "thyroid") == pytest.approx(targets["f_to_m"]["thyroid"], rel=0.2)
+    assert 1 / views.sex_ratio(open_product(official, views.PRODUCT_ID), "thyroid") == pytest.approx(targets["f_to_m"]["thyroid"], rel=0.2)
     for site in targets["female_only"]:
-        assert views.age_sex(official, site).query("sex == 'M'")["patients"].fillna(0).sum() == 0
-    top = views.top_facilities(official)
-    assert top["patients"].sum() / views.city_total(official) == pytest.approx(real["top5_share"], abs=1e-6)
+        assert views.age_sex(open_product(official, views.PRODUCT_ID), site).query("sex == 'M'")["patients"].fillna(0).sum() == 0
+    top = views.top_facilities(open_product(official, views.PRODUCT_ID))
+    assert top["patients"].sum() / views.city_total(open_product(official, views.PRODUCT_ID)) == pytest.approx(real["top5_share"], abs=1e-6)
     assert list(top["facility_id"]) == real["top5_facilities"]
     fl = _tables()["flows"]
     outside = fl[(fl["home_district"] == "outside") & (fl["facility_district"] == ALL) & (fl["tumor_group"] == ALL)]
-    assert int(outside["patients"].iloc[0]) / views.city_total(official) == pytest.approx(real["outside_city_share"], abs=1e-6)
+    assert int(outside["patients"].iloc[0]) / views.city_total(open_product(official, views.PRODUCT_ID)) == pytest.approx(real["outside_city_share"], abs=1e-6)
 
 
 def test_done_when_npc_top_five_leaving_share_and_trend(space, signed_in):
@@ -158,20 +159,20 @@ def test_done_when_npc_top_five_leaving_share_and_trend(space, signed_in):
     _, truth = space
     real = truth["realised"]
     official = signed_in("official")
-    top = views.top_facilities(official, "nasopharynx")
+    top = views.top_facilities(open_product(official, views.PRODUCT_ID), "nasopharynx")
     counts = sorted(real["by_site_facility"]["nasopharynx"].values(), reverse=True)
     assert list(top["patients"].astype(int)) == counts[:5]
     assert top["facility_id"].iloc[0] == "F0402"  # the cancer hospital concentrates NPC radiotherapy
     names = set(__import__("data_products.reference", fromlist=["x"]).facilities()["name_zh"])
     assert set(top["name_zh"]) <= names
-    leave = views.leaving(official, "nasopharynx")
+    leave = views.leaving(open_product(official, views.PRODUCT_ID), "nasopharynx")
     truth_leave = real["leaving_by_site_home_year"]["nasopharynx"]
     shown = leave[~leave["suppressed"] & (leave["home_district"] != ALL) & (leave["year"] != ALL)]
     assert len(shown) >= 15  # most district-years are released at demo scale
     for r in shown.itertuples():
         cell = truth_leave[r.home_district][r.year]
         assert r.share_leaving == pytest.approx(cell["left"] / cell["patients"]), (r.home_district, r.year)
-    years = views.trend(official, "nasopharynx")
+    years = views.trend(open_product(official, views.PRODUCT_ID), "nasopharynx")
     assert list(years["period"]) == ["2022", "2023", "2024"] and not years["suppressed"].any()
 
 
@@ -208,17 +209,17 @@ def test_patients_are_distinct_people_per_year_recomputed_from_the_restricted_st
     for r in shown.itertuples():
         assert r.patients == want.get((r.facility_id, r.tumor_group, r.year), 0), (r.facility_id, r.tumor_group, r.year)
     official = signed_in("official")
-    assert views.city_total(official) == len(main) == truth["realised"]["n_diagnoses"]
-    assert views.city_total(official) < (~rec["c44"]).sum()  # fewer than the records
+    assert views.city_total(open_product(official, views.PRODUCT_ID)) == len(main) == truth["realised"]["n_diagnoses"]
+    assert views.city_total(open_product(official, views.PRODUCT_ID)) < (~rec["c44"]).sum()  # fewer than the records
     # C44 apart: released on its own, in no total.
-    c44 = views.c44(official)
+    c44 = views.c44(open_product(official, views.PRODUCT_ID))
     assert c44["patients"] == len(skin) == truth["realised"]["c44_patients"] > 0
     assert c44["by_year"] == {y: int(n) for y, n in skin.groupby("year").size().items()}
-    totals = views.group_totals(official)
+    totals = views.group_totals(open_product(official, views.PRODUCT_ID))
     assert "skin_nmsc" not in set(totals["tumor_group"])
-    assert int(totals["patients"].sum()) == views.city_total(official)
+    assert int(totals["patients"].sum()) == views.city_total(open_product(official, views.PRODUCT_ID))
     with pytest.raises(ValueError):
-        views.top_facilities(official, "skin_nmsc")
+        views.top_facilities(open_product(official, views.PRODUCT_ID), "skin_nmsc")
 
 
 def test_leaving_share_counts_residents_only_and_non_residents_apart(space, signed_in):
@@ -227,17 +228,17 @@ def test_leaving_share_counts_residents_only_and_non_residents_apart(space, sign
     _, truth = space
     real = truth["realised"]
     official = signed_in("official")
-    leave = views.leaving(official)
+    leave = views.leaving(open_product(official, views.PRODUCT_ID))
     city = leave[(leave["home_district"] == ALL) & (leave["year"] == ALL)].iloc[0]
     assert not city["suppressed"]
     assert city["share_leaving"] == pytest.approx(real["residents_leaving_share"], abs=1e-6)
     # Counting non-residents as "leaving" (the old figure) gives a visibly higher share.
     assert real["all_patients_not_treated_at_home_share"] > real["residents_leaving_share"] + 0.02
-    non = views.nonresidents(official).set_index("year")
+    non = views.nonresidents(open_product(official, views.PRODUCT_ID)).set_index("year")
     assert not non.loc[ALL, "suppressed"]
     assert non.loc[ALL, "nonresident"] == sum(real["outside_patients_by_year"].values())
     assert non.loc[ALL, "share"] == pytest.approx(real["outside_city_share"], abs=1e-6)
-    assert int(city["own"]) + int(city["other"]) + int(non.loc[ALL, "nonresident"]) == views.city_total(official)
+    assert int(city["own"]) + int(city["other"]) + int(non.loc[ALL, "nonresident"]) == views.city_total(open_product(official, views.PRODUCT_ID))
     for y, n in real["outside_patients_by_year"].items():
         if not non.loc[y, "suppressed"]:
             assert non.loc[y, "nonresident"] == n
@@ -414,9 +415,9 @@ def test_company_without_scenario_is_denied(space, signed_in):
 
     user = signed_in("company_none")
     with pytest.raises(AccessDenied):
-        views.facilities_view(user)
+        views.facilities_view(open_product(user, views.PRODUCT_ID))
     with pytest.raises(AccessDenied):
-        views.download(user)
+        views.download(open_product(user, views.PRODUCT_ID))
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["principal"] = user
     at.run()
@@ -434,7 +435,7 @@ def test_download_is_gated_scoped_and_recorded(space, signed_in):
     from data_products.products.tumor import views
 
     user = signed_in("hospital_f0301")
-    csv_bytes, meta_bytes = views.download(user, "liver", "2023")
+    csv_bytes, meta_bytes = views.download(open_product(user, views.PRODUCT_ID), "liver", "2023")
     frame = pd.read_csv(__import__("io").BytesIO(csv_bytes), encoding="utf-8-sig", dtype=str, keep_default_na=False)
     assert set(frame["facility_id"]) - {""} == {"F0301"}
     assert set(frame["row_kind"]) <= {"own_facility", "other_facilities_in_district"}

@@ -15,6 +15,7 @@ import pytest
 
 from data_products.disclosure import ALL
 from data_products.governance import demo_passwords, sign_in
+from data_products.governance.gate import open_product
 
 _principals: dict = {}
 
@@ -367,7 +368,7 @@ def test_backtest_against_the_fair_baseline_on_the_same_held_out_weeks(wt):
             checked += 1
     assert checked >= 12
     # The claim on the page is the recomputed gain, and it is a real but honest gain.
-    gain = views.accuracy_gain(city)
+    gain = views.accuracy_gain(open_product(city, views.PRODUCT_ID))
     want = 1 - (sc["wait_min"] - sc["p50"]).abs().median() / (sc["wait_min"] - sc["b50"]).abs().median()
     assert gain["mae_cut"] == pytest.approx(want, rel=1e-9)
     assert 0 < gain["mae_cut"] < 0.35
@@ -401,20 +402,20 @@ def test_a_hospital_sees_only_its_own_doctors(wt):
 
     rows = _restricted(wt)
     own = {f: set(rows.loc[rows["facility_id"] == f, "doctor_code"]) for f in ("F0301", "F0602")}
-    d301 = views.doctors(signed_in("hospital_f0301"))
-    d602 = views.doctors(signed_in("hospital_f0602"))
+    d301 = views.doctors(open_product(signed_in("hospital_f0301"), views.PRODUCT_ID))
+    d602 = views.doctors(open_product(signed_in("hospital_f0602"), views.PRODUCT_ID))
     assert len(d301) and len(d602)
     assert set(d301["doctor_code"]) <= own["F0301"]
     assert set(d602["doctor_code"]) <= own["F0602"]
     assert not set(d301["doctor_code"]) & set(d602["doctor_code"])
-    assert views.doctors(signed_in("official")).empty
+    assert views.doctors(open_product(signed_in("official"), views.PRODUCT_ID)).empty
     with pytest.raises(AccessDenied):
-        views.doctors(signed_in("company_none"))
+        views.doctors(open_product(signed_in("company_none"), views.PRODUCT_ID))
     with pytest.raises(views.OutOfScope):
-        views.estimate(signed_in("hospital_f0301"), "F0602", "obstetrics", "1", "09")
-    opts = views.facility_options(signed_in("hospital_f0301"))
+        views.estimate(open_product(signed_in("hospital_f0301"), views.PRODUCT_ID), "F0602", "obstetrics", "1", "09")
+    opts = views.facility_options(open_product(signed_in("hospital_f0301"), views.PRODUCT_ID))
     assert list(opts["facility_id"]) == ["F0301"]
-    top = views.longest_waits(signed_in("hospital_f0301"), top=50)
+    top = views.longest_waits(open_product(signed_in("hospital_f0301"), views.PRODUCT_ID), top=50)
     assert set(top["facility_id"]) <= {"F0301"}  # other facilities' rows are dropped, not renamed
 
 
@@ -423,7 +424,7 @@ def test_estimate_reads_the_published_slot(wt):
 
     est = _release().table("estimates")
     r = est[est["level"] == "slot"].iloc[7]
-    got = views.estimate(signed_in("official"), r["facility_id"], r["department"], r["weekday"], r["hour"])
+    got = views.estimate(open_product(signed_in("official"), views.PRODUCT_ID), r["facility_id"], r["department"], r["weekday"], r["hour"])
     assert got["p50"] == pytest.approx(r["p50"]) and got["p90"] == pytest.approx(r["p90"])
     assert got["p90"] > got["p50"]
 
@@ -436,7 +437,8 @@ def test_json_feed_documents_every_published_slot(wt, tmp_path):
     from data_products.products.wait_times.export import SCHEMA_VERSION, export_wait_times
 
     out = tmp_path / "feed.json"
-    assert export_wait_times(out) == 0
+    done = export_wait_times(out, "wait_times_feed")  # the demo's service principal and its approved scenario
+    assert done.path == out and done.release_id == _release().release_id
     doc = json.loads(out.read_text(encoding="utf-8"))
     rel = _release()
     assert doc["schema_version"] == SCHEMA_VERSION and doc["release_id"] == rel.release_id
@@ -451,13 +453,17 @@ def test_json_feed_documents_every_published_slot(wt, tmp_path):
         assert s["level"] == row["level"]
         assert (s["n"] is None) == pd.isna(row["visits"])
         assert s["flag"] == (row["visits_flag"] or "")
-    assert any(e.action == "export" for e in entries())
+    assert any(e.action == "export" and e.actor == "wait_times_feed" for e in entries())
 
 
 def test_json_feed_without_release_fails_cleanly(home, tmp_path):
+    from data_products.approved import NoRelease
+    from data_products.governance import seed_demo
     from data_products.products.wait_times.export import export_wait_times
 
-    assert export_wait_times(tmp_path / "x.json") == 1
+    seed_demo()
+    with pytest.raises(NoRelease):
+        export_wait_times(tmp_path / "x.json", "wait_times_feed")
     assert not (tmp_path / "x.json").exists()
 
 
