@@ -25,7 +25,7 @@ def signed_in(username: str):
     return result.principal
 
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 
 # --- the product: one definition, its build and check, one view, a page -----------------------------------
 

@@ -18,7 +18,7 @@ from data_products.governance.store import utcnow
 from data_products.products import registry
 from data_products.products.pneumonia import views as pneumonia
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def signed_in(username: str):
