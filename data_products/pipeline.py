@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import duckdb
 
@@ -32,8 +33,12 @@ class ApprovalRefused(Exception):
 
 
 def _module(product_id: str):
-    """The product's release module (build, check, count tables, ordering), from its definition."""
-    return _definition(product_id).release_module
+    """The product's release module (build, check, count tables, ordering), from its definition; a
+    product without one declares no counted tables, so there is nothing to difference."""
+    d = _definition(product_id)
+    if d.release_module is not None:
+        return d.release_module
+    return SimpleNamespace(build=d.build, check=d.check, count_tables=lambda tables: {})
 
 
 def _definition(product_id: str) -> ProductDefinition:
