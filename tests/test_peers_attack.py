@@ -9,6 +9,7 @@ theirs) and their exact counts. The truth each test checks against is the commis
 from __future__ import annotations
 
 import io
+import sys
 
 import numpy as np
 import pandas as pd
@@ -66,13 +67,13 @@ def test_no_frame_has_a_row_for_another_facility(demo, users, username):
 
     user = users[username]
     frames = {
-        "pneumonia.facility_table": pneumonia.facility_table(user),
-        "elderly.facility_table": elderly.facility_table(user),
-        "wait_times.longest_waits": wait_times.longest_waits(user, top=50),
+        "pneumonia.facility_table": pneumonia.facility_table(open_product(user, pneumonia.PRODUCT_ID)),
+        "elderly.facility_table": elderly.facility_table(open_product(user, elderly.PRODUCT_ID)),
+        "wait_times.longest_waits": wait_times.longest_waits(open_product(user, wait_times.PRODUCT_ID), top=50),
     }
     for group, period in TUMOR_CASES:
-        frames[f"tumor.facilities_view{group, period}"] = tumor.facilities_view(user, group, period)
-        frames[f"tumor.top_facilities{group, period}"] = tumor.top_facilities(user, group, period)
+        frames[f"tumor.facilities_view{group, period}"] = tumor.facilities_view(open_product(user, tumor.PRODUCT_ID), group, period)
+        frames[f"tumor.top_facilities{group, period}"] = tumor.top_facilities(open_product(user, tumor.PRODUCT_ID), group, period)
     for name, frame in frames.items():
         assert set(frame["facility_id"]) <= {OWN[username]}, f"{name}: rows for other facilities"
 
@@ -164,7 +165,7 @@ def test_every_peer_distribution_a_hospital_gets_rests_on_five_peers(demo, users
     from data_products.products.supplier_quality import views as supplier
 
     for fn in (pneumonia.facility_comparison, elderly.facility_comparison, supplier.facility_comparison):
-        frame = fn(users[username])
+        frame = fn(open_product(users[username], fn.__module__ and sys.modules[fn.__module__].PRODUCT_ID))
         given = frame["median"].notna()
         assert (frame.loc[given, "peers"] >= MIN_PEERS).all()
         assert frame.loc[~given, "percentile_rank"].isna().all()
