@@ -60,6 +60,27 @@ def demo(demo_home_built, monkeypatch):
     return demo_home_built
 
 
+@pytest.fixture
+def demo_copy(demo_home_built, tmp_path, monkeypatch):
+    """A private copy of the demo space, as DATASPACE_HOME, for a test whose served app writes to it: what one
+    test's server records (ledger entries, sessions) cannot leak into another test's counts. The governance
+    store is copied with SQLite's backup API, which is consistent even while another process has it open."""
+    import shutil
+    import sqlite3
+
+    home = tmp_path / "demo-copy"
+    shutil.copytree(demo_home_built, home, ignore=shutil.ignore_patterns("governance.sqlite*", "*.log"))
+    src, dst = sqlite3.connect(demo_home_built / "governance.sqlite"), sqlite3.connect(home / "governance.sqlite")
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    (home / "governance.sqlite").chmod(0o600)
+    monkeypatch.setenv("DATASPACE_HOME", str(home))
+    return home
+
+
 def _signed_in(username: str):
     """A demo user's principal (argon2 sign-in against the current DATASPACE_HOME)."""
     from data_products.governance import demo_passwords, sign_in

@@ -32,8 +32,8 @@ def _downloads(actor: str) -> int:
     return len(entries(action="download", actor=actor, limit=10_000))
 
 
-def test_a_download_is_one_click_one_entry_one_fetch(demo, serve, browser, browser_sign_in):
-    with serve(demo) as url, browser(locale="en-US") as b:
+def test_a_download_is_one_click_one_entry_one_fetch(demo_copy, serve, browser, browser_sign_in):
+    with serve(demo_copy) as url, browser(locale="en-US") as b:
         b.context.add_init_script("delete window.showSaveFilePicker;")
         browser_sign_in(b, url, "company_jaundice", demo_passwords()["company_jaundice"])
         page = b.page
@@ -82,9 +82,9 @@ def test_a_download_is_one_click_one_entry_one_fetch(demo, serve, browser, brows
         assert b.blocked == [] and b.failed_other == [], (b.blocked, b.failed)
 
 
-def test_the_audit_page_puts_nothing_in_the_media_store_until_asked(demo, serve, browser, browser_sign_in):
+def test_the_audit_page_puts_nothing_in_the_media_store_until_asked(demo_copy, serve, browser, browser_sign_in):
     """On main the audit page put the whole ledger into a /media URL on every load."""
-    with serve(demo) as url, browser(locale="en-US") as b:
+    with serve(demo_copy) as url, browser(locale="en-US") as b:
         media: list[str] = []
         # Downloadable media only: the page's own logo image and the static fonts are not files handed out.
         b.page.on("request", lambda r: media.append(r.url)

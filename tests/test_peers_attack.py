@@ -172,7 +172,7 @@ def test_every_peer_distribution_a_hospital_gets_rests_on_five_peers(demo, users
 
 
 @pytest.mark.parametrize("username", HOSPITALS)
-def test_tumor_page_shows_no_peer(demo, users, username):
+def test_tumor_page_shows_no_peer(demo_copy, users, username):
     """The page a hospital sees: no "Peer facility N", no other facility's name, no peer marker."""
     from pathlib import Path
 
