@@ -112,10 +112,7 @@ def users_add(username: str, role: str, org: str, facility: str | None = None, p
         with _administrator(acting, store) as (actor, audit):
             user_id = accounts.add_user(username, pw, role, org, facility=facility, actor=actor, audit=audit,
                                         store=store)
-    except CliAuthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except accounts.AccountError as exc:  # the input named a bad user, role, org, facility or password
+    except (CliAuthError, accounts.AccountError) as exc:  # not signed in, or a bad user, role, org, facility, password
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"added user {accounts.normalize_username(username)} (id {user_id}, role {role}, org {org})")
@@ -128,10 +125,7 @@ def users_disable(username: str, *, enable: bool = False, acting: str | None = N
     try:
         with _administrator(acting, store) as (actor, audit):
             accounts.set_disabled(username, not enable, actor=actor, audit=audit, store=store)
-    except CliAuthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except accounts.AccountError as exc:  # the input named a bad user, role, org, facility or password
+    except (CliAuthError, accounts.AccountError) as exc:  # not signed in, or a bad user, role, org, facility, password
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{'enabled' if enable else 'disabled'} {username}")
@@ -144,10 +138,7 @@ def users_unlock(username: str, *, acting: str | None = None, store: GovernanceS
     try:
         with _administrator(acting, store) as (actor, audit):
             cleared = accounts.unlock(username, actor=actor, audit=audit, store=store)
-    except CliAuthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except accounts.AccountError as exc:  # the input named a bad user, role, org, facility or password
+    except (CliAuthError, accounts.AccountError) as exc:  # not signed in, or a bad user, role, org, facility, password
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"unlocked {username} ({cleared} recorded failure(s) cleared)")
