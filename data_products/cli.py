@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -46,11 +47,51 @@ def _exit(code: int) -> None:
         raise typer.Exit(code)
 
 
+PROGRESS_HELP = "Progress bar with rows/s and time left on stderr (default: only when stderr is a terminal)."
+
+
+@contextmanager
+def _progress(show: bool | None, description: str, unit: str = "rows"):
+    """A rich progress bar on stderr, or nothing. Yields ``update(done, total, rows)`` (or None):
+    ``done``/``total`` in the work's own unit (rows, bytes) drive the bar and the time left, ``rows``
+    the rows/s figure."""
+    if show is None:
+        show = sys.stderr.isatty()
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, ProgressColumn, TaskProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:
+            rows = task.fields.get("rows", 0)
+            elapsed = task.elapsed or 0.0
+            rate = f"{rows / elapsed:,.0f} rows/s" if elapsed > 0 and rows else "- rows/s"
+            return Text(f"{rows:,} rows  {rate}")
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), Rate(), TextColumn("left"),
+                   TimeRemainingColumn(), console=Console(stderr=True), transient=False)
+    task = bar.add_task(description, total=None, rows=0)
+
+    def update(done: int, total: int, rows: int) -> None:
+        bar.update(task, completed=done, total=total, rows=rows)
+
+    with bar:
+        yield update
+
+
 @app.command()
 def generate(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives byte-identical extracts.")] = 2024,
     scale: Annotated[str, typer.Option(help="demo (small, seconds) or city (the city's volume).")] = "demo",
     kind: Annotated[list[str] | None, typer.Option(help="Only these kinds (repeatable).")] = None,
+    rows: Annotated[int | None, typer.Option(min=1, help="Rows per kind, any number (overrides --scale); "
+                                                          "e.g. --kind visits --rows 2000000.")] = None,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows held in memory before writing (the extracts' bytes "
+                                                         "do not depend on it).")] = 500_000,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help=PROGRESS_HELP)] = None,
 ) -> None:
     """Write synthetic identified extracts into the hospital domain (one folder per facility)."""
     from data_products.hospital import KINDS
@@ -63,16 +104,25 @@ def generate(
     if unknown:
         raise typer.BadParameter(f"unknown kind {', '.join(unknown)}; known: {', '.join(sorted(KINDS))}",
                                  param_hint="--kind")
-    report = run(paths(), seed=seed, scale=scale, kinds=kind or None)
+    with _progress(progress, "generate") as bar:
+        report = run(paths(), seed=seed, scale=scale, kinds=kind or None, rows=rows, chunk_rows=chunk_rows,
+                     progress=(lambda name, done, total: bar(done, total, done)) if bar else None)
     typer.echo(report.summary())
 
 
 @app.command()
-def ingest() -> None:
-    """Validate and de-identify the hospitals' extracts into the restricted zone (hospital -> restricted)."""
+def ingest(
+    replace: Annotated[bool, typer.Option("--replace", help="Accept a re-export that holds fewer rows than the "
+                                                            "transfer it replaces (refused without it).")] = False,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help=PROGRESS_HELP)] = None,
+) -> None:
+    """Validate and de-identify the hospitals' extracts into the restricted zone (hospital -> restricted).
+
+    Each file is accepted or rejected on its own: one bad extract never holds back the others."""
     from data_products.restricted import ingest as run
 
-    report = run(paths())
+    with _progress(progress, "ingest", unit="bytes") as bar:
+        report = run(paths(), replace=replace, progress=bar)
     typer.echo(report.summary())
     _exit(report.exit_code)
 
@@ -80,11 +130,14 @@ def ingest() -> None:
 @app.command()
 def process(
     product: Annotated[list[str] | None, typer.Option(help="Only these products (repeatable).")] = None,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help=PROGRESS_HELP)] = None,
 ) -> None:
     """Run product builders over the restricted zone into candidate releases (restricted -> candidate)."""
     from data_products.pipeline import cli_process
 
-    _exit(cli_process(products=product or None))
+    with _progress(progress, "process") as bar:
+        code = cli_process(products=product or None, progress=bar)
+    _exit(code)
 
 
 ACTING = ("The commission official acting, who signs in: password from $DATASPACE_PASSWORD or a prompt "

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -48,8 +50,10 @@ def _definition(product_id: str) -> ProductDefinition:
         raise KeyError(f"no product {product_id!r}; known: {sorted(registry.all_products())}") from None
 
 
-def process(products: list[str] | None = None) -> list[str]:
-    """Build candidate releases; returns their ids."""
+def process(products: list[str] | None = None,
+            progress: Callable[[int, int, int], None] | None = None) -> list[str]:
+    """Build candidate releases; returns their ids. ``progress(done, total, rows)`` after each product:
+    products built of those asked for, and the restricted records they read."""
     p = paths().ensure()
     if not p.restricted_db.exists():
         raise FileNotFoundError(f"{p.restricted_db} does not exist: run `dataspace ingest` first")
@@ -59,7 +63,9 @@ def process(products: list[str] | None = None) -> list[str]:
         # A product that publishes figures of the others' records (PROCESS_LAST) is protected against
         # their new candidates, so it is built after them.
         order = sorted(products or list(registry.all_products()), key=lambda p: bool(getattr(_module(p), "PROCESS_LAST", False)))
-        for product_id in order:
+        read = 0
+        t0 = time.perf_counter()
+        for step, product_id in enumerate(order):
             definition = _definition(product_id)
             cand: Candidate = _against_published(product_id, _module(product_id), con)
             now = datetime.now(UTC)
@@ -78,9 +84,23 @@ def process(products: list[str] | None = None) -> list[str]:
             cand.meta["release_id"] = release_id
             approved.write_release_file(approved.candidate_path(release_id), cand.tables, cand.meta)
             ids.append(release_id)
+            read += _records_read(con, cand.meta)
+            log.info("built %s (%d of %d) in %.1f s", release_id, step + 1, len(order), time.perf_counter() - t0)
+            if progress:
+                progress(step + 1, len(order), read)
     finally:
         con.close()
     return ids
+
+
+def _records_read(con, meta: dict) -> int:
+    """Restricted records behind a candidate: the rows of the transfers its lineage names."""
+    transfers = [t for t in (meta.get("lineage") or []) if isinstance(t, str)]
+    if not transfers:
+        return 0
+    rows = con.execute("SELECT coalesce(sum(rows_accepted), 0) FROM manifests WHERE list_contains(?, transfer_id)",
+                       [transfers]).fetchall()
+    return int(rows[0][0])
 
 
 def _published_counts(product_id: str, mod) -> list[tuple[str, list]]:
@@ -289,14 +309,25 @@ DEMO_OFFICIALS = ("official", "official2")
 # --- command-line wrappers ---------------------------------------------------------------------
 
 
-def cli_process(products: list[str] | None = None) -> int:
+def cli_process(products: list[str] | None = None, progress: Callable[[int, int, int], None] | None = None) -> int:
+    t0 = time.perf_counter()
+    read = [0]
+
+    def step(done: int, total: int, rows: int) -> None:
+        read[0] = rows
+        if progress:
+            progress(done, total, rows)
+
     try:
-        ids = process(products)
+        ids = process(products, progress=step)
     except (FileNotFoundError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for i in ids:
         print(f"candidate {i}")
+    seconds = time.perf_counter() - t0
+    rate = f", {read[0] / seconds:,.0f} rows/s" if seconds > 0 and read[0] else ""
+    print(f"processed {len(ids)} product(s) over {read[0]:,} restricted rows in {seconds:.1f} s{rate}")
     return 0
 
 

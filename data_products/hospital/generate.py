@@ -2,6 +2,7 @@
 
     generate(paths(), seed=7, scale="demo")  ->  hospitals/<facility_id>/<kind>_<YYYY>.csv
                                                  hospitals/_truth/<kind>.json
+    generate(paths(), seed=7, kinds=["visits"], rows=2_000_000, chunk_rows=500_000)   any size
 
 Same seed, same bytes: every kind streams deterministic chunks, files are written in chunk order
 with fixed formatting, and the truth JSON is dumped with sorted keys.
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,54 +28,59 @@ class GenerateReport:
     scale: str
     rows: dict[str, int] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
 
     def summary(self) -> str:
         per_kind = ", ".join(f"{k}: {n:,} rows" for k, n in self.rows.items())
-        return f"generated {len(self.files)} extracts (seed {self.seed}, {self.scale} scale): {per_kind}"
+        scale = self.scale if self.scale.endswith("rows") else f"{self.scale} scale"
+        total = sum(self.rows.values())
+        rate = f", {total / self.seconds:,.0f} rows/s" if self.seconds > 0 else ""
+        return (f"generated {len(self.files)} extracts (seed {self.seed}, {scale}): {per_kind} "
+                f"in {self.seconds:.1f} s{rate}")
+
+
+DEFAULT_CHUNK_ROWS = 500_000
 
 
 def generate(home_paths: Paths | None = None, seed: int = 7, scale: str = "demo",
-             kinds: Iterable[str] | None = None) -> GenerateReport:
+             kinds: Iterable[str] | None = None, *, rows: int | None = None,
+             chunk_rows: int = DEFAULT_CHUNK_ROWS,
+             progress: Callable[[str, int, int], None] | None = None) -> GenerateReport:
+    """Write the kinds' extracts; ``rows`` (any positive number) overrides the scale's size.
+
+    ``progress(kind, rows_done, rows_total)`` is called as rows are written (for a progress bar)."""
     p = (home_paths or paths()).ensure()
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; use one of {SCALES}")
+    if rows is not None and rows < 1:
+        raise ValueError(f"rows must be positive, got {rows}")
     names = list(kinds) if kinds else list(KINDS)
-    report = GenerateReport(seed=seed, scale=scale)
+    report = GenerateReport(seed=seed, scale=scale if rows is None else f"{rows:,} rows")
     p.truth.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
     for name in names:
         kind = get_kind(name)
-        n = kind.size(scale)
+        n = rows if rows is not None else kind.size(scale)
         # A previous run's files of this kind would mix with this run's: remove them first.
         for old in p.hospitals.glob(f"*/{kind.name}_*.csv"):
             old.unlink()
-        truth = kind.truth_accumulator(seed, n)
-        opened: dict[Path, object] = {}
-        total = 0
-        try:
-            for chunk in kind.chunks(seed, n):
-                truth.add(chunk)
-                raw = chunk.raw
-                total += len(raw)
-                years = kind.file_year(raw)
-                for (facility, year), part in raw.groupby([raw["facility_id"], years], sort=True):
-                    target = p.hospitals / str(facility) / f"{kind.name}_{year:04d}.csv"
-                    fh = opened.get(target)
-                    if fh is None:
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        fh = opened[target] = target.open("w", encoding="utf-8", newline="")
-                        part.to_csv(fh, index=False, lineterminator="\n")
-                    else:
-                        part.to_csv(fh, index=False, header=False, lineterminator="\n")
-        finally:
-            for fh in opened.values():
-                fh.close()
+        done = 0
+
+        def step(k: int, name: str = kind.name, n: int = n) -> None:
+            nonlocal done
+            done += k
+            if progress:
+                progress(name, done, n)
+
+        files, total, truth = kind.write(seed, n, p.hospitals, chunk_rows, step)
         (p.truth / f"{kind.name}.json").write_text(
-            json.dumps({**truth.result(), "scale": scale}, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
+            json.dumps({**truth.result(), "scale": report.scale}, ensure_ascii=False, indent=1, sort_keys=True) + "\n",
             encoding="utf-8",
         )
         report.rows[kind.name] = total
-        logger.info("generated %s: %d rows in %d files (seed %d, %s)", kind.name, total, len(opened), seed, scale)
-        report.files.extend(sorted(opened))
+        logger.info("generated %s: %d rows in %d files (seed %d, %s)", kind.name, total, len(files), seed, report.scale)
+        report.files.extend(files)
+    report.seconds = time.perf_counter() - t0
     return report
 
 

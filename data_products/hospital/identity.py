@@ -10,6 +10,8 @@ sequence (odd for men, even for women) and a check digit (ISO 7064 MOD 11-2).
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 import pandas as pd
 
@@ -48,6 +50,16 @@ _OTHER_REGIONS = np.array(
 
 
 
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    """(n, width) decimal digits of non-negative integers, most significant first (zero-padded)."""
+    return (np.asarray(values, dtype=np.int64)[:, None] // 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)) % 10
+
+
+def _decimal(values: np.ndarray, width: int) -> np.ndarray:
+    """Integers of exactly ``width`` digits as text, without a Python object per value."""
+    return (_digits(values, width) + 48).astype(np.uint8).view(f"S{width}").ravel()
+
+
 def names(rng: np.random.Generator, n: int) -> np.ndarray:
     sur = rng.choice(list(_SURNAMES), size=n, p=_SURNAME_WEIGHTS / _SURNAME_WEIGHTS.sum())
     given = np.array(list(_GIVEN))
@@ -60,7 +72,7 @@ def names(rng: np.random.Generator, n: int) -> np.ndarray:
 def mobiles(rng: np.random.Generator, n: int) -> np.ndarray:
     prefix = rng.choice(_MOBILE_PREFIXES, size=n).astype(np.int64)
     rest = rng.integers(0, 100_000_000, size=n, dtype=np.int64)
-    return (prefix * 100_000_000 + rest).astype(str)
+    return _decimal(prefix * 100_000_000 + rest, 11).astype(str)
 
 
 def addresses(rng: np.random.Generator, district_adcodes: np.ndarray) -> np.ndarray:
@@ -83,12 +95,13 @@ class IdAllocator:
     """Issues resident ID numbers that are unique over one whole generation run.
 
     The 3-digit sequence leaves ~500 numbers per region, day and sex, so collisions are moved to
-    the next free sequence of the same parity (sex stays right). Remembered as integers: bounded
-    memory (a few MB per 100k people) while a run streams.
+    the next free sequence of the same parity (sex stays right), in the order the people were
+    drawn. Remembered as a sorted integer array: bounded memory (8 bytes a person) while a run
+    streams. Vectorised: only the few people whose first number is taken are settled one by one.
     """
 
     def __init__(self) -> None:
-        self._used: set[int] = set()
+        self._used = np.empty(0, dtype=np.int64)
 
     def issue(self, rng: np.random.Generator, birth: pd.Series, sex_male: np.ndarray,
               home_adcodes: np.ndarray, local_share: float = 0.55) -> np.ndarray:
@@ -98,13 +111,64 @@ class IdAllocator:
         ymd = (birth.dt.year * 10000 + birth.dt.month * 100 + birth.dt.day).to_numpy(dtype=np.int64)
         seq = rng.integers(0, 500, size=n, dtype=np.int64) * 2 + np.where(sex_male, 1, 0)
         body = region * 10**11 + ymd * 1000
-        out = np.empty(n, dtype=np.int64)
-        for i in range(n):
-            s = int(seq[i])
-            while int(body[i]) + s in self._used:
-                s = (s + 2) % 1000
-            out[i] = int(body[i]) + s
-            self._used.add(int(out[i]))
-        first17 = out.astype(str)
-        digits = np.frombuffer("".join(first17).encode("ascii"), dtype=np.uint8).reshape(-1, 17) - 48
-        return np.char.add(first17, gb11643_check_digit(digits))
+        out = self._settle(body, seq)
+        digits = _digits(out, 17)
+        check = np.frombuffer("".join(gb11643_check_digit(digits)).encode("ascii"), dtype=np.uint8)
+        return np.concatenate([digits + 48, check[:, None]], axis=1).astype(np.uint8).view("S18").ravel().astype(str)
+
+    def _settle(self, body: np.ndarray, seq: np.ndarray) -> np.ndarray:
+        """Each person's first free number body + s, s = seq, seq + 2, ... (mod 1000), taking the
+        people in order: exactly what a loop over them would give."""
+        cand = body + seq
+        out = cand.copy()
+        pos = np.searchsorted(self._used, cand)
+        in_used = self._used[np.minimum(pos, max(len(self._used) - 1, 0))] == cand if len(self._used) else \
+            np.zeros(len(cand), dtype=bool)
+        # Repeats within the batch (rare): all but the first of each are settled below.
+        ordered = np.sort(cand)
+        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        first = np.ones(len(cand), dtype=bool)
+        if repeated.size:
+            among = np.flatnonzero(np.isin(cand, repeated))
+            _, lead = np.unique(cand[among], return_index=True)
+            first[among] = False
+            first[among[lead]] = True
+        dirty = np.flatnonzero(in_used | ~first)
+        if dirty.size:
+            clean = np.flatnonzero(~in_used & first)
+            order = np.argsort(cand[clean])
+            clean_values, clean_index = cand[clean][order], clean[order]
+            used = self._used
+            moved: dict[int, int] = {}   # number -> the person who holds it, once settled here
+            lost: set[int] = set()       # people whose first number went to someone drawn earlier
+
+            def holder(v: int) -> int | None:
+                if v in moved:
+                    return moved[v]
+                k = int(np.searchsorted(clean_values, v))
+                if k < len(clean_values) and clean_values[k] == v and int(clean_index[k]) not in lost:
+                    return int(clean_index[k])
+                return None
+
+            def taken_before(v: int) -> bool:
+                k = int(np.searchsorted(used, v))
+                return k < len(used) and used[k] == v
+
+            queue = dirty.tolist()
+            heapq.heapify(queue)
+            while queue:
+                i = heapq.heappop(queue)
+                b, s = int(body[i]), int(seq[i])
+                while True:
+                    v = b + s
+                    h = holder(v)
+                    if not taken_before(v) and (h is None or h >= i):
+                        break
+                    s = (s + 2) % 1000
+                if h is not None and h > i:
+                    lost.add(h)
+                    heapq.heappush(queue, h)  # it drew this number later: it moves on instead
+                moved[v] = i
+                out[i] = v
+        self._used = np.sort(np.concatenate([self._used, out]))
+        return out

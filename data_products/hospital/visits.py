@@ -17,20 +17,24 @@ meaningful).
 Span and facilities follow the size asked for: up to ``CITY_FROM`` visits the demo network of
 five facilities over ``DEMO_WEEKS`` weeks; from there every facility with outpatient departments,
 over ``n / CITY_WEEKLY`` weeks (10 to 52; the city's 187 million visits fill 2024).
-Chunks are one facility-week each, so memory stays bounded at any scale.
+Chunks are one facility-week each, so memory stays bounded at any scale; ``write`` streams them to
+the extracts through Arrow's CSV writer (the product's one generator: the CLI and the benchmark run it).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from data_products.contracts.visits import COLUMNS, KIND, VISIT_TYPES
 from data_products.hospital import identity
-from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, register
+from data_products.hospital.kinds import Chunk, CsvFiles, Kind, StringPool, TruthAccumulator, register
 from data_products.reference import districts, facilities
 
 SIZES = {"demo": 200_000, "city": 187_000_000}
@@ -150,25 +154,60 @@ class Visits(Kind):
         birth = (pd.Timestamp(DEMO_START) - pd.to_timedelta(days_old, unit="D")).to_series().reset_index(drop=True)
         male = rng.random(size) < 0.48
         return {
-            "patient_name": identity.names(rng, size).astype(object),
-            "id_card": identity.IdAllocator().issue(rng, birth.astype("datetime64[s]"), male, home).astype(object),
-            "phone": identity.mobiles(rng, size).astype(object),
+            "patient_name": identity.names(rng, size),
+            "id_card": identity.IdAllocator().issue(rng, birth.astype("datetime64[s]"), male, home),
+            "phone": identity.mobiles(rng, size),
         }
 
-    def chunks(self, seed: int, n: int) -> Iterator[Chunk]:
+    def weeks(self, seed: int, n: int) -> Iterator[tuple[pa.Table, dict[str, np.ndarray]]]:
+        """The stream every consumer reads: one facility-week at a time, as (extract rows, latent truth).
+
+        The rows are Arrow columns in the contract's order (times as timestamps); a facility-week's
+        random draws come from its own generator, so the stream does not depend on how it is batched."""
         start, weeks = span(n)
         net = self.network(n)
         vol = net["tier"].map(TIER_VOLUME).to_numpy() * net["outpatient"].map(len).to_numpy()
         per_fac = _largest_remainder(n * vol / vol.sum())
         plans = [self.facility_plan(seed, int(fi), row) for fi, row in net.iterrows()]
-        pool = self._pool(seed, n)
+        strings = {k: StringPool(v) for k, v in self._pool(seed, n).items()}
         for w in range(weeks):
             for fi, row in net.iterrows():
                 count = int(per_fac[fi] // weeks + (1 if w < per_fac[fi] % weeks else 0))
                 if count == 0:
                     continue
                 rng = np.random.default_rng([seed, 3, w, int(fi)])  # kind 3, week w, facility fi
-                yield self._week(rng, row, plans[fi], start + pd.Timedelta(weeks=w), w, count, pool)
+                yield self._week(rng, row, plans[fi], start + pd.Timedelta(weeks=w), w, count, strings)
+
+    def chunks(self, seed: int, n: int) -> Iterator[Chunk]:
+        for table, latent in self.weeks(seed, n):
+            raw = table.cast(pa.schema([(c, pa.string()) for c in table.column_names])).to_pandas(
+                types_mapper={pa.string(): pd.StringDtype(na_value=np.nan)}.get)
+            yield Chunk(raw=raw, latent=pd.DataFrame(latent))
+
+    def write(self, seed: int, n: int, root: Path, chunk_rows: int,
+              progress: Callable[[int], None] | None = None) -> tuple[list[Path], int, TruthAccumulator]:
+        """Stream the extracts to ``root/<facility>/visits_<YYYY>.csv``: facility-weeks are buffered
+        until ``chunk_rows`` rows wait, then written in order, so memory is bounded by the chunk and
+        the bytes do not depend on it."""
+        truth = self.truth_accumulator(seed, n)
+        sink = CsvFiles(root, self.name, self.columns, chunk_rows)
+        total = 0
+        try:
+            for table, latent in self.weeks(seed, n):
+                truth.add_arrays(table, latent)
+                reg = table.column("registration_time").to_numpy()
+                years = reg.astype("datetime64[Y]").astype(int) + 1970
+                facility = table.column("facility_id")[0].as_py()
+                # Rows come sorted by check-in: each year is one contiguous slice.
+                cuts = np.flatnonzero(years[1:] != years[:-1]) + 1
+                for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(years)], strict=True):
+                    sink.add(facility, int(years[lo]), table.slice(int(lo), int(hi - lo)))
+                total += table.num_rows
+                if progress:
+                    progress(table.num_rows)
+        finally:
+            sink.close()
+        return sink.files(), total, truth
 
     def week_arrays(self, rng: np.random.Generator, fac: pd.Series, plan: dict, monday: pd.Timestamp,
                     n: int, pool_size: int) -> dict[str, np.ndarray]:
@@ -221,31 +260,31 @@ class Visits(Kind):
         end = start + np.round(consult * 60).astype("timedelta64[s]")
         order = np.lexsort((np.arange(n), reg))
         who = rng.integers(0, pool_size, size=n)
-        out = {"dept_i": dept_i, "doctor": doctor, "appt": appt, "who": who, "reg": reg, "call": call, "start": start,
+        out = {"dept_i": dept_i, "doctor": doctor, "doc_ix": doc_ix, "appt": appt, "who": who, "reg": reg, "call": call, "start": start,
                "end": end, "wait_min": np.round(wait * 60) / 60, "expected_median_min": median, "load": load,
                "consult_min": np.round(consult * 60) / 60}
         return {k: v[order] for k, v in out.items()}
 
     def _week(self, rng: np.random.Generator, fac: pd.Series, plan: dict, monday: pd.Timestamp, w: int,
-              n: int, pool: dict[str, np.ndarray]) -> Chunk:
+              n: int, pool: dict[str, StringPool]) -> tuple[pa.Table, dict[str, np.ndarray]]:
         a = self.week_arrays(rng, fac, plan, monday, n, len(pool["id_card"]))
         who = a["who"]
-        raw = pd.DataFrame({
-            "facility_id": fac["facility_id"],
-            "visit_id": [f"MZ{monday.year:04d}W{w + 1:02d}{i:06d}" for i in range(1, n + 1)],
-            "patient_name": pool["patient_name"][who],
-            "id_card": pool["id_card"][who],
-            "phone": pool["phone"][who],
-            "department": np.array(plan["depts"], dtype=object)[a["dept_i"]],
-            "doctor_id": a["doctor"],
-            "visit_type": np.where(a["appt"], "APPT", "WALKIN"),
-            "registration_time": _fmt(a["reg"]),
-            "call_time": _fmt(a["call"]),
-            "consult_start": _fmt(a["start"]),
-            "consult_end": _fmt(a["end"]),
+        serial = pc.utf8_lpad(pa.array(np.arange(1, n + 1, dtype=np.int64)).cast(pa.string()), 6, "0")
+        table = pa.table({
+            "facility_id": pa.repeat(pa.scalar(fac["facility_id"], pa.string()), n),
+            "visit_id": pc.binary_join_element_wise(f"MZ{monday.year:04d}W{w + 1:02d}", serial, ""),
+            **{k: pool[k].take(who) for k in ("patient_name", "id_card", "phone")},
+            "department": _coded(a["dept_i"], plan["depts"]),
+            "doctor_id": _coded(a["doc_ix"], np.concatenate([plan["doctors"][d]["codes"] for d in plan["depts"]])),
+            "visit_type": _coded(np.where(a["appt"], 0, 1), VISIT_TYPES),
+            "registration_time": pa.array(a["reg"]),
+            "call_time": pa.array(a["call"]),
+            "consult_start": pa.array(a["start"]),
+            "consult_end": pa.array(a["end"]),
         })
-        latent = pd.DataFrame({k: a[k] for k in ("wait_min", "expected_median_min", "load", "consult_min")}).assign(week=w)
-        return Chunk(raw=raw, latent=latent)
+        latent = {k: a[k] for k in ("wait_min", "expected_median_min", "load", "consult_min")}
+        latent["week"] = np.full(n, w)
+        return table, latent
 
     def truth_accumulator(self, seed: int, n: int) -> TruthAccumulator:
         return _VisitsTruth(self, seed, n)
@@ -255,8 +294,9 @@ def _two_piece(q1: float, med: float, q3: float) -> tuple[float, float, float]:
     return med, float(np.log(med / q1) / _Z75), float(np.log(q3 / med) / _Z75)
 
 
-def _fmt(ts: np.ndarray) -> np.ndarray:
-    return np.char.replace(np.datetime_as_string(ts, unit="s"), "T", " ")
+def _coded(index: np.ndarray, values) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), pa.array(list(values), pa.string())).cast(
+        pa.string())
 
 
 def _largest_remainder(raw: np.ndarray) -> np.ndarray:
@@ -293,15 +333,26 @@ class _VisitsTruth(TruthAccumulator):
 
     def add(self, chunk: Chunk) -> None:
         raw, lat = chunk.raw, chunk.latent
+        self._add(raw["visit_type"].to_numpy(dtype=object),
+                  *([{"values": k, "counts": c} for k, c in raw[col].value_counts().items()]
+                    for col in ("facility_id", "department")), lat)
+
+    def add_arrays(self, table: pa.Table, latent: dict[str, np.ndarray]) -> None:
+        visit_type = table.column("visit_type").to_numpy(zero_copy_only=False)
+        self._add(visit_type, *(pc.value_counts(table.column(c)).to_pylist() for c in ("facility_id", "department")),
+                  latent)
+
+    def _add(self, visit_type: np.ndarray, facility: list[dict], department: list[dict], lat) -> None:
+        wait = np.asarray(lat["wait_min"])
         for t in VISIT_TYPES:
-            sel = (raw["visit_type"] == t).to_numpy()
-            self.wait[t].add(lat["wait_min"].to_numpy()[sel])
+            sel = visit_type == t
+            self.wait[t].add(wait[sel])
             self.count["by_type"][t] += int(sel.sum())
-        self.wait["all"].add(lat["wait_min"].to_numpy())
-        self.consult.add(lat["consult_min"].to_numpy())
-        for dim, key in (("by_facility", raw["facility_id"]), ("by_department", raw["department"])):
-            for k, c in key.value_counts().items():
-                self.count[dim][str(k)] += int(c)
+        self.wait["all"].add(wait)
+        self.consult.add(np.asarray(lat["consult_min"]))
+        for dim, counts in (("by_facility", facility), ("by_department", department)):
+            for vc in counts:
+                self.count[dim][str(vc["values"])] += int(vc["counts"])
 
     def result(self) -> dict:
         start, weeks = span(self.n)

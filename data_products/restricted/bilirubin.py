@@ -52,6 +52,8 @@ class BilirubinSpec(IngestSpec):
     identifiers = ("mother_name", "baby_name", "mother_id_card", "phone", "address", "birth_time", "tcb_time",
                    "tsb_time", "pair_id")
     record_key = "pair_key"
+    record_id = "pair_id"
+    date_field = "tcb_time"
     derived_fields = {"_birth": "birth_time", "_tcb": "tcb_time", "_tsb": "tsb_time", "_hours": "tcb_time",
                       "_minutes_apart": "tsb_time"}
 

@@ -44,6 +44,8 @@ class ElderlySpec(IngestSpec):
     columns = COLUMNS
     identifiers = ("patient_name", "id_card", "phone", "address", "birth_date", "record_id")
     record_key = "record_key"
+    record_id = "record_id"
+    date_field = "measure_date"
     derived_fields = {"_age_years": "birth_date", "_birth": "birth_date", "_measured": "measure_date"}
 
     def ddl(self) -> str:

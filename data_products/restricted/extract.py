@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def parse(data: bytes, file: str, columns: tuple[str, ...]) -> Extract:
         header = next(reader)
     except csv.Error as exc:
         raise ExtractError([Issue(file, 1, None, f"unreadable header: {exc}")]) from None
-    issues = _header_issues(file, header, columns)
+    issues = header_issues(file, header, columns)
     if issues:
         raise ExtractError(issues)
     rows: list[list[str]] = []
@@ -107,17 +108,28 @@ def _field_at(data: bytes, offset: int) -> str | None:
     return header[index].strip() if index < len(header) else None
 
 
-def _header_issues(file: str, header: list[str], columns: tuple[str, ...]) -> list[Issue]:
+# A column name worth quoting back: a plain lower-case identifier, which no name, ID number, phone
+# number or address is. Anything else in a header is data (a headerless export) and is never quoted.
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}", re.ASCII)
+
+
+def header_issues(file: str, header: list[str], columns: tuple[str, ...]) -> list[Issue]:
+    names = [h.strip() for h in header]
+    if not set(names) & set(columns):
+        return [Issue(file, 1, None, f"line 1 is not the header: it names none of the {len(columns)} contract "
+                                     "columns (headerless export?); the first line must name the columns")]
     issues = []
     seen = set()
     for name in header:
         if name in seen:
-            issues.append(Issue(file, 1, name, "column appears twice in the header"))
+            issues.append(Issue(file, 1, name if _NAME.fullmatch(name) else None, "column appears twice in the header"))
         seen.add(name)
     for name in columns:
         if name not in seen:
             issues.append(Issue(file, 1, name, "required column is missing from the header"))
-    for name in header:
+    for k, name in enumerate(header, start=1):
         if name not in columns:
-            issues.append(Issue(file, 1, name, f"unexpected column (expected exactly: {', '.join(columns)})"))
+            shown = repr(name) if _NAME.fullmatch(name) else f"number {k} (its text is not quoted)"
+            issues.append(Issue(file, 1, name if _NAME.fullmatch(name) else None,
+                                f"unexpected column {shown} (expected exactly: {', '.join(columns)})"))
     return issues

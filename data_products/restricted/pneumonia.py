@@ -46,6 +46,8 @@ class PneumoniaSpec(IngestSpec):
     columns = COLUMNS
     identifiers = ("patient_name", "id_card", "phone", "address", "birth_date", "admission_time", "episode_id")
     record_key = "episode_key"
+    record_id = "episode_id"
+    date_field = "admission_time"
     derived_fields = {"_age_years": "birth_date", "_age_months": "birth_date", "_admission": "admission_time",
                       "_birth": "birth_date"}
 

@@ -145,6 +145,8 @@ def _issues_at(extract: Extract, bad: pd.Series, field: str, message: str,
 class SpecialtySpec(IngestSpec):
     identifiers = ("patient_name", "id_card", "phone", "address", "birth_date", "admission_id")
     record_key = "record_key"
+    record_id = "admission_id"
+    date_field = "admission_date"
 
     def __init__(self, d: Dictionary) -> None:
         self.d = d
@@ -178,10 +180,14 @@ class SpecialtySpec(IngestSpec):
             strict=False,
         )
 
-    def validate(self, extract: Extract, folder: str, now: datetime) -> tuple[pd.DataFrame | None, list[Issue]]:
+    def validate(self, extract: Extract, folder: str, now: datetime,
+                 year: int | None = None) -> tuple[pd.DataFrame | None, list[Issue]]:
         hide = frozenset(self.identifiers)
-        issues = _run(self.text_schema(folder), extract.frame, extract, self.derived_fields, hide)
+        issues, _ = _run(self.text_schema(folder), extract.frame, extract, self.derived_fields, hide)
         frame = extract.frame
+        if year is not None:
+            off = frame["admission_date"].notna() & (frame["admission_date"].str.slice(0, 4) != f"{year:04d}")
+            issues += _issues_at(extract, off, "admission_date", f"not in {year}, the year in the file name")
         for f in self._raw:
             s = frame[f.name]
             if not f.nullable:
@@ -191,7 +197,7 @@ class SpecialtySpec(IngestSpec):
         if issues:
             return None, sorted(set(issues), key=lambda i: (i.line or 0, i.field or "", i.message))
         typed = self.typed(frame)
-        issues = _run(self.typed_schema(now), typed, extract, self.derived_fields, hide)
+        issues, _ = _run(self.typed_schema(now), typed, extract, self.derived_fields, hide)
         for f in self._raw:
             if f.type in ("int", "float") and f.lo is not None:
                 s = typed[f.name]

@@ -28,7 +28,8 @@ def no_formula() -> pa.Check:
 
 
 def matches(pattern: str, what: str) -> pa.Check:
-    return pa.Check(lambda s: s.str.fullmatch(pattern).fillna(False).astype(bool), error=f"not {what}")
+    # ASCII: Python's \d also matches full-width and other Unicode digits ("２０２４" is not a year here).
+    return pa.Check(lambda s: s.str.fullmatch(pattern, flags=re.ASCII).fillna(False).astype(bool), error=f"not {what}")
 
 
 def valid_datetime(fmt: str, what: str) -> pa.Check:
@@ -57,41 +58,64 @@ class IngestSpec(ABC):
     def ddl(self) -> str:
         """CREATE TABLE IF NOT EXISTS for the kind's restricted table (includes transfer_id)."""
 
-    @abstractmethod
-    def text_schema(self, folder: str) -> pa.DataFrameSchema: ...
+    # The text column whose year must be the year in the file name (``<kind>_<YYYY>.csv``), and the
+    # column holding the hospital's own record id.
+    date_field: str | None = None
+    record_id: str | None = None
+    # True: checked and de-identified by SQL inside DuckDB (restricted.bulk), not row frames.
+    bulk: bool = False
 
-    @abstractmethod
+    def text_schema(self, folder: str) -> pa.DataFrameSchema:
+        raise NotImplementedError(f"{self.kind} is ingested in bulk (SQL rules), not by a pandera schema")
+
     def typed(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Text frame (already passed text_schema) -> typed frame with derived columns."""
+        raise NotImplementedError(f"{self.kind} is ingested in bulk (SQL rules), not by a pandera schema")
 
-    @abstractmethod
-    def typed_schema(self, now: datetime) -> pa.DataFrameSchema: ...
+    def typed_schema(self, now: datetime) -> pa.DataFrameSchema:
+        raise NotImplementedError(f"{self.kind} is ingested in bulk (SQL rules), not by a pandera schema")
 
-    @abstractmethod
     def deidentify(self, typed: pd.DataFrame, key: bytes) -> pd.DataFrame:
         """Rows for the restricted table, in DDL order, without transfer_id."""
+        raise NotImplementedError(f"{self.kind} is ingested in bulk (SQL rules), not by a pandera schema")
 
     # Derived columns of ``typed`` name the raw field they come from in error messages.
     derived_fields: dict[str, str] = {}
 
-    def validate(self, extract: Extract, folder: str, now: datetime) -> tuple[pd.DataFrame | None, list[Issue]]:
-        """The typed frame if every row passes, else the issues (file, line, field, message)."""
+    def validate(self, extract: Extract, folder: str, now: datetime,
+                 year: int | None = None) -> tuple[pd.DataFrame | None, list[Issue]]:
+        """The typed frame if every row passes, else every issue (file, line, field, message): the
+        typed checks (ranges, dates, units) run on the rows whose text passed, so a file's problems
+        are all reported at once."""
         hide = frozenset(self.identifiers)
-        issues = _run(self.text_schema(folder), extract.frame, extract, self.derived_fields, hide)
+        issues, bad = _run(self.text_schema(folder), extract.frame, extract, self.derived_fields, hide)
+        if self.date_field and year is not None and self.date_field in extract.frame:
+            # The file is named for a year: every event in it must fall in that year.
+            years = extract.frame[self.date_field].str.slice(0, 4)
+            off = years.notna() & (years != f"{year:04d}")
+            issues += [Issue(extract.file, int(line), self.date_field, f"not in {year}, the year in the file name")
+                       for line in extract.lines[off.to_numpy()]]
+        ok = extract.frame.drop(index=list(bad))
+        typed = None
+        if len(ok):
+            typed = self.typed(ok)
+            more, _ = _run(self.typed_schema(now), typed, extract, self.derived_fields, hide)
+            issues += more
         if issues:
-            return None, issues
-        typed = self.typed(extract.frame)
-        issues = _run(self.typed_schema(now), typed, extract, self.derived_fields, hide)
-        return (None, issues) if issues else (typed, [])
+            return None, sorted(set(issues), key=lambda i: (i.line or 0, i.field or "", i.message))
+        return typed, []
 
 
 def _run(schema: pa.DataFrameSchema, frame: pd.DataFrame, extract: Extract,
-         derived: dict[str, str], hide: frozenset[str]) -> list[Issue]:
+         derived: dict[str, str], hide: frozenset[str]) -> tuple[list[Issue], set]:
+    """Issues, and the frame index labels of the rows they are on."""
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        return _issues(exc.failure_cases, extract, derived, hide)
-    return []
+        cases = exc.failure_cases
+        bad = {int(i) for i in cases["index"] if i is not None and not (isinstance(i, float) and pd.isna(i))}
+        return _issues(cases, extract, derived, hide), bad
+    return [], set()
 
 
 def _issues(cases: pd.DataFrame, extract: Extract, derived: dict[str, str], hide: frozenset[str]) -> list[Issue]:

@@ -98,20 +98,60 @@ def _insert_rows(con: duckdb.DuckDBPyConnection, spec: IngestSpec, rows: pd.Data
         con.unregister("incoming_rows")
 
 
+def transfers_with_hash(con: duckdb.DuckDBPyConnection, sha256: str) -> list[tuple[str, str]]:
+    """(facility, file name) of every transfer, live or replaced, that held exactly these bytes."""
+    return [(f, n) for f, n in con.execute(
+        "SELECT facility_id, file_name FROM manifests WHERE sha256 = ? ORDER BY ingested_at, transfer_id",
+        [sha256]).fetchall()]
+
+
+def transfer_rows(con: duckdb.DuckDBPyConnection, transfer_id: str) -> int:
+    return int(con.execute("SELECT rows_accepted FROM manifests WHERE transfer_id = ?", [transfer_id]).fetchall()[0][0])
+
+
+def insert_select(con: duckdb.DuckDBPyConnection, spec: IngestSpec, select: str, params: dict) -> None:
+    """Rows straight from a SELECT (the bulk path); inside the caller's transaction."""
+    con.execute(f"INSERT INTO {spec.table} BY NAME {select}", params)  # noqa: S608 - table from the spec
+
+
+def key_problems(con: duckdb.DuckDBPyConnection, spec: IngestSpec, transfer_id: str, facility: str,
+                 replacing: str | None, limit: int = 200) -> list[tuple[str, str | None, int]]:
+    """Record keys of a just-inserted transfer that repeat within it or are held by another live
+    transfer (not the one it replaces): (key, that transfer's file name or None, rows)."""
+    k = spec.record_key
+    # Keys are per facility (HMAC of facility and record id): only that facility's row groups are read.
+    rows = con.execute(f"""
+        SELECT t.{k}, any_value(m.file_name) FILTER (WHERE t.transfer_id <> $tid), count(*)
+        FROM {spec.table} t LEFT JOIN manifests m ON m.transfer_id = t.transfer_id AND m.superseded_by IS NULL
+        WHERE t.facility_id = $facility AND t.transfer_id IS DISTINCT FROM $replacing
+        GROUP BY t.{k}
+        HAVING count(*) > 1 AND count(*) FILTER (WHERE t.transfer_id = $tid) > 0
+        ORDER BY t.{k} LIMIT {int(limit)}""",  # noqa: S608 - identifiers from the registered spec
+        {"tid": transfer_id, "facility": facility, "replacing": replacing}).fetchall()
+    return [(key, other, int(n)) for key, other, n in rows]
+
+
+def retire(con: duckdb.DuckDBPyConnection, spec: IngestSpec, old: str, new: str) -> None:
+    con.execute(f"DELETE FROM {spec.table} WHERE transfer_id = ?", [old])  # noqa: S608
+    con.execute("UPDATE manifests SET superseded_by = ? WHERE transfer_id = ?", [new, old])
+
+
+def insert_manifest(con: duckdb.DuckDBPyConnection, manifest: dict) -> None:
+    con.execute(
+        "INSERT INTO manifests (transfer_id, facility_id, kind, file_name, sha256, rows_accepted, rows_rejected, "
+        "schema_version, ingested_at, superseded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+        [manifest[k] for k in ("transfer_id", "facility_id", "kind", "file_name", "sha256", "rows_accepted",
+                               "rows_rejected", "schema_version", "ingested_at")])
+
+
 def write_transfer(con: duckdb.DuckDBPyConnection, spec: IngestSpec, manifest: dict, rows: pd.DataFrame,
                    replaces: str | None) -> None:
     """Manifest + rows (+ retiring the transfer it replaces) in one transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
         if replaces:
-            con.execute(f"DELETE FROM {spec.table} WHERE transfer_id = ?", [replaces])  # noqa: S608
-            con.execute("UPDATE manifests SET superseded_by = ? WHERE transfer_id = ?",
-                        [manifest["transfer_id"], replaces])
-        con.execute(
-            "INSERT INTO manifests (transfer_id, facility_id, kind, file_name, sha256, rows_accepted, rows_rejected, "
-            "schema_version, ingested_at, superseded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-            [manifest[k] for k in ("transfer_id", "facility_id", "kind", "file_name", "sha256", "rows_accepted",
-                                   "rows_rejected", "schema_version", "ingested_at")])
+            retire(con, spec, replaces, manifest["transfer_id"])
+        insert_manifest(con, manifest)
         _insert_rows(con, spec, rows)
         con.execute("COMMIT")
     except BaseException:

@@ -61,6 +61,8 @@ class TumorSpec(IngestSpec):
     columns = COLUMNS
     identifiers = ("patient_name", "id_card", "phone", "address", "birth_date", "diagnosis_id")
     record_key = "diagnosis_key"
+    record_id = "diagnosis_id"
+    date_field = "diagnosis_date"
     derived_fields = {"_age_years": "birth_date", "_diagnosis": "diagnosis_date", "_birth": "birth_date"}
 
     def ddl(self) -> str:

@@ -4,9 +4,12 @@ The restricted table keeps the day, weekday and hour of check-in and the duratio
 timestamps; the doctor's staff code is pseudonymised with the same keyed HMAC as patients (scoped
 by facility, since staff codes repeat between hospitals).
 
+Visits come by the hundred million, so this kind is checked and de-identified in bulk inside
+DuckDB (``restricted.bulk``): its rules below are SQL predicates, its pseudonyms the SQL HMAC.
 Rejected whole, with file, line and field: a call before check-in, a consultation starting before
 the call (timestamps out of order), one ending before it starts (negative duration), any timestamp
-in the future, and waits or consultations too long to be one visit.
+in the future, waits or consultations too long to be one visit, and a check-in in another year than
+the file name's.
 """
 
 from __future__ import annotations
@@ -14,22 +17,21 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-import pandera.pandas as pa
 
 from data_products.contracts import ddl
-from data_products.contracts.person import id_checksum_ok
 from data_products.contracts.visits import COLUMNS, KIND, RECORDS, TABLE, VISIT_TYPES
 from data_products.contracts.visits import TIME_COLUMNS as TIMES
-from data_products.contracts.visits import TIME_FORMAT as TS_FORMAT
 from data_products.reference.facilities import facilities, facility_ids
 from data_products.restricted import deid
-from data_products.restricted.specs import IngestSpec, matches, no_formula, one_of, register, valid_datetime
+from data_products.restricted.bulk import Rule, hmac_sql, id_check_digit_sql, matches, no_formula, one_of
+from data_products.restricted.specs import IngestSpec, register
 
-EARLIEST = pd.Timestamp("2000-01-01")
+EARLIEST = "2000-01-01 00:00:00"
 MAX_WAIT_MIN = 12 * 60
 MAX_CONSULT_MIN = 4 * 60
 DOCTOR_CODE_HEX = 10  # released doctor codes: "D" + first hex digits of the keyed hash
-
+STAMP = r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
+STAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def _departments_of(folder: str) -> tuple[str, ...]:
@@ -37,18 +39,9 @@ def _departments_of(folder: str) -> tuple[str, ...]:
     return tuple(fac.at[folder, "departments"].split()) if folder in fac.index else ()
 
 
-def _minutes(later: pd.Series, earlier: pd.Series) -> pd.Series:
-    return (later - earlier).dt.total_seconds() / 60.0
-
-
 def doctor_codes(key: bytes, facility: pd.Series, staff: pd.Series) -> list[str]:
     """Pseudonymous doctor code: keyed HMAC of facility and staff code, shortened for display."""
     return ["D" + h[:DOCTOR_CODE_HEX] for h in deid.record_keys(key, facility, "doctor:" + staff)]
-
-
-def _wide(field: str, message: str, fn) -> pa.Check:
-    name = f"{field}|{message}"
-    return pa.Check(fn, name=name, error=name)
 
 
 class VisitsSpec(IngestSpec):
@@ -58,85 +51,90 @@ class VisitsSpec(IngestSpec):
     columns = COLUMNS
     identifiers = ("patient_name", "id_card", "phone", "visit_id", "doctor_id", *TIMES)
     record_key = "visit_key"
-    derived_fields = {f"_{c}": c for c in TIMES}
+    record_id = "visit_id"
+    date_field = "registration_time"
+    bulk = True
 
     def ddl(self) -> str:
         return ddl(TABLE, RECORDS)
 
-    def text_schema(self, folder: str) -> pa.DataFrameSchema:
-        known = sorted(facility_ids())
-        depts = _departments_of(folder)
-        text = lambda *checks, unique=False: pa.Column(None, list(checks), nullable=False, unique=unique)  # noqa: E731
-        stamp = lambda: text(matches(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", "YYYY-MM-DD HH:MM:SS"),  # noqa: E731
-                             valid_datetime(TS_FORMAT, "date and time"))
-        return pa.DataFrameSchema(
-            {
-                "facility_id": text(
-                    pa.Check(lambda s: s.isin(known), error="facility not in the registry"),
-                    pa.Check(lambda s: s == folder, error=f"differs from its folder {folder}"),
-                ),
-                "visit_id": text(no_formula(), matches(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}", "a visit id"), unique=True),
-                "patient_name": text(no_formula(), pa.Check.str_length(1, 50, error="longer than 50 characters")),
-                "id_card": text(matches(r"\d{17}[\dXx]", "an 18-character resident ID number"),
-                                pa.Check(id_checksum_ok, error="resident ID check digit is wrong (GB 11643)")),
-                "phone": text(matches(r"1[3-9]\d{9}", "an 11-digit mobile number")),
-                "department": text(pa.Check(lambda s: s.isin(depts),
-                                            error=f"not a department of {folder} in the registry")),
-                "doctor_id": text(no_formula(), matches(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,19}", "a staff code")),
-                "visit_type": text(one_of(VISIT_TYPES)),
-                **{c: stamp() for c in TIMES},
-            },
-            strict=True,
-        )
+    # --- bulk (SQL) ---------------------------------------------------------------------------
 
-    def typed(self, frame: pd.DataFrame) -> pd.DataFrame:
-        out = pd.DataFrame(index=frame.index)
-        for c in ("facility_id", "visit_id", "id_card", "department", "doctor_id", "visit_type"):
-            out[c] = frame[c]
+    def typed_sql(self) -> str:
+        return ", ".join(f"try_strptime({c}, '{STAMP_FORMAT}') AS _{c}" for c in TIMES)
+
+    def rules(self, folder: str, year: int, now: datetime) -> tuple[list[Rule], dict]:
+        """Every check, as (field, message, SQL true where a row fails); and the values they bind."""
+        params = {"known": sorted(facility_ids()), "folder": folder, "depts": list(_departments_of(folder)),
+                  "now": now.replace(tzinfo=None), "year": year}
+        rules = [Rule(c, "missing value", f"{c} IS NULL") for c in COLUMNS]
+        rules += [
+            Rule("facility_id", "facility not in the registry", "NOT list_contains($known, facility_id)"),
+            Rule("facility_id", f"differs from its folder {folder}", "facility_id <> $folder"),
+            no_formula("visit_id"),
+            matches("visit_id", r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}", "a visit id"),
+            no_formula("patient_name"),
+            Rule("patient_name", "longer than 50 characters", "length(patient_name) > 50"),
+            matches("id_card", "[0-9]{17}[0-9Xx]", "an 18-character resident ID number"),
+            Rule("id_card", "resident ID check digit is wrong (GB 11643)",
+                 f"regexp_full_match(id_card, '[0-9]{{17}}[0-9Xx]') AND {id_check_digit_sql('id_card')} "
+                 "<> upper(right(id_card, 1))"),
+            matches("phone", "1[3-9][0-9]{9}", "an 11-digit mobile number"),
+            Rule("department", f"not a department of {folder} in the registry",
+                 "NOT list_contains($depts, department)"),
+            no_formula("doctor_id"),
+            matches("doctor_id", r"[A-Za-z0-9][A-Za-z0-9_\-]{0,19}", "a staff code"),
+            one_of("visit_type", VISIT_TYPES),
+        ]
         for c in TIMES:
-            out[f"_{c}"] = pd.to_datetime(frame[c], format=TS_FORMAT)
-        return out
-
-    def typed_schema(self, now: datetime) -> pa.DataFrameSchema:
-        limit = pd.Timestamp(now)
-        dates = lambda what: pa.Column("datetime64[us]", [  # noqa: E731
-            pa.Check(lambda s: s >= EARLIEST, error=f"{what} before 2000-01-01"),
-            pa.Check(lambda s: s <= limit, error=f"{what} in the future"),
-        ], coerce=True)
+            what = c.replace("_", " ")
+            rules += [
+                matches(c, STAMP, "YYYY-MM-DD HH:MM:SS"),
+                Rule(c, "not a real date and time", f"regexp_full_match({c}, '{STAMP}') AND _{c} IS NULL"),
+                Rule(c, f"{what} before 2000-01-01", f"_{c} < TIMESTAMP '{EARLIEST}'"),
+                Rule(c, f"{what} in the future", f"_{c} > $now"),
+            ]
         reg, call, start, end = (f"_{c}" for c in TIMES)
-        return pa.DataFrameSchema(
-            {f"_{c}": dates(c.replace("_", " ")) for c in TIMES},
-            checks=[
-                _wide("call_time", "called before check-in (call_time earlier than registration_time)",
-                      lambda df: df[call] >= df[reg]),
-                _wide("consult_start", "timestamps out of order: consultation starts before the call",
-                      lambda df: df[start] >= df[call]),
-                _wide("consult_end", "negative consultation duration: consult_end earlier than consult_start",
-                      lambda df: df[end] >= df[start]),
-                _wide("consult_start", f"wait before consultation over {MAX_WAIT_MIN // 60} hours",
-                      lambda df: _minutes(df[start], df[reg]) <= MAX_WAIT_MIN),
-                _wide("consult_end", f"consultation longer than {MAX_CONSULT_MIN // 60} hours",
-                      lambda df: _minutes(df[end], df[start]) <= MAX_CONSULT_MIN),
-            ],
-            strict=False,
-        )
+        rules += [
+            Rule("registration_time", f"check-in not in {year}, the year in the file name", f"year({reg}) <> $year"),
+            Rule("call_time", "called before check-in (call_time earlier than registration_time)", f"{call} < {reg}"),
+            Rule("consult_start", "timestamps out of order: consultation starts before the call", f"{start} < {call}"),
+            Rule("consult_end", "negative consultation duration: consult_end earlier than consult_start",
+                 f"{end} < {start}"),
+            Rule("consult_start", f"wait before consultation over {MAX_WAIT_MIN // 60} hours",
+                 f"epoch({start} - {reg}) > {MAX_WAIT_MIN * 60}"),
+            Rule("consult_end", f"consultation longer than {MAX_CONSULT_MIN // 60} hours",
+                 f"epoch({end} - {start}) > {MAX_CONSULT_MIN * 60}"),
+        ]
+        return rules, params
 
-    def deidentify(self, typed: pd.DataFrame, key: bytes) -> pd.DataFrame:
-        reg, call, start, end = (typed[f"_{c}"] for c in TIMES)
-        return pd.DataFrame({
-            "pseudonym": deid.pseudonyms(key, typed["id_card"]),
-            "visit_key": deid.record_keys(key, typed["facility_id"], typed["visit_id"]),
-            "facility_id": typed["facility_id"],
-            "department": typed["department"],
-            "doctor_code": doctor_codes(key, typed["facility_id"], typed["doctor_id"]),
-            "visit_type": typed["visit_type"],
-            "visit_date": reg.dt.normalize(),
-            "weekday": (reg.dt.day_of_week + 1).astype("int32"),  # ISO: Monday = 1
-            "hour": reg.dt.hour.astype("int32"),
-            "wait_min": _minutes(start, reg),
-            "call_wait_min": _minutes(call, reg),
-            "consult_min": _minutes(end, start),
-        }, index=typed.index)[list(RECORDS)]
+    def lookups(self) -> dict[str, str]:
+        """Whole-file aggregates the de-identification binds: the staff codes, hashed once each."""
+        return {"doctors": "list(DISTINCT doctor_id) FILTER (WHERE doctor_id IS NOT NULL)"}
+
+    def record_key_sql(self) -> str:
+        return hmac_sql("facility_id || ':' || visit_id")
+
+    def deidentify_sql(self, source: str) -> str:
+        """SELECT of the restricted rows from ``source`` (text and typed columns): columns in DDL order;
+        pads bound as $opad/$ipad, the file's staff codes as $doctors and its facility as $folder."""
+        reg, call, start, end = (f"_{c}" for c in TIMES)
+        code = hmac_sql("$folder || ':doctor:' || d")
+        doctors = (f"(SELECT d AS doctor_id, 'D' || left({code}, {DOCTOR_CODE_HEX}) AS doctor_code "  # noqa: S608
+                   "FROM (SELECT unnest($doctors) AS d))")
+        return "SELECT " + ", ".join([  # noqa: S608 - SQL of the spec, no input
+            f"{hmac_sql('upper(id_card)')} AS pseudonym",
+            f"{self.record_key_sql()} AS visit_key",
+            "facility_id", "department",
+            "doctor_code",
+            "visit_type",
+            f"CAST({reg} AS DATE) AS visit_date",
+            f"CAST(isodow({reg}) AS INTEGER) AS weekday",
+            f"CAST(hour({reg}) AS INTEGER) AS hour",
+            f"epoch({start} - {reg}) / 60.0 AS wait_min",
+            f"epoch({call} - {reg}) / 60.0 AS call_wait_min",
+            f"epoch({end} - {start}) / 60.0 AS consult_min",
+        ]) + f" FROM {source} JOIN {doctors} USING (doctor_id)"
 
 
 VISITS = register(VisitsSpec())

@@ -174,12 +174,15 @@ FOLDER = "F0403"
 
 @functools.cache
 def _children() -> pd.DataFrame:
-    return sample("pneumonia", 400, seed=4)
+    return sample("pneumonia", 2000, seed=4)
 
 
-def _base_frame(n: int = 60, seed: int = 4) -> pd.DataFrame:
-    """n valid rows for FOLDER; the seed only makes the episode ids distinct between files."""
-    df = _children().iloc[:n].copy()
+def _base_frame(n: int = 60, seed: int = 4, year: int = 2023) -> pd.DataFrame:
+    """n valid rows for FOLDER admitted in ``year`` (a file carries its year in its name); the seed
+    only makes the episode ids distinct between files."""
+    kids = _children()
+    df = kids[kids["admission_time"].str.startswith(str(year))].iloc[:n].copy()
+    assert len(df) == n
     df["facility_id"] = FOLDER
     df["episode_id"] = [f"T{seed:02d}{i:05d}" for i in range(n)]
     return df.reset_index(drop=True)
@@ -222,7 +225,7 @@ def _with_id_birth(df: pd.DataFrame, i: int, birth: str) -> None:
 
 def _mutate(fn):
     def make() -> bytes:
-        df = _base_frame(seed=9)
+        df = _base_frame(seed=9, year=2024)
         out = fn(df)
         return out if isinstance(out, bytes) else _csv(df)
     return make
@@ -341,7 +344,7 @@ def test_unknown_kind_file_rejected(small):
 
 def test_record_already_ingested_from_another_file(small):
     p = small
-    copy = _base_frame()  # same episodes as the accepted pneumonia_2023.csv
+    copy = _base_frame(year=2024)  # the episode ids of the accepted pneumonia_2023.csv, in 2024's file
     (p.hospitals / FOLDER / "pneumonia_2024.csv").write_bytes(_csv(copy.iloc[:5]))
     before = _digest_tables(p.restricted_db)
     report = ingest(p)
@@ -428,11 +431,12 @@ CHILD = textwrap.dedent("""
 def _crash_home(tmp_path: Path, files: int = 8) -> Path:
     p = paths(tmp_path).ensure()
     for i in range(files):
-        df = _base_frame(n=400, seed=30 + i)
+        year = 2023 + i // 4
+        df = _base_frame(n=400, seed=30 + i, year=year)
         folder = ["F0403", "F0602", "F0301", "F1101"][i % 4]
         df["facility_id"] = folder
         (p.hospitals / folder).mkdir(exist_ok=True)
-        (p.hospitals / folder / f"pneumonia_{2017 + i}.csv").write_bytes(_csv(df))
+        (p.hospitals / folder / f"pneumonia_{year}.csv").write_bytes(_csv(df))
     return tmp_path
 
 

@@ -7,14 +7,10 @@
 Each stage of each size runs in its own child process, so its peak memory (``ru_maxrss`` of that
 process) is its own. Stages:
 
-* generate - the visits kind's own model (``Visits.week_arrays``), one facility-week at a time,
-  streamed to Parquet, one file per facility per month (visit ids as integers). Facilities are
-  shared between two worker processes (balanced by volume); patient identifiers are gathered from
-  the pool as fixed-width bytes; Parquet dictionaries only on the low-cardinality columns.
-* ingest - DuckDB over the Parquet files: the ingest spec's row checks as SQL (call before check-in,
-  out of order, negative duration, future) reported as counts, keyed HMAC-SHA256 pseudonyms computed
-  in SQL (the same digest as ``hmac.digest``): once per distinct patient and per distinct doctor and
-  joined back, per row only for the visit key; the restricted table written in one transaction.
+* generate - the CLI's own ``dataspace generate --kind visits --rows N`` (``hospital.generate``):
+  the identified CSV extracts, one per facility and year.
+* ingest - the CLI's own ``dataspace ingest`` (``restricted.ingest``): every check and the keyed
+  pseudonyms in DuckDB, one transaction per file.
 * process - the product builder's own SQL (``builder.raw_tables``: three cubes with exact
   quantiles, read off per-second histograms) on a DuckDB limited to ``memory_limit``.
 * pandas - the same slot-cube aggregation (16 grouping sets: count, p50, p90, mean) in plain pandas,
@@ -32,7 +28,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 CITY = 187_000_000
@@ -47,181 +42,24 @@ def _peak_mb() -> float:
 # --- stages (run in child processes) ---------------------------------------------------------
 
 
-def _generate(n: int, out: Path, seed: int, workers: int = 2) -> dict:
-    """Facilities split between ``workers`` processes; each facility's files come from one of them."""
-    if workers <= 1:
-        return _generate_part(n, out, seed, 0, 1)
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(workers) as pool:
-        parts = pool.starmap(_generate_part, [(n, out, seed, k, workers) for k in range(workers)])
-    # The workers run at once, so their peaks add up.
-    return {"rows": sum(p["rows"] for p in parts), "workers": workers,
-            "children_peak_mb": sum(p["peak_mb"] for p in parts)}
+def _generate(n: int, home: Path, seed: int) -> dict:
+    """The CLI's own generator (``dataspace generate --kind visits --rows N``)."""
+    from data_products.config import paths
+    from data_products.hospital import generate
+
+    report = generate(paths(home), seed=seed, kinds=["visits"], rows=n)
+    return {"rows": report.rows["visits"]}
 
 
-def _balance(volumes: np.ndarray, parts: int) -> np.ndarray:
-    """Part of each facility: largest first to the least loaded part, so the workers finish together."""
-    load = np.zeros(parts)
-    part = np.empty(len(volumes), dtype=int)
-    for fi in np.argsort(-volumes, kind="stable"):
-        part[fi] = int(np.argmin(load))
-        load[part[fi]] += volumes[fi]
-    return part
+def _ingest(home: Path, memory_limit: str) -> dict:
+    """The CLI's own ingest (``dataspace ingest``): checks, pseudonyms and the restricted table in DuckDB."""
+    from data_products.config import paths
+    from data_products.restricted import ingest
 
-
-# Parquet's own dictionary only where values repeat: on identifiers it costs time and saves nothing.
-_DICT_COLUMNS = ["facility_id", "department", "doctor_id", "visit_type"]
-
-
-class _StringPool:
-    """Strings gathered by index as fixed-width bytes (numpy), then unpadded into an Arrow string array:
-    several times faster than ``pa.Array.take`` on a pool of millions of random strings."""
-
-    def __init__(self, values: np.ndarray) -> None:
-        encoded = np.char.encode(values.astype(str), "utf-8")
-        self.width = max(1, encoded.dtype.itemsize)
-        self.padded = encoded.astype(f"S{self.width}")
-        self.lengths = np.char.str_len(encoded).astype(np.int32)
-
-    def take(self, who: np.ndarray):
-        import pyarrow as pa
-
-        lens = self.lengths[who]
-        raw = self.padded[who].view(np.uint8).reshape(len(who), self.width)
-        data = raw[np.arange(self.width) < lens[:, None]] if lens.min() < self.width else raw.ravel()
-        offsets = np.zeros(len(who) + 1, dtype=np.int32)
-        np.cumsum(lens, out=offsets[1:])
-        return pa.StringArray.from_buffers(len(who), pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data)))
-
-
-def _generate_part(n: int, out: Path, seed: int, part: int, parts: int) -> dict:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from data_products.hospital.visits import TIER_VOLUME, VISITS, _largest_remainder, span
-
-    start, weeks = span(n)
-    net = VISITS.network(n)
-    vol = net["tier"].map(TIER_VOLUME).to_numpy() * net["outpatient"].map(len).to_numpy()
-    per_fac = _largest_remainder(n * vol / vol.sum())
-    owner = _balance(per_fac.astype(float), parts)
-    mine = [(int(fi), row) for fi, row in net.iterrows() if owner[int(fi)] == part]
-    plans = {fi: VISITS.facility_plan(seed, fi, row) for fi, row in mine}
-    pool = VISITS._pool(seed, n)
-    dicts = {k: _StringPool(v) for k, v in pool.items()}
-    writers: dict[tuple[str, str], pq.ParquetWriter] = {}
-    rows = 0
-    for w in range(weeks):
-        monday = start + pd.Timedelta(weeks=w)
-        for fi, row in mine:
-            count = int(per_fac[fi] // weeks + (1 if w < per_fac[fi] % weeks else 0))
-            if count == 0:
-                continue
-            rng = np.random.default_rng([seed, 3, w, int(fi)])
-            a = VISITS.week_arrays(rng, row, plans[fi], monday, count, len(pool["id_card"]))
-            who = a["who"]
-            month = a["reg"].astype("datetime64[M]")
-            table = pa.table({
-                "facility_id": pa.array(np.full(count, row["facility_id"])).dictionary_encode(),
-                "visit_id": pa.array(np.arange(1, count + 1, dtype=np.int64) + w * 10_000_000),
-                # Plain strings: a dictionary column would carry the whole pool into every row group.
-                **{k: dicts[k].take(who) for k in ("patient_name", "id_card", "phone")},
-                "department": pa.DictionaryArray.from_arrays(pa.array(a["dept_i"].astype(np.int32)),
-                                                             pa.array(plans[fi]["depts"])),
-                "doctor_id": pa.array(a["doctor"].astype(str)).dictionary_encode(),
-                "visit_type": pa.array(np.where(a["appt"], "APPT", "WALKIN")).dictionary_encode(),
-                "registration_time": pa.array(a["reg"]), "call_time": pa.array(a["call"]),
-                "consult_start": pa.array(a["start"]), "consult_end": pa.array(a["end"]),
-            })
-            # Rows come sorted by check-in, so each month is one contiguous slice.
-            cuts = np.flatnonzero(month[1:] != month[:-1]) + 1
-            for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, count], strict=True):
-                m = month[lo]
-                key = (row["facility_id"], str(m))
-                wr = writers.get(key)
-                if wr is None:
-                    folder = out / row["facility_id"]
-                    folder.mkdir(parents=True, exist_ok=True)
-                    wr = writers[key] = pq.ParquetWriter(folder / f"visits_{str(m).replace('-', '_')}.parquet",
-                                                         table.schema, compression="zstd",
-                                                         use_dictionary=_DICT_COLUMNS)
-                wr.write_table(table.slice(int(lo), int(hi - lo)))
-            rows += count
-        # Files of months that have ended are complete: close them so open writers stay bounded.
-        done = str((monday + pd.Timedelta(days=6)).to_datetime64().astype("datetime64[M]"))
-        for key in [k for k in writers if k[1] < done]:
-            writers.pop(key).close()
-    for wr in writers.values():
-        wr.close()
-    return {"rows": rows, "peak_mb": _peak_mb()}
-
-
-_HMAC_SQL = "sha256(?::BLOB || unhex(sha256(?::BLOB || encode({msg}))))"
-
-
-def _ingest(src: Path, db: Path, key: bytes, threads: int, memory_limit: str, tmp: Path | None = None) -> dict:
-    """Checks, pseudonyms and the restricted table, all in DuckDB.
-
-    Patients and doctors repeat: their keyed hashes are computed once per distinct value and joined
-    back (same digests, a fraction of the hashing); the visit key is unique per row and hashed per row.
-    """
-    import duckdb
-
-    from data_products.restricted.visits import DOCTOR_CODE_HEX
-
-    block = key.ljust(64, b"\0")
-    opad, ipad = bytes(b ^ 0x5C for b in block), bytes(b ^ 0x36 for b in block)
-    con = duckdb.connect(str(db))
-    con.execute(f"SET threads = {int(threads)}")
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET memory_limit = ?", [memory_limit])
-    con.execute("SET preserve_insertion_order = false")
-    if tmp is not None:
-        con.execute("SET temp_directory = ?", [str(tmp)])
-    files = str(src / "*" / "*.parquet")
-    bad = con.execute("""
-        SELECT count(*) FILTER (WHERE call_time < registration_time),
-               count(*) FILTER (WHERE consult_start < call_time),
-               count(*) FILTER (WHERE consult_end < consult_start),
-               count(*) FILTER (WHERE greatest(registration_time, call_time, consult_start, consult_end) > now()::TIMESTAMP),
-               count(*)
-        FROM read_parquet(?)""", [files]).fetchall()[0]
-    con.execute(f"""
-        CREATE TEMP TABLE _patients AS
-        SELECT id_card, {_HMAC_SQL.format(msg="upper(id_card)")} AS pseudonym
-        FROM (SELECT DISTINCT CAST(id_card AS VARCHAR) AS id_card FROM read_parquet(?))""", [opad, ipad, files])  # noqa: S608 - SQL text is fixed
-    con.execute(f"""
-        CREATE TEMP TABLE _doctors AS
-        SELECT facility_id, doctor_id,
-               'D' || left({_HMAC_SQL.format(msg="facility_id || ':doctor:' || doctor_id")}, {int(DOCTOR_CODE_HEX)})
-                   AS doctor_code
-        FROM (SELECT DISTINCT CAST(facility_id AS VARCHAR) AS facility_id, CAST(doctor_id AS VARCHAR) AS doctor_id
-              FROM read_parquet(?))""", [opad, ipad, files])  # noqa: S608 - SQL text is fixed
-    con.execute("BEGIN TRANSACTION")
-    con.execute(f"""
-        CREATE TABLE outpatient_visits AS
-        SELECT p.pseudonym,
-               {_HMAC_SQL.format(msg="v.facility_id || ':' || CAST(v.visit_id AS VARCHAR)")} AS visit_key,
-               v.facility_id, v.department, d.doctor_code, v.visit_type,
-               CAST(v.registration_time AS DATE) AS visit_date,
-               CAST(isodow(v.registration_time) AS INTEGER) AS weekday,
-               CAST(hour(v.registration_time) AS INTEGER) AS hour,
-               epoch(v.consult_start - v.registration_time) / 60.0 AS wait_min,
-               epoch(v.call_time - v.registration_time) / 60.0 AS call_wait_min,
-               epoch(v.consult_end - v.consult_start) / 60.0 AS consult_min,
-               'BENCH' AS transfer_id
-        FROM (SELECT CAST(facility_id AS VARCHAR) AS facility_id, visit_id, CAST(id_card AS VARCHAR) AS id_card,
-                     CAST(department AS VARCHAR) AS department, CAST(doctor_id AS VARCHAR) AS doctor_id,
-                     CAST(visit_type AS VARCHAR) AS visit_type,
-                     registration_time, call_time, consult_start, consult_end
-              FROM read_parquet(?)) v
-        JOIN _patients p USING (id_card)
-        JOIN _doctors d USING (facility_id, doctor_id)""", [opad, ipad, files])  # noqa: S608 - SQL text is fixed
-    con.execute("COMMIT")
-    n = con.execute("SELECT count(*) FROM outpatient_visits").fetchall()[0][0]
-    con.close()
-    return {"rows": int(n), "rejected_rows": {"call_before_checkin": bad[0], "out_of_order": bad[1],
-                                              "negative_duration": bad[2], "future": bad[3]}, "scanned": bad[4]}
+    report = ingest(paths(home), memory_limit=memory_limit)
+    if report.rejected:
+        raise RuntimeError(report.summary())
+    return {"rows": sum(o.rows for o in report.accepted)}
 
 
 def _process(db: Path, threads: int, memory_limit: str, tmp: Path, only_slot_cube: bool = False) -> dict:
@@ -258,16 +96,18 @@ def pandas_slot_cube(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _pandas(src: Path) -> dict:
+def _pandas(db: Path) -> dict:
     import tracemalloc
 
+    import duckdb
+
     t0 = time.perf_counter()
-    raw = pd.read_parquet(src, columns=["facility_id", "department", "registration_time", "consult_start"])
+    con = duckdb.connect(str(db), read_only=True)
+    raw = con.execute("SELECT facility_id, department, weekday, hour, wait_min FROM outpatient_visits").df()
+    con.close()
     frame = pd.DataFrame({
         "facility_id": raw["facility_id"].astype(str), "department": raw["department"].astype(str),
-        "weekday": (raw["registration_time"].dt.day_of_week + 1).astype(str),
-        "hour": raw["registration_time"].dt.hour.map("{:02d}".format),
-        "wait_min": (raw["consult_start"] - raw["registration_time"]).dt.total_seconds() / 60.0,
+        "weekday": raw["weekday"].astype(str), "hour": raw["hour"].map("{:02d}".format), "wait_min": raw["wait_min"],
     })
     del raw
     load_s = time.perf_counter() - t0
@@ -314,21 +154,20 @@ def bench_pipeline(kind: str = "visits", scale: str = "ladder", sizes: tuple[int
         raise ValueError(f"bench_pipeline covers the visits kind only, not {kind!r}")
     sizes = tuple(sizes or ((CITY,) if scale == "city" else DEFAULT_LADDER))
     base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="wt-bench-"))
-    key = bytes(range(32))
     results = []
     for n in sizes:
         d = base / f"n{n}"
         shutil.rmtree(d, ignore_errors=True)
         (d / "tmp").mkdir(parents=True)
         r: dict = {"n": n}
-        r["generate"] = _run(_generate, n, d / "parquet", seed)
+        r["generate"] = _run(_generate, n, d, seed)
         if "error" not in r["generate"]:
-            r["ingest"] = _run(_ingest, d / "parquet", d / "restricted.duckdb", key, threads, memory_limit, d / "tmp")
+            r["ingest"] = _run(_ingest, d, memory_limit)
         if "error" not in r.get("ingest", {"error": 1}):
             r["process"] = _run(_process, d / "restricted.duckdb", threads, memory_limit, d / "tmp")
             r["duckdb_slot_cube"] = _run(_process, d / "restricted.duckdb", threads, memory_limit, d / "tmp", True)
             if n <= pandas_max:
-                r["pandas_slot_cube"] = _run(_pandas, d / "parquet")
+                r["pandas_slot_cube"] = _run(_pandas, d / "restricted.duckdb")
         if r.get("pandas_slot_cube", {}).get("agg_s") and "seconds" in r.get("duckdb_slot_cube", {}):
             r["speedup_vs_pandas"] = r["pandas_slot_cube"]["agg_s"] / r["duckdb_slot_cube"]["seconds"]
         results.append(r)

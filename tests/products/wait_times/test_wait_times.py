@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from datetime import datetime
@@ -135,13 +134,24 @@ def _extract_csv(n: int = 40) -> tuple[pd.DataFrame, str]:
 
 
 def _prepare(frame: pd.DataFrame, folder: str):
-    from data_products.restricted import get_spec, prepare
-    from data_products.restricted.extract import parse
+    """Ingest one extract (the bulk DuckDB path) in a fresh home: (restricted rows, []) or (None, issues)."""
+    import tempfile
 
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, lineterminator="\n")
-    extract = parse(buf.getvalue().encode("utf-8"), f"{folder}/visits_2024.csv", get_spec("visits").columns)
-    return prepare(get_spec("visits"), extract, folder, b"k" * 32, now=datetime(2025, 1, 1))
+    from data_products.config import paths
+    from data_products.restricted import ingest
+
+    home = paths(Path(tempfile.mkdtemp(prefix="wt-prepare-"))).ensure()
+    target = home.hospitals / folder / "visits_2024.csv"
+    target.parent.mkdir(parents=True)
+    frame.to_csv(target, index=False, lineterminator="\n")
+    report = ingest(home, now=datetime(2025, 1, 1))
+    if report.rejected:
+        return None, report.rejected[0].issues
+    con = duckdb.connect(str(home.restricted_db), read_only=True)
+    try:
+        return con.execute("SELECT * FROM outpatient_visits").df(), []
+    finally:
+        con.close()
 
 
 def _shift(ts: str, minutes: float) -> str:
@@ -558,41 +568,3 @@ def test_histogram_quantiles_match_numpy_and_fall_back_off_the_second_grid():
     con.close()
 
 
-def test_bench_string_pool_and_facility_split():
-    import pyarrow as pa
-
-    from data_products.products.wait_times.bench import _balance, _StringPool
-
-    values = np.array(["曾若辰", "肖博", "44510219730505850X", "", "x"], dtype=object)
-    who = np.array([0, 2, 2, 3, 1, 4, 0])
-    got = _StringPool(values).take(who)
-    got.validate(full=True)
-    assert got.equals(pa.array(values.astype(str)).take(pa.array(who)))
-    vol = np.array([10.0, 1, 1, 4, 4, 1.5, 9])
-    part = _balance(vol, 2)
-    assert set(part) == {0, 1}
-    loads = [vol[part == k].sum() for k in (0, 1)]
-    assert abs(loads[0] - loads[1]) <= vol.max()
-
-
-def test_bench_ingest_hashes_like_the_ingest_spec(tmp_path):
-    from data_products.products.wait_times.bench import _generate_part, _ingest
-    from data_products.restricted import deid
-    from data_products.restricted.visits import doctor_codes
-
-    src = tmp_path / "parquet"
-    out = _generate_part(20_000, src, 3, 0, 1)
-    assert out["rows"] == 20_000
-    key = bytes(range(32))
-    res = _ingest(src, tmp_path / "r.duckdb", key, 2, "1GB", tmp_path)
-    assert res["rows"] == res["scanned"] == 20_000
-    raw = pd.read_parquet(src).head(500)
-    raw = raw.assign(**{c: raw[c].astype(str) for c in ("facility_id", "doctor_id", "id_card")})
-    con = duckdb.connect(str(tmp_path / "r.duckdb"), read_only=True)
-    try:
-        got = con.execute("SELECT visit_key, pseudonym, doctor_code FROM outpatient_visits").df().set_index("visit_key")
-    finally:
-        con.close()
-    keys = deid.record_keys(key, raw["facility_id"], raw["visit_id"].astype(str))
-    assert got.loc[keys, "pseudonym"].tolist() == deid.pseudonyms(key, raw["id_card"])
-    assert got.loc[keys, "doctor_code"].tolist() == doctor_codes(key, raw["facility_id"], raw["doctor_id"])
