@@ -1043,7 +1043,34 @@ def protect_tables(tables: Sequence[Table], links: Sequence[Link] = (), identiti
     for t in tables:
         _validate_dims(t.frame, t.dims, t.name)
         _validate_counts(t.frame, t.measures, t.name)
-    forced = {**_forced_from_keys(tables), **(forced or {})}
+    forced = _or_masks(_forced_from_keys(tables), forced or {})
+    # A deployment may raise the threshold; it must then never show a cell the lower one hid. The
+    # secondary pattern of a greedy search is not monotone in the threshold by itself (a higher one can
+    # settle on a different, smaller pattern), so the run climbs from the floor: each level starts
+    # from everything the level below hid. At the default threshold this is a single run.
+    out: dict[str, pd.DataFrame] = {}
+    for level in range(config.MIN_CELL_FLOOR, k + 1):
+        below = {name: {m: frame[m].isna().to_numpy() for m in t.measures}
+                 for t in tables for name, frame in out.items() if name == t.name}
+        out = _protect_at(tables, links, identities, level, _or_masks(forced, below), fixed)
+    return out
+
+
+def _or_masks(*given: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
+    """Table -> measure -> row mask, the union of several such mappings."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for g in given:
+        for name, per in g.items():
+            for m, mask in per.items():
+                mask = np.asarray(mask, dtype=bool)
+                prev = out.setdefault(name, {}).get(m)
+                out[name][m] = mask if prev is None else prev | mask
+    return out
+
+
+def _protect_at(tables: Sequence[Table], links: Sequence[Link], identities: Sequence[Identity], k: int,
+                forced: Mapping[str, Mapping[str, np.ndarray]],
+                fixed: Mapping[str, Mapping[str, np.ndarray]] | None) -> dict[str, pd.DataFrame]:
     release = _Release(tables, links, identities)
     out = {t.name: t.frame.reset_index(drop=True).copy() for t in tables}
     measures = release.measures()
