@@ -260,26 +260,6 @@ def default_window(days: int = 180) -> tuple[date, date]:
     return today, today + timedelta(days=days)
 
 
-def catalog_cli(json: bool = False) -> int:  # noqa: A002 - the flag is named like the CLI option
-    """`dataspace catalog [--json]`: products and datasets (facility counts, never names)."""
-    import json as _json
-
-    prods = products()
-    sets = datasets(None)
-    if json:
-        print(_json.dumps({"products": prods, "datasets": sets}, ensure_ascii=False, indent=1, default=str))
-        return 0
-    print(f"{len(prods)} products:")
-    for p in prods:
-        print(f"  {p['product_id']:<22} {p['release_id'] or '(no approved release)'}")
-    print(f"{len(sets)} datasets:")
-    for d in sets:
-        kind = ("descriptive" if d["descriptive"] else f"backs {d['product_id']}" if d["product_id"]
-                else f"usable for analyses, rows={d['rows']}")
-        print(f"  {d['id']:<28} {d['stage'] or '-':<22} facilities={d['facilities']!s:<4} {kind}")
-    return 0
-
-
 def releases_awaiting_approval(product_ids: list[str] | None = None) -> list[dict]:
     """Candidate releases not yet approved, by file name only (a candidate is never opened here)."""
     out = []

@@ -133,7 +133,7 @@ def process(
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help=PROGRESS_HELP)] = None,
 ) -> None:
     """Run product builders over the restricted zone into candidate releases (restricted -> candidate)."""
-    from data_products.pipeline import cli_process
+    from data_products.pipeline_cli import cli_process
 
     with _progress(progress, "process") as bar:
         code = cli_process(products=product or None, progress=bar)
@@ -151,7 +151,7 @@ def approve(
 ) -> None:
     """Re-check disclosure control and sign the release off; the second different official's sign-off
     records the approval and publishes it atomically."""
-    from data_products.pipeline import cli_approve
+    from data_products.pipeline_cli import cli_approve
 
     _exit(cli_approve(release, acting))
 
@@ -173,7 +173,7 @@ def build(
     """generate -> ingest -> process -> approve, end to end."""
     if not demo:
         raise typer.BadParameter("only --demo builds are automated; a real deployment ingests real extracts", param_hint="--demo")
-    from data_products.pipeline import cli_build_demo
+    from data_products.pipeline_cli import cli_build_demo
 
     _exit(cli_build_demo(seed=seed))
 
@@ -233,7 +233,7 @@ def method_compare(
     cutoff: Annotated[float | None, typer.Option(help="Test cut-off (default: --threshold).")] = None,
 ) -> None:
     """Method-comparison statistics (Bland-Altman, Deming, Passing-Bablok, ...) for your own paired data, any n."""
-    from data_products.products.jaundice.method_compare import method_compare as run
+    from data_products.products.jaundice.cli import method_compare as run
 
     _exit(run(csv, reference, test, error_ratio=error_ratio, as_json=json, decision_levels=level or (),
               tsb_threshold=threshold, tcb_cutoff=cutoff))
@@ -242,7 +242,7 @@ def method_compare(
 @app.command()
 def catalog(json: Annotated[bool, typer.Option("--json", help="JSON with a `products` and a `datasets` list.")] = False) -> None:
     """The catalog of products and datasets, with their lifecycle stage."""
-    from data_products.catalog import catalog_cli
+    from data_products.catalog_cli import catalog_cli
 
     _exit(catalog_cli(json=json))
 

@@ -79,7 +79,7 @@ def test_applying_from_the_catalog_creates_a_pending_scenario(env, elderly_sign_
 def test_catalog_cli_json(env, capsys):
     import json
 
-    from data_products.catalog import catalog_cli
+    from data_products.catalog_cli import catalog_cli
 
     assert catalog_cli(json=True) == 0
     doc = json.loads(capsys.readouterr().out)

@@ -159,4 +159,7 @@ def facility_ids() -> frozenset[str]:
 if __name__ == "__main__":
     reg = build_registry()
     reg.to_csv(CSV, index=False)
-    print(f"wrote {CSV}: {len(reg)} facilities in {reg['district'].nunique()} districts")
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger(__name__).info("wrote %s: %d facilities in %d districts", CSV, len(reg), reg["district"].nunique())

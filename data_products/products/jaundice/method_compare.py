@@ -1,8 +1,8 @@
-"""``dataspace method-compare``: every method-comparison statistic for anyone's paired CSV.
+"""Reading and formatting for ``dataspace method-compare`` (the command's body is :mod:`.cli`).
 
-Reads two numeric columns of a UTF-8 CSV (comma separated, header on line 1), computes
-``stats.compare`` and prints a table or JSON. Input problems print a message naming the file,
-line and column to ``err`` and return exit code 2; nothing is silently dropped except wholly
+Reads two numeric columns of a UTF-8 CSV (comma separated, header on line 1) and formats
+``stats.compare`` as a table. Input problems raise :class:`InputError` naming the file, line and
+column, which the command reports with exit code 2; nothing is silently dropped except wholly
 blank lines.
 """
 
@@ -11,10 +11,7 @@ from __future__ import annotations
 import csv as _csv
 import io
 import math
-import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
 from data_products.products.jaundice import stats
 
@@ -218,32 +215,3 @@ def format_table(res: stats.MethodComparison) -> str:
             lines.append(row(name.upper() if len(name) == 3 else name, _fmt(v * 100, 1) + "%",
                              f"({_fmt(lo * 100, 1)}% to {_fmt(hi * 100, 1)}%)"))
     return "\n".join(lines) + "\n"
-
-
-def method_compare(csv: Path, reference: str, test: str, error_ratio: float = 1.0, as_json: bool = False,
-                   out: TextIO | None = None, err: TextIO | None = None, decision_levels: Sequence[float] = (),
-                   tsb_threshold: float | None = None, tcb_cutoff: float | None = None) -> int:
-    """CLI body: ``dataspace method-compare --csv FILE --reference COL --test COL [--error-ratio L] [--json]``.
-
-    Optional extras: ``--level X`` (repeatable) for bias at decision levels, ``--threshold T`` and
-    ``--cutoff C`` for diagnostic accuracy of ``test >= C`` (default C = T) against ``reference >= T``.
-    Returns 0, or 2 after printing ``error: ...`` to ``err`` for any input problem.
-    """
-    out, err = out or sys.stdout, err or sys.stderr
-    try:
-        if not (math.isfinite(error_ratio) and error_ratio > 0):
-            raise InputError(f"--error-ratio must be a positive number, got {error_ratio}")
-        if tcb_cutoff is not None and tsb_threshold is None:
-            raise InputError("--cutoff needs --threshold (the reference value that defines a positive case)")
-        xs, ys = read_pairs(Path(csv), reference, test)
-        thresholds = [] if tsb_threshold is None else [(tsb_threshold, tcb_cutoff)]
-        try:
-            res = stats.compare(xs, ys, error_ratio=error_ratio, decision_levels=decision_levels,
-                                thresholds=thresholds, reference_name=reference, test_name=test)
-        except ValueError as e:
-            raise InputError(f"{csv}: {e}") from None
-    except InputError as e:
-        print(f"error: {e}", file=err)
-        return EXIT_INPUT
-    out.write(res.to_json(indent=2) + "\n" if as_json else format_table(res))
-    return EXIT_OK

@@ -20,7 +20,7 @@ from data_products.config import paths
 from data_products.governance import AccessDenied, GrantError, entries
 from data_products.governance.gate import open_product
 from data_products.products.jaundice import release, report_pdf, stats, views
-from data_products.products.jaundice.method_compare import method_compare
+from data_products.products.jaundice.cli import method_compare
 from data_products.products.jaundice.spec import DECISION_LEVELS, ERROR_RATIO, PRODUCT_ID, THRESHOLDS, cutoff
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -19,7 +19,7 @@ from scipy import optimize
 from scipy import stats as sps
 
 from data_products.products.jaundice import stats as S
-from data_products.products.jaundice.method_compare import method_compare
+from data_products.products.jaundice.cli import method_compare
 
 # Giavarina D., "Understanding Bland Altman analysis", Biochem Med 2015;25(2):141-151: 30 pairs
 # (a copy of shared/reference/method-comparison/giavarina.csv, so CI needs nothing outside the repo).

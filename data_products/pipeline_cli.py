@@ -1,0 +1,62 @@
+"""The pipeline's commands: `dataspace process`, `approve` and `build --demo` print here, nowhere else."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+
+from data_products.config import paths
+from data_products.pipeline import ApprovalRefused, approve, build_demo, process
+
+
+def cli_process(products: list[str] | None = None, progress: Callable[[int, int, int], None] | None = None) -> int:
+    t0 = time.perf_counter()
+    read = [0]
+
+    def step(done: int, total: int, rows: int) -> None:
+        read[0] = rows
+        if progress:
+            progress(done, total, rows)
+
+    try:
+        ids = process(products, progress=step)
+    except (FileNotFoundError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for i in ids:
+        print(f"candidate {i}")
+    seconds = time.perf_counter() - t0
+    rate = f", {read[0] / seconds:,.0f} rows/s" if seconds > 0 and read[0] else ""
+    print(f"processed {len(ids)} product(s) over {read[0]:,} restricted rows in {seconds:.1f} s{rate}")
+    return 0
+
+
+def cli_approve(release_id: str, username: str | None) -> int:
+    """`dataspace approve`: the official signs in (password from $DATASPACE_PASSWORD or a prompt)."""
+    from data_products.governance import cli as gov
+
+    try:
+        with gov.authenticated(username) as (principal, os_user):
+            record = approve(release_id, principal, os_user=os_user)
+    except gov.CliAuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:  # no such candidate: the release id given is wrong
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ApprovalRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(record, ensure_ascii=False, indent=1))
+    if record["status"] != "published":
+        print(f"signed; release {release_id} publishes when a second, different commission official approves it")
+    return 0
+
+
+def cli_build_demo(seed: int = 2024) -> int:
+    t0 = time.perf_counter()
+    records = build_demo(seed, log=print)
+    print(f"built {len(records)} approved release(s) in {time.perf_counter() - t0:.1f} s under {paths().home}")
+    return 0
