@@ -31,12 +31,12 @@ from data_products.analyses import sqlcheck
 from data_products.config import min_cell, paths
 from data_products.governance import ledger, two_person
 from data_products.governance.accounts import Principal, check_session
+from data_products.governance.policy import actor_of, allowed
 from data_products.governance.store import GovernanceStore, Tx, as_utc, from_db, resolve, to_db, utcnow
 from data_products.private import private_dir
 from data_products.specialty import DICTIONARIES, dictionary
 
 SCOPE = "analyse"
-REVIEWER_ROLES = ("commission_official", "commission_analyst")
 REVIEWS_TO_RELEASE = 2
 STATES = ("queued", "running", "refused", "stopped", "failed_checks", "awaiting_review", "released", "rejected")
 MAX_REQUEST = 20_000
@@ -134,7 +134,7 @@ def apply_research(principal: Principal, dataset_id: str, purpose: str, valid_fr
         raise AnalysisError(f"valid_to: {valid_to} must be after valid_from {valid_from} and in the future")
     with store.write() as tx:
         who = _live(tx, principal, now)
-        if who["role"] not in ("company", "hospital"):
+        if not allowed(actor_of(who), "research.apply")[0]:
             raise AnalysisError(f"role: a {who['role']} does not apply for research scenarios")
         if tx.one("SELECT 1 FROM scenarios WHERE org_id = ? AND product_id = ? AND state = 'pending'",
                   (who["org_id"], dataset_id)) is not None:
@@ -431,7 +431,7 @@ def review(reviewer: Principal, analysis_id: int, decision: str, reason: str, *,
     with store.write() as tx:
         who = _live(tx, reviewer, now)
         row = _row(tx, analysis_id)
-        if who["role"] not in REVIEWER_ROLES:
+        if not allowed(actor_of(who), "analysis.review")[0]:
             raise AnalysisError(f"reviewer: {who['username']} is a {who['role']}; only commission reviewers review")
         if row["state"] != "awaiting_review":
             raise AnalysisError(f"analysis {analysis_id}: is {row['state']}, not awaiting review")
@@ -491,7 +491,7 @@ def view(principal: Principal, analysis_id: int, *, now: datetime | None = None,
     with store.write() as tx:
         who = _live(tx, principal, now)
         row = _row(tx, analysis_id)
-        reviewer = who["role"] in REVIEWER_ROLES
+        reviewer = allowed(actor_of(who), "analysis.review")[0]
         denied = not reviewer and row["org_id"] != who["org_id"]
         if denied:
             ledger.append(tx, who["username"], "analysis.view_denied", row["dataset_id"], {"analysis_id": analysis_id})
@@ -513,7 +513,7 @@ def listing(principal: Principal, *, store: GovernanceStore | None = None) -> li
         who = check_session(tx, principal, utcnow(), touch=False)
         if not who.ok:
             raise AnalysisError(f"session: {who.reason}; sign in again")
-        reviewer = who.row["role"] in REVIEWER_ROLES
+        reviewer = allowed(actor_of(who.row), "analysis.review")[0]
         rows = (tx.all("SELECT * FROM analyses ORDER BY id DESC") if reviewer else
                 tx.all("SELECT * FROM analyses WHERE org_id = ? ORDER BY id DESC", (who.row["org_id"],)))
     return [_redact(_analysis(r, _reviews(store, r["id"])), reviewer) for r in rows]

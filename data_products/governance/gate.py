@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from data_products.governance import ledger
 from data_products.governance.accounts import Principal, check_session, normalize_username, username_key
-from data_products.governance.policy import ACTIONS, Actor, products
+from data_products.governance.policy import ACTIONS, Actor, actor_of, products
 from data_products.governance.policy import allowed as role_allowed
 from data_products.governance.store import LOCAL, GovernanceStore, Tx, from_db, resolve, to_db, utcnow
 from data_products.i18n import t
@@ -356,12 +356,11 @@ def actor(tx: Tx, who: Principal | str, now: datetime, *, touch: bool = False) -
             return None, "no_user"
         if row["disabled"]:
             return None, "user_disabled"
-        return Actor(row["username"], row["role"], row["org_id"], row["org_type"], row["facility_id"]), "ok"
+        return actor_of(row), "ok"
     check = check_session(tx, who, now, touch=touch)
     if not check.ok:
         return None, check.reason
-    row = check.row
-    return Actor(row["username"], row["role"], row["org_id"], row["org_type"], row["facility_id"]), "ok"
+    return actor_of(check.row), "ok"
 
 
 def allowed(who: Principal | str, action: str, resource: str | None = None, *, audit: bool = False,
@@ -401,28 +400,18 @@ def governance_role(user: Principal, area: str, *, now: datetime | None = None,
     return who.role if ok and who else None
 
 
-# The catalog is not a product, but what it tells is decided here too. The commission reads it in full
-# (exact record totals, contributing facilities, versions, approvals, whether a product was sold); every
-# other user reads what a signed-out brochure would say: what exists, its fields, time span and update
-# frequency, and whether it is listed. Sale status, totals and facility counts are business facts of the
-# space and of the hospitals supplying it, not something a prospective buyer needs to apply.
-CATALOG_FULL_ROLES = ("commission_official", "commission_analyst")
-
-
 def catalog_detail(user: Principal, *, now: datetime | None = None,
                    store: GovernanceStore | None = None) -> Literal["full", "brochure"] | None:
-    """How much of the catalog the user may read ('full' or 'brochure'), or None without a live session;
-    audited either way, like a page open."""
+    """How much of the catalog the user may read ('full' or 'brochure', by the policy's ``catalog.full``),
+    or None without a live session; audited either way, like a page open."""
     store = resolve(store)
     at = now or utcnow()
     with store.write() as tx:
-        check = check_session(tx, user, at, touch=True)
-        role = check.row["role"] if check.ok else None
-        level = ("full" if role in CATALOG_FULL_ROLES else "brochure") if check.ok else None
-        ledger.append(tx, _claimed(user) if not check.ok else check.row["username"], "gate.catalog", "catalog",
-                      {"level": level, "reason": "role" if check.ok else check.reason, "role": role})
+        who, why = actor(tx, user, at, touch=True)
+        level = None if who is None else ("full" if role_allowed(who, "catalog.full")[0] else "brochure")
+        ledger.append(tx, who.username if who else _claimed(user), "gate.catalog", "catalog",
+                      {"level": level, "reason": "role" if who else why, "role": who.role if who else None})
     return level
-
 
 
 # --- grants ------------------------------------------------------------------------------------------

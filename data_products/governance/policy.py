@@ -86,7 +86,19 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "area.open:analyses": ("company", "hospital"),
     "area.open:analysis_review": ("commission_official", "commission_analyst"),
     "catalog.facility_names": ("commission_official", "commission_analyst"),
+    # The catalog in full (record totals, contributing facilities, approvals, sale status); everyone else
+    # reads the brochure a prospective applicant needs.
+    "catalog.full": ("commission_official", "commission_analyst"),
+    # Analyses inside the space: who applies for a research scenario on a dataset, and who reviews outputs
+    # (two different reviewers, neither the requester, release one: see analyses.service).
+    "research.apply": ("company", "hospital"),
+    "analysis.review": ("commission_official", "commission_analyst"),
 }
+
+
+def actor_of(row: Mapping) -> Actor:
+    """The actor a live session's row (or a user row joined with its organisation) describes."""
+    return Actor(row["username"], row["role"], row["org_id"], row["org_type"], row["facility_id"])
 
 
 def allowed(actor: Actor | None, action: str, resource: str | None = None) -> tuple[bool, str]:
