@@ -46,6 +46,26 @@ def test_generate_and_ingest_report_on_stdout(home, capsys, monkeypatch):
     assert out.startswith("ingest: ") and "0 rejected" in out
 
 
+def test_long_work_shows_progress_when_asked_and_one_summary_line(home, capsys):
+    """generate, ingest and process: a rich progress bar with rows/s and the time left on stderr when asked
+    (never by default off a terminal), and one summary line on stdout."""
+    assert dataspace(["generate", "--kind", "visits", "--rows", "6000", "--progress"]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("\n") == 1 and out.startswith("generated 5 extracts") and "6,000 rows" in out
+    assert "generate" in err and "rows/s" in err and "left" in err and "6,000 rows" in err
+    assert dataspace(["ingest", "--progress"]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("\n") == 1 and out.startswith("ingest: 5 accepted (6,000 rows)") and "rows/s" in out
+    assert "ingest" in err and "rows/s" in err and "6,000 rows" in err
+    assert dataspace(["process", "--product", "wait_times", "--progress"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1].startswith("processed 1 product(s) over 6,000 restricted rows")
+    assert "process" in err and "rows/s" in err
+    # Not a terminal and not asked: nothing on stderr.
+    assert dataspace(["generate", "--kind", "visits", "--rows", "600"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 # Modules that still print, each with the work that moves its printing into the command line. Nothing may
 # be added; delete an entry when the module stops printing.
 KNOWN_PRINTERS: dict[str, str] = {

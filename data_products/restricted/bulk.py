@@ -71,14 +71,20 @@ def one_of(column: str, values: tuple[str, ...]) -> Rule:
     return Rule(column, f"code not one of {'/'.join(values)}", f"{column} NOT IN ({listed})")
 
 
+def id_parts_sql(column: str) -> str:
+    """Typed columns for ``id_check_digit_sql``: the first 8 and the next 9 digits as integers."""
+    return (f"TRY_CAST(left({column}, 8) AS INTEGER) AS _{column}_hi, "
+            f"TRY_CAST(substr({column}, 9, 9) AS INTEGER) AS _{column}_lo")
+
+
 def id_check_digit_sql(column: str) -> str:
-    """GB 11643 check character of an 18-character ID column (ISO 7064 MOD 11-2), in SQL: the 17
-    digits read as one integer and taken apart by integer arithmetic (faster than 17 substrings).
-    Only meaningful where the column matches [0-9]{17}[0-9Xx]; elsewhere NULL."""
+    """GB 11643 check character (ISO 7064 MOD 11-2) of an 18-character ID column, from the integers of
+    ``id_parts_sql``, taken apart by 32-bit integer arithmetic (several times faster than 17
+    substrings). NULL where the column is not [0-9]{17}[0-9Xx]."""
     weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    number = f"TRY_CAST(left({column}, 17) AS BIGINT)"
-    total = " + ".join(f"(({number} // {10 ** (16 - i)}) % 10) * {w}" for i, w in enumerate(weights))
-    return f"substr('10X98765432', CAST(({total}) % 11 AS INTEGER) + 1, 1)"
+    hi = [f"((_{column}_hi // {10 ** (7 - i)}) % 10) * {w}" for i, w in enumerate(weights[:8])]
+    lo = [f"((_{column}_lo // {10 ** (8 - i)}) % 10) * {w}" for i, w in enumerate(weights[8:])]
+    return f"substr('10X98765432', (({' + '.join(hi + lo)}) % 11) + 1, 1)"
 
 
 def source_sql(columns: list[str]) -> str:

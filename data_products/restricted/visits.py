@@ -23,7 +23,7 @@ from data_products.contracts.visits import COLUMNS, KIND, RECORDS, TABLE, VISIT_
 from data_products.contracts.visits import TIME_COLUMNS as TIMES
 from data_products.reference.facilities import facilities, facility_ids
 from data_products.restricted import deid
-from data_products.restricted.bulk import Rule, hmac_sql, id_check_digit_sql, matches, no_formula, one_of
+from data_products.restricted.bulk import Rule, hmac_sql, id_check_digit_sql, id_parts_sql, matches, no_formula, one_of
 from data_products.restricted.specs import IngestSpec, register
 
 EARLIEST = "2000-01-01 00:00:00"
@@ -61,7 +61,7 @@ class VisitsSpec(IngestSpec):
     # --- bulk (SQL) ---------------------------------------------------------------------------
 
     def typed_sql(self) -> str:
-        return ", ".join(f"try_strptime({c}, '{STAMP_FORMAT}') AS _{c}" for c in TIMES)
+        return ", ".join([*(f"try_strptime({c}, '{STAMP_FORMAT}') AS _{c}" for c in TIMES), id_parts_sql("id_card")])
 
     def rules(self, folder: str, year: int, now: datetime) -> tuple[list[Rule], dict]:
         """Every check, as (field, message, SQL true where a row fails); and the values they bind."""

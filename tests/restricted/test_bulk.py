@@ -276,3 +276,17 @@ def test_ingest_killed_part_way_then_rerun_equals_a_clean_run(tmp_path):
     assert again.exit_code == clean.exit_code == 0
     assert len(again.accepted) + len(again.skipped) == len(clean.accepted) == 5
     assert _store(runs["killed"].restricted_db) == _store(runs["clean"].restricted_db)
+
+
+def test_sql_id_check_digit_equals_the_definition():
+    from data_products.contracts.person import gb11643_check_digit
+
+    rng = np.random.default_rng(8)
+    digits = rng.integers(0, 10, size=(3000, 17))
+    digits[:50, :9] = 0  # leading zeros in both integer halves
+    first = ["".join(map(str, row)) for row in digits]
+    expected = gb11643_check_digit(digits)
+    sql = (f"SELECT {bulk.id_check_digit_sql('id_card')} FROM (SELECT id_card, {bulk.id_parts_sql('id_card')} "
+           "FROM (SELECT unnest($v) AS id_card, generate_subscripts($v, 1) AS i) ORDER BY i)")
+    got = [r[0] for r in duckdb.connect().execute(sql, {"v": [f + "0" for f in first]}).fetchall()]
+    assert got == list(expected)
