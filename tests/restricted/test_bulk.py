@@ -237,9 +237,12 @@ def test_pneumonia_text_and_range_errors_reported_together(tmp_path):
     df.loc[1, "sex"] = "X"                 # text error
     df.loc[4, "crp_mg_l"] = "5000"         # range error in another row
     df.loc[6, "admission_time"] = "2024-03-01 10:00:00"  # another year than the file's
+    df.loc[9, "admission_time"] = "２０２３-03-01 10:00:00"  # full-width digits: no date
     home = _home_with(tmp_path, {f"{fac}/pneumonia_2023.csv": _csv(df)})
-    got = {(i.line, i.field) for i in ingest(home).rejected[0].issues}
-    assert {(3, "sex"), (6, "crp_mg_l"), (8, "admission_time")} <= got
+    issues = ingest(home).rejected[0].issues
+    got = {(i.line, i.field) for i in issues}
+    assert {(3, "sex"), (6, "crp_mg_l"), (8, "admission_time"), (11, "admission_time")} <= got
+    assert any(i.line == 11 and "YYYY-MM-DD" in i.message for i in issues)
 
 
 CHILD = textwrap.dedent("""
