@@ -29,6 +29,9 @@ audit_app = typer.Typer(help="The audit ledger: hash chain, keyed MACs, publishe
 export_app = typer.Typer(help="Feeds for systems outside the space.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+governance_app = typer.Typer(help="The governance store itself (SQLite, or PostgreSQL via DATASPACE_GOVERNANCE_URL).",
+                             no_args_is_help=True)
+app.add_typer(governance_app, name="governance")
 app.add_typer(export_app, name="export")
 
 # The ASGI entry: Streamlit serving dashboards/app.py behind the download gate (dashboards/downloads.py).
@@ -304,6 +307,18 @@ def scenarios_decide(
     from data_products.governance import cli as gov
 
     _exit(gov.scenario_decide(scenario_id, decision, acting, reason))
+
+
+@governance_app.command("migrate")
+def governance_migrate(
+    app_role: Annotated[str | None, typer.Option(
+        "--app-role", help="PostgreSQL: the role the app replicas connect as; granted INSERT and SELECT on the "
+                           "ledger and nothing that could alter it.")] = None,
+) -> None:
+    """Create or upgrade the governance schema; print the versioned migration history."""
+    from data_products.governance import cli as gov
+
+    _exit(gov.governance_migrate(app_role))
 
 
 @users_app.command("add")

@@ -53,6 +53,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             "of published ledger heads"),
     Setting("DATASPACE_ANALYSIS_SECONDS", "30", "the time limit of one analysis run inside the restricted zone"),
     Setting("DATASPACE_CHROMIUM", "/usr/bin/chromium", "the Chromium the browser tests drive (tests only)"),
+    Setting("DATASPACE_GOVERNANCE_URL", "(governance.sqlite in the data home)", "`postgresql://user@host/db` puts "
+            "users, sessions, scenarios, approvals and the ledger on PostgreSQL (needs `.[postgres]`), shared by "
+            "several app replicas"),
 )}
 
 
@@ -150,6 +153,17 @@ class Settings:
         if value <= 0:
             raise ValueError("DATASPACE_ANALYSIS_SECONDS must be positive")
         return value
+
+    @property
+    def governance_url(self) -> str | None:
+        """A PostgreSQL URL, or None for the embedded SQLite store in the data home."""
+        raw = (self.raw("DATASPACE_GOVERNANCE_URL") or "").strip()
+        if not raw:
+            return None
+        if not raw.startswith(("postgresql://", "postgres://")):
+            raise ValueError("DATASPACE_GOVERNANCE_URL must be a postgresql://… URL (unset it for SQLite in the "
+                             f"data home), got {raw.split('://')[0]!r}")
+        return raw
 
     @property
     def chromium(self) -> str:

@@ -41,37 +41,6 @@ REVIEWS_TO_RELEASE = 2
 STATES = ("queued", "running", "refused", "stopped", "failed_checks", "awaiting_review", "released", "rejected")
 MAX_REQUEST = 20_000
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS analyses (
-    id INTEGER PRIMARY KEY,
-    scenario_id INTEGER NOT NULL REFERENCES scenarios(id),
-    dataset_id TEXT NOT NULL,
-    org_id INTEGER NOT NULL REFERENCES orgs(id),
-    requester TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('sql', 'model')),
-    request TEXT NOT NULL,
-    state TEXT NOT NULL,
-    message TEXT,
-    rewritten TEXT,
-    checks TEXT,
-    output TEXT,
-    output_sha256 TEXT,
-    submitted_at TEXT NOT NULL,
-    ran_at TEXT,
-    decided_at TEXT
-);
-CREATE INDEX IF NOT EXISTS analyses_org_dataset ON analyses (org_id, dataset_id, state);
-CREATE TABLE IF NOT EXISTS analysis_reviews (
-    id INTEGER PRIMARY KEY,
-    analysis_id INTEGER NOT NULL REFERENCES analyses(id),
-    reviewer TEXT NOT NULL,
-    decision TEXT NOT NULL CHECK (decision IN ('release', 'reject')),
-    reason TEXT NOT NULL,
-    at TEXT NOT NULL,
-    UNIQUE (analysis_id, reviewer)
-);
-"""
-
 
 class AnalysisError(ValueError):
     """Not allowed or bad input; the message says which."""
@@ -98,11 +67,8 @@ class Analysis:
 
 
 def ensure_schema(store: GovernanceStore | None = None) -> None:
-    store = resolve(store)
-    with store.write() as tx:
-        for stmt in SCHEMA.split(";"):
-            if stmt.strip():
-                tx.execute(stmt)
+    """The analyses tables are governance migration 2 (``store.MIGRATIONS``): opening the store made them."""
+    resolve(store)
 
 
 def _live(tx: Tx, principal: Principal, now: datetime):

@@ -162,7 +162,7 @@ def published_heads(store: GovernanceStore, anchor: Path | None = None) -> list[
     """Every published head this machine can see: the anchor file given (else the default one) and
     the head each approved release carries in its approval metadata."""
     heads = ledger.read_anchors(anchor or ledger.anchor_path(store))
-    for path in sorted((store.path.parent / "approved").glob("*/*.approval.json")):
+    for path in sorted((store.home / "approved").glob("*/*.approval.json")):
         try:
             doc = _json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
@@ -190,7 +190,7 @@ def audit_verify(anchor: Path | None = None, *, without_key: bool = False,
     if result.ok:
         macs = "every entry's MAC checked" if result.macs_checked else "MACs NOT checked (no key)"
         newest = f", newest published head: entry {result.newest_anchor}" if result.anchors_checked else ""
-        print(f"audit ledger intact: {result.entries} entries ({store.path}); {macs}; "
+        print(f"audit ledger intact: {result.entries} entries ({store.location}); {macs}; "
               f"{result.anchors_checked} published head(s) match{newest}")
         if result.entries > result.newest_anchor:
             print(f"note: entries {result.newest_anchor + 1}..{result.entries} are after the newest published head; "
@@ -278,3 +278,29 @@ def audit_report(days: int = 30, json: bool = False, *, store: GovernanceStore |
     for s in report["summary"]:
         print(f"  {s['actor']:<24} {s['action']:<24} {s['count']}")
     return 0 if report["verified"] else 1
+
+
+def governance_migrate(app_role: str | None = None, *, store: GovernanceStore | None = None) -> int:
+    """Create or upgrade the governance schema (SQLite file or $DATASPACE_GOVERNANCE_URL) and print
+    its migration history; with ``app_role`` (PostgreSQL) grant the replicas' role what it needs and
+    no more."""
+    from data_products.governance.store import LATEST
+
+    try:
+        store = store if store is not None else GovernanceStore()
+        applied = store.migrate()
+        if app_role:
+            store.grant_app_role(app_role)
+    except (RuntimeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a database refusing (unreachable, no privilege): say so, exit 2
+        print(f"error: {store.location if store is not None else 'governance store'}: {exc}", file=sys.stderr)
+        return 2
+    print(f"governance store {store.location} ({store.dialect}): schema version {LATEST}; "
+          f"{len(applied)} migration(s) applied now")
+    for m in store.migrations():
+        print(f"  {m['version']:>3}  {m['applied_at']}  {m['name']}")
+    if app_role:
+        print(f"granted role {app_role}: the ledger INSERT and SELECT only; other tables read and write")
+    return 0

@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import json
 import os
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,8 +48,9 @@ MAX_FIELD = 256
 
 
 def clean_text(value: object, limit: int = MAX_FIELD) -> str:
-    """Text that SQLite and UTF-8 accept whatever a form sent (lone surrogates become U+FFFD)."""
-    text = str(value).encode("utf-8", "replace").decode("utf-8")
+    """Text that both engines and UTF-8 accept whatever a form sent: lone surrogates and NUL (which
+    PostgreSQL's text cannot hold) become U+FFFD."""
+    text = str(value).encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
     return text if len(text) <= limit else text[:limit] + f"…(+{len(text) - limit} chars)"
 
 
@@ -107,7 +107,7 @@ class VerifyResult:
 
 def append(tx: Tx, actor: str, action: str, target: str | None = None, detail: dict[str, Any] | None = None) -> int:
     """Add one entry inside ``tx`` (which must come from ``store.write()``) and return its seq."""
-    if not tx.conn.in_transaction:
+    if not tx.in_transaction:
         raise RuntimeError("ledger.append needs an open write transaction (use store.write())")
     head = tx.one("SELECT seq, hash FROM ledger_head WHERE id = 1")
     seq = int(head["seq"]) + 1
@@ -138,15 +138,33 @@ def record(actor: str, action: str, target: str | None = None, detail: dict[str,
 # SQLite's json_array gives the same text as ``entry_hash``'s json.dumps for everything this module
 # writes, and building it in C saves most of the time of a million-entry walk. A mismatch is
 # re-checked with the Python serialisation before an entry is called bad, so the shortcut can make
-# verify slower, never wrong.
+# verify slower, never wrong. PostgreSQL's JSON functions space their output differently, so there
+# the payload is serialised here.
 _VERIFY_SQL = ("SELECT seq, json_array(seq, time, actor, action, target, detail, prev_hash), prev_hash, hash, mac"
                " FROM ledger ORDER BY seq")
 _VERIFY_SQL_PLAIN = "SELECT seq, NULL, prev_hash, hash, mac FROM ledger ORDER BY seq"
+_VERIFY_SQL_FULL = "SELECT seq, time, actor, action, target, detail, prev_hash, hash, mac FROM ledger ORDER BY seq"
 
 
 def _python_payload(tx: Tx, seq: int) -> bytes:
     row = tx.one("SELECT seq, time, actor, action, target, detail, prev_hash FROM ledger WHERE seq = ?", (seq,))
     return json.dumps(list(row), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _chain_rows(tx: Tx):
+    """Batches of (seq, payload text or None, prev_hash, hash, mac) in seq order."""
+    if tx.dialect == "postgresql":
+        dumps = json.dumps
+        for rows in tx.stream(_VERIFY_SQL_FULL):
+            yield [(r[0], dumps(list(r[:7]), ensure_ascii=False, separators=(",", ":")), r[6], r[7], r[8])
+                   for r in rows]
+        return
+    try:
+        tx.one("SELECT json_array(1)")
+        sql = _VERIFY_SQL
+    except Exception:  # noqa: BLE001 - an SQLite built without JSON functions
+        sql = _VERIFY_SQL_PLAIN
+    yield from tx.stream(sql)
 
 
 def verify(store: GovernanceStore | None = None, *, anchors: Iterable[Anchor] = (), check_macs: bool = True,
@@ -168,16 +186,10 @@ def verify(store: GovernanceStore | None = None, *, anchors: Iterable[Anchor] = 
     done = dict(macs_checked=check_macs, anchors_checked=len(published), newest_anchor=newest)
     with store.read() as tx:
         head = tx.one("SELECT seq, hash FROM ledger_head WHERE id = 1")
-        cur = tx.conn.cursor()
-        cur.row_factory = None  # plain tuples: a million sqlite3.Row objects cost seconds
-        try:
-            cur.execute(_VERIFY_SQL)
-        except sqlite3.OperationalError:  # an SQLite built without JSON functions
-            cur.execute(_VERIFY_SQL_PLAIN)
         expected, prev = 1, GENESIS
         sha256 = hashlib.sha256
         mac_of = hmac.digest
-        while rows := cur.fetchmany(20_000):
+        for rows in _chain_rows(tx):
             for seq, payload, prev_hash, digest, mac in rows:
                 if seq != expected:
                     return VerifyResult(False, expected - 1, expected,
@@ -223,7 +235,7 @@ def anchor_path(store: GovernanceStore | None = None) -> Path:
     """The append-only file of published heads: $DATASPACE_LEDGER_ANCHOR_FILE, else
     ``approved/ledger-anchors.jsonl`` beside the store (published with the releases)."""
     configured = settings().ledger_anchor_file
-    return configured or resolve(store).path.parent / "approved" / "ledger-anchors.jsonl"
+    return configured or resolve(store).home / "approved" / "ledger-anchors.jsonl"
 
 
 def head(store: GovernanceStore | None = None) -> Anchor:

@@ -115,6 +115,8 @@ def _text(value: object, field: str, *, required: bool = True) -> str:
         raise ScenarioError(f"{field}: must not be empty")
     if len(text) > MAX_TEXT:
         raise ScenarioError(f"{field}: {len(text)} characters, at most {MAX_TEXT} allowed")
+    if "\x00" in text:  # no engine should be handed it (PostgreSQL's text cannot hold it)
+        raise ScenarioError(f"{field}: contains a NUL character")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
