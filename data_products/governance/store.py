@@ -752,6 +752,15 @@ class GovernanceStore:
         row = self.one("SELECT value FROM meta WHERE key = 'ledger_key_id'")
         if row is not None and row["value"] != key_id(key):
             raise LedgerKeyError(f"ledger key file {path} is not the key this ledger was written with")
+        if row is None and create:
+            # A store that starts with a key already in place (a new PostgreSQL store beside an existing data
+            # home, or several replicas sharing one key): bind the key to this ledger from now on.
+            with self.write() as tx:
+                tx.execute("INSERT INTO meta (key, value) VALUES ('ledger_key_id', ?) ON CONFLICT (key) DO NOTHING",
+                           (key_id(key),))
+            row = self.one("SELECT value FROM meta WHERE key = 'ledger_key_id'")
+            if row is not None and row["value"] != key_id(key):
+                raise LedgerKeyError(f"ledger key file {path} is not the key this ledger was written with")
         return key
 
     @staticmethod

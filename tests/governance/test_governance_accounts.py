@@ -1,4 +1,5 @@
-"""Users, passwords, lockout, sessions, hostile input, the CLI functions and the demo seed."""
+"""Users, passwords, lockout, sessions, hostile input, the CLI functions and the demo seed; on SQLite
+and on PostgreSQL (``backend``, tests/governance/conftest.py)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ SQL = "x'); DROP TABLE users; --\" OR 1=1; /*"
 
 
 @pytest.fixture
-def store(home):
-    return GovernanceStore(paths().governance_db, policy=FAST)
+def store(governance_target):
+    return GovernanceStore(governance_target, policy=FAST)
 
 
 def test_default_policy_is_real(monkeypatch):
@@ -53,12 +54,20 @@ def test_default_policy_is_real(monkeypatch):
         Policy.from_env()
 
 
-def test_password_stored_only_as_argon2id(store):
+def test_password_stored_only_as_argon2id(store, raw_db):
     accounts.add_user("alice", PW, "commission_official", "Commission", store=store)
     row = store.one("SELECT password_hash FROM users WHERE username = 'alice'")
     assert row["password_hash"].startswith("$argon2id$") and PW not in row["password_hash"]
-    raw = paths().governance_db.read_bytes() + paths().governance_db.with_name("governance.sqlite-wal").read_bytes()
-    assert PW.encode() not in raw
+    if store.dialect == "sqlite":
+        raw = paths().governance_db.read_bytes() + paths().governance_db.with_name("governance.sqlite-wal").read_bytes()
+        assert PW.encode() not in raw
+    else:  # every text column of every table
+        conn = raw_db(store)
+        columns = conn.execute("SELECT table_name, column_name FROM information_schema.columns"
+                               " WHERE table_schema = current_schema() AND data_type = 'text'").fetchall()
+        assert len(columns) > 40
+        for table, column in columns:
+            assert conn.execute(f'SELECT 1 FROM "{table}" WHERE strpos("{column}", ?) > 0', (PW,)).fetchone() is None
     with pytest.raises(accounts.AccountError, match="password"):
         accounts.add_user("bob", "short", "company", "Co", store=store)
 
@@ -152,7 +161,9 @@ def test_sql_fragments_stored_verbatim(store):
     assert entries(actor="' OR 1=1 --", store=store) == []
     assert decide(p, SQL, SQL, store=store).reason == "unknown_action"
     assert [u["username"] for u in accounts.users(store)] == [user, "boss", SQL.replace(" ", "_")[:40] + "_2"]
-    tables = {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = {r[0] for r in store.query(
+        "SELECT name FROM sqlite_master WHERE type = 'table'" if store.dialect == "sqlite"
+        else "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
     assert {"users", "orgs", "scenarios", "ledger", "sessions"} <= tables
     with pytest.raises(accounts.AccountError, match="facility"):
         accounts.add_user("h", PW, "hospital", "H", facility=SQL, store=store)
@@ -170,7 +181,7 @@ def test_role_org_consistency(store):
         accounts.add_user("z", PW, "admin", "X", store=store)
 
 
-def test_cli_functions(store, monkeypatch, capsys):
+def test_cli_functions(store, monkeypatch, capsys, raw_db):
     monkeypatch.setenv(cli.NEW_PASSWORD_ENV, PW)
     # The first official is the bootstrap (no official exists to sign in); after that an official signs in.
     assert cli.users_add("carol", "commission_official", "Commission", store=store) == 0
@@ -207,12 +218,8 @@ def test_cli_functions(store, monkeypatch, capsys):
     assert cli.scenario_list(state=None, json=True, store=store) == 0
     assert cli.audit_verify(store=store) == 0
     capsys.readouterr()
-    import sqlite3
-
-    raw = sqlite3.connect(store.path)
-    raw.execute("DROP TRIGGER ledger_no_update")
+    raw = raw_db(store).drop_triggers()
     raw.execute("UPDATE ledger SET actor = 'nobody' WHERE seq = 3")
-    raw.commit()
     assert cli.audit_verify(store=store) == 1
     assert "entry 3" in capsys.readouterr().err
 

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from argon2 import PasswordHasher
 
-from data_products.config import paths
 from data_products.governance import (
     AccessDenied,
     GovernanceStore,
@@ -67,8 +66,8 @@ def expected(user: str, product: str, state: str, action: str) -> bool:
 
 
 @pytest.fixture
-def store(home):
-    return GovernanceStore(paths().governance_db, policy=FAST)
+def store(governance_target):
+    return GovernanceStore(governance_target, policy=FAST)
 
 
 def signed(store, username, at=None):

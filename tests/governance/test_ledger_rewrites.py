@@ -1,6 +1,6 @@
 """Issue 13 item 5: the four ledger rewrites that passed `audit verify` before keyed MACs and published heads.
 
-The attacker can write governance.sqlite (drop the triggers, delete, insert, recompute every SHA-256) but not
+The attacker can write governance.sqlite or the PostgreSQL store as its owner (drop the triggers, delete, insert, recompute every SHA-256) but not
 the key file; the insider also holds the key. Published heads (the anchor file, each release's approval
 metadata) left the machine before the rewrite. Each rewrite must fail `dataspace audit verify --anchor FILE`.
 """
@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
 
 from data_products.cli import main
-from data_products.config import paths
 from data_products.governance import GovernanceStore, Policy, accounts, decide, ledger, scenarios
 from data_products.governance.gate import record_download
 from data_products.governance.ledger import GENESIS, entry_hash, entry_mac
@@ -27,10 +25,10 @@ PW = "correct horse battery"
 
 
 @pytest.fixture
-def space(home, tmp_path):
+def space(governance_target, tmp_path, raw_db):
     """A ledger with sign-ins, a scenario decision, allowed and denied reads and downloads; its head
     published (and copied off the machine) part-way, then more activity."""
-    store = GovernanceStore(paths().governance_db, policy=FAST)
+    store = GovernanceStore(governance_target, policy=FAST)
     accounts.add_user("official", PW, "commission_official", "Commission", store=store)
     accounts.add_user("buyer", PW, "company", "Buyer Co", store=store)
     accounts.add_user("nosy", PW, "company", "Nosy Co", store=store)
@@ -51,22 +49,18 @@ def space(home, tmp_path):
     for _ in range(2):
         decide(buyer, "jaundice_report", "view", store=store)
     assert ledger.verify(store, anchors=ledger.read_anchors(off_site)).ok
-    return {"store": store, "anchor": off_site, "published": published, "key": store.ledger_key()}
+    return {"store": store, "anchor": off_site, "published": published, "key": store.ledger_key(),
+            "raw": raw_db(store), "target": governance_target}
 
 
-def _rows(store):
-    conn = sqlite3.connect(store.path)
-    rows = conn.execute("SELECT seq, time, actor, action, target, detail, mac FROM ledger ORDER BY seq").fetchall()
-    conn.close()
-    return rows
+def _rows(raw):
+    return raw.execute("SELECT seq, time, actor, action, target, detail, mac FROM ledger ORDER BY seq").fetchall()
 
 
-def _rewrite(store, rows, key: bytes | None) -> None:
+def _rewrite(raw, rows, key: bytes | None) -> None:
     """Replace the whole ledger by ``rows`` (time, actor, action, target, detail, old_mac), renumbered and
     re-chained; with ``key`` every MAC is recomputed, without it the old MAC at that position is reused."""
-    conn = sqlite3.connect(store.path, isolation_level=None)
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-        conn.execute(f'DROP TRIGGER "{name}"')
+    conn = raw.drop_triggers()
     old_macs = [r[0] for r in conn.execute("SELECT mac FROM ledger ORDER BY seq")]
     conn.execute("BEGIN")
     conn.execute("DELETE FROM ledger")
@@ -79,7 +73,6 @@ def _rewrite(store, rows, key: bytes | None) -> None:
         prev = digest
     conn.execute("UPDATE ledger_head SET seq = ?, hash = ? WHERE id = 1", (len(rows), prev))
     conn.execute("COMMIT")
-    conn.close()
 
 
 def _verify_cli(anchor, capsys) -> tuple[int, str]:
@@ -104,8 +97,8 @@ def test_untouched_ledger_verifies_with_its_published_heads(space, capsys):
 
 def test_truncation_with_the_head_moved_back_is_detected(space, capsys):
     store, cut = space["store"], space["published"].seq - 3
-    rows = _rows(store)[:cut]
-    _rewrite(store, [r[1:] for r in rows], key=None)  # the remaining entries keep their own valid MACs
+    rows = _rows(space["raw"])[:cut]
+    _rewrite(space["raw"], [r[1:] for r in rows], key=None)  # the remaining entries keep their own valid MACs
     assert ledger.verify(store).ok  # alone, a clean prefix of a keyed chain still verifies...
     code, out = _verify_cli(space["anchor"], capsys)  # ...but the published head says the ledger was longer
     assert code == 1 and f"ends at entry {cut}" in out and "removed from the end" in out
@@ -115,9 +108,8 @@ def test_truncation_with_the_head_moved_back_is_detected(space, capsys):
 
 
 def test_forged_approval_appended_is_detected(space, capsys):
-    store = space["store"]
-    rows = [r[1:] for r in _rows(store)]
-    _rewrite(store, [*rows, _forged_approval(rows)], key=None)
+    rows = [r[1:] for r in _rows(space["raw"])]
+    _rewrite(space["raw"], [*rows, _forged_approval(rows)], key=None)
     code, out = _verify_cli(space["anchor"], capsys)
     assert code == 1 and f"entry {len(rows) + 1} carries no valid MAC" in out
 
@@ -127,10 +119,9 @@ def test_forged_approval_appended_is_detected(space, capsys):
 
 @pytest.mark.parametrize("with_key", [False, True], ids=["outsider", "insider-with-key"])
 def test_forged_entry_inserted_and_chain_recomputed_is_detected(space, capsys, with_key):
-    store = space["store"]
-    rows = [r[1:] for r in _rows(store)]
+    rows = [r[1:] for r in _rows(space["raw"])]
     at = 5
-    _rewrite(store, [*rows[:at], _forged_approval(rows), *rows[at:]], key=space["key"] if with_key else None)
+    _rewrite(space["raw"], [*rows[:at], _forged_approval(rows), *rows[at:]], key=space["key"] if with_key else None)
     code, out = _verify_cli(space["anchor"], capsys)
     assert code == 1
     if with_key:  # every MAC is valid; the published head no longer matches the chain
@@ -144,11 +135,10 @@ def test_forged_entry_inserted_and_chain_recomputed_is_detected(space, capsys, w
 
 @pytest.mark.parametrize("with_key", [False, True], ids=["outsider", "insider-with-key"])
 def test_downloads_and_denies_deleted_and_chain_recomputed_is_detected(space, capsys, with_key):
-    store = space["store"]
-    rows = [r[1:] for r in _rows(store)]
+    rows = [r[1:] for r in _rows(space["raw"])]
     kept = [r for r in rows if r[2] not in ("download", "gate.deny")]
     assert len(rows) - len(kept) >= 6
-    _rewrite(store, kept, key=space["key"] if with_key else None)
+    _rewrite(space["raw"], kept, key=space["key"] if with_key else None)
     code, out = _verify_cli(space["anchor"], capsys)
     assert code == 1 and ("carries no valid MAC" in out or "differs from the head published" in out
                           or "removed from the end" in out)
@@ -162,13 +152,12 @@ def test_downloads_and_denies_deleted_and_chain_recomputed_is_detected(space, ca
 def test_what_is_not_guaranteed_entries_after_the_newest_published_head(space, capsys):
     """The key's holder can still drop or forge entries written after the newest published head; publishing
     the head (`dataspace audit anchor`, every approval) closes that window up to the moment it runs."""
-    store = space["store"]
-    rows = [r[1:] for r in _rows(store)]
-    _rewrite(store, rows[:-1], key=space["key"])
+    rows = [r[1:] for r in _rows(space["raw"])]
+    _rewrite(space["raw"], rows[:-1], key=space["key"])
     assert _verify_cli(space["anchor"], capsys)[0] == 0
     main(["audit", "anchor", "--anchor", str(space["anchor"])])
     capsys.readouterr()
-    _rewrite(store, rows[:-2], key=space["key"])
+    _rewrite(space["raw"], rows[:-2], key=space["key"])
     code, out = _verify_cli(space["anchor"], capsys)
     assert code == 1 and "removed from the end" in out
 
@@ -176,12 +165,15 @@ def test_what_is_not_guaranteed_entries_after_the_newest_published_head(space, c
 def test_key_lives_outside_the_store_owner_only_and_is_never_replaced_silently(space, capsys):
     store = space["store"]
     key_file = store.key_path
-    assert key_file.parent != store.path or key_file.name != store.path.name
-    assert key_file.read_text().strip() not in store.path.read_bytes().decode("latin-1")
+    if store.dialect == "sqlite":
+        assert key_file.read_text().strip() not in store.path.read_bytes().decode("latin-1")
+    else:
+        assert space["raw"].execute("SELECT 1 FROM meta WHERE strpos(value, ?) > 0",
+                                    (key_file.read_text().strip(),)).fetchone() is None
     assert (key_file.stat().st_mode & 0o777) == 0o600 and (key_file.parent.stat().st_mode & 0o777) == 0o700
     moved = key_file.with_name("elsewhere.key")
     key_file.rename(moved)
-    fresh = GovernanceStore(store.path, policy=FAST)
+    fresh = GovernanceStore(space["target"], policy=FAST)
     with pytest.raises(ledger.LedgerKeyError, match="restore it"):
         ledger.record("x", "test.event", store=fresh)
     assert main(["audit", "verify"]) == 2 and "missing" in capsys.readouterr().err
@@ -191,7 +183,7 @@ def test_key_lives_outside_the_store_owner_only_and_is_never_replaced_silently(s
     # Another key is not this ledger's key.
     key_file.write_text("ab" * 32 + "\n")
     key_file.chmod(0o600)
-    other = GovernanceStore(store.path, policy=FAST)
+    other = GovernanceStore(space["target"], policy=FAST)
     with pytest.raises(ledger.LedgerKeyError, match="not the key"):
         other.ledger_key()
 

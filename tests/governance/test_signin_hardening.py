@@ -28,8 +28,8 @@ class CountingHasher(PasswordHasher):
 
 
 @pytest.fixture
-def store(home):
-    s = GovernanceStore(paths().governance_db,
+def store(governance_target):
+    s = GovernanceStore(governance_target,
                         policy=Policy(hasher=CountingHasher(time_cost=1, memory_cost=1024, parallelism=1)))
     accounts.add_user("official", PW, "commission_official", "Commission", store=s)
     return s
