@@ -39,8 +39,10 @@ def signin_page() -> None:
         password = st.text_input(t("auth.password", lng), type="password", max_chars=1024, key="signin_pass")
         submitted = st.form_submit_button(t("auth.submit", lng), type="primary")
     if submitted:
-        # The connection's address keys the sign-in backoff (None when browsing from this machine).
-        result = sign_in(username, password, client=f"app:{st.context.ip_address or 'local'}")
+        # The connection's address keys the sign-in backoff (None when browsing from this machine; not text
+        # under AppTest, whose runtime is a stand-in: every attempt would otherwise be a new client).
+        ip = st.context.ip_address
+        result = sign_in(username, password, client=f"app:{ip if isinstance(ip, str) and ip else 'local'}")
         if result.ok:
             st.session_state[SESSION_KEY] = result.principal
             st.rerun()
