@@ -194,10 +194,16 @@ class SpecialtySpec(IngestSpec):
                 issues += _issues_at(extract, s.isna(), f.name, "missing value")
             bad, message = _bad_text(f, s)
             issues += _issues_at(extract, bad, f.name, message, s)
-        if issues:
+        # The typed checks run on the rows whose text passed, so a file's problems are reported at once.
+        keep = ~np.isin(extract.lines, [i.line for i in issues if i.line is not None])
+        if not keep.any():
             return None, sorted(set(issues), key=lambda i: (i.line or 0, i.field or "", i.message))
+        text_issues = issues
+        extract = Extract(extract.file, extract.sha256, frame[keep].reset_index(drop=True), extract.lines[keep])
+        frame = extract.frame
         typed = self.typed(frame)
         issues, _ = _run(self.typed_schema(now), typed, extract, self.derived_fields, hide)
+        issues += text_issues
         for f in self._raw:
             if f.type in ("int", "float") and f.lo is not None:
                 s = typed[f.name]
