@@ -15,7 +15,7 @@ import heapq
 import numpy as np
 import pandas as pd
 
-from data_products.contracts.person import gb11643_check_digit
+from data_products.contracts.person import ID_CHECK, ID_WEIGHTS
 from data_products.reference import districts
 
 # Surnames weighted toward Guangdong's commonest (陈, 李, 黄, 梁, 林 lead in the province).
@@ -52,12 +52,18 @@ _OTHER_REGIONS = np.array(
 
 def _digits(values: np.ndarray, width: int) -> np.ndarray:
     """(n, width) decimal digits of non-negative integers, most significant first (zero-padded)."""
-    return (np.asarray(values, dtype=np.int64)[:, None] // 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)) % 10
+    rest = np.asarray(values, dtype=np.int64)
+    out = np.empty((width, len(rest)), dtype=np.int64)  # one contiguous row per digit position
+    for k in range(width - 1, -1, -1):
+        quotient = rest // 10  # a scalar divisor: numpy's fast integer division
+        out[k] = rest - quotient * 10
+        rest = quotient
+    return out.T
 
 
 def _decimal(values: np.ndarray, width: int) -> np.ndarray:
     """Integers of exactly ``width`` digits as text, without a Python object per value."""
-    return (_digits(values, width) + 48).astype(np.uint8).view(f"S{width}").ravel()
+    return (_digits(values, width) + 48).astype(np.uint8, order="C").view(f"S{width}").ravel()
 
 
 def names(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -69,10 +75,11 @@ def names(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.char.add(np.char.add(sur, g1), np.where(two, g2, ""))
 
 
-def mobiles(rng: np.random.Generator, n: int) -> np.ndarray:
+def mobiles(rng: np.random.Generator, n: int, as_bytes: bool = False) -> np.ndarray:
     prefix = rng.choice(_MOBILE_PREFIXES, size=n).astype(np.int64)
     rest = rng.integers(0, 100_000_000, size=n, dtype=np.int64)
-    return _decimal(prefix * 100_000_000 + rest, 11).astype(str)
+    out = _decimal(prefix * 100_000_000 + rest, 11)
+    return out if as_bytes else out.astype(str)
 
 
 def addresses(rng: np.random.Generator, district_adcodes: np.ndarray) -> np.ndarray:
@@ -104,7 +111,8 @@ class IdAllocator:
         self._used = np.empty(0, dtype=np.int64)
 
     def issue(self, rng: np.random.Generator, birth: pd.Series, sex_male: np.ndarray,
-              home_adcodes: np.ndarray, local_share: float = 0.55) -> np.ndarray:
+              home_adcodes: np.ndarray, local_share: float = 0.55, as_bytes: bool = False) -> np.ndarray:
+        """ID numbers as text (or, with ``as_bytes``, as fixed-width ASCII bytes)."""
         n = len(birth)
         local = rng.random(n) < local_share
         region = np.where(local, home_adcodes.astype(np.int64), rng.choice(_OTHER_REGIONS, size=n))
@@ -113,8 +121,9 @@ class IdAllocator:
         body = region * 10**11 + ymd * 1000
         out = self._settle(body, seq)
         digits = _digits(out, 17)
-        check = np.frombuffer("".join(gb11643_check_digit(digits)).encode("ascii"), dtype=np.uint8)
-        return np.concatenate([digits + 48, check[:, None]], axis=1).astype(np.uint8).view("S18").ravel().astype(str)
+        check = np.frombuffer(ID_CHECK.encode("ascii"), dtype=np.uint8)[(digits * ID_WEIGHTS).sum(axis=1) % 11]
+        out = np.concatenate([digits + 48, check[:, None]], axis=1).astype(np.uint8, order="C").view("S18").ravel()
+        return out if as_bytes else out.astype(str)
 
     def _settle(self, body: np.ndarray, seq: np.ndarray) -> np.ndarray:
         """Each person's first free number body + s, s = seq, seq + 2, ... (mod 1000), taking the

@@ -133,20 +133,22 @@ class StringPool:
     several times faster than ``pa.Array.take`` on a pool of millions of random strings."""
 
     def __init__(self, values: np.ndarray) -> None:
-        arr = pa.array(np.asarray(values).astype(str), pa.large_string())
+        values = np.asarray(values)
+        if values.dtype.kind == "S":  # ASCII already fixed-width (ID numbers, phones): nothing to pad
+            self.width = max(1, values.dtype.itemsize)
+            self.padded = np.ascontiguousarray(values.astype(f"S{self.width}"))
+            self.lengths = np.strings.str_len(self.padded).astype(np.int32)
+            return
+        arr = pa.array(values.astype(str), pa.large_string())
         offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[: len(arr) + 1]
         data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] else np.zeros(0, np.uint8)
         self.lengths = np.diff(offsets).astype(np.int32)
         self.width = max(1, int(self.lengths.max()) if len(self.lengths) else 1)
-        # Each row's bytes copied to the left of a zero-padded row of `width` bytes, a block at a time.
-        padded = np.zeros((len(arr), self.width), dtype=np.uint8)
-        for lo in range(0, len(arr), 1 << 16):
-            hi = min(lo + (1 << 16), len(arr))
-            lens = self.lengths[lo:hi]
-            row = np.repeat(np.arange(lo, hi), lens)
-            col = np.arange(len(row)) - np.repeat(offsets[lo:hi] - offsets[lo], lens)
-            padded[row, col] = data[offsets[lo]: offsets[hi]]
-        self.padded = padded.view(f"S{self.width}").ravel()
+        # Each row's bytes copied to the left of a zero-padded row of `width` bytes, in one flat scatter.
+        padded = np.zeros(len(arr) * self.width, dtype=np.uint8)
+        starts = np.arange(len(arr), dtype=np.int64) * self.width - (offsets[:-1] - offsets[0])
+        padded[np.repeat(starts, self.lengths) + np.arange(int(offsets[-1] - offsets[0]))] = data[offsets[0]: offsets[-1]]
+        self.padded = padded.view(f"S{self.width}")
 
     def __len__(self) -> int:
         return len(self.lengths)

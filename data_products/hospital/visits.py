@@ -149,14 +149,14 @@ class Visits(Kind):
         size = int(min(POOL_MAX, max(5_000, n / VISITS_PER_PATIENT)))
         rng = np.random.default_rng([seed, 3, 0])
         d = districts()
-        home = rng.choice(d["adcode"].to_numpy(dtype=str), size=size, p=(d["population_2023"] / d["population_2023"].sum()).to_numpy())
+        home = rng.choice(d["adcode"].to_numpy(dtype=np.int64), size=size, p=(d["population_2023"] / d["population_2023"].sum()).to_numpy())
         days_old = rng.integers(30, 90 * 365, size=size)
         birth = (pd.Timestamp(DEMO_START) - pd.to_timedelta(days_old, unit="D")).to_series().reset_index(drop=True)
         male = rng.random(size) < 0.48
         return {
             "patient_name": identity.names(rng, size),
-            "id_card": identity.IdAllocator().issue(rng, birth.astype("datetime64[s]"), male, home),
-            "phone": identity.mobiles(rng, size),
+            "id_card": identity.IdAllocator().issue(rng, birth.astype("datetime64[s]"), male, home, as_bytes=True),
+            "phone": identity.mobiles(rng, size, as_bytes=True),
         }
 
     def weeks(self, seed: int, n: int) -> Iterator[tuple[pa.Table, dict[str, np.ndarray]]]:
