@@ -31,6 +31,7 @@ from data_products.governance.gate import catalog_detail
 from data_products.products.base import describe
 from data_products.products.registry import all_products
 from data_products.reference import facilities
+from data_products.specialty import DICTIONARIES
 
 STAGES = ("scenario_approval", "data_out_of_hospital", "product_processing", "compliance_listing", "transaction")
 STAGE_NAMES = {
@@ -253,6 +254,15 @@ def apply_from_catalog(user: Principal, dataset_or_product: str, purpose: str, v
             raise ValueError(f"catalog: dataset {dataset_or_product!r} is descriptive; it backs no product to apply for")
         product_id = entry["product_id"]
     return apply(user, product_id, purpose, valid_from, valid_to, scope)
+
+
+def display_name(resource_id: str, lng: str) -> str:
+    """A product's or (for a research scenario) a dataset's name in the page's language; an id the
+    space does not know shows as stored."""
+    p = all_products().get(resource_id) or DICTIONARIES.get(resource_id)
+    if p is None:
+        return resource_id
+    return p.name_en if lng == "en" else p.name_zh
 
 
 def default_window(days: int = 180) -> tuple[date, date]:

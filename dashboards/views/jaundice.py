@@ -14,7 +14,7 @@ import streamlit as st
 from dashboards.ui import download_button, guard, lang, product_grant, show_table, synthetic_banner
 from data_products.i18n import t
 from data_products.products.jaundice import views
-from data_products.products.jaundice.spec import MIN_PAIRS_FOR_STATS, UMOL_PER_MG_DL
+from data_products.products.jaundice.spec import MIN_PAIRS_FOR_STATS, NAME, UMOL_PER_MG_DL
 
 lng = lang()
 grant = product_grant(views.PRODUCT_ID, lng)
@@ -22,7 +22,7 @@ data = guard(lambda: views.report_data(grant, lng), lng)
 meta, o, v = data["meta"], data["overall"], data["verdict"]
 k = meta.get("min_cell", 10)
 
-st.title(t("jaundice.title", lng))
+st.title(NAME["en" if lng == "en" else "zh"])
 st.caption(t("jaundice.subtitle", lng))
 synthetic_banner(lng)
 span = meta.get("time_span") or ["", ""]

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards.ui import lang, require_principal, show_table, synthetic_banner
+from data_products.catalog import display_name as product_name
 from data_products.governance import (
     ScenarioError,
     approve,
@@ -25,7 +26,6 @@ from data_products.governance import (
 )
 from data_products.governance.store import LOCAL
 from data_products.i18n import register, t
-from data_products.products.registry import PRODUCTS
 
 FLASH_KEY = "scenarios_flash"
 
@@ -109,13 +109,6 @@ def last_day(end: datetime | None, lng: str) -> str:
     if (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0):
         return (moment - timedelta(days=1)).strftime("%Y-%m-%d")
     return moment.strftime("%Y-%m-%d %H:%M")
-
-
-def product_name(product_id: str, lng: str) -> str:
-    p = PRODUCTS.get(product_id)
-    if p is None:
-        return product_id
-    return p.name_en if lng == "en" else p.name_zh
 
 
 def label(prefix: str, value: str | None, lng: str) -> str:

@@ -26,7 +26,7 @@ DEFINITIONS: tuple[ProductDefinition, ...] = (
     SUPPLIER_QUALITY,
 )
 
-__all__ = ["ACTIONS", "DEFINITIONS", "PRODUCTS", "all_products", "product"]
+__all__ = ["ACTIONS", "DEFINITIONS", "all_products", "product"]
 
 
 def all_products() -> dict[str, ProductDefinition]:
@@ -46,38 +46,6 @@ def product(product_id: str) -> ProductDefinition:
         raise KeyError(f"unknown product {product_id!r}; known: {sorted(all_products())}") from None
 
 
-class _Products(dict):
-    """``PRODUCTS[id]`` for the callers that index by id; always the registry's current list."""
-
-    def _now(self) -> dict[str, ProductDefinition]:
-        return all_products()
-
-    def __getitem__(self, key):
-        return self._now()[key]
-
-    def __contains__(self, key):
-        return key in self._now()
-
-    def __iter__(self):
-        return iter(self._now())
-
-    def __len__(self):
-        return len(self._now())
-
-    def get(self, key, default=None):
-        return self._now().get(key, default)
-
-    def keys(self):
-        return self._now().keys()
-
-    def values(self):
-        return self._now().values()
-
-    def items(self):
-        return self._now().items()
-
-
-PRODUCTS = _Products()
 
 # Governance sits below the products and cannot import them: the registry hands it the directory.
 policy.install(all_products)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from data_products.governance import demo_passwords
-from data_products.products.registry import PRODUCTS
+from data_products.products.registry import all_products
 from data_products.reference import facilities
 
 pytestmark = pytest.mark.browser
@@ -45,7 +45,7 @@ def body(b) -> str:
 
 
 def test_company_without_an_order_cannot_open_the_jaundice_report_by_url(demo, serve, browser):
-    jaundice = PRODUCTS["jaundice_report"]
+    jaundice = all_products()["jaundice_report"]
     with serve(demo) as url, browser() as b:
         sign_in(b, url, "company_none")
         assert "/jaundice" not in nav_paths(b)
@@ -57,7 +57,7 @@ def test_company_without_an_order_cannot_open_the_jaundice_report_by_url(demo, s
             "/jaundice": (jaundice.name_en, jaundice.name_zh, "Neonatal jaundice"),
             "/scenarios": ("Usage scenarios and orders", "Applications ("),
             "/audit": ("Hash chain", "Audit ledger"),
-            "/pneumonia": (PRODUCTS["pneumonia_atlas"].name_en, "Mycoplasma"),
+            "/pneumonia": (all_products()["pneumonia_atlas"].name_en, "Mycoplasma"),
         }.items():
             open_in_session(b, f"{path}?lang=en")
             text = body(b)

@@ -18,7 +18,7 @@ from dashboards.navigation import VIEWS, pages
 from data_products.governance import current, decide, demo_passwords, entries, list_scenarios, pending, sign_in, verify
 from data_products.governance.store import LOCAL
 from data_products.i18n import t
-from data_products.products.registry import PRODUCTS
+from data_products.products.registry import all_products
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboards" / "app.py")
@@ -156,7 +156,7 @@ def test_a_page_outside_the_navigation_is_not_served(demo, username):
             at.switch_page(f"views/{FILE_OF[url]}")
         assert TITLE_OF[url] not in [e.value for e in at.title], url
         if PRODUCT_OF[url]:
-            assert PRODUCTS[PRODUCT_OF[url]].name_en not in text, url
+            assert all_products()[PRODUCT_OF[url]].name_en not in text, url
         if url in ("scenarios", "audit"):
             assert "Usage scenarios and orders" not in text and "Audit ledger" not in text
             assert "Hash chain" not in text
@@ -287,7 +287,7 @@ def test_analyst_sees_the_inbox_but_has_no_decision_controls(gov):
     inbox = at.dataframe[0].value
     row = inbox[inbox["ID"] == sc.id].iloc[0]
     assert row["Organisation"] == sc.org_name
-    assert row["Product"] == PRODUCTS["jaundice_report"].name_en
+    assert row["Product"] == all_products()["jaundice_report"].name_en
     assert row["Purpose"] == sc.purpose
     assert row["Scope"] == "view"
     assert any(t("scn.read_only", "en") == i.value for i in at.info)
@@ -440,3 +440,12 @@ def test_audit_page_shows_the_administrators_report_on_request(demo):
     assert len(approvals) >= 1 and set(approvals["authorization"]) == {"role commission_official"}
     assert set(report[report["action"] == "release.approve"]["authorization"]) == {
         "two sign-offs: official, official2"}
+
+
+def test_scenario_inbox_names_datasets_and_products_in_the_page_language():
+    # A research scenario covers a dataset, not a product: the inbox names it, never its raw id.
+    from data_products.catalog import display_name as product_name
+
+    assert product_name("ds_liver_cancer", "en") == "Liver cancer specialty dataset"
+    assert product_name("ds_liver_cancer", "zh") == "肝癌专病数据集"
+    assert product_name("jaundice_report", "zh") == "新生儿黄疸仪设备测试评估报告"

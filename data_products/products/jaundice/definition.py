@@ -2,12 +2,12 @@
 
 from data_products.products.base import Access, CatalogEntry, Page, ProductDefinition
 from data_products.products.jaundice import release, views
-from data_products.products.jaundice.spec import PRODUCT_ID
+from data_products.products.jaundice.spec import NAME, PRODUCT_ID
 
 DEFINITION = ProductDefinition(
     id=PRODUCT_ID,
-    name_zh="新生儿黄疸仪设备测试评估报告",
-    name_en="Neonatal jaundice device evaluation report",
+    name_zh=NAME["zh"],
+    name_en=NAME["en"],
     # Built from one hospital's data: the company that bought it and other hospitals apply; the producer holds it.
     access=Access(standing=("commission",), applicable_by=("company", "hospital"), facility_level=False,
                   producer_facility="F0602"),

@@ -23,6 +23,7 @@ from data_products.products.jaundice.spec import (
     BA_DIFF_EDGES,
     BA_MEAN_EDGES,
     MIN_PAIRS_FOR_STATS,
+    NAME,
     SCATTER_EDGES,
     UMOL_PER_MG_DL,
 )
@@ -188,7 +189,7 @@ def _reason(reason: str, lang: str) -> str:
 
 def render(data: dict, lang: str = "zh") -> bytes:
     meta, appr, v, o = data["meta"], data["approval"], data["verdict"], data["overall"]
-    title = t("jaundice.title", lang)
+    title = NAME["en" if lang == "en" else "zh"]
     pdf = _Report(lang, f"{title} · {data['release_id']}")
     pdf.set_title(title)
     pdf.set_subject(t("jaundice.subtitle", lang))

@@ -25,6 +25,8 @@ from data_products.contracts.bilirubin import (  # noqa: F401
 from data_products.contracts.bilirubin import TABLE as SOURCE  # noqa: F401
 
 PRODUCT_ID = "jaundice_report"
+# The product's name, once: the definition, the page title and the PDF read it.
+NAME = {"zh": "新生儿黄疸仪设备测试评估报告", "en": "Neonatal jaundice device evaluation report"}
 UNIT = "µmol/L"
 
 # Deming error ratio lambda = var(TcB error) / var(TSB error). The laboratory's TSB has an analytic
@@ -115,7 +117,6 @@ STAT_COLUMNS = (
 # --- labels (page and PDF) ----------------------------------------------------------------------
 
 MESSAGES = {
-    "jaundice.title": {"zh": "新生儿黄疸仪设备测试评估报告", "en": "Neonatal jaundice device evaluation report"},
     "jaundice.subtitle": {"zh": "经皮胆红素（TcB）与血清总胆红素（TSB）的方法学比对",
                           "en": "Transcutaneous bilirubin (TcB) device against total serum bilirubin (TSB)"},
     "jaundice.release": {"zh": "发布版本 {release}，批准人 {by}，批准时间 {at}",
