@@ -14,6 +14,8 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from data_products.disclosure import ALL
 from data_products.governance.gate import open_product
@@ -155,7 +157,22 @@ def test_peer_distribution_needs_five_other_facilities():
     assert all(np.isnan(small[k]) for k in ("p25", "median", "p75", "percentile_rank"))
     five = pd.concat([four, pd.Series([60.0], index=["e"])])
     enough = scope.peer_summary(five, 10.0, own)
-    assert enough["peers"] == MIN_PEERS and enough["median"] == 35.0 and enough["percentile_rank"] == pytest.approx(100 / 12)
+    # Six values 10..60: the median's position is 0.5 * 5 + 0.25 = 2.75, between 30 and 40.
+    assert enough["peers"] == MIN_PEERS and enough["median"] == 37.5 and enough["percentile_rank"] == pytest.approx(100 / 12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 10_000), min_size=MIN_PEERS + 1, max_size=40, unique=True), st.booleans())
+def test_no_peer_quartile_is_one_facilitys_value(values, own_listed):
+    # An ordinary median over an odd number of facilities is the middle facility's figure; the released
+    # quartiles blend two neighbours with non-zero weights instead, so they equal no facility's value.
+    own = "F0301"
+    index = [own if own_listed and i == 0 else f"p{i}" for i in range(len(values))]
+    released = pd.Series([float(v) for v in values], index=index)
+    out = scope.peer_summary(released, float(values[0]), own)
+    for name in ("p25", "median", "p75"):
+        assert out[name] not in set(released), (name, out[name])
+        assert released.min() < out[name] < released.max()
 
 
 @pytest.mark.parametrize("username", HOSPITALS)

@@ -10,11 +10,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from data_products.disclosure import safe_quantile
 from data_products.reference import facilities
 
 # Peers reach a hospital only as a distribution over at least this many other facilities: fewer
 # and a quartile sits close to one peer's own value (with two peers the median is their mean).
 MIN_PEERS = 5
+# Quartiles at the disclosure rule's shifted positions (``disclosure.quantile_position``): each blends
+# two neighbouring facilities' values with non-zero weights, so none equals one facility's value (an
+# ordinary median over an odd number of facilities is exactly the middle one's figure).
+PEER_LEVELS = {"p25": 0.25, "median": 0.5, "p75": 0.75}
 # A district aggregate of other facilities (the tumor map and flows for a hospital) is shown only
 # when at least this many facilities other than the viewer's own contribute to it, and none of them
 # holds more than DOMINANCE of its patients (the (n, k) dominance rule of business statistics): a
@@ -81,8 +86,8 @@ def shown_aggregates(groups: dict[str, pd.Series]) -> set[str]:
 
 
 def peer_summary(released: pd.Series, mine: float, own_facility: str | None = None) -> dict:
-    """A facility's value against the released values of the facilities: quartiles and percentile rank
-    (mid-rank for ties), never the peers' identities.
+    """A facility's value against the released values of the facilities: quartiles (``PEER_LEVELS``) and
+    percentile rank (mid-rank for ties), never the peers' identities.
 
     ``released`` is indexed by facility. The distribution is given only when at least ``MIN_PEERS``
     facilities other than ``own_facility`` have a released value; otherwise every figure is NaN and
@@ -98,9 +103,7 @@ def peer_summary(released: pd.Series, mine: float, own_facility: str | None = No
     return {
         "facilities": size,
         "peers": peers,
-        "p25": released.quantile(0.25) if enough else np.nan,
-        "median": released.median() if enough else np.nan,
-        "p75": released.quantile(0.75) if enough else np.nan,
+        **{name: safe_quantile(released.to_numpy(), q, 0) if enough else np.nan for name, q in PEER_LEVELS.items()},
         "percentile_rank": rank,
     }
 
