@@ -1,18 +1,28 @@
 """Pneumonia builder: restricted ``pneumonia_episodes`` -> the atlas's candidate tables.
 
-All aggregation is SQL in DuckDB (``GROUP BY CUBE`` yields every margin in one pass, quantiles
-included); disclosure control then decides what may be shown. Identifiers interpolated into SQL come
-only from the fixed lists in ``spec``.
+One pass over the episodes fills, per finest cell of each table, the additive counts and a histogram
+of every marker at the decimals the laboratory records it with; every margin is summed from those and
+every released quantile read off the histograms exactly (:mod:`data_products.products.histogram`),
+the rule and rounding of :func:`data_products.disclosure.quantile_sql` applied by DuckDB itself on the
+small per-group frame. Should a marker value not lie on its recorded grid, ``GROUP BY CUBE`` over the
+rows (``tables_rows``) answers instead, with the same figures. Disclosure control then decides what
+may be shown. Identifiers interpolated into SQL come only from the fixed lists in ``spec``.
 """
 
 from __future__ import annotations
 
+import itertools
+
 import duckdb
+import numpy as np
 import pandas as pd
 
 from data_products.config import min_cell
-from data_products.disclosure import ALL, quantile_sql
+from data_products.disclosure import ALL, _quantile_shift, quantile_sql
+from data_products.products.histogram import Ranked, group_histogram
 from data_products.products.pneumonia.spec import CUTOFFS, DECIMALS, MARKERS, PATHOGENS, QUANTILES
+
+TABLE_DIMS = {"district_cube": ("district", "month", "age_band", "sex"), "facility_month": ("facility_id", "month")}
 
 
 def _measure_sql() -> str:
@@ -83,6 +93,12 @@ def _by_pathogen(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def raw_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     """Unprotected aggregates. They never leave this process: the pipeline protects them first."""
+    out = tables_histogram(con)
+    return out if out is not None else tables_rows(con)
+
+
+def tables_rows(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    """``raw_tables`` by ``GROUP BY CUBE`` over the rows (every marker value of every margin sorted)."""
     return {
         "district_cube": _cube(con, ["district", "month", "age_band", "sex"]),
         "facility_month": _cube(con, ["facility_id", "month"]),
@@ -92,3 +108,178 @@ def raw_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
 
 def lineage(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT transfer_id FROM pneumonia_episodes ORDER BY 1").fetchall()]
+
+
+# --- the one pass: counts and marker histograms per finest cell ----------------------------------
+
+_PATHOGEN_DIMS = {p: (p, "age_band") for p in PATHOGENS}
+_ALL_DIMS = ("district", "month", "age_band", "sex", "facility_id", *PATHOGENS)
+
+
+def _counts_sql() -> str:
+    parts = ["COUNT(*)::BIGINT AS cases"]
+    for p in PATHOGENS:
+        parts.append(f"COUNT(*) FILTER (WHERE {p} = 'POS')::BIGINT AS {p}_pos")
+        parts.append(f"COUNT(*) FILTER (WHERE {p} = 'NEG')::BIGINT AS {p}_neg")
+    for c in CUTOFFS:
+        parts.append(f"COUNT(*) FILTER (WHERE {c.marker} {c.op} {c.threshold_sql()})::BIGINT AS {c.id}_above")
+        parts.append(f"COUNT(*) FILTER (WHERE NOT ({c.marker} {c.op} {c.threshold_sql()}))::BIGINT AS {c.id}_below")
+    return ", ".join(parts)
+
+
+_COUNT_DIMS = _ALL_DIMS[:5]
+
+
+def _mask(dims: tuple[str, ...], universe: tuple[str, ...] = _ALL_DIMS) -> int:
+    """``GROUPING(universe)`` of a grouping set: bit set where a dimension is summed out."""
+    return sum(1 << (len(universe) - 1 - i) for i, d in enumerate(universe) if d not in dims)
+
+
+def tables_histogram(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame] | None:
+    """``raw_tables`` from per-cell counts and marker histograms; None when a marker value is off its grid."""
+    gid = "GROUPING(" + ", ".join(_ALL_DIMS) + ")::INTEGER"
+    sets = [*TABLE_DIMS.values(), *_PATHOGEN_DIMS.values()]
+    scale = "CASE marker " + " ".join(f"WHEN '{m}' THEN {10.0 ** DECIMALS[m]!r}" for m in MARKERS) + " END"
+    index = "CASE marker " + " ".join(f"WHEN '{m}' THEN {i}" for i, m in enumerate(MARKERS)) + " END"
+    cols = ", ".join(_ALL_DIMS)
+    # The counts need the episode (age for the WBC limit); the histograms one row per measured value.
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE _pn_base AS
+    SELECT GROUPING({", ".join(_COUNT_DIMS)})::INTEGER AS gid, {", ".join(_COUNT_DIMS)}, {_counts_sql()}
+    FROM ({_BASE})
+    GROUP BY GROUPING SETS ({", ".join("(" + ", ".join(d) + ")" for d in sets[:2])})
+    """)  # noqa: S608 - identifiers from spec
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE _pn_hist AS
+    SELECT {gid} AS gid, {cols}, mi, code, COUNT(*)::BIGINT AS n,
+           COUNT(*) FILTER (WHERE v <> code::DOUBLE / sc)::BIGINT AS off_grid
+    FROM (SELECT {cols}, ({index})::TINYINT AS mi, v, {scale} AS sc, round(v * sc)::BIGINT AS code
+          FROM (UNPIVOT (SELECT {cols}, {", ".join(MARKERS)} FROM ({_BASE}))
+                ON {", ".join(MARKERS)} INTO NAME marker VALUE v))
+    GROUP BY GROUPING SETS ({", ".join("(" + ", ".join([*d, "mi", "code"]) + ")" for d in sets)})
+    """)  # noqa: S608 - identifiers from spec
+    try:
+        off, lo, hi = con.execute("SELECT COALESCE(sum(off_grid), 0), min(code), max(code) FROM _pn_hist").fetchall()[0]
+        if off:
+            return None
+        lo, hi = (0, 0) if lo is None else (int(lo), int(hi))
+        out = {name: _table(con, dims, lo, hi - lo + 1) for name, dims in TABLE_DIMS.items()}
+        out["pathogen_markers"] = _pathogen_table(con, lo, hi - lo + 1)
+        return out
+    finally:
+        con.execute("DROP TABLE IF EXISTS _pn_base")
+        con.execute("DROP TABLE IF EXISTS _pn_hist")
+
+
+def _cells_and_rows(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], mask: int, cells: pd.DataFrame,
+                    lo: int) -> dict[str, np.ndarray]:
+    """Histogram rows of one grouping set, the cell given as its row in ``cells``, sorted by cell, marker, code."""
+    keyed = cells[list(dims)].assign(cell=np.arange(len(cells), dtype=np.int64))
+    con.register("_pn_cells", keyed)
+    try:
+        on = " AND ".join(f"c.{d} IS NOT DISTINCT FROM h.{d}" for d in dims)
+        return con.execute(f"""
+        SELECT c.cell, h.mi, h.code - ? AS code, h.n FROM _pn_hist h JOIN _pn_cells c ON {on}
+        WHERE h.gid = ? ORDER BY c.cell, h.mi, h.code
+        """, [lo, mask]).fetchnumpy()  # noqa: S608 - identifiers from spec
+    finally:
+        con.unregister("_pn_cells")
+
+
+def _table(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], lo: int, width: int) -> pd.DataFrame:
+    """Every margin of ``dims``: counts summed, quantiles read off the summed histograms."""
+    sql = f"SELECT * EXCLUDE (gid) FROM _pn_base WHERE gid = ? ORDER BY {', '.join(dims)}"  # noqa: S608 - spec's
+    cells = con.execute(sql, [_mask(dims, _COUNT_DIMS)]).df()
+    rows = _cells_and_rows(con, dims, _mask(dims), cells, lo)
+    counts = [c for c in cells.columns if c not in _ALL_DIMS]
+    parts, ranks = [], []
+    for size in range(len(dims), -1, -1):
+        for kept in itertools.combinations(dims, size):
+            code = cells.groupby(list(kept), sort=False, dropna=False).ngroup().to_numpy() if kept \
+                else np.zeros(len(cells), dtype=np.int64)
+            groups = int(code.max()) + 1 if len(code) else 0
+            first = np.full(groups, -1)
+            first[code[::-1]] = np.arange(len(code))[::-1]
+            out = cells.iloc[first][list(kept)].reset_index(drop=True)
+            for d in dims:
+                if d not in kept:
+                    out[d] = ALL
+            for c in counts:
+                out[c] = np.bincount(code, weights=cells[c].to_numpy(dtype=np.float64), minlength=groups).astype(np.int64)
+            ranks.append(_ranks(code[rows["cell"]], rows["mi"], rows["code"], rows["n"], groups, lo, width,
+                                presorted=len(kept) == len(dims)))
+            parts.append(out[[*dims, *counts]])
+    frame = pd.concat(parts, ignore_index=True)
+    frame = pd.concat([frame, _released(con, ranks)], axis=1)
+    for d in dims:
+        frame[d] = frame[d].fillna(ALL).astype(str)
+    return frame.sort_values(list(dims)).reset_index(drop=True)
+
+
+def _pathogen_table(con: duckdb.DuckDBPyConnection, lo: int, width: int) -> pd.DataFrame:
+    """Marker quantiles among each pathogen's positives, by age band and overall."""
+    frames, ranks = [], []
+    for p, dims in _PATHOGEN_DIMS.items():
+        mask = _mask(dims)
+        sql = f"SELECT DISTINCT age_band FROM _pn_hist WHERE gid = ? AND {p} = 'POS' ORDER BY 1"  # noqa: S608 - spec's
+        cells = con.execute(sql, [mask]).df()
+        cells[p] = "POS"
+        rows = _cells_and_rows(con, dims, mask, cells, lo)
+        for kept in (True, False):
+            code = np.arange(len(cells)) if kept else np.zeros(len(cells), dtype=np.int64)
+            groups = len(cells) if kept else 1
+            ranks.append(_ranks(code[rows["cell"]], rows["mi"], rows["code"], rows["n"], groups, lo, width,
+                                presorted=kept))
+            ages = cells["age_band"].astype(str).tolist() if kept else [ALL]
+            frames.append(pd.DataFrame({"pathogen": p, "age_band": ages}))
+    frame = pd.concat(frames, ignore_index=True)
+    frame = pd.concat([frame, _released(con, ranks)], axis=1)
+    for d in ("pathogen", "age_band"):
+        frame[d] = frame[d].astype(str)
+    return frame.sort_values(["pathogen", "age_band"]).reset_index(drop=True)
+
+
+def _ranks(group: np.ndarray, mi: np.ndarray, code: np.ndarray, n: np.ndarray, groups: int, lo: int,
+           width: int, presorted: bool) -> dict[str, np.ndarray]:
+    """Per group and marker: the number of values and the codes of the two values each released
+    quantile blends, read off the summed histogram."""
+    m_count = len(MARKERS)
+    grp, c, cnt = group_histogram(group.astype(np.int64) * m_count + mi, code, n, groups * m_count, width,
+                                  presorted=presorted)
+    ranked = Ranked(grp, c, cnt, groups * m_count)
+    small = {"mi": np.tile(np.arange(m_count), groups), "n": ranked.n}
+    for name, q in QUANTILES.items():
+        # The same double arithmetic as quantile_sql, so the same two neighbours are picked.
+        j = np.floor(q * (ranked.n - 1).astype(np.float64) + _quantile_shift(q)).astype(np.int64)
+        small[f"{name}_lo"] = (lo + ranked.at(j)).astype(np.int64)
+        small[f"{name}_hi"] = (lo + ranked.at(j + 1)).astype(np.int64)
+    return small
+
+
+def _released(con: duckdb.DuckDBPyConnection, ranks: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+    """The released quantile columns, one row per group of ``ranks`` (in order): :func:`quantile_sql`'s
+    own rule, blend and rounding, run by DuckDB on the two values instead of on the sorted list."""
+    frame = pd.DataFrame({k: np.concatenate([r[k] for r in ranks]) for k in ranks[0]})
+    frame["g"] = np.arange(len(frame)) // len(MARKERS)
+    groups = int(frame["g"].iloc[-1]) + 1 if len(frame) else 0
+    out = pd.DataFrame(index=pd.RangeIndex(groups))
+    con.register("_pn_small", frame)
+    try:
+        for i, m in enumerate(MARKERS):
+            sc = 10.0 ** DECIMALS[m]
+            exprs = []
+            for name, expr in quantile_sql("v", QUANTILES, min_cell(), DECIMALS[m])[1].items():
+                j = f"floor(({float(QUANTILES[name])!r} * (n - 1) + {_quantile_shift(QUANTILES[name])!r}))::BIGINT"
+                expr = expr.replace("v__n", "n")
+                expr = expr.replace(f"v__l[{j} + 1]", f"({name}_lo::DOUBLE / {sc!r})")
+                expr = expr.replace(f"v__l[{j} + 2]", f"({name}_hi::DOUBLE / {sc!r})")
+                if "v__l" in expr:
+                    raise RuntimeError("quantile_sql changed shape: update the histogram reading")
+                exprs.append(f"{expr} AS {m}_{name}")
+            sql = f"SELECT {', '.join(exprs)} FROM _pn_small WHERE mi = ? ORDER BY g"  # noqa: S608 - spec's
+            part = con.execute(sql, [i]).df()
+            for col in part.columns:
+                out[col] = part[col].to_numpy(dtype=np.float64)
+    finally:
+        con.unregister("_pn_small")
+    return out.reset_index(drop=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import duckdb
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from data_products.disclosure import ALL
+from data_products.products.histogram import Ranked, group_histogram
 from data_products.products.wait_times.spec import (
     CV_FOLDS,
     K_GRID,
@@ -80,111 +82,191 @@ def cube_rows(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str 
     return frame.sort_values(list(dims)).reset_index(drop=True)
 
 
-# Widest wait span (seconds) read through a dense cells x seconds histogram; 12 hours is the ingest limit.
+# --- the one pass: per-cell histograms of the wait in seconds -----------------------------------
+
+TABLE_DIMS = {"slot_cube": CUBE_DIMS, "doctors": DOCTOR_DIMS, "visit_type": TYPE_DIMS}
+# Widest wait span (seconds) read through the histograms; 12 hours is the ingest limit.
 _MAX_SPAN_S = 12 * 3600 + 1
-_DENSE_BINS = 100_000_000  # groups x seconds summed densely (float64: 800 MB); beyond, by sorting
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Visits per finest cell of one table's dims, period and whole second of wait: the builder's
+    pre-disclosure aggregate. Every margin, every quantile and every mean of the table is read off it
+    exactly, so any engine that fills it (DuckDB here; Spark can too) gives the same cubes.
+
+    ``cells`` holds one row per finest cell (dims as strings); ``cell``, ``period``, ``s`` and ``n`` are
+    the histogram's rows: cell index, period (how many of ``boundaries`` are on or before the visit
+    date), wait in whole seconds and visits. Rows are sorted by cell, then second.
+    """
+
+    dims: tuple[str, ...]
+    boundaries: tuple[date, ...]
+    cells: pd.DataFrame
+    cell: np.ndarray
+    period: np.ndarray
+    s: np.ndarray
+    n: np.ndarray
+
+    def period_of(self, day: date | None, *, before: bool) -> int:
+        """Rows before ``day`` have period < the result (``before``); rows from it, period >= it."""
+        if day is None:
+            return len(self.boundaries) + 1 if before else 0
+        return self.boundaries.index(day) + 1
+
+    def cube(self, lo: int = 0, hi: int | None = None) -> pd.DataFrame:
+        """Every margin of ``dims`` over the visits of periods lo <= period < hi."""
+        keep = self.period >= lo
+        if hi is not None:
+            keep &= self.period < hi
+        cell, s, n = self.cell[keep], self.s[keep], self.n[keep]
+        frame = margins(self.cells, self.dims, cell, s, n)
+        return frame
+
+
+def histograms(con: duckdb.DuckDBPyConnection, boundaries: tuple[date, ...] = (),
+               tables: dict[str, tuple[str, ...]] | None = None) -> dict[str, Histogram] | None:
+    """One pass over the visits: a histogram per table of ``tables`` (all three by default).
+
+    None when some wait is not a whole second or the waits span more than 12 hours: then the row-wise
+    SQL (``cube_rows``) answers instead, with the same figures.
+    """
+    tables = tables or TABLE_DIMS
+    boundaries = tuple(sorted(boundaries))
+    period = " + ".join(["0", *("(visit_date >= ?)::TINYINT" for _ in boundaries)])
+    names = list(tables)
+    all_dims = list(dict.fromkeys(d for name in names for d in tables[name]))
+    keys = ", ".join(f"{_DIM_SQL[d]} AS {d}" for d in all_dims)
+    sets = ", ".join("(" + ", ".join([*tables[name], "period", "s"]) + ")" for name in names)
+    # GROUPING(...) tells the sets apart: bit i is set when all_dims[i] is summed out.
+    gid = "GROUPING(" + ", ".join(all_dims) + ")"
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE _wt_hist AS
+    SELECT {gid}::INTEGER AS gid, {", ".join(all_dims)}, period, s, COUNT(*)::BIGINT AS n,
+           COUNT(*) FILTER (WHERE wait_min <> s::DOUBLE / 60)::BIGINT AS off_grid
+    FROM (SELECT {keys}, ({period})::TINYINT AS period, round(wait_min * 60)::BIGINT AS s, wait_min
+          FROM {SOURCE})
+    GROUP BY GROUPING SETS ({sets})
+    """, list(boundaries))  # noqa: S608 - identifiers from the fixed lists above
+    try:
+        off, s_min, s_max = con.execute(
+            "SELECT COALESCE(sum(off_grid), 0), min(s), max(s) FROM _wt_hist").fetchall()[0]
+        if s_min is None or off > 0 or s_max - s_min >= _MAX_SPAN_S:
+            return None
+        out = {}
+        for name in names:
+            dims = tables[name]
+            mask = sum(1 << (len(all_dims) - 1 - i) for i, d in enumerate(all_dims) if d not in dims)
+            cols = ", ".join(dims)
+            cells = con.execute(f"""
+            SELECT DISTINCT {cols} FROM _wt_hist WHERE gid = ? ORDER BY {cols}
+            """, [mask]).df()  # noqa: S608 - identifiers from the fixed lists above
+            cells["cell"] = np.arange(len(cells), dtype=np.int32)
+            con.register("_wt_cells", cells)
+            try:
+                on = " AND ".join(f"c.{d} = h.{d}" for d in dims)
+                rows = con.execute(f"""
+                SELECT c.cell, h.period, h.s, h.n FROM _wt_hist h JOIN _wt_cells c ON {on}
+                WHERE h.gid = ? ORDER BY c.cell, h.s
+                """, [mask]).fetchnumpy()  # noqa: S608 - identifiers from the fixed lists above
+            finally:
+                con.unregister("_wt_cells")
+            for d in dims:
+                cells[d] = cells[d].astype(str)
+            out[name] = Histogram(tuple(dims), boundaries, cells[list(dims)],
+                                  rows["cell"].astype(np.int32), rows["period"].astype(np.int8),
+                                  rows["s"].astype(np.int64), rows["n"].astype(np.int64))
+        return out
+    finally:
+        con.execute("DROP TABLE IF EXISTS _wt_hist")
 
 
 def _cube_histogram(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str,
                     params: list | None) -> pd.DataFrame | None:
-    """``cube`` from per-second histograms; None when the waits are not whole seconds in a bounded span."""
-    params = params or []
-    keys = ", ".join(f"{_DIM_SQL[d]} AS {d}" for d in dims)
-    cells = con.execute(f"""
-    SELECT {keys}, COUNT(*)::BIGINT AS visits, sum(round(wait_min * 60))::BIGINT AS total_s,
-           min(round(wait_min * 60))::BIGINT AS s_min, max(round(wait_min * 60))::BIGINT AS s_max,
-           COUNT(*) FILTER (WHERE wait_min <> round(wait_min * 60) / 60.0)::BIGINT AS off_grid
-    FROM {SOURCE} WHERE {_WHERE[where]}
-    GROUP BY ALL
-    """, params).df()  # noqa: S608 - identifiers from the fixed lists above
-    if cells.empty or cells["off_grid"].sum() > 0:
+    """``cube`` from the per-second histogram; None when the waits are not whole seconds in a bounded span."""
+    params = list(params or [])
+    hist = histograms(con, tuple(params), {"t": dims})
+    if hist is None:
         return None
-    s_min, s_max = int(cells["s_min"].min()), int(cells["s_max"].max())
-    if s_min < 0 or s_max - s_min >= _MAX_SPAN_S:
-        return None
-    for d in dims:
-        cells[d] = cells[d].astype(str)
-    cells["cell_id"] = np.arange(len(cells), dtype=np.int32)
-    con.register("_wt_cells", cells[[*dims, "cell_id"]])
-    try:
-        on = " AND ".join(f"c.{d} = {_DIM_SQL[d].replace(d, 'v.' + d)}" for d in dims)
-        base = con.execute(f"""
-        SELECT c.cell_id, (round(v.wait_min * 60)::BIGINT - ?)::INTEGER AS s, COUNT(*)::INTEGER AS n
-        FROM {SOURCE} v JOIN _wt_cells c ON {on}
-        WHERE {_WHERE[where].replace("visit_date", "v.visit_date")}
-        GROUP BY ALL
-        """, [s_min, *params]).fetchnumpy()  # noqa: S608 - identifiers from the fixed lists above
-    finally:
-        con.unregister("_wt_cells")
-    width = s_max - s_min + 1
+    h = hist["t"]
+    lo, hi = {"all": (0, None), "train": (0, 1), "test": (1, None), "between": (1, 2)}[where]
+    frame = h.cube(lo, hi)
+    return frame if len(frame) else None
+
+
+def margins(cells: pd.DataFrame, dims: tuple[str, ...], cell: np.ndarray, s: np.ndarray,
+            n: np.ndarray) -> pd.DataFrame:
+    """Every grouping set of ``dims`` from histogram rows (cell index, second, visits)."""
+    if len(n) == 0:
+        return pd.DataFrame(columns=[*dims, "visits", *QUANTILES, "mean_wait"])
+    s_min = int(s.min())
+    width = int(s.max()) - s_min + 1
+    sec = s - s_min
     parts = []
     for size in range(len(dims), -1, -1):
         for kept in itertools.combinations(dims, size):
-            parts.append(_margin(cells, base, dims, list(kept), s_min, width))
+            parts.append(_margin(cells, cell, sec, n, dims, list(kept), s_min, width))
     frame = pd.concat(parts, ignore_index=True)
     return frame.sort_values(list(dims)).reset_index(drop=True)
 
 
-def _margin(cells: pd.DataFrame, base: dict, dims: tuple[str, ...], kept: list[str], s_min: int,
-            width: int) -> pd.DataFrame:
+def _margin(cells: pd.DataFrame, cell: np.ndarray, sec: np.ndarray, n: np.ndarray, dims: tuple[str, ...],
+            kept: list[str], s_min: int, width: int) -> pd.DataFrame:
     """One grouping set: the cells' histograms summed per group, then each group's quantiles."""
     if kept:
         code = cells.groupby(kept, sort=False).ngroup().to_numpy()
     else:
         code = np.zeros(len(cells), dtype=np.int64)
     groups = int(code.max()) + 1
+    grp, gsec, cnt = group_histogram(code[cell], sec, n, groups, width, presorted=len(kept) == len(dims))
+    present = np.zeros(groups, dtype=bool)
+    present[grp] = True
     first = np.full(groups, -1)
     first[code[::-1]] = np.arange(len(code))[::-1]  # first cell of each group
+    # Groups without a visit in the periods asked for are not rows of the cube.
+    remap = np.cumsum(present) - 1
+    grp = remap[grp]
+    first = first[present]
+    groups = int(present.sum())
     out = cells.iloc[first][kept].reset_index(drop=True)
     for d in dims:
         if d not in kept:
             out[d] = ALL
-    visits = np.bincount(code, weights=cells["visits"].to_numpy(), minlength=groups).astype(np.int64)
+    visits = np.bincount(grp, weights=cnt, minlength=groups).astype(np.int64)
     # Whole seconds summed as integers (exact below 2**53 in float64): the same mean on every run,
-    # whatever order DuckDB's threads add the waits in.
-    total = np.bincount(code, weights=cells["total_s"].to_numpy(dtype=np.float64), minlength=groups) / 60.0
+    # whatever order the engine's threads add the waits in.
+    total_s = np.bincount(grp, weights=(gsec + s_min) * cnt, minlength=groups)
     out["visits"] = visits
-    grp, sec, cnt = _group_histogram(code[base["cell_id"]], base["s"], base["n"], groups, width)
-    for k, v in _quantiles(grp, sec, cnt, groups, s_min).items():
-        out[k] = v
-    out["mean_wait"] = total / visits
+    ranked = Ranked(grp, gsec, cnt, groups)
+    for k, q in QUANTILES.items():
+        out[k] = ranked.quantile_cont(q, 60.0, s_min)
+    out["mean_wait"] = total_s / 60.0 / visits
     return out[[*dims, "visits", *QUANTILES, "mean_wait"]]
 
 
-def _group_histogram(group: np.ndarray, sec: np.ndarray, n: np.ndarray, groups: int,
-                     width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Counts per (group, second), sorted by group then second; only the non-empty seconds."""
-    if groups * width <= _DENSE_BINS:
-        dense = np.bincount(group.astype(np.int64) * width + sec, weights=n, minlength=groups * width)
-        at = np.flatnonzero(dense)
-        return at // width, at % width, dense[at].astype(np.int64)
-    key = group.astype(np.int64) * width + sec
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
-    sums = np.add.reduceat(n[order].astype(np.int64), starts)
-    return key[starts] // width, key[starts] % width, sums
+class Aggregate:
+    """The one pass of a build: histograms of the three tables, split at the dates the build needs
+    (cross-validation folds, the backtest's cut-off), and every table read off them; or, where the
+    waits are not whole seconds, the row-wise SQL for each."""
 
+    def __init__(self, con: duckdb.DuckDBPyConnection, boundaries: tuple[date, ...] = ()) -> None:
+        self.con = con
+        self.boundaries = tuple(sorted(set(boundaries)))
+        self.hist = histograms(con, self.boundaries)
 
-def _quantiles(grp: np.ndarray, sec: np.ndarray, cnt: np.ndarray, groups: int, s_min: int) -> dict[str, np.ndarray]:
-    """``quantile_cont`` of each group: ranks (n-1)q, floor and ceiling, linear in between.
+    def cube(self, name: str, before: date | None = None) -> pd.DataFrame:
+        dims = TABLE_DIMS[name]
+        if self.hist is None or (before is not None and before not in self.boundaries):
+            return cube_rows(self.con, dims, "all" if before is None else "train", [] if before is None else [before])
+        h = self.hist[name]
+        frame = h.cube(0, h.period_of(before, before=True))
+        if not len(frame):  # no visit before the date: the SQL's empty frame, with its types
+            return cube_rows(self.con, dims, "all" if before is None else "train", [] if before is None else [before])
+        return frame
 
-    Counts are positive, so their running sum over all groups is strictly increasing: the value at
-    0-based rank r of a group is the first of its seconds whose running sum exceeds (sum before it) + r.
-    """
-    run = np.cumsum(cnt)
-    starts = np.searchsorted(grp, np.arange(groups))
-    ends = np.r_[starts[1:], len(grp)]
-    before = np.where(starts > 0, run[np.maximum(starts - 1, 0)], 0)
-    n = run[ends - 1] - before
-    out = {}
-    for k, q in QUANTILES.items():
-        rn = (n - 1).astype(float) * q
-        below, above = np.floor(rn), np.ceil(rn)
-        x_lo = (s_min + sec[np.searchsorted(run, before + below.astype(np.int64), side="right")]) / 60.0
-        x_hi = (s_min + sec[np.searchsorted(run, before + above.astype(np.int64), side="right")]) / 60.0
-        out[k] = x_lo + (x_hi - x_lo) * (rn - below)
-    return out
+    def tables(self, before: date | None = None) -> dict[str, pd.DataFrame]:
+        """Unprotected aggregates of the visits before ``before`` (all if None)."""
+        return {name: self.cube(name, before) for name in TABLE_DIMS}
 
 
 def split(con: duckdb.DuckDBPyConnection) -> dict:
@@ -199,11 +281,11 @@ def split(con: duckdb.DuckDBPyConnection) -> dict:
 
 def raw_tables(con: duckdb.DuckDBPyConnection, where: str = "all", params: list | None = None) -> dict[str, pd.DataFrame]:
     """Unprotected aggregates. They never leave this process: the release protects them first."""
-    return {
-        "slot_cube": cube(con, CUBE_DIMS, where, params),
-        "doctors": cube(con, DOCTOR_DIMS, where, params),
-        "visit_type": cube(con, TYPE_DIMS, where, params),
-    }
+    if where == "all":
+        return Aggregate(con).tables()
+    if where == "train":
+        return Aggregate(con, (params[0],)).tables(before=params[0])
+    return {name: cube(con, dims, where, params) for name, dims in TABLE_DIMS.items()}
 
 
 def _weight(n: pd.Series, released: pd.Series, k: float) -> np.ndarray:
@@ -276,7 +358,13 @@ def pinball(y: np.ndarray, pred: np.ndarray, q: float) -> np.ndarray:
     return np.maximum(q * diff, (q - 1) * diff)
 
 
-def choose_k(con: duckdb.DuckDBPyConnection, cutoff: date, min_cell: int) -> tuple[int, pd.DataFrame]:
+def fold_starts(cutoff: date) -> list[date]:
+    """The first day of each cross-validation fold's validation week, before ``cutoff``."""
+    return [cutoff - timedelta(weeks=j) for j in range(1, CV_FOLDS + 1)]
+
+
+def choose_k(con: duckdb.DuckDBPyConnection, cutoff: date, min_cell: int,
+             agg: Aggregate | None = None) -> tuple[int, pd.DataFrame]:
     """K by rolling-origin cross-validation on the weeks before ``cutoff`` (the training weeks only).
 
     Fold j fits on the visits before ``cutoff - j weeks`` and scores the week that follows by the mean
@@ -287,11 +375,10 @@ def choose_k(con: duckdb.DuckDBPyConnection, cutoff: date, min_cell: int) -> tup
     first = con.execute(f"SELECT min(visit_date) FROM {SOURCE}").fetchall()[0][0]  # noqa: S608
     totals = {k: [0.0, 0.0] for k in K_GRID}
     n_total, folds = 0, 0
-    for j in range(1, CV_FOLDS + 1):
-        start = cutoff - timedelta(weeks=j)
+    for start in fold_starts(cutoff):
         if start - timedelta(weeks=1) < first:
             break
-        train = cube(con, CUBE_DIMS, "train", [start])
+        train = agg.cube("slot_cube", before=start) if agg is not None else cube(con, CUBE_DIMS, "train", [start])
         mask = pd.to_numeric(train["visits"]) >= min_cell
         val = _visits(con, "between", [start, start + timedelta(weeks=1)])
         if val.empty:
@@ -317,7 +404,8 @@ def choose_k(con: duckdb.DuckDBPyConnection, cutoff: date, min_cell: int) -> tup
 
 
 def backtest(con: duckdb.DuckDBPyConnection, cutoff: date,
-             protect: Callable[[dict[str, pd.DataFrame]], pd.Series], k: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+             protect: Callable[[dict[str, pd.DataFrame]], pd.Series], k: float,
+             agg: Aggregate | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit on visits before ``cutoff`` with shrinkage ``k``, score on visits from it on.
 
     ``protect`` takes the training aggregates and returns the released mask of the training slot
@@ -327,7 +415,7 @@ def backtest(con: duckdb.DuckDBPyConnection, cutoff: date,
     department x slot-size band x day type (with CUBE margins; ``n_test`` unprotected) and the
     fitted training estimates (with the slot's size band and the baseline).
     """
-    train = raw_tables(con, "train", [cutoff])
+    train = agg.tables(before=cutoff) if agg is not None else raw_tables(con, "train", [cutoff])
     mask = protect(train)
     tc = train["slot_cube"].assign(_released=mask.to_numpy(dtype=bool))
     est = estimates(train["slot_cube"], mask, k)

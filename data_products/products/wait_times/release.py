@@ -91,13 +91,16 @@ def build(con: duckdb.DuckDBPyConnection):
     # K from the training weeks alone (before the backtest's cut-off), so the backtest stays honest;
     # the published estimates use the same K.
     k_until = span["cutoff"] or (span["last_day"] + timedelta(days=1))
-    k, losses = builder.choose_k(con, k_until, min_cell())
-    tables = _protect(builder.raw_tables(con))
+    # One pass over the visits, split at every date the build cuts at; all tables come from it.
+    cuts = (*builder.fold_starts(k_until), k_until, *([span["cutoff"]] if span["cutoff"] else []))
+    agg = builder.Aggregate(con, cuts)
+    k, losses = builder.choose_k(con, k_until, min_cell(), agg)
+    tables = _protect(agg.tables())
     cube = tables["slot_cube"]
     estimates = _with_counts(builder.estimates(cube, cube["visits"].notna(), k), cube)
     if span["cutoff"] is not None:
         bt, _ = builder.backtest(con, span["cutoff"],
-                                 lambda raw: _protect(raw)["slot_cube"]["visits"].notna(), k)
+                                 lambda raw: _protect(raw)["slot_cube"]["visits"].notna(), k, agg)
         bt = disclosure.protect_tables(_backtest_declared(bt))["backtest"]
         bt = _mask(bt, "n_test", BACKTEST_STATS)
     else:

@@ -1,0 +1,136 @@
+"""Histogram quantiles are DuckDB's own: the builders' one-pass histograms give the same figures as
+``quantile_cont`` / ``GROUP BY CUBE`` over the rows, exactly, on random data with ties and tiny cells."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from data_products.contracts import ddl
+from data_products.products.histogram import Ranked, group_histogram
+
+_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_SETTINGS
+@given(groups=st.lists(st.lists(st.integers(0, 40), min_size=1, max_size=30), min_size=1, max_size=6),
+       q=st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9, 0.99, 1.0]), scale=st.sampled_from([1.0, 10.0, 60.0]))
+def test_ranked_quantile_equals_duckdb_quantile_cont(groups, q, scale):
+    rows = pd.DataFrame([(g, c) for g, codes in enumerate(groups) for c in codes], columns=["g", "code"])
+    rows["v"] = rows["code"] / scale
+    want = duckdb.sql(f"SELECT g, quantile_cont(v, {q}) AS x FROM rows GROUP BY g ORDER BY g").df()["x"].to_numpy()
+    # Unsorted input with repeated (group, code) rows: the histogram sums them.
+    shuffled = rows.sample(frac=1.0, random_state=len(rows))
+    grp, code, cnt = group_histogram(shuffled["g"].to_numpy(), shuffled["code"].to_numpy(),
+                                     np.ones(len(shuffled), dtype=np.int64), len(groups), 41)
+    got = Ranked(grp, code, cnt, len(groups)).quantile_cont(q, scale)
+    np.testing.assert_array_equal(got, want)
+
+
+def _visits(seed: int, n: int, span_s: int, days: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "pseudonym": "p", "visit_key": [f"k{i}" for i in range(n)],
+        "facility_id": rng.choice(["F1", "F2", "F3"], n, p=[0.7, 0.25, 0.05]),
+        "department": rng.choice(["a", "b"], n), "doctor_code": rng.choice(["D1", "D2", "D3"], n),
+        "visit_type": rng.choice(["APPT", "WALKIN"], n),
+        "visit_date": [date(2024, 9, 2) + timedelta(days=int(d)) for d in rng.integers(0, days, n)],
+        "weekday": rng.integers(1, 4, n).astype("int32"), "hour": rng.choice([8, 9, 14], n).astype("int32"),
+        # Few distinct seconds: many ties; a few visits per cell: tiny cells.
+        "wait_min": rng.integers(0, span_s + 1, n) / 60.0, "call_wait_min": 1.0, "consult_min": 5.0,
+        "transfer_id": "T",
+    })
+
+
+def _same_cube(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """Counts and quantiles to the bit; the mean within rounding (``avg`` adds doubles in thread order,
+    the builder adds whole seconds as integers, which is what makes its mean reproducible)."""
+    pd.testing.assert_frame_equal(got.drop(columns="mean_wait"), want.drop(columns="mean_wait"), check_exact=True)
+    np.testing.assert_allclose(got["mean_wait"], want["mean_wait"], rtol=1e-12)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 300), span_s=st.sampled_from([0, 3, 60, 5000]),
+       days=st.integers(1, 40))
+def test_wait_time_cubes_equal_quantile_cont_over_rows(seed, n, span_s, days):
+    from data_products.contracts.visits import RECORDS, TABLE
+    from data_products.products.wait_times import builder
+
+    frame = _visits(seed, n, span_s, days)
+    con = duckdb.connect()
+    con.execute(ddl(TABLE, RECORDS))
+    con.execute("INSERT INTO outpatient_visits SELECT * FROM frame")
+    cut = date(2024, 9, 2) + timedelta(days=days // 2)
+    agg = builder.Aggregate(con, (cut, cut + timedelta(days=3)))
+    assert agg.hist is not None  # the histogram path answered
+    for name, dims in builder.TABLE_DIMS.items():
+        _same_cube(agg.cube(name), builder.cube_rows(con, dims))
+        _same_cube(agg.cube(name, before=cut), builder.cube_rows(con, dims, "train", [cut]))
+    for where, params in (("test", [cut]), ("between", [cut, cut + timedelta(days=3)])):
+        dims = builder.CUBE_DIMS
+        _same_cube(builder.cube(con, dims, where, params), builder.cube_rows(con, dims, where, params))
+    con.close()
+
+
+def _episodes(seed: int, n: int, spread: int) -> pd.DataFrame:
+    from data_products.contracts.pneumonia import MARKERS, PATHOGENS, age_band
+    from data_products.products.pneumonia.spec import DECIMALS
+
+    rng = np.random.default_rng(seed)
+    age = rng.choice([0, 1, 3, 7], n).astype("int32")
+    out = {
+        "pseudonym": "p", "episode_key": [f"e{i}" for i in range(n)], "facility_id": rng.choice(["F1", "F2"], n),
+        "district": rng.choice(["440103", "440104"], n), "age_years": age,
+        "age_months": pd.array(np.where(age < 2, age * 12 + rng.integers(0, 12, n), 0), dtype="Int32"),
+        "age_band": age_band(age), "sex": rng.choice(["M", "F"], n),
+        "admission_date": [date(2024, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 70, n)],
+    }
+    out["age_months"][age >= 2] = pd.NA
+    out["admission_month"] = [d.strftime("%Y-%m") for d in out["admission_date"]]
+    for m in MARKERS:
+        # Values at the recorded decimals, few distinct ones (ties), some missing.
+        v = np.round(rng.integers(0, spread, n) * 0.7 + 1, DECIMALS[m])
+        out[m] = np.where(rng.random(n) < 0.15, np.nan, v)
+    for p in PATHOGENS:
+        out[p] = rng.choice(np.array(["POS", "NEG", None], dtype=object), n, p=[0.4, 0.45, 0.15])
+    out["transfer_id"] = "T"
+    return pd.DataFrame(out)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), n=st.sampled_from([1, 2, 30, 400]), spread=st.sampled_from([2, 30, 3000]))
+def test_pneumonia_tables_equal_the_row_wise_cube(seed, n, spread):
+    from data_products.contracts.pneumonia import RECORDS, TABLE
+    from data_products.products.pneumonia import builder
+
+    frame = _episodes(seed, n, spread)
+    con = duckdb.connect()
+    con.execute(ddl(TABLE, RECORDS))
+    con.execute("INSERT INTO pneumonia_episodes SELECT * FROM frame")
+    got = builder.tables_histogram(con)
+    assert got is not None
+    want = builder.tables_rows(con)
+    for name in want:
+        pd.testing.assert_frame_equal(got[name], want[name], check_exact=True)
+    if n >= 300:  # enough values that some quantiles are released: the comparison is not of NaNs only
+        assert got["district_cube"].filter(like="_p50").notna().any().any()
+    con.close()
+
+
+def test_pneumonia_falls_back_off_the_recorded_grid():
+    from data_products.contracts.pneumonia import RECORDS, TABLE
+    from data_products.products.pneumonia import builder
+
+    frame = _episodes(3, 200, 30)
+    frame.loc[0, "crp_mg_l"] = 12.345  # CRP is recorded to one decimal
+    con = duckdb.connect()
+    con.execute(ddl(TABLE, RECORDS))
+    con.execute("INSERT INTO pneumonia_episodes SELECT * FROM frame")
+    assert builder.tables_histogram(con) is None
+    got = builder.raw_tables(con)
+    pd.testing.assert_frame_equal(got["district_cube"], builder.tables_rows(con)["district_cube"], check_exact=True)
