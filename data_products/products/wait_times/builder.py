@@ -136,7 +136,8 @@ def histograms(con: duckdb.DuckDBPyConnection, boundaries: tuple[date, ...] = ()
     period = " + ".join(["0", *("(visit_date >= ?)::TINYINT" for _ in boundaries)])
     names = list(tables)
     all_dims = list(dict.fromkeys(d for name in names for d in tables[name]))
-    keys = ", ".join(f"{_DIM_SQL[d]} AS {d}" for d in all_dims)
+    # Keys as stored (weekday and hour integers): their text form is made for the few cells only.
+    keys = ", ".join(all_dims)
     sets = ", ".join("(" + ", ".join([*tables[name], "period", "s"]) + ")" for name in names)
     # GROUPING(...) tells the sets apart: bit i is set when all_dims[i] is summed out.
     gid = "GROUPING(" + ", ".join(all_dims) + ")"
@@ -159,8 +160,13 @@ def histograms(con: duckdb.DuckDBPyConnection, boundaries: tuple[date, ...] = ()
             mask = sum(1 << (len(all_dims) - 1 - i) for i, d in enumerate(all_dims) if d not in dims)
             cols = ", ".join(dims)
             cells = con.execute(f"""
-            SELECT DISTINCT {cols} FROM _wt_hist WHERE gid = ? ORDER BY {cols}
+            SELECT DISTINCT {cols} FROM _wt_hist WHERE gid = ?
             """, [mask]).df()  # noqa: S608 - identifiers from the fixed lists above
+            # The cells in the order of their keys as text (the cube's order), numbered in that order.
+            text = _cells_as_text(cells, dims)
+            order = np.lexsort([text[d].to_numpy() for d in reversed(dims)])
+            cells = cells.iloc[order].reset_index(drop=True)
+            text = text.iloc[order].reset_index(drop=True)
             cells["cell"] = np.arange(len(cells), dtype=np.int32)
             con.register("_wt_cells", cells)
             try:
@@ -171,14 +177,24 @@ def histograms(con: duckdb.DuckDBPyConnection, boundaries: tuple[date, ...] = ()
                 """, [mask]).fetchnumpy()  # noqa: S608 - identifiers from the fixed lists above
             finally:
                 con.unregister("_wt_cells")
-            for d in dims:
-                cells[d] = cells[d].astype(str)
-            out[name] = Histogram(tuple(dims), boundaries, cells[list(dims)],
+            out[name] = Histogram(tuple(dims), boundaries, text,
                                   rows["cell"].astype(np.int32), rows["period"].astype(np.int8),
                                   rows["s"].astype(np.int64), rows["n"].astype(np.int64))
         return out
     finally:
         con.execute("DROP TABLE IF EXISTS _wt_hist")
+
+
+def _cells_as_text(cells: pd.DataFrame, dims: tuple[str, ...]) -> pd.DataFrame:
+    """Cell keys as the cube shows them: weekday as text, hour as two digits."""
+    out = pd.DataFrame(index=cells.index)
+    for d in dims:
+        v = cells[d]
+        if d == "hour":
+            out[d] = [f"{int(h):02d}" for h in v]
+        else:
+            out[d] = v.astype(str)
+    return out
 
 
 def _cube_histogram(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str,
