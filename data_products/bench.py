@@ -1,7 +1,9 @@
 """`dataspace bench`: speed and memory figures, each beside a baseline run side by side.
 
     dataspace bench pipeline                 pneumonia: DuckDB builder vs a plain pandas implementation
-    dataspace bench pipeline --kind visits   outpatient visits up the size ladder (see wait_times/bench.py)
+    dataspace bench pipeline --kind visits [--scale demo|N|city]
+                                             the CLI's own generate -> ingest -> process, the builder beside
+                                             expert pandas, Polars and the bare-DuckDB floor (bench_visits.py)
     dataspace bench gate                     gate decision time, audit appends/s, verify on 1M entries
     dataspace bench atlas                    the pneumonia page: server-side render cold and warm, map payload
 
@@ -215,9 +217,11 @@ def _render_once(n: int) -> dict:
 def run(what: str, *, kind: str = "pneumonia", scale: str = "demo") -> int:
     if what in ("pipeline", "all"):
         if kind == "visits":
-            from data_products.products.wait_times import bench as wt
+            from data_products import bench_visits
 
-            wt.bench_cli(scale="city" if scale == "city" else "ladder")
+            result = bench_visits.run(scale, log=print)
+            if "error" in str(result) or any(result.get("problems", {}).values()):
+                return 1
         else:
             bench_pneumonia_pipeline()
     if what in ("gate", "all"):

@@ -211,7 +211,7 @@ def serve(
 def bench(
     what: Annotated[str, typer.Argument(help="pipeline | gate | atlas | all")] = "all",
     kind: Annotated[str, typer.Option(help="pipeline: which kind")] = "pneumonia",
-    scale: Annotated[str, typer.Option(help="pipeline: demo | city")] = "demo",
+    scale: Annotated[str, typer.Option(help="pipeline: demo | city | a number of visits (visits kind)")] = "demo",
 ) -> None:
     """Benchmarks: figures and ratios against a baseline run side by side."""
     from data_products import bench as benchmarks

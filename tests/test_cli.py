@@ -71,7 +71,6 @@ def test_long_work_shows_progress_when_asked_and_one_summary_line(home, capsys):
 KNOWN_PRINTERS: dict[str, str] = {
     "data_products.bench": "benchmarks write their table through log=print",
     "data_products.governance.bench": "benchmark figures",
-    "data_products.products.wait_times.bench": "benchmarks write their table through log=print",
 }
 
 

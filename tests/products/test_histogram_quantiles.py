@@ -64,6 +64,7 @@ def test_wait_time_cubes_equal_quantile_cont_over_rows(seed, n, span_s, days):
     frame = _visits(seed, n, span_s, days)
     con = duckdb.connect()
     con.execute(ddl(TABLE, RECORDS))
+    con.register("frame", frame)
     con.execute("INSERT INTO outpatient_visits SELECT * FROM frame")
     cut = date(2024, 9, 2) + timedelta(days=days // 2)
     agg = builder.Aggregate(con, (cut, cut + timedelta(days=3)))
@@ -111,6 +112,7 @@ def test_pneumonia_tables_equal_the_row_wise_cube(seed, n, spread):
     frame = _episodes(seed, n, spread)
     con = duckdb.connect()
     con.execute(ddl(TABLE, RECORDS))
+    con.register("frame", frame)
     con.execute("INSERT INTO pneumonia_episodes SELECT * FROM frame")
     got = builder.tables_histogram(con)
     assert got is not None
@@ -130,6 +132,7 @@ def test_pneumonia_falls_back_off_the_recorded_grid():
     frame.loc[0, "crp_mg_l"] = 12.345  # CRP is recorded to one decimal
     con = duckdb.connect()
     con.execute(ddl(TABLE, RECORDS))
+    con.register("frame", frame)
     con.execute("INSERT INTO pneumonia_episodes SELECT * FROM frame")
     assert builder.tables_histogram(con) is None
     got = builder.raw_tables(con)

@@ -566,5 +566,3 @@ def test_histogram_quantiles_match_numpy_and_fall_back_off_the_second_grid():
     assert builder._cube_histogram(con, dims, "all", None) is None
     _same_cube(builder.cube(con, dims), builder.cube_rows(con, dims), dims)
     con.close()
-
-
