@@ -35,11 +35,11 @@ def _bad_text(f: Field, s: pd.Series) -> tuple[pd.Series, str]:
     if f.type == "code":
         return present & ~v.isin(f.codes), f"code not one of {'/'.join(f.codes)}"
     if f.type == "int":
-        return present & ~v.str.fullmatch(r"\d+"), "not a whole number"
+        return present & ~v.str.fullmatch(r"[0-9]+"), "not a whole number"
     if f.type == "float":
-        return present & ~v.str.fullmatch(r"\d+(\.\d+)?"), "not a decimal number"
+        return present & ~v.str.fullmatch(r"[0-9]+(\.[0-9]+)?"), "not a decimal number"
     if f.type == "date":
-        ok = v.str.fullmatch(r"\d{4}-\d{2}-\d{2}") & pd.to_datetime(v, format="%Y-%m-%d", errors="coerce").notna()
+        ok = v.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}") & pd.to_datetime(v, format="%Y-%m-%d", errors="coerce").notna()
         return present & ~ok, "not a real calendar date YYYY-MM-DD"
     if f.type == "bool":
         return present & ~v.isin(("0", "1")), "not 0 or 1"
