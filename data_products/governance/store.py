@@ -536,7 +536,15 @@ class GovernanceStore:
                 raise RuntimeError("DATASPACE_GOVERNANCE_URL points at PostgreSQL but psycopg is not installed: "
                                    "pip install '.[postgres]'") from None
             if self._behind():
-                self.migrate()
+                import psycopg
+
+                try:
+                    self.migrate()
+                except psycopg.errors.InsufficientPrivilege as exc:
+                    raise RuntimeError(
+                        f"governance store {self.location}: a migration or a ledger trigger is missing or disabled and "
+                        f"this role may not install it ({exc}); run `dataspace governance migrate` as the schema's "
+                        "owner") from None
             return
         self.dialect = "sqlite"
         self.url = None

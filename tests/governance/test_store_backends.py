@@ -111,6 +111,20 @@ def test_the_apps_role_can_use_the_store_but_never_alter_the_ledger(postgres, ho
     assert live == {n for names in PG_TRIGGER_NAMES.values() for n in names}
     assert ledger.verify(owner).ok
 
+    # A trigger the owner disabled or dropped: the app's role refuses to open the store without it; the owner's
+    # next open (or `governance migrate`) puts it back, enabled ALWAYS.
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE ledger DISABLE TRIGGER ledger_no_delete")
+        conn.execute("DROP TRIGGER ledger_no_update ON ledger")
+    with pytest.raises(RuntimeError, match="governance migrate"):
+        GovernanceStore(app_url, policy=FAST)
+    GovernanceStore(url, policy=FAST)
+    with psycopg.connect(url, autocommit=True) as conn:
+        modes = dict(conn.execute("SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = to_regclass('ledger')"
+                                  " AND NOT tgisinternal").fetchall())
+    assert modes == {name: "A" for name in PG_TRIGGER_NAMES["ledger"]}
+    assert GovernanceStore(app_url, policy=FAST).dialect == "postgresql"
+
 
 @pytest.fixture
 def store(governance_target):
