@@ -1370,6 +1370,13 @@ def quantile_ok(q: float, n: int, k: int) -> bool:
     return j >= k and n - 2 - j >= k
 
 
+def quantile_ok_many(q: float, n: np.ndarray, k: int) -> np.ndarray:
+    """:func:`quantile_ok` over an array of value counts (NaN counts: not released)."""
+    n = np.nan_to_num(np.asarray(n, dtype=np.float64), nan=0.0)
+    j = np.floor(q * (n - 1) + _quantile_shift(q))
+    return (n >= 2) & (j >= k) & (n - 2 - j >= k)
+
+
 def quantile_min_n(q: float, k: int) -> int:
     """Smallest number of measured values from which :func:`quantile_ok` releases level ``q``."""
     n = 2

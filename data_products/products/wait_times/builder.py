@@ -21,7 +21,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from data_products.disclosure import ALL
+from data_products.disclosure import ALL, quantile_ok_many
 from data_products.products.histogram import Ranked, group_histogram
 from data_products.products.wait_times.spec import (
     CV_FOLDS,
@@ -304,6 +304,18 @@ def raw_tables(con: duckdb.DuckDBPyConnection, where: str = "all", params: list 
     return {name: cube(con, dims, where, params) for name, dims in TABLE_DIMS.items()}
 
 
+def quantile_rule(frame: pd.DataFrame, min_cell: int, count: str = "visits") -> pd.DataFrame:
+    """The disclosure rule for quantiles (``disclosure.quantile_ok``): a P50 or P90 stays only where at
+    least ``min_cell`` waits lie below and above the two it blends (P50 from 22 visits, P90 from 102 at
+    10), so no single wait is pinned; elsewhere it is NaN, like a statistic of a suppressed count.
+    The estimates, the cross-validation and the backtest all fit on what this leaves."""
+    out = frame.copy()
+    n = pd.to_numeric(out[count], errors="coerce").to_numpy(dtype=float)
+    for q, level in QUANTILES.items():
+        out[q] = pd.to_numeric(out[q], errors="coerce").astype(float).where(quantile_ok_many(level, n, min_cell))
+    return out
+
+
 def _weight(n: pd.Series, released: pd.Series, k: float) -> np.ndarray:
     n = pd.to_numeric(n, errors="coerce").fillna(0).to_numpy(dtype=float)
     return np.where(released.to_numpy(dtype=bool), n / (n + k), 0.0)
@@ -334,24 +346,31 @@ def estimates(slot_cube: pd.DataFrame, released: pd.Series, k: float) -> pd.Data
         out = out.merge(part.rename(columns={c: c + sfx for c in cols}), on=keys, how="left")
     rel = {lvl: out[f"_released{sfx}"].fillna(False).astype(bool) for lvl, sfx in
            (("slot", ""), ("fdw", "_fdw"), ("fdh", "_fdh"), ("fd", "_fd"))}
-    w = {lvl: _weight(out[f"visits{sfx}"], rel[lvl], k) for lvl, sfx in
-         (("slot", ""), ("fdw", "_fdw"), ("fdh", "_fdh"))}
-    base_ok = rel["fd"].to_numpy()
+    levels = (("slot", ""), ("fdw", "_fdw"), ("fdh", "_fdh"), ("fd", "_fd"))
     result = out[list(CUBE_DIMS)].copy()
+    used: dict[str, dict[str, np.ndarray]] = {}
     for q in QUANTILES:
-        log = {lvl: np.log(pd.to_numeric(out[f"{q}{sfx}"], errors="coerce").to_numpy(dtype=float).clip(min=1e-3))
-               for lvl, sfx in (("slot", ""), ("fdw", "_fdw"), ("fdh", "_fdh"), ("fd", "_fd"))}
-        # A suppressed level has weight 0 and a masked (NaN) statistic: its effect is exactly 0.
-        weekday_effect = w["fdw"] * np.nan_to_num(log["fdw"] - log["fd"])
-        hour_effect = w["fdh"] * np.nan_to_num(log["fdh"] - log["fd"])
+        stat = {lvl: pd.to_numeric(out[f"{q}{sfx}"], errors="coerce").to_numpy(dtype=float) for lvl, sfx in levels}
+        # A level counts for this quantile where its count is released and the statistic itself is
+        # (the quantile rule withholds P90 of a slot that releases its P50).
+        ok = {lvl: rel[lvl].to_numpy() & ~np.isnan(stat[lvl]) for lvl, _ in levels}
+        w = {lvl: _weight(out[f"visits{sfx}"], pd.Series(ok[lvl]), k) for lvl, sfx in levels[:3]}
+        log = {lvl: np.log(np.nan_to_num(stat[lvl], nan=1.0).clip(min=1e-3)) for lvl, _ in levels}
+        # A level without the statistic has weight 0: its effect is exactly 0.
+        weekday_effect = w["fdw"] * (log["fdw"] - log["fd"])
+        hour_effect = w["fdh"] * (log["fdh"] - log["fd"])
         target = log["fd"] + weekday_effect + hour_effect
-        slot_hat = w["slot"] * np.nan_to_num(log["slot"]) + (1 - w["slot"]) * target
-        result[q] = np.where(base_ok, np.exp(slot_hat), np.nan)
-    result["weight_slot"] = np.where(base_ok, w["slot"], np.nan)
-    result["weight_weekday"] = np.where(base_ok, w["fdw"], np.nan)
-    result["weight_hour"] = np.where(base_ok, w["fdh"], np.nan)
+        slot_hat = w["slot"] * log["slot"] + (1 - w["slot"]) * target
+        result[q] = np.where(ok["fd"], np.exp(slot_hat), np.nan)
+        used[q] = {**ok, **{f"w_{lvl}": v for lvl, v in w.items()}}
+    # Weights and level describe the typical wait (P50); P90 may fall back further (see its own NaN).
+    u = used["p50"] if "p50" in used else next(iter(used.values()))
+    base_ok = u["fd"]
+    result["weight_slot"] = np.where(base_ok, u["w_slot"], np.nan)
+    result["weight_weekday"] = np.where(base_ok, u["w_fdw"], np.nan)
+    result["weight_hour"] = np.where(base_ok, u["w_fdh"], np.nan)
     result["level"] = np.select(
-        [~base_ok, rel["slot"].to_numpy(), (rel["fdw"] | rel["fdh"]).to_numpy()],
+        [~base_ok, u["slot"], u["fdw"] | u["fdh"]],
         [LEVEL_NONE, LEVEL_SLOT, LEVEL_EFFECTS], LEVEL_DEPT,
     )
     return result.reset_index(drop=True)
@@ -394,7 +413,8 @@ def choose_k(con: duckdb.DuckDBPyConnection, cutoff: date, min_cell: int,
     for start in fold_starts(cutoff):
         if start - timedelta(weeks=1) < first:
             break
-        train = agg.cube("slot_cube", before=start) if agg is not None else cube(con, CUBE_DIMS, "train", [start])
+        train = quantile_rule(agg.cube("slot_cube", before=start) if agg is not None
+                              else cube(con, CUBE_DIMS, "train", [start]), min_cell)
         mask = pd.to_numeric(train["visits"]) >= min_cell
         val = _visits(con, "between", [start, start + timedelta(weeks=1)])
         if val.empty:
@@ -405,8 +425,9 @@ def choose_k(con: duckdb.DuckDBPyConnection, cutoff: date, min_cell: int,
             est = est[est["level"] != LEVEL_NONE]
             scored = val.merge(est[[*CUBE_DIMS, "p50", "p90"]], on=list(CUBE_DIMS), how="inner")
             y = scored["wait_min"].to_numpy(dtype=float)
-            totals[k][0] += float(np.sum(pinball(y, scored["p50"].to_numpy(dtype=float), 0.5)))
-            totals[k][1] += float(np.sum(pinball(y, scored["p90"].to_numpy(dtype=float), 0.9)))
+            # A P90 the quantile rule withholds down to the department level is no prediction: not scored.
+            totals[k][0] += float(np.nansum(pinball(y, scored["p50"].to_numpy(dtype=float), 0.5)))
+            totals[k][1] += float(np.nansum(pinball(y, scored["p90"].to_numpy(dtype=float), 0.9)))
             if k == K_GRID[0]:
                 n_total += len(scored)
     table = pd.DataFrame({"k": list(K_GRID),
@@ -421,11 +442,12 @@ def choose_k(con: duckdb.DuckDBPyConnection, cutoff: date, min_cell: int,
 
 def backtest(con: duckdb.DuckDBPyConnection, cutoff: date,
              protect: Callable[[dict[str, pd.DataFrame]], pd.Series], k: float,
-             agg: Aggregate | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+             min_cell: int, agg: Aggregate | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit on visits before ``cutoff`` with shrinkage ``k``, score on visits from it on.
 
     ``protect`` takes the training aggregates and returns the released mask of the training slot
-    cube, so the backtest fits exactly the way the published estimates are fitted. The baseline is
+    cube, and the quantile rule (``quantile_rule``) is applied at ``min_cell``, so the backtest fits
+    exactly the way the published estimates are fitted. The baseline is
     the facility x department P50 (typical wait) and P90 (bound) of the same training weeks, where
     that level is released (exactly where an estimate exists). Returns the scores per facility x
     department x slot-size band x day type (with CUBE margins; ``n_test`` unprotected) and the
@@ -433,8 +455,9 @@ def backtest(con: duckdb.DuckDBPyConnection, cutoff: date,
     """
     train = agg.tables(before=cutoff) if agg is not None else raw_tables(con, "train", [cutoff])
     mask = protect(train)
-    tc = train["slot_cube"].assign(_released=mask.to_numpy(dtype=bool))
-    est = estimates(train["slot_cube"], mask, k)
+    fitted = quantile_rule(train["slot_cube"], min_cell)
+    tc = fitted.assign(_released=mask.to_numpy(dtype=bool))
+    est = estimates(fitted, mask, k)
     real = (tc[list(CUBE_DIMS)] != ALL).all(axis=1)
     slots = tc[real][[*CUBE_DIMS, "visits", "_released"]]
     slots = slots.assign(size_band=[size_band(float(n), r) for n, r in zip(slots["visits"], slots["_released"],
@@ -461,10 +484,10 @@ def backtest(con: duckdb.DuckDBPyConnection, cutoff: date,
         SELECT {cols},
           COUNT(*)::BIGINT AS n_test,
           median(abs(wait_min - p50)) AS mae_p50,
-          avg(CASE WHEN wait_min <= p90 THEN 1.0 ELSE 0.0 END) AS within_p90,
+          avg(CASE WHEN p90 IS NULL THEN NULL WHEN wait_min <= p90 THEN 1.0 ELSE 0.0 END) AS within_p90,
           avg(CASE WHEN wait_min < p50 THEN 1.0 ELSE 0.0 END) AS below_p50,
           median(abs(wait_min - base_p50)) AS mae_baseline,
-          avg(CASE WHEN wait_min <= base_p90 THEN 1.0 ELSE 0.0 END) AS within_baseline,
+          avg(CASE WHEN base_p90 IS NULL THEN NULL WHEN wait_min <= base_p90 THEN 1.0 ELSE 0.0 END) AS within_baseline,
           avg(CASE WHEN wait_min < base_p50 THEN 1.0 ELSE 0.0 END) AS below_baseline
         FROM v
         GROUP BY CUBE (facility_id, department, size_band, day_type)

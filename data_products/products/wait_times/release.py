@@ -75,8 +75,10 @@ def _mask(frame: pd.DataFrame, count: str, stats: tuple[str, ...]) -> pd.DataFra
 
 
 def _protect(raw: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    from data_products.config import min_cell
+
     protected = disclosure.protect_tables(_declared(raw), LINKS)
-    return {name: _mask(frame, "visits", STATS) for name, frame in protected.items()}
+    return {name: builder.quantile_rule(_mask(frame, "visits", STATS), min_cell()) for name, frame in protected.items()}
 
 
 def _with_counts(est: pd.DataFrame, cube: pd.DataFrame) -> pd.DataFrame:
@@ -100,7 +102,7 @@ def build(con: duckdb.DuckDBPyConnection):
     estimates = _with_counts(builder.estimates(cube, cube["visits"].notna(), k), cube)
     if span["cutoff"] is not None:
         bt, _ = builder.backtest(con, span["cutoff"],
-                                 lambda raw: _protect(raw)["slot_cube"]["visits"].notna(), k, agg)
+                                 lambda raw: _protect(raw)["slot_cube"]["visits"].notna(), k, min_cell(), agg)
         bt = disclosure.protect_tables(_backtest_declared(bt))["backtest"]
         bt = _mask(bt, "n_test", BACKTEST_STATS)
     else:
@@ -122,8 +124,9 @@ def build(con: duckdb.DuckDBPyConnection):
         "suppression_rule": (
             "No visit count from 1 to min_cell-1 is shown (primary); further cells are hidden so that no hidden "
             "cell can be recovered from totals, margins, doctors or visit types (secondary). Quantiles and means "
-            "are shown only where their count is released; a slot whose count is hidden takes its estimate "
-            "from the coarser level."
+            "are shown only where their count is released, and a P50 or P90 only where at least min_cell waits lie "
+            "below and above the two it blends (P50 from 22 visits, P90 from 102 at min_cell 10), so no single wait "
+            "is pinned; a slot without its own statistic takes its estimate from the coarser level."
         ),
     }
     return Candidate(PRODUCT_ID, {**tables, "estimates": estimates, "backtest": bt}, meta)
@@ -138,6 +141,11 @@ def check(tables: dict[str, pd.DataFrame], meta: dict) -> list[str]:
         frame = tables[name]
         leaked = frame["visits"].isna() & frame[list(STATS)].notna().any(axis=1)
         problems += [f"[{name} row {i}] statistics released for a suppressed cell" for i in frame.index[leaked]]
+        n = pd.to_numeric(frame["visits"], errors="coerce").to_numpy(dtype=float)
+        for q, level in QUANTILES.items():
+            pinned = frame[q].notna().to_numpy() & ~disclosure.quantile_ok_many(level, n, k)
+            problems += [f"[{name} row {i}] {q} released from too few waits (quantile rule)"
+                         for i in frame.index[pinned]]
     bt = tables["backtest"]
     if len(bt):
         leaked = bt["n_test"].isna() & bt[list(BACKTEST_STATS)].notna().any(axis=1)
@@ -154,6 +162,10 @@ def check(tables: dict[str, pd.DataFrame], meta: dict) -> list[str]:
     bad = [i for i, f, d in zip(est.index, est["facility_id"], est["department"], strict=True)
            if rests[i] and (f, d) in hidden_fd]
     problems += [f"[estimates row {i}] estimate rests on a suppressed facility-department count" for i in bad]
+    slot_stat = est[list(builder.CUBE_DIMS)].merge(cube[[*builder.CUBE_DIMS, "p50"]], on=list(builder.CUBE_DIMS),
+                                                   how="left")["p50"]
+    uses = (pd.to_numeric(est["weight_slot"], errors="coerce").fillna(0) > 0).to_numpy() & slot_stat.isna().to_numpy()
+    problems += [f"[estimates row {i}] estimate uses a slot P50 the quantile rule withholds" for i in est.index[uses]]
     if int(real.sum()) != len(est):
         problems.append(f"estimates has {len(est)} rows, the cube {int(real.sum())} base slots")
     return problems

@@ -249,7 +249,19 @@ def test_release_passes_disclosure_and_estimates_follow_the_suppression(wt):
     hidden = est["visits"].isna()
     assert hidden.any(), "the demo should exercise suppression"
     assert (est.loc[hidden, "level"] != "slot").all()
-    assert (est.loc[~hidden, "level"] == "slot").all()
+    # A released slot rests on its own P50 only where the quantile rule releases it (>= 10 waits below
+    # and above the two it blends): from 22 visits at k = 10; P90 from 102.
+    from data_products.disclosure import quantile_min_n, quantile_ok
+
+    own = est["visits"] >= quantile_min_n(0.5, k)
+    assert quantile_min_n(0.5, 10) == 22 and quantile_min_n(0.9, 10) == 102
+    assert (est.loc[~hidden & own, "level"] == "slot").all()
+    assert (est.loc[~hidden & ~own, "level"] != "slot").all() and (~hidden & ~own).any()
+    cube = rel.table("slot_cube")
+    for q, level in (("p50", 0.5), ("p90", 0.9)):
+        shown = cube[cube[q].notna()]
+        assert all(quantile_ok(level, int(n), k) for n in shown["visits"]), q
+        assert cube.loc[cube["visits"].notna() & cube[q].isna()].shape[0] > 0, f"the demo should withhold some {q}"
     assert (est.loc[hidden, "visits_flag"].isin(["primary", "secondary"])).all()
     # Brute force: a released slot's count equals the restricted store's count.
     rows = _restricted(wt)
@@ -289,6 +301,7 @@ def test_k_is_chosen_by_cross_validation_on_the_training_weeks(wt):
     """The published K against a brute-force rerun of the folds in pandas: quantiles by pandas, losses by
     numpy, same grid, only weeks before the backtest's cut-off."""
     from data_products.config import min_cell
+    from data_products.disclosure import quantile_ok
     from data_products.products.wait_times.builder import estimates
     from data_products.products.wait_times.spec import CV_FOLDS, K_GRID
 
@@ -302,12 +315,16 @@ def test_k_is_chosen_by_cross_validation_on_the_training_weeks(wt):
         train = rows[rows["visit_date"] < start]
         val = rows[(rows["visit_date"] >= start) & (rows["visit_date"] < start + pd.Timedelta(weeks=1))]
         cube = _pandas_cube(train)
+        for q, level in (("p50", 0.5), ("p90", 0.9)):  # the quantile rule, one slot at a time
+            cube[q] = [v if quantile_ok(level, int(n), min_cell()) else np.nan
+                       for v, n in zip(cube[q], cube["visits"], strict=True)]
         for k in K_GRID:
             est = estimates(cube, cube["visits"] >= min_cell(), k)
             est = est[est["level"] != "none"]
             sc = val.merge(est, on=["facility_id", "department", "weekday", "hour"])
             y = sc["wait_min"].to_numpy()
-            loss[k] += _pinball(y, sc["p50"].to_numpy(), 0.5).sum() + _pinball(y, sc["p90"].to_numpy(), 0.9).sum()
+            loss[k] += (np.nansum(_pinball(y, sc["p50"].to_numpy(), 0.5))
+                        + np.nansum(_pinball(y, sc["p90"].to_numpy(), 0.9)))
             n += len(sc) if k == K_GRID[0] else 0
     best = min(K_GRID, key=lambda k: (loss[k], k))
     assert rel.meta["shrink_k"] == best
@@ -322,6 +339,8 @@ def test_backtest_against_the_fair_baseline_on_the_same_held_out_weeks(wt):
     """Every published accuracy figure (per facility x department, per slot-size band, per day type, and
     the page's claimed gain) against an independent recomputation: the fair baseline's quantiles by pandas
     on the training weeks, the estimates fitted on them, scored on the held-out weeks in pandas."""
+    from data_products.config import min_cell
+    from data_products.disclosure import quantile_min_n
     from data_products.products.wait_times import builder, views
     from data_products.products.wait_times.release import _protect
     from data_products.products.wait_times.spec import size_band
@@ -336,7 +355,7 @@ def test_backtest_against_the_fair_baseline_on_the_same_held_out_weeks(wt):
     finally:
         con.close()
     mask = _protect(train_raw)["slot_cube"]["visits"].notna()
-    est = builder.estimates(train_raw["slot_cube"], mask, k)
+    est = builder.estimates(builder.quantile_rule(train_raw["slot_cube"], min_cell()), mask, k)
     est = est[est["level"] != "none"]
     tc = train_raw["slot_cube"].assign(_rel=mask.to_numpy())
     rows = _slots(_restricted(wt))
@@ -344,7 +363,10 @@ def test_backtest_against_the_fair_baseline_on_the_same_held_out_weeks(wt):
     test = rows[rows["visit_date"] >= cutoff]
     # The fair baseline, independently: facility x department P50/P90 of the training weeks.
     g = train.groupby(["facility_id", "department"])["wait_min"]
-    base = pd.concat([g.quantile(0.5).rename("b50"), g.quantile(0.9).rename("b90")], axis=1).reset_index()
+    base = pd.concat([g.quantile(0.5).rename("b50"), g.quantile(0.9).rename("b90"), g.size().rename("bn")],
+                     axis=1).reset_index()
+    # The quantile rule holds for the baseline too: a P90 from fewer than 102 waits is withheld.
+    base.loc[base["bn"] < quantile_min_n(0.9, min_cell()), "b90"] = np.nan
     real = (tc[["facility_id", "department", "weekday", "hour"]] != ALL).all(axis=1)
     slot_n = tc[real].assign(size_band=[size_band(float(v), r) for v, r in zip(tc[real]["visits"], tc[real]["_rel"],
                                                                                    strict=True)])
@@ -357,10 +379,12 @@ def test_backtest_against_the_fair_baseline_on_the_same_held_out_weeks(wt):
     def check(part: pd.DataFrame, row: pd.Series) -> None:
         assert row["n_test"] == len(part)
         assert row["mae_p50"] == pytest.approx((part["wait_min"] - part["p50"]).abs().median(), rel=1e-9)
-        assert row["within_p90"] == pytest.approx((part["wait_min"] <= part["p90"]).mean(), rel=1e-9)
+        p90 = part[part["p90"].notna()]
+        assert row["within_p90"] == pytest.approx((p90["wait_min"] <= p90["p90"]).mean(), rel=1e-9, nan_ok=True)
         assert row["below_p50"] == pytest.approx((part["wait_min"] < part["p50"]).mean(), rel=1e-9)
         assert row["mae_baseline"] == pytest.approx((part["wait_min"] - part["b50"]).abs().median(), rel=1e-9)
-        assert row["within_baseline"] == pytest.approx((part["wait_min"] <= part["b90"]).mean(), rel=1e-9)
+        b90 = part[part["b90"].notna()]
+        assert row["within_baseline"] == pytest.approx((b90["wait_min"] <= b90["b90"]).mean(), rel=1e-9, nan_ok=True)
 
     key = ["facility_id", "department", "size_band", "day_type"]
     shown = bt[bt["n_test"].notna()].set_index(key)
