@@ -66,7 +66,9 @@ def _peak_mb() -> float:
 
 
 def _home(home: Path) -> None:
-    os.environ["DATASPACE_HOME"] = str(home)
+    from data_products.config import use_home
+
+    use_home(home)
 
 
 # --- stages (each runs in a child process) ---------------------------------------------------------

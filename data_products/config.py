@@ -225,6 +225,12 @@ def paths(home: str | os.PathLike[str] | None = None) -> Paths:
     return Paths(Path(home or settings().home).resolve())
 
 
+def use_home(home: str | os.PathLike[str]) -> None:
+    """Point this process (and the children it starts) at another data home. The benchmark's stages run
+    the command line's own code against a scratch home; nothing else changes a setting at run time."""
+    os.environ["DATASPACE_HOME"] = str(home)
+
+
 def min_cell() -> int:
     return settings().min_cell
 
