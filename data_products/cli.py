@@ -134,13 +134,40 @@ def ingest(
 def process(
     product: Annotated[list[str] | None, typer.Option(help="Only these products (repeatable).")] = None,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help=PROGRESS_HELP)] = None,
+    engine: Annotated[str, typer.Option(help="duckdb (default), or spark: wait_times and pneumonia_atlas "
+                                             "aggregate on Apache Spark; named products without a Spark builder "
+                                             "are refused, unnamed ones build on DuckDB.")] = "duckdb",
+    master: Annotated[str | None, typer.Option(help="Spark master URL: local[N] (default local[2]), "
+                                                    "spark://HOST:7077, yarn, k8s://https://HOST:443.")] = None,
+    parquet: Annotated[str | None, typer.Option(help="The restricted zone's Parquet layout Spark reads (a path "
+                                                     "every executor can read); default DATA_HOME/restricted/parquet, "
+                                                     "exported from restricted.duckdb when missing or older.")] = None,
 ) -> None:
     """Run product builders over the restricted zone into candidate releases (restricted -> candidate)."""
     from data_products.pipeline_cli import cli_process
 
+    if engine != "spark" and (master or parquet):
+        typer.echo("error: --master and --parquet go with --engine spark", err=True)
+        _exit(2)
     with _progress(progress, "process") as bar:
-        code = cli_process(products=product or None, progress=bar)
+        code = cli_process(products=product or None, progress=bar, engine=engine, master=master, parquet=parquet)
     _exit(code)
+
+
+@app.command("export-parquet")
+def export_parquet(
+    out: Annotated[Path | None, typer.Option(help="Folder of the layout (default DATA_HOME/restricted/parquet).")] = None,
+) -> None:
+    """Lay the restricted zone's record tables out as Parquet partitioned by year, for Spark (and DuckDB)."""
+    from data_products.restricted import parquet
+
+    try:
+        counts = parquet.export(root=out)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        _exit(2)
+    for table, rows in counts.items():
+        typer.echo(f"{table}: {rows} rows -> {(out or parquet.default_root()) / table}")
 
 
 ACTING = ("The commission official acting, who signs in: password from $DATASPACE_PASSWORD or a prompt "

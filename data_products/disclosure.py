@@ -1407,12 +1407,26 @@ def quantile_sql(column: str, levels: Mapping[str, float], k: int, decimals: int
            f"list_sort(list({column}) FILTER (WHERE {column} IS NOT NULL)) AS {column}__l")
     exprs = {}
     for name, q in levels.items():
-        h = f"({float(q)!r} * ({column}__n - 1) + {_quantile_shift(q)!r})"
-        j = f"floor({h})::BIGINT"
-        lo, hi = f"{column}__l[{j} + 1]", f"{column}__l[{j} + 2]"
-        ok = f"({column}__n >= 2 AND {j} >= {int(k)} AND {column}__n - 2 - {j} >= {int(k)})"
-        exprs[name] = f"CASE WHEN {ok} THEN round({lo} + ({h} - {j}) * ({hi} - {lo}), {int(decimals)}) END"
+        _, j = quantile_position_sql(q, f"{column}__n")
+        exprs[name] = quantile_value_sql(q, f"{column}__n", f"{column}__l[{j} + 1]", f"{column}__l[{j} + 2]", k,
+                                         decimals)
     return agg, exprs
+
+
+def quantile_position_sql(q: float, n: str) -> tuple[str, str]:
+    """The shifted position ``h`` of level ``q`` among ``n`` sorted values, and ``j = floor(h)`` (0-based):
+    the released quantile blends the values at 1-based positions j + 1 and j + 2. ``n`` is trusted SQL."""
+    h = f"({float(q)!r} * ({n} - 1) + {_quantile_shift(q)!r})"
+    return h, f"floor({h})::BIGINT"
+
+
+def quantile_value_sql(q: float, n: str, lo: str, hi: str, k: int, decimals: int) -> str:
+    """The released quantile from the two values it blends (``lo`` at position j + 1, ``hi`` at j + 2, as
+    trusted SQL): NULL unless :func:`safe_quantile`'s rule holds. Builders that find the two values another
+    way (from a histogram an engine counted) use this same expression, so the figures are the same."""
+    h, j = quantile_position_sql(q, n)
+    ok = f"({n} >= 2 AND {j} >= {int(k)} AND {n} - 2 - {j} >= {int(k)})"
+    return f"CASE WHEN {ok} THEN round({lo} + ({h} - {j}) * ({hi} - {lo}), {int(decimals)}) END"
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from types import SimpleNamespace
 
 import duckdb
@@ -48,24 +49,64 @@ def _definition(product_id: str) -> ProductDefinition:
         raise KeyError(f"no product {product_id!r}; known: {sorted(registry.all_products())}") from None
 
 
+ENGINES = ("duckdb", "spark")
+
+
+class EngineUnavailable(Exception):
+    """The engine asked for cannot build what was asked (no such engine, a product without a builder
+    for it, or the engine missing on this machine)."""
+
+
+def spark_products(products: list[str] | None = None) -> list[str]:
+    """The products (of ``products``, default all) whose definition has a Spark builder."""
+    return [p for p in products or list(registry.all_products()) if _definition(p).spark is not None]
+
+
 def process(products: list[str] | None = None,
-            progress: Callable[[int, int, int], None] | None = None) -> list[str]:
+            progress: Callable[[int, int, int], None] | None = None, *, engine: str = "duckdb",
+            master: str | None = None, parquet: str | None = None) -> list[str]:
     """Build candidate releases; returns their ids. ``progress(done, total, rows)`` after each product:
-    products built of those asked for, and the restricted records they read."""
+    products built of those asked for, and the restricted records they read.
+
+    ``engine="spark"`` aggregates the products that have a Spark builder on Apache Spark (``master``, default
+    ``local[2]``) from the restricted zone's Parquet layout (``parquet``, default the data home's, exported
+    from ``restricted.duckdb`` when missing or older); named products without one are refused, and when no
+    product is named the others are built on DuckDB. The release is the same whichever engine built it.
+    """
     p = paths().ensure()
-    if not p.restricted_db.exists():
+    if engine not in ENGINES:
+        raise EngineUnavailable(f"no engine {engine!r}; known: {', '.join(ENGINES)}")
+    selected = products or list(registry.all_products())
+    if engine == "duckdb" and not p.restricted_db.exists():
         raise FileNotFoundError(f"{p.restricted_db} does not exist: run `dataspace ingest` first")
-    con = duckdb.connect(str(p.restricted_db), read_only=True)
+    for product_id in selected:
+        _definition(product_id)
+    on_spark = spark_products(selected) if engine == "spark" else []
+    if engine == "spark" and products and len(on_spark) < len(products):
+        raise EngineUnavailable(
+            f"no Spark builder for {', '.join(sorted(set(products) - set(on_spark)))}: build it with --engine duckdb "
+            f"(Spark builds: {', '.join(spark_products()) or 'none'})")
+    if set(selected) - set(on_spark) and not p.restricted_db.exists():
+        raise FileNotFoundError(f"{p.restricted_db} does not exist: run `dataspace ingest` first")
+    sources = _spark_sources(on_spark, master, parquet) if on_spark else {}
+    # The store also says how many records each candidate read (its manifests); a Spark build on a
+    # cluster may have no local store, and then reports none.
+    con = duckdb.connect(str(p.restricted_db), read_only=True) if p.restricted_db.exists() else None
     ids = []
     try:
         # A product that publishes figures of the others' records (PROCESS_LAST) is protected against
         # their new candidates, so it is built after them.
-        order = sorted(products or list(registry.all_products()), key=lambda p: bool(getattr(_module(p), "PROCESS_LAST", False)))
+        order = sorted(selected, key=lambda p: bool(getattr(_module(p), "PROCESS_LAST", False)))
         read = 0
         t0 = time.perf_counter()
         for step, product_id in enumerate(order):
             definition = _definition(product_id)
-            cand: Candidate = _against_published(product_id, _module(product_id), con)
+            mod = _module(product_id)
+            if product_id in sources:
+                build = partial(mod.build, sources[product_id], agg=definition.spark)
+            else:
+                build = partial(mod.build, con)
+            cand: Candidate = _against_published(product_id, mod, build)
             now = datetime.now(UTC)
             cand.meta.update(
                 product_id=product_id,
@@ -77,18 +118,44 @@ def process(products: list[str] | None = None,
                 synthetic=(p.home / "DEMO").exists(),
                 notice=SYNTHETIC_NOTICE if (p.home / "DEMO").exists() else "",
             )
+            # The engine is deliberately not in the metadata: the release is the same either way, and so is
+            # its content hash. The log says which engine built it.
             digest = approved.content_hash(cand.tables, cand.meta)
             release_id = f"{product_id}@{now.strftime('%Y%m%dT%H%M%S')}-{digest[:8]}"
             cand.meta["release_id"] = release_id
             approved.write_release_file(approved.candidate_path(release_id), cand.tables, cand.meta)
             ids.append(release_id)
-            read += _records_read(con, cand.meta)
-            log.info("built %s (%d of %d) in %.1f s", release_id, step + 1, len(order), time.perf_counter() - t0)
+            read += _records_read(con, cand.meta) if con is not None else 0
+            log.info("built %s (%d of %d) on %s in %.1f s", release_id, step + 1, len(order),
+                     f"Spark ({master or 'local[2]'})" if product_id in sources else "DuckDB", time.perf_counter() - t0)
             if progress:
                 progress(step + 1, len(order), read)
     finally:
-        con.close()
+        if con is not None:
+            con.close()
     return ids
+
+
+def _spark_sources(products: list[str], master: str | None, parquet: str | None) -> dict:
+    """Each product's Spark input (the histograms or the source its Spark builder reads), counted once."""
+    from data_products.restricted import parquet as layout
+    from data_products.restricted import spark
+
+    try:
+        session = spark.session(master or spark.DEFAULT_MASTER)
+    except spark.SparkUnavailable as exc:
+        raise EngineUnavailable(f"Spark is not available here: {exc}") from None
+    from pyspark.errors import AnalysisException
+
+    root = parquet or str(layout.ensure(list(layout.PARTITIONS)))
+    src = spark.SparkSource(session, root)
+    try:
+        return {product_id: _definition(product_id).spark.source(src) for product_id in products}
+    except AnalysisException as exc:
+        raise EngineUnavailable(f"Spark cannot read the restricted zone's Parquet layout at {root}: "
+                                f"{str(exc).splitlines()[0]}") from None
+    except spark.SparkBuildError as exc:
+        raise EngineUnavailable(str(exc)) from None
 
 
 def _records_read(con, meta: dict) -> int:
@@ -105,14 +172,14 @@ def _published_counts(product_id: str, mod) -> list[tuple[str, list]]:
     return [(rid, mod.count_tables(tables)) for rid, tables in approved.published(product_id)]
 
 
-def _against_published(product_id: str, mod, con) -> Candidate:
+def _against_published(product_id: str, mod, build: Callable[[], Candidate]) -> Candidate:
     """Build a candidate that shows no small change against the releases already published.
 
     See :mod:`data_products.differencing`: an update that changes no released count by ``min_cell``
     or more is held (the current figures are republished unchanged); otherwise the counts that changed
     by 1 to ``min_cell``-1 are hidden and the product rebuilt, until none is left.
     """
-    cand: Candidate = mod.build(con)
+    cand: Candidate = build()
     published = _published_counts(product_id, mod)
     if not published:
         return cand
@@ -139,7 +206,7 @@ def _against_published(product_id: str, mod, con) -> Candidate:
                 return Candidate(product_id, {name: frame.copy() for name, frame in live.tables.items()}, meta)
         hide = differencing.merge(hide, small)
         with disclosure.hide_also(hide):
-            cand = mod.build(con)
+            cand = build()
     raise RuntimeError(f"{product_id}: small changes against earlier releases remain after hiding them")
 
 

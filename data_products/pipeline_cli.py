@@ -8,10 +8,12 @@ import time
 from collections.abc import Callable
 
 from data_products.config import paths
-from data_products.pipeline import ApprovalRefused, approve, build_demo, process
+from data_products.pipeline import ApprovalRefused, EngineUnavailable, approve, build_demo, process, spark_products
+from data_products.products import registry
 
 
-def cli_process(products: list[str] | None = None, progress: Callable[[int, int, int], None] | None = None) -> int:
+def cli_process(products: list[str] | None = None, progress: Callable[[int, int, int], None] | None = None,
+                engine: str = "duckdb", master: str | None = None, parquet: str | None = None) -> int:
     t0 = time.perf_counter()
     read = [0]
 
@@ -21,10 +23,16 @@ def cli_process(products: list[str] | None = None, progress: Callable[[int, int,
             progress(done, total, rows)
 
     try:
-        ids = process(products, progress=step)
-    except (FileNotFoundError, KeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        ids = process(products, progress=step, engine=engine, master=master, parquet=parquet)
+    except (FileNotFoundError, KeyError, EngineUnavailable) as exc:
+        print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
         return 2
+    if engine == "spark":
+        on_spark = spark_products(products)
+        rest = [p for p in (products or list(registry.all_products())) if p not in on_spark]
+        print(f"built on Spark ({master or 'local[2]'}): {', '.join(on_spark)}", file=sys.stderr)
+        if rest:
+            print(f"built on DuckDB (no Spark builder): {', '.join(rest)}", file=sys.stderr)
     for i in ids:
         print(f"candidate {i}")
     seconds = time.perf_counter() - t0

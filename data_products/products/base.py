@@ -98,6 +98,9 @@ class ProductDefinition:
     # The release module behind build and check (what the pipeline's protection over time reads:
     # ``count_tables``, ``PROCESS_LAST``); None for a product whose build needs no more.
     release_module: ModuleType | None = field(default=None, repr=False)
+    # The aggregation on Apache Spark: a module with ``source(spark_source)`` (what it reads, counted once)
+    # and the record-reading functions ``build`` takes as ``agg``. None: the product builds on DuckDB only.
+    spark: ModuleType | None = field(default=None, repr=False)
     page: Page | None = None
     indicators: Indicators | None = None
     catalog: CatalogEntry = CatalogEntry(None)

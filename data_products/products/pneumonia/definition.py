@@ -1,7 +1,7 @@
 """The pneumonia atlas's definition: what the registry lists."""
 
 from data_products.products.base import Access, CatalogEntry, Indicators, Page, ProductDefinition
-from data_products.products.pneumonia import labels, release, views
+from data_products.products.pneumonia import labels, release, spark, views
 from data_products.products.pneumonia.spec import PRODUCT_ID
 
 DEFINITION = ProductDefinition(
@@ -14,6 +14,7 @@ DEFINITION = ProductDefinition(
     build=release.build,
     release_module=release,
     check=release.check,
+    spark=spark,
     views=views,
     page=Page("pneumonia.py", "pneumonia", ":material/pulmonology:", "儿童肺炎感染指标图谱", "Pediatric pneumonia atlas"),
     indicators=Indicators(views.facility_comparison, labels.metric_label),

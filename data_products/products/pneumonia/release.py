@@ -120,8 +120,10 @@ def _pathogen_rule_problems(pm: pd.DataFrame, k: int) -> list[str]:
     return out
 
 
-def build(con: duckdb.DuckDBPyConnection):
-    raw = builder.raw_tables(con)
+def build(con: duckdb.DuckDBPyConnection, agg=builder):
+    """The candidate release. ``agg`` is the engine that aggregates the records: ``builder`` (DuckDB, ``con``
+    a connection to the restricted store) or ``spark`` (``con`` a Spark source); protection is the same code."""
+    raw = agg.raw_tables(con)
     k = min_cell()
     protected = disclosure.protect_tables(_declared(raw), LINKS, IDENTITIES)
     cube = _mask_quantiles(protected["district_cube"], k)
@@ -130,7 +132,7 @@ def build(con: duckdb.DuckDBPyConnection):
     months = sorted(m for m in cube["month"].unique() if m != ALL)
     meta = {
         "source": "pneumonia_episodes (restricted zone), children under 14 admitted with pneumonia",
-        "lineage": builder.lineage(con),
+        "lineage": agg.lineage(con),
         "time_span": [months[0], months[-1]] if months else [],
         "suppression_rule": (
             "No count from 1 to min_cell-1 is shown (primary); further cells are hidden so that no hidden "

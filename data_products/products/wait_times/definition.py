@@ -1,7 +1,7 @@
 """The wait-time product's definition: what the registry lists."""
 
 from data_products.products.base import Access, CatalogEntry, Page, ProductDefinition
-from data_products.products.wait_times import release, views
+from data_products.products.wait_times import release, spark, views
 from data_products.products.wait_times.spec import PRODUCT_ID
 
 DEFINITION = ProductDefinition(
@@ -14,6 +14,7 @@ DEFINITION = ProductDefinition(
     build=release.build,
     release_module=release,
     check=release.check,
+    spark=spark,
     views=views,
     page=Page("wait_times.py", "wait-times", ":material/schedule:", "候诊时间估计", "Outpatient wait times"),
     catalog=CatalogEntry("ds_outpatient_visits"),

@@ -86,30 +86,33 @@ def _with_counts(est: pd.DataFrame, cube: pd.DataFrame) -> pd.DataFrame:
     return est.merge(counts, on=list(builder.CUBE_DIMS), how="left")
 
 
-def build(con: duckdb.DuckDBPyConnection):
+def build(con: duckdb.DuckDBPyConnection, agg=builder):
+    """The candidate release. ``agg`` is the engine that reads the records: ``builder`` (DuckDB, ``con`` a
+    connection to the restricted store) or ``spark`` (``con`` the histograms Spark counted); everything
+    after, protection included, is the same code."""
     from data_products.config import min_cell
 
-    span = builder.split(con)
+    span = agg.split(con)
     # K from the training weeks alone (before the backtest's cut-off), so the backtest stays honest;
     # the published estimates use the same K.
     k_until = span["cutoff"] or (span["last_day"] + timedelta(days=1))
     # One pass over the visits, split at every date the build cuts at; all tables come from it.
     cuts = (*builder.fold_starts(k_until), k_until, *([span["cutoff"]] if span["cutoff"] else []))
-    agg = builder.Aggregate(con, cuts)
-    k, losses = builder.choose_k(con, k_until, min_cell(), agg)
-    tables = _protect(agg.tables())
+    aggregate = agg.Aggregate(con, cuts)
+    k, losses = agg.choose_k(con, k_until, min_cell(), aggregate)
+    tables = _protect(aggregate.tables())
     cube = tables["slot_cube"]
     estimates = _with_counts(builder.estimates(cube, cube["visits"].notna(), k), cube)
     if span["cutoff"] is not None:
-        bt, _ = builder.backtest(con, span["cutoff"],
-                                 lambda raw: _protect(raw)["slot_cube"]["visits"].notna(), k, min_cell(), agg)
+        bt, _ = agg.backtest(con, span["cutoff"],
+                             lambda raw: _protect(raw)["slot_cube"]["visits"].notna(), k, min_cell(), aggregate)
         bt = disclosure.protect_tables(_backtest_declared(bt))["backtest"]
         bt = _mask(bt, "n_test", BACKTEST_STATS)
     else:
         bt = pd.DataFrame(columns=[*builder.BACKTEST_DIMS, "n_test", "n_test_flag", *BACKTEST_STATS])
     meta = {
         "source": "outpatient_visits (restricted zone): wait = consultation start - check-in, minutes",
-        "lineage": builder.lineage(con),
+        "lineage": agg.lineage(con),
         "time_span": [str(span["first_day"]), str(span["last_day"])],
         "backtest_split": {"train_until": str(span["cutoff"]) if span["cutoff"] else None, "test_weeks": TEST_WEEKS},
         "estimate_rule": rule(k),

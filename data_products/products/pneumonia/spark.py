@@ -1,0 +1,153 @@
+"""The pneumonia atlas's aggregation on Apache Spark: the same pre-disclosure tables as ``builder``.
+
+Spark reads the restricted zone's Parquet layout and does the work that grows with the records: the
+counts of every margin (``GROUP BY CUBE``) and, per margin and marker, a histogram of the measured values
+(``GROUP BY marker, value, CUBE(...)``: laboratory values have few distinct values, so this stays small
+however many children are counted). The driver then reads each released quantile off the histogram: the
+two values it blends are the order statistics at the positions :func:`disclosure.quantile_position_sql`
+gives, found by cumulative counts, and the blend, the release rule and the rounding are the very SQL
+expression the DuckDB builder uses (:func:`disclosure.quantile_value_sql`), run by DuckDB over that small
+frame. So the figures are equal to the DuckDB builder's, not merely close. Identifiers in SQL come from
+``spec`` only.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from data_products.config import min_cell
+from data_products.disclosure import ALL, quantile_position_sql, quantile_value_sql
+from data_products.products.pneumonia.spec import CUTOFFS, DECIMALS, MARKERS, PATHOGENS, QUANTILES
+
+TABLE = "pneumonia_episodes"
+CUBES = {"district_cube": ("district", "month", "age_band", "sex"), "facility_month": ("facility_id", "month")}
+_ROWS = "__rows"  # a pseudo-marker counted once per record: its groups exist even with no value measured
+_BASE = f"SELECT *, date_format(admission_date, 'yyyy-MM') AS month FROM {TABLE}"  # noqa: S608
+
+
+def _counts_sql() -> str:
+    """The count measures, in the builder's order (``spec.count_measures``)."""
+    parts = ["count(*) AS cases"]
+    for p in PATHOGENS:
+        parts.append(f"count(*) FILTER (WHERE {p} = 'POS') AS {p}_pos")
+        parts.append(f"count(*) FILTER (WHERE {p} = 'NEG') AS {p}_neg")
+    for c in CUTOFFS:
+        parts.append(f"count(*) FILTER (WHERE {c.marker} {c.op} {c.threshold_sql()}) AS {c.id}_above")
+        parts.append(f"count(*) FILTER (WHERE NOT ({c.marker} {c.op} {c.threshold_sql()})) AS {c.id}_below")
+    return ",\n  ".join(parts)
+
+
+def _stack(with_rows: bool) -> str:
+    pairs = [f"'{m}', CAST({m} AS DOUBLE)" for m in MARKERS]
+    if with_rows:
+        pairs.insert(0, f"'{_ROWS}', CAST(0 AS DOUBLE)")
+    return f"stack({len(pairs)}, {', '.join(pairs)}) AS (marker, value)"
+
+
+def _dims_out(dims: tuple[str, ...]) -> str:
+    return ", ".join(f"COALESCE({d}, '{ALL}') AS {d}" for d in dims)
+
+
+def _cube(src, dims: tuple[str, ...], con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    counts = src.frame(f"""
+    WITH base AS ({_BASE})
+    SELECT {_dims_out(dims)}, {_counts_sql()}
+    FROM base GROUP BY CUBE ({", ".join(dims)})
+    """)  # noqa: S608 - identifiers from spec
+    hist = src.frame(f"""
+    WITH base AS ({_BASE}),
+    v AS (SELECT {", ".join(dims)}, {_stack(False)} FROM base)
+    SELECT {_dims_out(dims)}, marker, value, count(*) AS n
+    FROM v WHERE value IS NOT NULL
+    GROUP BY marker, value, CUBE ({", ".join(dims)})
+    """)  # noqa: S608 - identifiers from spec
+    frame = _with_quantiles(con, counts, hist, list(dims))
+    for d in dims:
+        frame[d] = frame[d].astype(str)
+    return frame.sort_values(list(dims)).reset_index(drop=True)
+
+
+def _by_pathogen(src, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Marker quantiles among each pathogen's positives, by age band and overall (one pass for all)."""
+    pos = " UNION ALL ".join(f"SELECT '{p}' AS pathogen, * FROM base WHERE {p} = 'POS'" for p in PATHOGENS)  # noqa: S608 - spec
+    hist = src.frame(f"""
+    WITH base AS ({_BASE}),
+    v AS (SELECT pathogen, age_band, {_stack(True)} FROM ({pos}) p)
+    SELECT pathogen, COALESCE(age_band, '{ALL}') AS age_band, marker, value, count(*) AS n
+    FROM v WHERE value IS NOT NULL
+    GROUP BY pathogen, marker, value, ROLLUP (age_band)
+    """)  # noqa: S608 - identifiers from spec
+    groups = hist.loc[hist["marker"] == _ROWS, ["pathogen", "age_band"]].drop_duplicates()
+    frame = _with_quantiles(con, groups, hist[hist["marker"] != _ROWS], ["pathogen", "age_band"])
+    return frame.sort_values(["pathogen", "age_band"]).reset_index(drop=True)
+
+
+def _with_quantiles(con: duckdb.DuckDBPyConnection, groups: pd.DataFrame, hist: pd.DataFrame,
+                    keys: list[str]) -> pd.DataFrame:
+    """``groups`` with every marker's released quantiles beside it, from the (keys, marker, value, n)
+    histogram, as DuckDB frames so the columns' types are the DuckDB builder's."""
+    k = min_cell()
+    hist = hist.sort_values([*keys, "marker", "value"], kind="stable").reset_index(drop=True)
+    grp = hist.groupby([*keys, "marker"], sort=False).ngroup().to_numpy()
+    cnt = hist["n"].to_numpy(dtype=np.int64)
+    run = np.cumsum(cnt)  # strictly increasing: positive counts
+    first = np.r_[0, np.flatnonzero(np.diff(grp)) + 1]
+    per = hist.iloc[first][[*keys, "marker"]].reset_index(drop=True)
+    before = np.where(first > 0, run[np.maximum(first - 1, 0)], 0)
+    per["cnt"] = np.add.reduceat(cnt, first) if len(cnt) else np.array([], dtype=np.int64)
+    con.register("_pm_groups", per)
+    try:
+        positions = ", ".join(f"{quantile_position_sql(q, 'cnt')[1]} AS {name}" for name, q in QUANTILES.items())
+        js = con.execute(f"SELECT {positions} FROM _pm_groups").df()  # noqa: S608 - identifiers from spec
+    finally:
+        con.unregister("_pm_groups")
+    values = hist["value"].to_numpy(dtype=float)
+    n = per["cnt"].to_numpy(dtype=np.int64)
+    for name in QUANTILES:
+        j = js[name].to_numpy(dtype=np.int64)
+        for col, rank in (("lo", j), ("hi", j + 1)):  # 0-based ranks of positions j + 1 and j + 2
+            inside = (rank >= 0) & (rank < n)
+            at = np.searchsorted(run, before + np.where(inside, rank, 0), side="right")
+            per[f"{name}__{col}"] = np.where(inside, values[np.minimum(at, len(values) - 1)], np.nan)
+    out = groups.copy()
+    con.register("_pm_out", out)
+    con.register("_pm_per", per)
+    try:
+        cols, joins = [], []
+        for i, m in enumerate(MARKERS):
+            alias = f"m{i}"
+            joins.append(f"LEFT JOIN (SELECT * FROM _pm_per WHERE marker = '{m}') {alias} USING ({', '.join(keys)})")  # noqa: S608
+            cols += [f"{quantile_value_sql(q, f'{alias}.cnt', f'{alias}.{name}__lo', f'{alias}.{name}__hi', k, DECIMALS[m])}"
+                     f" AS {m}_{name}" for name, q in QUANTILES.items()]
+        frame = con.execute(f"SELECT _pm_out.*, {', '.join(cols)} FROM _pm_out {' '.join(joins)}").df()  # noqa: S608
+    finally:
+        con.unregister("_pm_out")
+        con.unregister("_pm_per")
+    return frame
+
+
+def source(src):
+    """What ``raw_tables`` and ``lineage`` read: the Spark source itself (they run their own jobs)."""
+    src.table(TABLE)
+    return src
+
+
+def raw_tables(src) -> dict[str, pd.DataFrame]:
+    """``builder.raw_tables`` on Spark: unprotected aggregates, equal to DuckDB's."""
+    src.table(TABLE)
+    con = duckdb.connect()
+    try:
+        return {
+            "district_cube": _cube(src, CUBES["district_cube"], con),
+            "facility_month": _cube(src, CUBES["facility_month"], con),
+            "pathogen_markers": _by_pathogen(src, con),
+        }
+    finally:
+        con.close()
+
+
+def lineage(src) -> list[str]:
+    src.table(TABLE)
+    return [r[0] for r in src.sql(f"SELECT DISTINCT transfer_id FROM {TABLE} ORDER BY 1").collect()]  # noqa: S608
