@@ -1,6 +1,6 @@
 """The pneumonia atlas's aggregation on Apache Spark: the same pre-disclosure tables as ``builder``.
 
-Spark reads the restricted zone's Parquet layout and does the work that grows with the records: the
+Spark reads the restricted zone's Parquet layout and does, once, the work that grows with the records: the
 counts of every margin (``GROUP BY CUBE``) and, per margin and marker, a histogram of the measured values
 (``GROUP BY marker, value, CUBE(...)``: laboratory values have few distinct values, so this stays small
 however many children are counted). The driver then reads each released quantile off the histogram: the
@@ -12,6 +12,8 @@ frame. So the figures are equal to the DuckDB builder's, not merely close. Ident
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -50,35 +52,60 @@ def _dims_out(dims: tuple[str, ...]) -> str:
     return ", ".join(f"COALESCE({d}, '{ALL}') AS {d}" for d in dims)
 
 
-def _cube(src, dims: tuple[str, ...], con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    counts = src.frame(f"""
-    WITH base AS ({_BASE})
-    SELECT {_dims_out(dims)}, {_counts_sql()}
-    FROM base GROUP BY CUBE ({", ".join(dims)})
-    """)  # noqa: S608 - identifiers from spec
-    hist = src.frame(f"""
-    WITH base AS ({_BASE}),
-    v AS (SELECT {", ".join(dims)}, {_stack(False)} FROM base)
-    SELECT {_dims_out(dims)}, marker, value, count(*) AS n
-    FROM v WHERE value IS NOT NULL
-    GROUP BY marker, value, CUBE ({", ".join(dims)})
-    """)  # noqa: S608 - identifiers from spec
-    frame = _with_quantiles(con, counts, hist, list(dims))
-    for d in dims:
-        frame[d] = frame[d].astype(str)
-    return frame.sort_values(list(dims)).reset_index(drop=True)
+@dataclass
+class Aggregates:
+    """What Spark counted: per cube its counts and its (margin, marker, value) histogram, the pathogens'
+    histogram and the lineage. Small; the driver builds the tables from it as often as asked."""
+
+    counts: dict[str, pd.DataFrame]
+    hists: dict[str, pd.DataFrame]
+    pathogens: pd.DataFrame
+    lineage: list[str]
 
 
-def _by_pathogen(src, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Marker quantiles among each pathogen's positives, by age band and overall (one pass for all)."""
-    pos = " UNION ALL ".join(f"SELECT '{p}' AS pathogen, * FROM base WHERE {p} = 'POS'" for p in PATHOGENS)  # noqa: S608 - spec
-    hist = src.frame(f"""
+def source(src) -> Aggregates:
+    """Count everything on Spark once (``src``: a ``restricted.spark.SparkSource``)."""
+    src.table(TABLE)
+    counts, hists = {}, {}
+    for name, dims in CUBES.items():
+        counts[name] = src.frame(f"""
+        WITH base AS ({_BASE})
+        SELECT {_dims_out(dims)}, {_counts_sql()}
+        FROM base GROUP BY CUBE ({", ".join(dims)})
+        """)  # noqa: S608 - identifiers from spec
+        hists[name] = src.frame(f"""
+        WITH base AS ({_BASE}),
+        v AS (SELECT {", ".join(dims)}, {_stack(False)} FROM base)
+        SELECT {_dims_out(dims)}, marker, value, count(*) AS n
+        FROM v WHERE value IS NOT NULL
+        GROUP BY marker, value, CUBE ({", ".join(dims)})
+        """)  # noqa: S608 - identifiers from spec
+    cols = ", ".join(MARKERS)
+    pos = " UNION ALL ".join(
+        f"SELECT '{p}' AS pathogen, age_band, {cols} FROM base WHERE {p} = 'POS'"  # noqa: S608 - spec
+        for p in PATHOGENS)
+    pathogens = src.frame(f"""
     WITH base AS ({_BASE}),
     v AS (SELECT pathogen, age_band, {_stack(True)} FROM ({pos}) p)
     SELECT pathogen, COALESCE(age_band, '{ALL}') AS age_band, marker, value, count(*) AS n
     FROM v WHERE value IS NOT NULL
     GROUP BY pathogen, marker, value, ROLLUP (age_band)
     """)  # noqa: S608 - identifiers from spec
+    lineage = [r[0] for r in src.sql(f"SELECT DISTINCT transfer_id FROM {TABLE} ORDER BY 1").collect()]  # noqa: S608
+    return Aggregates(counts, hists, pathogens, lineage)
+
+
+def _cube(a: Aggregates, name: str, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    dims = CUBES[name]
+    frame = _with_quantiles(con, a.counts[name], a.hists[name], list(dims))
+    for d in dims:
+        frame[d] = frame[d].astype(str)
+    return frame.sort_values(list(dims)).reset_index(drop=True)
+
+
+def _by_pathogen(a: Aggregates, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Marker quantiles among each pathogen's positives, by age band and overall."""
+    hist = a.pathogens
     groups = hist.loc[hist["marker"] == _ROWS, ["pathogen", "age_band"]].drop_duplicates()
     frame = _with_quantiles(con, groups, hist[hist["marker"] != _ROWS], ["pathogen", "age_band"])
     return frame.sort_values(["pathogen", "age_band"]).reset_index(drop=True)
@@ -128,26 +155,18 @@ def _with_quantiles(con: duckdb.DuckDBPyConnection, groups: pd.DataFrame, hist: 
     return frame
 
 
-def source(src):
-    """What ``raw_tables`` and ``lineage`` read: the Spark source itself (they run their own jobs)."""
-    src.table(TABLE)
-    return src
-
-
-def raw_tables(src) -> dict[str, pd.DataFrame]:
-    """``builder.raw_tables`` on Spark: unprotected aggregates, equal to DuckDB's."""
-    src.table(TABLE)
+def raw_tables(a: Aggregates) -> dict[str, pd.DataFrame]:
+    """``builder.raw_tables`` from what Spark counted: unprotected aggregates, equal to DuckDB's."""
     con = duckdb.connect()
     try:
         return {
-            "district_cube": _cube(src, CUBES["district_cube"], con),
-            "facility_month": _cube(src, CUBES["facility_month"], con),
-            "pathogen_markers": _by_pathogen(src, con),
+            "district_cube": _cube(a, "district_cube", con),
+            "facility_month": _cube(a, "facility_month", con),
+            "pathogen_markers": _by_pathogen(a, con),
         }
     finally:
         con.close()
 
 
-def lineage(src) -> list[str]:
-    src.table(TABLE)
-    return [r[0] for r in src.sql(f"SELECT DISTINCT transfer_id FROM {TABLE} ORDER BY 1").collect()]  # noqa: S608
+def lineage(a: Aggregates) -> list[str]:
+    return list(a.lineage)
