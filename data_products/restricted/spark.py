@@ -61,7 +61,13 @@ def session(master: str = DEFAULT_MASTER, app_name: str = "dataspace-process") -
         warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
         from pyspark.sql import SparkSession
 
-    builder = (SparkSession.builder.master(master).appName(app_name)
+        spark = _configured(SparkSession.builder, master, app_name).getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _configured(builder, master: str, app_name: str):
+    builder = (builder.master(master).appName(app_name)
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                # Histograms come to the driver as Arrow batches, not row by row.
@@ -71,10 +77,8 @@ def session(master: str = DEFAULT_MASTER, app_name: str = "dataspace-process") -
     if master.startswith("local"):
         # The aggregates are small: a handful of shuffle partitions instead of 200 on one machine.
         builder = (builder.config("spark.sql.shuffle.partitions", "4")
-                   .config("spark.driver.memory", "1g"))
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+                   .config("spark.driver.memory", "2g"))
+    return builder
 
 
 @dataclass
