@@ -30,6 +30,8 @@ DUCKDB_BUILDERS = {"pneumonia_atlas": pneumonia_builder, "wait_times": wait_buil
 @pytest.fixture(scope="session")
 def spark_session():
     reason = restricted_spark.unavailable()
+    if reason and os.environ.get("CI"):
+        pytest.fail(f"CI runs the Spark engine tests: {reason}")
     if reason:
         pytest.skip(f"Spark engine tests need PySpark and Java: {reason} (.ci/run installs both)")
     session = restricted_spark.session("local[2]")

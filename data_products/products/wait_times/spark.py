@@ -74,9 +74,10 @@ def source(src) -> Counted:
     names = list(builder.TABLE_DIMS)
     all_dims = list(dict.fromkeys(d for name in names for d in builder.TABLE_DIMS[name]))
     sets = ", ".join("(" + ", ".join([*builder.TABLE_DIMS[name], "period", "s"]) + ")" for name in names)
-    # grouping_id(...): bit i set when all_dims[i] is summed out, as DuckDB's GROUPING(...).
+    # Bit i set when all_dims[i] is summed out, as DuckDB's GROUPING(...) numbers the sets.
+    gid = " + ".join(f"grouping({d}) * {1 << (len(all_dims) - 1 - i)}" for i, d in enumerate(all_dims))
     hist = src.frame(f"""
-    SELECT grouping_id({", ".join(all_dims)}) AS gid, {", ".join(all_dims)}, period, s, count(*) AS n,
+    SELECT {gid} AS gid, {", ".join(all_dims)}, period, s, count(*) AS n,
            count_if(wait_min <> CAST(s AS DOUBLE) / 60.0D) AS off_grid
     FROM (SELECT {", ".join(all_dims)}, {period} AS period, {_SECOND} AS s, wait_min FROM {TABLE})
     GROUP BY GROUPING SETS ({sets})
@@ -89,7 +90,10 @@ def source(src) -> Counted:
     for name in names:
         dims = builder.TABLE_DIMS[name]
         mask = sum(1 << (len(all_dims) - 1 - i) for i, d in enumerate(all_dims) if d not in dims)
-        part = hist[hist["gid"] == mask]
+        part = hist[hist["gid"] == mask].copy()
+        for d in ("weekday", "hour"):
+            if d in dims:  # integers as stored (other sets' NULLs made the column float on the way)
+                part[d] = part[d].astype(np.int64)
         cells = part[list(dims)].drop_duplicates().reset_index(drop=True)
         # The cells in the order of their keys as text (the cube's order), numbered in that order.
         text = builder._cells_as_text(cells, dims)
