@@ -52,7 +52,8 @@ def main() -> None:
     line("Spark: session start (JVM)", time.perf_counter() - t)
     t = time.perf_counter()
     source = definition.spark.source(restricted_spark.SparkSource(session, str(root)))
-    size = f"  ({len(source.slots):,} histogram rows)" if hasattr(source, "slots") else ""
+    hists = getattr(getattr(source, "aggregate", None), "hist", None) or {}
+    size = f"  ({sum(len(h.n) for h in hists.values()):,} histogram rows)" if hists else ""
     line("Spark: aggregate (histograms on the executors)", time.perf_counter() - t, size)
     t = time.perf_counter()
     on_spark = release.build(source, agg=definition.spark)
