@@ -151,7 +151,7 @@ def choose_k(c: Counted, cutoff: date, min_cell: int,
     for start in builder.fold_starts(cutoff):
         if start - timedelta(weeks=1) < first:
             break
-        train = aggregate.cube("slot_cube", before=start)
+        train = builder.quantile_rule(aggregate.cube("slot_cube", before=start), min_cell)
         mask = pd.to_numeric(train["visits"]) >= min_cell
         val = _rows(aggregate, h.period_of(start, before=False),
                     h.period_of(start + timedelta(weeks=1), before=True))
@@ -164,8 +164,9 @@ def choose_k(c: Counted, cutoff: date, min_cell: int,
             scored = val.merge(est[[*builder.CUBE_DIMS, "p50", "p90"]], on=list(builder.CUBE_DIMS), how="inner")
             y = scored["s"].to_numpy(dtype=np.int64) / 60.0
             w = scored["n"].to_numpy(dtype=float)
-            totals[k][0] += float(np.sum(w * builder.pinball(y, scored["p50"].to_numpy(dtype=float), 0.5)))
-            totals[k][1] += float(np.sum(w * builder.pinball(y, scored["p90"].to_numpy(dtype=float), 0.9)))
+            # A P90 the quantile rule withholds down to the department level is no prediction: not scored.
+            totals[k][0] += float(np.nansum(w * builder.pinball(y, scored["p50"].to_numpy(dtype=float), 0.5)))
+            totals[k][1] += float(np.nansum(w * builder.pinball(y, scored["p90"].to_numpy(dtype=float), 0.9)))
             if k == K_GRID[0]:
                 n_total += int(scored["n"].sum())
     table = pd.DataFrame({"k": list(K_GRID),
@@ -179,11 +180,18 @@ def choose_k(c: Counted, cutoff: date, min_cell: int,
 
 
 def _weighted_quantile(group: np.ndarray, x: np.ndarray, w: np.ndarray, groups: int, q: float) -> np.ndarray:
-    """``quantile_cont`` of each group's values ``x`` taken ``w`` times: ranks (n-1)q, floor and ceiling,
-    blended as DuckDB's ``quantile_cont`` and ``median`` blend (``histogram.interpolate``)."""
+    """``quantile_cont`` of each group's values ``x`` taken ``w`` times (NaN values left out, as SQL leaves
+    out NULLs; NaN for a group with none): ranks (n-1)q, floor and ceiling, blended as DuckDB's
+    ``quantile_cont`` and ``median`` blend (``histogram.interpolate``)."""
+    keep = ~np.isnan(x)
+    group, x, w = group[keep], x[keep], w[keep]
+    out = np.full(groups, np.nan)
+    if not len(x):
+        return out
     order = np.lexsort((x, group))
     g, xs, run = group[order], x[order], np.cumsum(w[order])
-    starts = np.searchsorted(g, np.arange(groups))
+    present = np.unique(g)
+    starts = np.searchsorted(g, present)
     ends = np.r_[starts[1:], len(g)]
     before = np.where(starts > 0, run[np.maximum(starts - 1, 0)], 0)
     n = run[ends - 1] - before
@@ -191,16 +199,19 @@ def _weighted_quantile(group: np.ndarray, x: np.ndarray, w: np.ndarray, groups: 
     below, above = np.floor(rn), np.ceil(rn)
     lo = xs[np.searchsorted(run, before + below.astype(np.int64), side="right")]
     hi = xs[np.searchsorted(run, before + above.astype(np.int64), side="right")]
-    return interpolate(lo, rn - below, hi)
+    out[present] = interpolate(lo, rn - below, hi)
+    return out
 
 
 def backtest(c: Counted, cutoff: date, protect: Callable[[dict[str, pd.DataFrame]], pd.Series],
-             k: float, aggregate: builder.Aggregate) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``builder.backtest``: the same fit on the training weeks, scored on the held-out weeks' histogram."""
+             k: float, min_cell: int, aggregate: builder.Aggregate) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``builder.backtest``: the same fit on the training weeks (quantile rule included), scored on the
+    held-out weeks' histogram."""
     train = aggregate.tables(before=cutoff)
     mask = protect(train)
-    tc = train["slot_cube"].assign(_released=mask.to_numpy(dtype=bool))
-    est = builder.estimates(train["slot_cube"], mask, k)
+    fitted = builder.quantile_rule(train["slot_cube"], min_cell)
+    tc = fitted.assign(_released=mask.to_numpy(dtype=bool))
+    est = builder.estimates(fitted, mask, k)
     real = (tc[list(builder.CUBE_DIMS)] != ALL).all(axis=1)
     slots = tc[real][[*builder.CUBE_DIMS, "visits", "_released"]]
     slots = slots.assign(size_band=[size_band(float(n), r) for n, r in zip(slots["visits"], slots["_released"],
@@ -236,16 +247,24 @@ def backtest(c: Counted, cutoff: date, protect: Callable[[dict[str, pd.DataFrame
             n = np.bincount(code, weights=w, minlength=groups)
             out["n_test"] = n.astype(np.int64)
 
-            def share(hit: np.ndarray, code=code, groups=groups, n=n) -> np.ndarray:
-                return np.bincount(code, weights=w * hit, minlength=groups) / n
+            def share(hit: np.ndarray, bound: np.ndarray | None = None, code=code, groups=groups) -> np.ndarray:
+                """avg(CASE WHEN bound IS NULL THEN NULL WHEN hit THEN 1.0 ELSE 0.0 END), the builder's SQL:
+                visits with a NULL bound left out; without ``bound``, every visit counts (a NULL compares false)."""
+                valid = np.ones(len(hit), dtype=bool) if bound is None else ~np.isnan(bound)
+                den = np.bincount(code, weights=w * valid, minlength=groups)
+                num = np.bincount(code, weights=w * (hit & valid), minlength=groups)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
             out["mae_p50"] = _weighted_quantile(code, np.abs(y - v["p50"].to_numpy(dtype=float)), w, groups, 0.5)
-            out["within_p90"] = share(y <= v["p90"].to_numpy(dtype=float))
-            out["below_p50"] = share(y < v["p50"].to_numpy(dtype=float))
+            p50, p90 = v["p50"].to_numpy(dtype=float), v["p90"].to_numpy(dtype=float)
+            out["within_p90"] = share(y <= p90, p90)
+            out["below_p50"] = share(y < p50)
             out["mae_baseline"] = _weighted_quantile(code, np.abs(y - v["base_p50"].to_numpy(dtype=float)), w,
                                                      groups, 0.5)
-            out["within_baseline"] = share(y <= v["base_p90"].to_numpy(dtype=float))
-            out["below_baseline"] = share(y < v["base_p50"].to_numpy(dtype=float))
+            b50, b90 = v["base_p50"].to_numpy(dtype=float), v["base_p90"].to_numpy(dtype=float)
+            out["within_baseline"] = share(y <= b90, b90)
+            out["below_baseline"] = share(y < b50)
             parts.append(out)
     frame = pd.concat(parts, ignore_index=True)
     for d in dims:
