@@ -18,8 +18,9 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from dashboards import session_cookie  # noqa: E402
 from dashboards.navigation import allowed_pages, pages  # noqa: E402
-from dashboards.ui import SESSION_KEY, forget_grants, language_switch, principal  # noqa: E402
+from dashboards.ui import SESSION_KEY, forget_grants, language_switch, org_label, principal  # noqa: E402
 from data_products.config import demo_mode  # noqa: E402
 from data_products.governance import sign_in, sign_out, visible_products  # noqa: E402
 from data_products.i18n import t  # noqa: E402
@@ -45,10 +46,14 @@ def signin_page() -> None:
         result = sign_in(username, password, client=f"app:{ip if isinstance(ip, str) and ip else 'local'}")
         if result.ok:
             st.session_state[SESSION_KEY] = result.principal
+            # The browser collects the session cookie on the next run (session_cookie.draw below).
+            session_cookie.offer(st.context.cookies.get(session_cookie.BINDING_COOKIE), result.principal.token)
             st.rerun()
         st.error(result.message(lng))
     if demo_mode():
         st.info(t("auth.demo_hint", lng))
+    if st.session_state.pop("_end_cookie", False):
+        session_cookie.draw("api/session/end")
 
 
 if user is None:
@@ -68,14 +73,18 @@ if user is None:
     st.stop()
 
 with st.sidebar:
-    st.markdown(t("auth.signed_in_as", lng, user=user.username, org=user.org_name))
+    st.markdown(t("auth.signed_in_as", lng, user=user.username, org=org_label(user.org_name, lng)))
     st.caption(t(f"role.{user.role}", lng))
     if st.button(t("auth.signout", lng), key="signout", icon=":material/logout:"):
         sign_out(user)
         # Everything the pages kept for this user (filters, flashes, cached frames) goes with them.
         for key in list(st.session_state.keys()):
             del st.session_state[key]
+        # The store has ended the session everywhere; this only tidies the dead cookie away.
+        st.session_state["_end_cookie"] = True
         st.rerun()
+    if session_cookie.pending(st.context.cookies.get(session_cookie.BINDING_COOKIE)):
+        session_cookie.draw("api/session")
 
 sections: dict[str, list] = {}
 by_url = {}
@@ -95,4 +104,14 @@ if requested and requested[0] in by_url and requested[0] != current_page.url_pat
     # A shared link opened before sign-in: go where it pointed, with its filters. A page this user
     # may not open is simply not in by_url, so the link cannot reach past the gate.
     st.switch_page(by_url[requested[0]], query_params=requested[1])
-current_page.run()
+# The user's place: each page's filters are its URL parameters. Streamlit drops them when the user moves
+# to another page, so coming back through the navigation puts back the ones this session last had there
+# (a URL that already names filters, a shared link, wins). A reload or a new tab keeps them in the URL.
+kept = st.session_state.setdefault("_filters", {})
+here = current_page.url_path
+if kept.get(here) and not any(k != "lang" for k in st.query_params):
+    st.query_params.update(kept[here])
+try:
+    current_page.run()
+finally:
+    kept[here] = {k: st.query_params.get(k) for k in st.query_params if k != "lang"}

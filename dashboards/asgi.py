@@ -18,6 +18,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from dashboards.downloads import MediaGate
+from dashboards.session_cookie import ROUTES as SESSION_ROUTES
 
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -38,4 +39,4 @@ class SecurityHeaders(BaseHTTPMiddleware):
 
 
 # The download gate too (dashboards/downloads.py): this entry serves the same downloads as server.py.
-app = st.App(str(Path(__file__).with_name("app.py")), middleware=[Middleware(SecurityHeaders), Middleware(MediaGate)])
+app = st.App(str(Path(__file__).with_name("app.py")), routes=SESSION_ROUTES, middleware=[Middleware(SecurityHeaders), Middleware(MediaGate)])

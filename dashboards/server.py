@@ -13,5 +13,6 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from dashboards.downloads import MediaGate
+from dashboards.session_cookie import ROUTES as SESSION_ROUTES
 
-app = st.App(str(Path(__file__).with_name("app.py")), middleware=[Middleware(MediaGate)])
+app = st.App(str(Path(__file__).with_name("app.py")), routes=SESSION_ROUTES, middleware=[Middleware(MediaGate)])

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import streamlit as st
 
-from data_products.governance import AccessDenied, Principal, current
+from data_products.governance import AccessDenied, Principal, current, resume
 from data_products.governance.gate import Grant, GrantError, open_product, open_products, renew
 from data_products.i18n import LANG_LABELS, LANGS, t
 
@@ -55,6 +55,21 @@ def language_switch() -> str:
     return choice
 
 
+def org_label(name: str | None, lng: str) -> str:
+    """An organisation's name in the page's language: a hospital's from the facility registry, the demo
+    organisations' from their English names; any other organisation keeps the one name it registered."""
+    if not name or lng == "zh":
+        return name or ""
+    from data_products.governance.demo import ORG_NAMES_EN
+    from data_products.reference import facilities
+
+    if name in ORG_NAMES_EN:
+        return ORG_NAMES_EN[name]
+    reg = facilities()
+    hit = reg.loc[reg["name_zh"] == name, "name_en"]
+    return str(hit.iloc[0]) if not hit.empty else name
+
+
 def synthetic_banner(lng: str) -> None:
     st.info(t("app.synthetic", lng), icon=":material/science:")
 
@@ -63,7 +78,15 @@ def principal() -> Principal | None:
     """The signed-in user of this browser session, if the session is still live."""
     p = st.session_state.get(SESSION_KEY)
     if p is None:
-        return None
+        # A reload or a new tab: the session cookie (HttpOnly, read from this connection's handshake)
+        # names a session the store may still hold live; ``resume`` decides, nothing here trusts it.
+        from dashboards.session_cookie import COOKIE
+
+        p = resume(st.context.cookies.get(COOKIE))
+        if p is None:
+            return None
+        st.session_state[SESSION_KEY] = p
+        return p
     if not current(p).ok:
         # Like signing out: nothing a page kept for this user survives into the next sign-in.
         st.session_state.clear()
@@ -161,15 +184,16 @@ def zipped(stem: str, csv_bytes: bytes, meta_bytes: bytes) -> bytes:
     return buf.getvalue()
 
 
-def from_url(key: str, options: list, default, *, parse=None) -> None:
+def from_url(key: str, options: list, default, *, parse=None, param: str | None = None) -> None:
     """Seed a widget's state from the URL the first time the page runs, so a shared link opens the same view.
 
     The URL holds language-neutral ids (``?metric=mp_positivity``), never display labels; values not
     among ``options`` are ignored. Call before creating the widget with ``key=key``; ``to_url`` after.
+    ``param`` names the URL parameter when it differs from the state key.
     """
     if key in st.session_state:
         return
-    raw = st.query_params.get(key)
+    raw = st.query_params.get(param or key)
     value = parse(raw) if (parse and raw is not None) else raw
     st.session_state[key] = value if value is not None and _valid(value, options) else default
 

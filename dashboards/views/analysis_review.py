@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards.ui import lang, require_principal, show_table, synthetic_banner
+from dashboards.ui import lang, org_label, require_principal, show_table, synthetic_banner
 from data_products.analyses import service
 from data_products.governance import list_scenarios
 from data_products.i18n import register, t
@@ -55,7 +55,7 @@ for a in waiting:
     with st.expander(f"#{a.id} · {a.dataset_id} · {a.requester} · {a.submitted_at:%Y-%m-%d %H:%M}", expanded=True):
         if sc is not None:
             until = f"{sc.valid_to:%Y-%m-%d}" if sc.valid_to else "—"
-            st.markdown(f"**{t('rv.scenario', lng)} #{sc.id}** · {sc.org_name} · {sc.purpose} · "
+            st.markdown(f"**{t('rv.scenario', lng)} #{sc.id}** · {org_label(sc.org_name, lng)} · {sc.purpose} · "
                         f"{sc.valid_from:%Y-%m-%d} – {until}")
         st.markdown(f"**{t('rv.request', lng)}** ({a.kind})")
         st.code(a.request, language="sql" if a.kind == "sql" else "json")

@@ -9,14 +9,53 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards.ui import download_button, lang, require_principal, show_table, synthetic_banner
+from dashboards import headline
+from dashboards.ui import download_button, lang, org_label, require_principal, show_table, synthetic_banner
 from data_products import catalog
 from data_products.analyses import service as analyses
 from data_products.governance import ScenarioError
 from data_products.i18n import pick, register, t
+from data_products.products.registry import all_products
 from data_products.specialty import DICTIONARIES
 
+LISTED_NOTE = "合规审核通过，挂牌上架（描述性条目）"
+DD_TYPES = ("int", "float", "text", "bool", "date", "code", "set")
+DD_UNITS = ("years", "months", "days", "hours", "minutes")
+
 register({
+    "cat.dd.field": {"zh": "字段", "en": "Field"}, "cat.dd.name": {"zh": "名称", "en": "Name"},
+    "cat.dd.type": {"zh": "类型", "en": "Type"}, "cat.dd.unit": {"zh": "单位", "en": "Unit"},
+    "cat.dd.values": {"zh": "取值（编码）", "en": "Values (codes)"}, "cat.dd.code_system": {"zh": "编码体系", "en": "Code system"},
+    "cat.dd.ccl_text": {"zh": "访问级别", "en": "Access level"},
+    "cat.dd.type.int": {"zh": "整数", "en": "integer"}, "cat.dd.type.float": {"zh": "小数", "en": "decimal"},
+    "cat.dd.type.text": {"zh": "文本", "en": "text"}, "cat.dd.type.bool": {"zh": "是/否", "en": "yes/no"},
+    "cat.dd.type.date": {"zh": "日期", "en": "date"}, "cat.dd.type.code": {"zh": "编码", "en": "code"},
+    "cat.dd.type.set": {"zh": "编码集合", "en": "set of codes"},
+    "cat.dd.unit.years": {"zh": "岁", "en": "years"}, "cat.dd.unit.months": {"zh": "月", "en": "months"},
+    "cat.dd.unit.days": {"zh": "天", "en": "days"}, "cat.dd.unit.hours": {"zh": "小时", "en": "hours"},
+    "cat.dd.unit.minutes": {"zh": "分钟", "en": "minutes"},
+    "cat.scope.view": {"zh": "查看", "en": "view"}, "cat.scope.download": {"zh": "下载", "en": "download"},
+    "cat.note.listed": {"zh": LISTED_NOTE, "en": "Compliance review passed; listed for trading (descriptive entry)"},
+    "cat.appr.by": {"zh": "审批方", "en": "by"},
+    "cat.appr.at": {"zh": "时间（北京时间）", "en": "at (Beijing time)"},
+    "cat.appr.note": {"zh": "说明", "en": "note"},
+    "cat.appr.content_hash": {"zh": "内容哈希", "en": "content hash"},
+    "cat.freq.daily": {"zh": "每日", "en": "daily"}, "cat.freq.weekly": {"zh": "每周", "en": "weekly"},
+    "cat.freq.monthly": {"zh": "每月", "en": "monthly"}, "cat.freq.quarterly": {"zh": "每季度", "en": "quarterly"},
+    "cat.freq.semester": {"zh": "每学期", "en": "each school term"},
+    "cat.spec.primary_care": {"zh": "基层医疗", "en": "Primary care"},
+    "cat.spec.neurology": {"zh": "神经内科", "en": "Neurology"},
+    "cat.spec.oncology": {"zh": "肿瘤", "en": "Oncology"},
+    "cat.spec.pediatrics": {"zh": "儿科", "en": "Pediatrics"},
+    "cat.spec.neonatology": {"zh": "新生儿科", "en": "Neonatology"},
+    "cat.spec.obstetrics": {"zh": "产科", "en": "Obstetrics"},
+    "cat.spec.respiratory": {"zh": "呼吸内科", "en": "Respiratory medicine"},
+    "cat.spec.cardiology": {"zh": "心血管内科", "en": "Cardiology"},
+    "cat.spec.outpatient": {"zh": "门诊", "en": "Outpatient care"},
+    "cat.spec.ophthalmology": {"zh": "眼科", "en": "Ophthalmology"},
+    "cat.spec.infectious_disease": {"zh": "感染性疾病", "en": "Infectious disease"},
+    "cat.spec.nephrology": {"zh": "肾内科", "en": "Nephrology"},
+    "cat.spec.tcm": {"zh": "中医", "en": "Traditional Chinese medicine"},
     "cat.title": {"zh": "产品与数据集目录", "en": "Catalog of products and datasets"},
     "cat.products": {"zh": "已发布的数据产品", "en": "Published data products"},
     "cat.datasets": {"zh": "高质量数据集（{n} 个）", "en": "High-quality datasets ({n})"},
@@ -77,7 +116,8 @@ prods["name"] = [pick(lng, z, e) for z, e in zip(prods["name_zh"], prods["name_e
 prods["span"] = [f"{s[0]} – {s[-1]}" if isinstance(s, list) and s else "—" for s in prods["time_span"]]
 if level == "full":
     prods["release_id"] = prods["release_id"].fillna(t("cat.not_released", lng))
-    show_table(prods[["name", "product_id", "release_id", "approved_by", "approved_at", "span", "releases"]].rename(
+    prods["approved_at"] = [headline.beijing(v) if isinstance(v, str) and v else "—" for v in prods["approved_at"]]
+    show_table(prods[["name", "release_id", "approved_by", "approved_at", "span", "releases"]].rename(
         columns={"name": t("cat.name", lng), "release_id": t("cat.release", lng),
                  "approved_by": t("cat.approved_by", lng), "approved_at": t("cat.approved_at", lng),
                  "span": t("cat.span", lng), "releases": t("cat.releases", lng)}), key="cat_products")
@@ -93,11 +133,35 @@ c1, c2 = st.columns(2)
 qp = st.query_params
 spec_choice = c1.selectbox(t("cat.filter_specialty", lng), ["", *specialties],
                            index=([""] + specialties).index(qp.get("spec", "")) if qp.get("spec", "") in specialties else 0,
-                           format_func=lambda s: s or t("cat.all", lng), key="cat_spec")
+                           format_func=lambda s: t(f"cat.spec.{s}", lng) if s else t("cat.all", lng), key="cat_spec")
 stage_choice = c2.selectbox(t("cat.filter_stage", lng), ["", *catalog.STAGES],
                             index=(["", *catalog.STAGES]).index(qp.get("stage", "")) if qp.get("stage", "") in catalog.STAGES else 0,
                             format_func=lambda s: t(f"cat.stage.{s}", lng) if s else t("cat.all", lng), key="cat_stage")
 qp["spec"], qp["stage"] = spec_choice, stage_choice
+
+def _product_name(pid: str | None) -> str:
+    defs = all_products()
+    return defs[pid].name(lng) if pid in defs else (pid or "—")
+
+
+def _approval(appr: dict) -> str:
+    """An approval's fields under translated labels: who (an organisation by its name in this language),
+    when (Beijing time), the note (the catalogue's one standard note, translated) and the content hash."""
+    parts = []
+    for k, v in appr.items():
+        if not v:
+            continue
+        if k == "by":
+            v = org_label(v, lng)
+        elif k == "at":
+            v = headline.beijing(v)
+        elif k == "note":
+            v = t("cat.note.listed", lng) if v == LISTED_NOTE else v
+        elif k == "content_hash":
+            v = f"`{v[:16]}…`"
+        parts.append(f"{t(f'cat.appr.{k}', lng)} {v}")
+    return "; ".join(parts)
+
 
 for d in entries:
     if spec_choice and d["specialty"] != spec_choice:
@@ -109,7 +173,7 @@ for d in entries:
     with st.expander(f"{name} · {stage_label}"):
         st.write(pick(lng, d["description_zh"], d["description_en"]))
         st.caption(t("cat.descriptive", lng) if d["descriptive"] else t("cat.usable", lng) if d.get("usable")
-                   else t("cat.backs", lng, p=d["product_id"]))
+                   else t("cat.backs", lng, p=_product_name(d["product_id"])))
         if d["stage_index"] is not None:
             steps = [("● " if i <= d["stage_index"] else "○ ") + t(f"cat.stage.{s}", lng) for i, s in enumerate(catalog.STAGES)]
             st.markdown(f"**{t('cat.stage', lng)}:** " + " → ".join(steps))
@@ -119,18 +183,19 @@ for d in entries:
             cols[0].metric(t("cat.facilities", lng), d["facilities"] if d["facilities"] is not None else "—")
             cols[1].metric(t("cat.rows", lng), f"{d['rows']:,}" if d.get("rows") is not None else "—")
             cols[2].metric(t("cat.span", lng), f"{span[0]} – {span[-1]}" if span else "—")
-            cols[3].metric(t("cat.freq", lng), d["update_frequency"] or "—")
+            cols[3].metric(t("cat.freq", lng), t(f"cat.freq.{d['update_frequency']}", lng) if d["update_frequency"] else "—")
         else:
             cols = st.columns(2)
             cols[0].metric(t("cat.span", lng), f"{span[0]} – {span[-1]}" if span else "—")
-            cols[1].metric(t("cat.freq", lng), d["update_frequency"] or "—")
+            cols[1].metric(t("cat.freq", lng), t(f"cat.freq.{d['update_frequency']}", lng) if d["update_frequency"] else "—")
         st.markdown(f"**{t('cat.fields', lng)}:** " + ", ".join(f"`{f}`" for f in d["fields"]))
         if level == "full":
             st.markdown(f"**{t('cat.version', lng)}:** {d['version'] or '—'}")
         if d["approval"]:
-            st.markdown(f"**{t('cat.approval', lng)}:** " + ", ".join(f"{k}: {v}" for k, v in d["approval"].items() if v))
+            st.markdown(f"**{t('cat.approval', lng)}:** " + _approval(d["approval"]))
         if d["facility_names"]:
-            st.markdown(f"**{t('cat.facilities', lng)}:** " + "、".join(d["facility_names"]))
+            st.markdown(f"**{t('cat.facilities', lng)}:** "
+                        + ("、" if lng == "zh" else "; ").join(org_label(n, lng) for n in d["facility_names"]))
         if catalog.can_apply(user, d["product_id"]):
             with st.form(f"apply_{d['id']}"):
                 st.markdown(f"**{t('cat.apply', lng)}**")
@@ -139,7 +204,8 @@ for d in entries:
                 f1, f2 = st.columns(2)
                 valid_from = f1.date_input(t("cat.from", lng), value=start, key=f"from_{d['id']}")
                 valid_to = f2.date_input(t("cat.to", lng), value=end, key=f"to_{d['id']}")
-                scope = st.multiselect(t("cat.scope", lng), ["view", "download"], default=["view"], key=f"scope_{d['id']}")
+                scope = st.multiselect(t("cat.scope", lng), ["view", "download"], default=["view"], key=f"scope_{d['id']}",
+                                       format_func=lambda a: t(f"cat.scope.{a}", lng))
                 if st.form_submit_button(t("cat.submit", lng)):
                     try:
                         sc = catalog.apply_from_catalog(user, d["id"], purpose, valid_from, valid_to, tuple(scope) or ("view",))
@@ -149,8 +215,11 @@ for d in entries:
         if d.get("usable") and d["id"] in DICTIONARIES:
             dd = DICTIONARIES[d["id"]]
             st.markdown(f"**{t('cat.dictionary', lng)}**")
-            show_table(dd.frame(lng)[["field", "name", "type", "unit", "values", "code_system", "ccl_text"]],
-                         hide_index=True, width="stretch", key=f"dict_{d['id']}")
+            dd_frame = dd.frame(lng)[["field", "name", "type", "unit", "values", "code_system", "ccl_text"]].copy()
+            dd_frame["type"] = dd_frame["type"].map(lambda v: t(f"cat.dd.type.{v}", lng) if v in DD_TYPES else v)
+            dd_frame["unit"] = dd_frame["unit"].map(lambda v: t(f"cat.dd.unit.{v}", lng) if v in DD_UNITS else v)
+            show_table(dd_frame.rename(columns={c: t(f"cat.dd.{c}", lng) for c in dd_frame.columns}),
+                       hide_index=True, width="stretch", key=f"dict_{d['id']}")
             mine = [s for s in analyses.research_scenarios(user) if s["dataset_id"] == d["id"]] \
                 if user.role in ("company", "hospital") else []
             if any(s["status"] == "active" for s in mine):

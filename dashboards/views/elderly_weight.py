@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from dashboards import headline
 from dashboards.charts import class_breaks, district_choropleth, district_ranking
 from dashboards.ui import download_button, guard, lang, product_grant, show_table, synthetic_banner, zipped
 from data_products.disclosure import ALL
@@ -23,6 +25,12 @@ from data_products.products.registry import product
 from data_products.reference import districts
 
 register({
+    "ew.count": {"zh": "人数", "en": "People"},
+    "ew.reason": {"zh": "隐藏原因", "en": "Why hidden"},
+    "ew.reason.primary": {"zh": "人数少于最小单元", "en": "count below the minimum cell"},
+    "ew.reason.secondary": {"zh": "为防推算而隐藏", "en": "hidden so no other cell can be recovered"},
+    "ew.hl.measured": {"zh": "测量人数", "en": "People measured"},
+    "ew.hl.share": {"zh": "{cat}占比", "en": "Share {cat}"},
     "ew.caption": {"zh": "社区卫生服务中心为65岁及以上居民体检测得的BMI分类（中国标准：<18.5 过低，18.5–23.9 正常，24–27.9 超重，≥28 肥胖）。",
                    "en": "BMI categories of residents 65+ measured at community health centres (Chinese cut-offs: <18.5 under, "
                          "18.5–23.9 normal, 24–27.9 overweight, ≥28 obese)."},
@@ -92,6 +100,16 @@ st.caption(t("ew.caption", lng))
 st.caption(t("ew.release", lng, rid=info["release_id"], by=info["approval"].get("approved_by"),
              at=info["approval"].get("approved_at")))
 
+# Headline: the city over everyone measured in the release (one period: the release's whole span).
+_city = {c: guard(lambda c=c: views.district_values(grant, c, ALL, ALL, "adult"), lng).loc[ALL]
+         for c in ("underweight", "obese")}
+_measured = _city["obese"]["measured"]
+headline.show([
+    headline.Figure(t("ew.hl.measured", lng), None if pd.isna(_measured) else int(_measured), "count"),
+    *[headline.Figure(t("ew.hl.share", lng, cat=pick(lng, CATEGORY_ZH[c], CATEGORY_EN[c])),
+                      None if r["suppressed"] else r["share"], "share") for c, r in _city.items()],
+], lng, period=" – ".join(info["meta"].get("time_span", [])), previous=None, updated=headline.updated_at(info))
+
 qp = st.query_params
 scheme = qp.get("scheme") if qp.get("scheme") in SCHEMES else "adult"
 scheme = st.radio(t("ew.scheme", lng), SCHEMES, index=SCHEMES.index(scheme), horizontal=True,
@@ -139,8 +157,10 @@ right.plotly_chart(district_ranking(ranked, value="value", names=names, label=t(
                    width="stretch", config={"displayModeBar": False}, key="ew_rank")
 right.caption(t("ew.interval_note", lng))
 table = shown.assign(district=names.reindex(shown.index))[["district", "count", "measured", "share", "reason"]]
+table["reason"] = table["reason"].map(lambda r: t(f"ew.reason.{r}", lng) if r else "")
 right.dataframe(table.rename(columns={"district": t("ew.district", lng), "measured": t("ew.measured", lng),
-                                      "share": t("ew.share", lng)}),
+                                      "share": t("ew.share", lng), "count": t("ew.count", lng),
+                                      "reason": t("ew.reason", lng)}),
                 hide_index=True, width="stretch",
                 column_config={t("ew.share", lng): st.column_config.NumberColumn(format="%.1f")})
 

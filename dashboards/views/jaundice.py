@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboards import headline
 from dashboards.ui import download_button, guard, lang, product_grant, show_table, synthetic_banner
 from data_products.i18n import t
 from data_products.products.jaundice import views
@@ -28,7 +29,7 @@ synthetic_banner(lng)
 span = meta.get("time_span") or ["", ""]
 st.caption(t("jaundice.source", lng, source=data["source"], start=span[0], end=span[-1]))
 st.caption(t("jaundice.release", lng, release=data["release_id"], by=data["approval"].get("approved_by"),
-             at=data["approval"].get("approved_at")))
+             at=headline.beijing(data["approval"].get("approved_at"))))
 
 # --- verdict -------------------------------------------------------------------------------------
 st.subheader(t("jaundice.verdict", lng))
@@ -47,6 +48,15 @@ if v.loa_method == "regression" and v.limits_at:
 else:
     cols[3].metric(t("jaundice.loa", lng), f"{v.loa_lower:+.0f} / {v.loa_upper:+.0f}")
 cols[4].metric(t("jaundice.r", lng), f"{o['pearson_r']:.3f}")
+
+# The report's files on the first screen, beside the verdict they document. Made (and the download
+# gated and audited) only when clicked; fetchable once, by this browser.
+d1, d2, d3 = st.columns([1, 1, 2])
+download_button(t("jaundice.download_pdf", lng), lambda: views.report_pdf(grant, lng),
+                f"jaundice_report_{lng}.pdf", "application/pdf", key="jaundice_pdf", container=d1)
+download_button(t("jaundice.download_csv", lng), lambda: views.statistics_zip(grant),
+                "jaundice_statistics.zip", "application/zip", key="jaundice_csv", container=d2)
+d3.caption(t("jaundice.download_note", lng))
 
 
 def _heatmap(grid: pd.DataFrame, xlabel: str, ylabel: str) -> go.Figure:
@@ -129,17 +139,28 @@ with tab_reg:
              "passing_bablok": t("jaundice.pb", lng)}
     shown = data["regression"].assign(method=lambda f: f["method"].map(names),
                                       primary=lambda f: f["primary"].map({True: "✓", False: ""}))
-    show_table(shown.rename(columns={"method": t("jaundice.method", lng), "slope": t("jaundice.slope", lng),
-                                       "intercept": t("jaundice.intercept", lng),
-                                       "primary": t("jaundice.primary", lng)}),
-                 hide_index=True, width="stretch")
+    ci = t("jaundice.ci", lng)
+    shown = pd.DataFrame({
+        t("jaundice.method", lng): shown["method"],
+        t("jaundice.slope", lng): shown["slope"].round(3),
+        f"{t('jaundice.slope', lng)} · {ci}": ["—" if pd.isna(a) else f"{a:.3f} – {b:.3f}" for a, b in
+                                               zip(shown["slope_ci_low"], shown["slope_ci_high"], strict=True)],
+        t("jaundice.intercept", lng): shown["intercept"].round(1),
+        f"{t('jaundice.intercept', lng)} · {ci}": ["—" if pd.isna(a) else f"{a:.1f} – {b:.1f}" for a, b in
+                                                   zip(shown["intercept_ci_low"], shown["intercept_ci_high"], strict=True)],
+        t("jaundice.primary", lng): shown["primary"],
+    })
+    show_table(shown, hide_index=True, width="stretch")
     pb_b = float(reg.at["passing_bablok", "slope"])
     st.caption(t("jaundice.pb_primary" if primary == "passing_bablok" else "jaundice.pb_caveat", lng,
                  lam=meta.get("error_ratio"), b2=pb_b * pb_b, f=meta.get("pb_lambda_factor", 2.0), pb=pb_b))
     st.markdown(f"**{t('jaundice.dl_title', lng)}**")
     dl = data["decision_levels"].assign(mg_dl=lambda f: (f["level"] / UMOL_PER_MG_DL).round(0))
     show_table(dl.rename(columns={"level": t("jaundice.level", lng), "predicted": t("jaundice.predicted", lng),
-                                    "bias": t("jaundice.bias", lng)}), hide_index=True, width="stretch")
+                                    "bias": t("jaundice.bias", lng), "mg_dl": "mg/dL",
+                                    "ci_low": f"{t('jaundice.bias', lng)} · {t('jaundice.ci', lng)} ↓",
+                                    "ci_high": f"{t('jaundice.bias', lng)} · {t('jaundice.ci', lng)} ↑"}),
+               hide_index=True, width="stretch")
 
 with tab_diag:
     st.markdown(f"**{t('jaundice.diag_title', lng)}**")
@@ -150,7 +171,7 @@ with tab_diag:
                            f"{100 * r[m]:.1f}% ({100 * r[m + '_ci_low']:.1f}–{100 * r[m + '_ci_high']:.1f})", axis=1)
     show_table(acc[["tsb_threshold", "mg_dl", "rule", "tcb_cutoff", "tp", "fp", "fn", "tn", "sensitivity",
                       "specificity", "ppv", "npv"]].rename(columns={
-        "tsb_threshold": t("jaundice.threshold", lng), "rule": t("jaundice.rule", lng),
+        "tsb_threshold": t("jaundice.threshold", lng), "mg_dl": "mg/dL", "rule": t("jaundice.rule", lng),
         "tcb_cutoff": t("jaundice.cutoff", lng), "sensitivity": t("jaundice.sens", lng),
         "specificity": t("jaundice.spec", lng), "ppv": t("jaundice.ppv", lng), "npv": t("jaundice.npv", lng)}),
         hide_index=True, width="stretch")
@@ -201,11 +222,4 @@ with tab_sub:
 with tab_methods:
     st.markdown(f"**{t('jaundice.about', lng)}**")
     st.markdown(t("jaundice.methods", lng, lam=meta.get("error_ratio"), minp=MIN_PAIRS_FOR_STATS, k1=k - 1))
-    st.caption(meta.get("suppression_rule", ""))
-    st.caption(t("jaundice.download_note", lng))
-    c1, c2 = st.columns(2)
-    # Made (and the download gated and audited) only when clicked; fetchable once, by this browser.
-    download_button(t("jaundice.download_pdf", lng), lambda: views.report_pdf(grant, lng),
-                    f"jaundice_report_{lng}.pdf", "application/pdf", key="jaundice_pdf", container=c1)
-    download_button(t("jaundice.download_csv", lng), lambda: views.statistics_csv(grant),
-                    "jaundice_statistics.csv", "text/csv", key="jaundice_csv", container=c2)
+    st.caption(t("jaundice.suppression_rule", lng, k1=k - 1))

@@ -10,13 +10,22 @@ import streamlit as st
 from dashboards.ui import lang, page_grants, require_principal, show_table, synthetic_banner
 from data_products import catalog
 from data_products.governance.store import LOCAL
-from data_products.i18n import pick, register, t
+from data_products.i18n import keys, pick, register, t
 from data_products.products.registry import all_products
 from data_products.products.supplier_quality import PRODUCT_ID as SUPPLIER
 from data_products.products.supplier_quality import views as supplier
 from data_products.reference import facilities
 
 register({
+    "mh.pass_pct": {"zh": "通过率（%）", "en": "Pass rate (%)"},
+    "mh.detail.not_assessed": {"zh": "未评估：该类数据表无事件日期（或无记录），无可评判的值",
+                               "en": "not assessed: this kind's table has no event date (or no rows), so there is no value to judge"},
+    "mh.detail.rejected": {"zh": "已拒收（{n} 个问题）：{first}", "en": "rejected ({n} issues): {first}"},
+    "mh.detail.lag": {"zh": "事件至传输的中位天数：{days}", "en": "median days from event to transfer: {days}"},
+    "mh.pr.product_id": {"zh": "产品", "en": "Product"}, "mh.pr.release_id": {"zh": "候选发布", "en": "Candidate release"},
+    "mh.app.product": {"zh": "产品或数据集", "en": "Product or dataset"}, "mh.app.purpose": {"zh": "用途", "en": "Purpose"},
+    "mh.app.from": {"zh": "起始", "en": "From"}, "mh.app.to": {"zh": "截止", "en": "To"},
+    "mh.app.applied": {"zh": "申请时间", "en": "Applied"},
     "mh.title": {"zh": "我的医院", "en": "My hospital"},
     "mh.indicators": {"zh": "本机构指标与全市分布", "en": "Our indicators beside the city's distribution"},
     "mh.indicators_note": {"zh": "同级机构只以分布（四分位数、百分位排名）出现，不显示名称。",
@@ -113,6 +122,43 @@ def _beijing(ts) -> str:
     return stamp.tz_convert(LOCAL).strftime("%Y-%m-%d %H:%M")
 
 
+def _kind(kind: str, lng: str) -> str:
+    """A data kind (the transfer's file family) by its catalogue dataset's name, else as stored."""
+    from data_products.catalog import dataset_descriptions
+
+    d = next((d for d in dataset_descriptions() if d.get("kind") == kind), None)
+    return kind if d is None else pick(lng, d["name_zh"], d["name_en"])
+
+
+def _product(pid: str, lng: str) -> str:
+    """A product's name, or a dataset's (a research application names a catalogue dataset)."""
+    from data_products.catalog import dataset_descriptions
+
+    defs = all_products()
+    if pid in defs:
+        return defs[pid].name(lng)
+    d = next((d for d in dataset_descriptions() if d["id"] == pid), None)
+    return pid if d is None else pick(lng, d["name_zh"], d["name_en"])
+
+
+def _detail(detail, lng: str) -> str:
+    """A check's detail line in the page's language (the quality module writes one known English form)."""
+    import re
+
+    if detail is None or (isinstance(detail, float) and pd.isna(detail)):
+        return ""
+    from data_products.quality import NOT_ASSESSED
+
+    if detail == NOT_ASSESSED:
+        return t("mh.detail.not_assessed", lng)
+    m = re.fullmatch(r"median days from event to transfer: (\d+)", str(detail))
+    if m:
+        return t("mh.detail.lag", lng, days=m.group(1))
+    m = re.fullmatch(r"rejected \((\d+) issues\): (.*)", str(detail), re.S)
+    # The first issue is the ingest's own message (file, row, field): kept as written.
+    return t("mh.detail.rejected", lng, n=m.group(1), first=m.group(2)) if m else str(detail)
+
+
 lng = lang()
 user = require_principal()
 st.title(t("mh.title", lng))
@@ -168,7 +214,8 @@ if summary is not None:
     c[3].metric(t("mh.last", lng), _beijing(summary["last_transfer"]))
     tr = supplier.transfers(sq)
     show_table(pd.DataFrame({
-        t("mh.col.file", lng): tr["file_name"], t("mh.col.kind", lng): tr["kind"], t("mh.col.year", lng): tr["year"],
+        t("mh.col.file", lng): tr["file_name"], t("mh.col.kind", lng): tr["kind"].map(lambda k: _kind(k, lng)),
+        t("mh.col.year", lng): tr["year"],
         t("mh.col.ingested", lng): tr["ingested_at"].map(_beijing), t("mh.col.rows", lng): tr["rows"].map(_count),
         t("mh.col.first", lng): tr["first_event_month"].fillna("—"), t("mh.col.last", lng): tr["last_event_month"].fillna("—"),
         t("mh.col.last_lag", lng): tr["last_event_lag_days"].map(_count),
@@ -193,7 +240,7 @@ if summary is not None:
             t("mh.col.result", lng): checks["passed"].map(_result),
             t("mh.col.value", lng): [_check_value(c, v) for c, v in zip(checks["check"], checks["value"], strict=True)],
             t("mh.col.reference", lng): [_check_value(c, v) for c, v in zip(checks["check"], checks["reference"], strict=True)],
-            t("mh.col.detail", lng): checks["detail"].fillna(""),
+            t("mh.col.detail", lng): [_detail(d, lng) for d in checks["detail"]],
         }), hide_index=True, width="stretch", key="mh_checks")
         st.caption(t("mh.withheld", lng))
     tr_frame = supplier.trend(sq)
@@ -203,7 +250,10 @@ if summary is not None:
                              value_name="pass_pct")
         long["who"] = long["who"].map({"own_pass_pct": t("mh.own", lng), "city_pass_pct": t("mh.median", lng)})
         long["check"] = long["check"].map(lambda c: t(f"mh.check.{c}", lng))
-        fig = px.line(long, x="year", y="pass_pct", color="who", facet_col="check", markers=True, range_y=[0, 105])
+        fig = px.line(long, x="year", y="pass_pct", color="who", facet_col="check", markers=True, range_y=[0, 105],
+                      labels={"year": t("mh.col.year", lng), "pass_pct": t("mh.pass_pct", lng), "who": "",
+                              "check": t("mh.col.check", lng)})
+        fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))  # facet titles: the check's name only
         fig.update_layout(height=300, margin={"l": 0, "r": 0, "t": 30, "b": 0})
         st.plotly_chart(fig, width="stretch", key="mh_trend")
     comp = supplier.completeness(sq)
@@ -211,7 +261,7 @@ if summary is not None:
         st.subheader(t("mh.fields", lng))
         latest = comp.sort_values("year").groupby(["kind", "field"]).tail(1)
         show_table(pd.DataFrame({
-            t("mh.col.kind", lng): latest["kind"], t("mh.col.field", lng): latest["field"],
+            t("mh.col.kind", lng): latest["kind"].map(lambda k: _kind(k, lng)), t("mh.col.field", lng): latest["field"],
             t("mh.col.year", lng): latest["year"], t("mh.col.pct", lng): latest["pct"].map(_pct),
             t("mh.col.city_pct", lng): latest["city_pct"].map(_pct),
             t("mh.col.result", lng): latest["passed"].map(_result),
@@ -233,9 +283,14 @@ if not pending_releases and not apps:
     st.caption(t("mh.nothing_pending", lng))
 if pending_releases:
     st.markdown(f"**{t('mh.pending_releases', lng)}**")
-    show_table(pd.DataFrame(pending_releases), hide_index=True, width="stretch", key="mh_pending_releases")
+    pr = pd.DataFrame(pending_releases)
+    pr["product_id"] = pr["product_id"].map(lambda p: _product(p, lng))
+    show_table(pr.rename(columns={c: t(f"mh.pr.{c}", lng) if f"mh.pr.{c}" in keys() else c for c in pr.columns}),
+               hide_index=True, width="stretch", key="mh_pending_releases")
 if apps:
     st.markdown(f"**{t('mh.pending_apps', lng)}**")
-    show_table(pd.DataFrame([{"id": s.id, "product": s.product_id, "purpose": s.purpose,
-                                "valid_from": s.valid_from, "valid_to": s.valid_to, "applied_at": s.applied_at}
-                               for s in apps]), hide_index=True, width="stretch", key="mh_pending_apps")
+    show_table(pd.DataFrame([{"ID": s.id, t("mh.app.product", lng): _product(s.product_id, lng),
+                              t("mh.app.purpose", lng): s.purpose, t("mh.app.from", lng): _beijing(s.valid_from),
+                              t("mh.app.to", lng): _beijing(s.valid_to) if s.valid_to else "—",
+                              t("mh.app.applied", lng): _beijing(s.applied_at)}
+                             for s in apps]), hide_index=True, width="stretch", key="mh_pending_apps")

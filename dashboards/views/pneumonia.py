@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboards import headline
 from dashboards.charts import class_breaks, district_choropleth, district_ranking, quantile_boxes
 from dashboards.ui import (
     download_button,
@@ -32,6 +33,8 @@ from data_products.products.pneumonia.spec import AGE_BANDS, CUTOFFS, MARKERS, P
 from data_products.products.pneumonia.views import METRICS
 from data_products.products.registry import product
 from data_products.reference import districts
+
+_SOURCES = {c.id: c.source for c in CUTOFFS}
 
 register({
     "pn.release": {"zh": "发布版本 {rid} · {who} 于 {at} 批准 · 时间范围 {span}",
@@ -115,6 +118,19 @@ register({
                "zone; only the quantiles leave it."),
     },
     "pn.cutoffs": {"zh": "临床界值及来源", "en": "Clinical cut-offs and their sources"},
+    "pn.cutoff": {"zh": "界值", "en": "Cut-off"},
+    "pn.cutoff_source": {"zh": "含义与来源", "en": "Meaning and source"},
+    "pn.cutoff_src.crp_gt10": {"zh": "CRP > 10 mg/L 视为升高（部分文献用 > 8）。", "en": _SOURCES["crp_gt10"]},
+    "pn.cutoff_src.crp_ge40": {"zh": "CRP 40 mg/L 区分细菌性与病毒性肺炎效果最佳（敏感度 0.55，特异度 0.88）。",
+                               "en": _SOURCES["crp_ge40"]},
+    "pn.cutoff_src.pct_gt05": {"zh": "PCT > 0.5 ng/mL 为常用的“升高”界值。", "en": _SOURCES["pct_gt05"]},
+    "pn.cutoff_src.pct_ge025": {"zh": "PCT < 0.25 ng/mL 排除典型细菌性社区获得性肺炎，阴性预测值 96%。",
+                                "en": _SOURCES["pct_ge025"]},
+    "pn.cutoff_src.wbc_gt_uln": {"zh": "WBC 高于年龄别参考区间上限，WS/T 779-2021（静脉血）：28 天–<6 月 14.2，"
+                                       "6 月–<1 岁 14.6，1–<2 岁 14.1，2–<6 岁 11.9，6–<13 岁 11.3，≥13 岁 11.0 ×10⁹/L"
+                                       "（不足 28 天按 14.2）。", "en": _SOURCES["wbc_gt_uln"]},
+    "pn.cutoff_src.neut_gt70": {"zh": "中性粒细胞 > 70%：以中性粒细胞为主（细菌、流感、腺病毒）。", "en": _SOURCES["neut_gt70"]},
+    "pn.cutoff_src.il6_ge1475": {"zh": "IL-6 ≥ 14.75 pg/mL 可预测难治性肺炎支原体肺炎。", "en": _SOURCES["il6_ge1475"]},
 })
 
 lng = lang()
@@ -129,6 +145,19 @@ dnames = districts().set_index("adcode").apply(lambda r: pick(lng, r["name_zh"],
 dnames[ALL] = t("pn.city", lng)
 st.caption(t("pn.release", lng, rid=info["release_id"], who=info["approval"].get("approved_by", "?"),
              at=info["approval"].get("approved_at", "?"), span=" – ".join(info["meta"].get("time_span", []))))
+
+
+# --- headline: the latest month for the whole city, against the month before ------------------------
+def _city(mid: str, month: str):
+    row = guard(lambda: views.district_values(grant, mid, month, month), lng).loc[ALL]
+    return None if row["suppressed"] else row["value"]
+
+
+_kinds = {"cases": "count", "rate": "rate", "mp_positivity": "share"}
+_last, _prev = months[-1], (months[-2] if len(months) > 1 else None)
+headline.show([headline.Figure(labels.metric_label(mid, lng), _city(mid, _last), kind,
+                               _city(mid, _prev) if _prev else None) for mid, kind in _kinds.items()],
+              lng, period=_last, previous=_prev, updated=headline.updated_at(info))
 
 
 def cutoff_label(c) -> str:
@@ -147,7 +176,9 @@ def reason_label(reason: str) -> str:
 metric_ids = list(views.METRICS)
 from_url("metric", metric_ids, "mp_positivity")
 # A range slider takes its shape from `value`, so the period's URL seed goes there (once), not into state.
-from_url("_period_seed", months, (months[0], months[-1]), parse=lambda v: tuple(v.split("..", 1)))
+if "period" not in st.session_state:  # arriving on the page (the slider's state is gone): seed from the URL again
+    st.session_state.pop("_period_seed", None)
+from_url("_period_seed", months, (months[0], months[-1]), parse=lambda v: tuple(v.split("..", 1)), param="period")
 from_url("age", [ALL, *AGE_BANDS], ALL)
 from_url("sex", [ALL, "M", "F"], ALL)
 from_url("marker", list(MARKERS), MARKERS[0])
@@ -327,5 +358,6 @@ with tabs[5]:
 with tabs[6]:
     st.markdown(t("pn.about", lng, k1=k - 1))
     st.subheader(t("pn.cutoffs", lng))
-    show_table(pd.DataFrame({"": [cutoff_label(c) for c in CUTOFFS], "source": [c.source for c in CUTOFFS]}),
+    show_table(pd.DataFrame({t("pn.cutoff", lng): [cutoff_label(c) for c in CUTOFFS],
+                             t("pn.cutoff_source", lng): [t(f"pn.cutoff_src.{c.id}", lng) for c in CUTOFFS]}),
                  hide_index=True, width="stretch", key="cutoff_table")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboards.ui import lang, require_principal, show_table, synthetic_banner
+from dashboards.ui import lang, org_label, require_principal, show_table, synthetic_banner
 from data_products.catalog import display_name as product_name
 from data_products.governance import (
     ScenarioError,
@@ -81,6 +81,9 @@ register({
     "scn.kind.applied": {"zh": "申请", "en": "applied"},
     "scn.scope.view": {"zh": "查看", "en": "view"},
     "scn.scope.download": {"zh": "下载", "en": "download"},
+    "scn.scope.analyse": {"zh": "分析", "en": "analyse"},
+    "scn.scope.export": {"zh": "导出", "en": "export"},
+    "scn.org.service": {"zh": "服务", "en": "service"},
     "scn.status.pending": {"zh": "待审批", "en": "pending"},
     "scn.status.active": {"zh": "生效中", "en": "active"},
     "scn.status.expired": {"zh": "已到期", "en": "expired"},
@@ -127,7 +130,7 @@ def scenario_frame(items, lng: str, columns: tuple[str, ...]) -> pd.DataFrame:
     for s in items:
         row = {
             "id": s.id,
-            "org": s.org_name,
+            "org": org_label(s.org_name, lng),
             "org_type": label("scn.org", s.org_type, lng),
             "product": product_name(s.product_id, lng),
             "purpose": s.purpose,
@@ -153,7 +156,7 @@ def show(frame: pd.DataFrame, lng: str, key: str) -> None:
 
 
 def choice_label(s, lng: str) -> str:
-    return f"#{s.id} · {s.org_name} · {product_name(s.product_id, lng)}"
+    return f"#{s.id} · {org_label(s.org_name, lng)} · {product_name(s.product_id, lng)}"
 
 
 def act(kind: str, fn, scenario_id: int, reason: str) -> None:
@@ -260,7 +263,7 @@ with tabs[4]:
     frame = pd.DataFrame(
         [{
             t("scn.col.order", lng): f"#{o.id}",
-            t("scn.col.org", lng): o.org_name,
+            t("scn.col.org", lng): org_label(o.org_name, lng),
             t("scn.col.product", lng): product_name(o.product_id, lng),
             t("scn.col.state", lng): label("scn.order", o.state, lng),
             t("scn.col.placed", lng): local(o.placed_at),

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboards import headline
 from dashboards.charts import CENTER, SUPPRESSED_COLOR
 from dashboards.ui import download_button, guard, lang, product_grant, show_table, synthetic_banner, zipped
 from data_products.disclosure import ALL
@@ -22,6 +23,9 @@ from data_products.products.tumor.spec import GROUP_BY_ID, GROUP_IDS, OUTSIDE, T
 from data_products.reference import district_geojson, districts
 
 register({
+    "tumor.other_codes": {"zh": "其余", "en": "other"},
+    "tumor.hl.year": {"zh": "{period} 年患者数", "en": "Patients in {period}"},
+    "tumor.hl.quarter": {"zh": "{period} 季度患者数", "en": "Patients in {period}"},
     "tumor.caption": {"zh": "2022–2024 年新确诊恶性肿瘤（ICD-10 C00–C97）患者，按确诊机构统计。",
                       "en": "Patients newly diagnosed with a malignant tumor (ICD-10 C00–C97), 2022–2024, by diagnosing facility."},
     "tumor.group": {"zh": "瘤种", "en": "Tumor type"},
@@ -117,6 +121,20 @@ st.title(product(views.PRODUCT_ID).name(lng))
 synthetic_banner(lng)
 st.caption(t("tumor.caption", lng))
 
+# Headline: the latest year and quarter, each against the one before (all tumour groups, the user's scope).
+_years, _quarters = available["years"], available["quarters"]
+_figs, _now, _before = [], [], []
+for _periods, _key in ((_years, "tumor.hl.year"), (_quarters, "tumor.hl.quarter")):
+    if _periods:
+        _p, _pp = _periods[-1], (_periods[-2] if len(_periods) > 1 else None)
+        _figs.append(headline.Figure(t(_key, lng, period=_p), guard(lambda p=_p: views.city_total(grant, ALL, p), lng),
+                                     "count", views.city_total(grant, ALL, _pp) if _pp else None, vs=_pp))
+        _now.append(_p)
+        _before += [_pp] if _pp else []
+if _figs:
+    headline.show(_figs, lng, period=" / ".join(_now), previous=" / ".join(_before) or None,
+                  updated=headline.updated_at(info))
+
 dist = districts().set_index("adcode")
 dname = {a: pick(lng, r["name_zh"], r["name_en"]) for a, r in dist.iterrows()}
 dname[OUTSIDE] = t("tumor.outside", lng)
@@ -127,7 +145,8 @@ def group_label(g: str) -> str:
     if g == ALL:
         return t("tumor.all_groups", lng)
     spec = GROUP_BY_ID[g]
-    return f"{pick(lng, spec.name_zh, spec.name_en)} ({spec.icd10})"
+    codes = spec.icd10.replace("other ", t("tumor.other_codes", lng) + " ") if spec.icd10.startswith("other ") else spec.icd10
+    return f"{pick(lng, spec.name_zh, spec.name_en)} ({codes})"
 
 
 def tier_label(tier: str) -> str:

@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboards import headline
 from dashboards.ui import guard, lang, product_grant, show_table, synthetic_banner
 from data_products.i18n import pick, register, t
 from data_products.products.registry import product
@@ -13,6 +14,9 @@ from data_products.products.wait_times import views
 from data_products.products.wait_times.spec import LEVEL_SLOT, WEEKDAYS
 
 register({
+    "wt.hl.visits": {"zh": "就诊人次（全部机构与科室）", "en": "Visits (all facilities and departments)"},
+    "wt.hl.p50": {"zh": "候诊时间中位数", "en": "Median wait"},
+    "wt.hl.p90": {"zh": "十人中九人的候诊不超过", "en": "9 in 10 waited at most"},
     "wt.facility": {"zh": "医疗机构", "en": "Facility"},
     "wt.department": {"zh": "科室", "en": "Department"},
     "wt.weekday": {"zh": "星期", "en": "Day"},
@@ -113,6 +117,12 @@ st.title(product(views.PRODUCT_ID).name(lng))
 synthetic_banner(lng)
 
 info = guard(lambda: views.release_info(grant), lng)
+_all = guard(lambda: views.overall(grant), lng)
+headline.show([
+    headline.Figure(t("wt.hl.visits", lng), _all["visits"], "count"),
+    headline.Figure(t("wt.hl.p50", lng), _all["p50"], "minutes"),
+    headline.Figure(t("wt.hl.p90", lng), _all["p90"], "minutes"),
+], lng, period=" – ".join(info["meta"].get("time_span", [])), previous=None, updated=headline.updated_at(info))
 options = guard(lambda: views.facility_options(grant), lng)
 if options.empty:
     st.warning(t("wt.no_facility", lng))

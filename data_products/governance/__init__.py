@@ -12,6 +12,7 @@ from data_products.governance.accounts import (
     add_org,
     add_user,
     current,
+    resume,
     set_disabled,
     set_password,
     sign_in,
@@ -57,6 +58,6 @@ __all__ = [
     "ReleaseApproval", "RowScope", "Scenario", "ScenarioError", "SignInResult", "VerifyResult", "add_org",
     "add_user", "apply", "approvals", "approve", "cancel_order", "current", "decide", "governance_role", "demo_accounts",
     "demo_passwords", "ensure_standing", "entries", "get_store", "order", "orders", "pending", "record_approval",
-    "record_download", "reject", "require", "revoke", "list_scenarios", "seed_demo", "set_disabled", "set_password",
+    "record_download", "reject", "require", "resume", "revoke", "list_scenarios", "seed_demo", "set_disabled", "set_password",
     "sign_in", "sign_out", "users", "verify", "visible_products", "withdraw",
 ]

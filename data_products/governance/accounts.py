@@ -495,3 +495,20 @@ def current(principal: Principal | None, *, now: datetime | None = None,
     store = resolve(store)
     with store.write() as tx:
         return check_session(tx, principal, now or utcnow(), touch=True)
+
+
+def resume(token: object, *, now: datetime | None = None, store: GovernanceStore | None = None) -> Principal | None:
+    """The principal of the live session whose token this is (a reload or a new tab presenting the
+    session cookie), or None. Counts as activity, exactly like ``current``: an idle, signed-out, revoked
+    or disabled user's session is not resumed. Nothing is written to the ledger: it is the same session."""
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return None
+    store = resolve(store)
+    with store.write() as tx:
+        probe = Principal("", "", 0, "", "", None, 0, token)
+        check = check_session(tx, probe, now or utcnow(), touch=True)
+        if not check.ok:
+            return None
+        row = check.row
+        return Principal(row["username"], row["role"], row["org_id"], row["org_name"], row["org_type"],
+                         row["facility_id"], row["user_id"], token)

@@ -24,6 +24,14 @@ JAUNDICE_PRODUCER = "F0602"
 FEED_SERVICE = "wait_times_feed"
 FEED_ORG = "健康广州预约挂号平台（演示）"
 OTHER_HOSPITAL = "F0301"
+# The demo organisations' names in English (the store holds one name; hospitals' come from the registry).
+ORG_NAMES_EN = {
+    COMMISSION: "Guangzhou Municipal Health Commission (demo)",
+    COMPANY_BOUGHT: "Yuekang Medical Devices Co., Ltd. (fictional)",
+    COMPANY_NONE: "Suishu Health Technology Co., Ltd. (fictional)",
+    RESEARCH_ORG: "Lingnan Institute of Clinical Medicine (fictional)",
+    FEED_ORG: "Healthy Guangzhou appointment platform (demo)",
+}
 
 # username -> (role, organisation, facility)
 _ACCOUNTS: dict[str, tuple[str, str | None, str | None]] = {

@@ -35,7 +35,7 @@ def nav_paths(b) -> set[str]:
 
 def open_in_session(b, path: str) -> None:
     """Type-a-URL within the live session: the app's router handles it without reloading (a reload
-    starts a new, signed-out session, which is tested separately)."""
+    starts a new Streamlit session, resumed from the session cookie; tested separately)."""
     b.page.evaluate("p => { history.pushState({}, '', p); dispatchEvent(new PopStateEvent('popstate')); }", path)
     b.wait_idle()
 
@@ -66,15 +66,26 @@ def test_company_without_an_order_cannot_open_the_jaundice_report_by_url(demo, s
             assert "Guangzhou's 11 districts" in text, path
         b.screenshot("access-company-none-jaundice-in-session")
 
-        # A fresh load of the URL is a new browser session: the sign-in form and nothing else.
+        # A fresh load of the URL is a new Streamlit session, resumed from the session cookie: still
+        # company_none, and still no such page (the default page instead).
         b.page.goto(f"{url}/jaundice?lang=en")
+        b.page.wait_for_selector('[data-testid="stSidebarNavLink"]', timeout=60_000)
         b.wait_idle()
         text = body(b)
-        assert SIGNIN_TITLE["en"] in text
+        assert "Signed in as company_none" in text
+        assert jaundice.name_en not in text and "Neonatal jaundice" not in text
+        assert "/jaundice" not in nav_paths(b)
+        b.screenshot("access-company-none-jaundice-url")
+
+        # Without the cookie (another browser): the sign-in form and nothing else.
+        b.context.clear_cookies()
+        b.page.goto(f"{url}/jaundice?lang=en")
+        b.page.wait_for_selector("text=" + SIGNIN_TITLE["en"], timeout=60_000)
+        b.wait_idle()
+        text = body(b)
         assert jaundice.name_en not in text and "Neonatal jaundice" not in text
         assert b.page.locator('[data-testid="stSidebarNavLink"]').count() == 0
         assert b.page.locator('[data-testid="stDataFrame"]').count() == 0
-        b.screenshot("access-company-none-jaundice-url")
         assert b.blocked == [] and b.failed == [], (b.blocked, b.failed)
 
 

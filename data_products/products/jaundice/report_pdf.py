@@ -222,7 +222,7 @@ def render(data: dict, lang: str = "zh") -> bytes:
         [["TcB − TSB", str(int(o["pairs"])), _fmt(o["bias"], 1, True), _ci(o["bias_ci_low"], o["bias_ci_high"]),
           _fmt(o["sd"]), f"{_fmt(o['loa_lower'], 1, True)} / {_fmt(o['loa_upper'], 1, True)}",
           f"{_fmt(o['pearson_r'], 3)} ({_ci(o['pearson_ci_low'], o['pearson_ci_high'], 3)})"]],
-        [22, 16, 18, 28, 20, 38, 38])
+        [20, 14, 16, 28, 26, 38, 38])  # wide enough that no heading breaks inside a word
 
     pdf.heading(t("jaundice.reg_table", lang), 11)
     names = {"ols": t("jaundice.ols", lang), "deming": t("jaundice.deming", lang) + f" (λ={meta.get('error_ratio'):g})",
@@ -274,7 +274,7 @@ def render(data: dict, lang: str = "zh") -> bytes:
              hlines=[(t("jaundice.bias", lang), (200, 30, 30), float(o["bias"])),
                      (f"LoA ({t('jaundice.loa_form.constant', lang)})", (120, 120, 120), float(o["loa_lower"])),
                      ("", (120, 120, 120), float(o["loa_upper"])),
-                     ("±3 mg/dL", GREEN, v.agreement_limit), ("−3 mg/dL", GREEN, -v.agreement_limit)])
+                     ("±3 mg/dL", GREEN, v.agreement_limit), ("", GREEN, -v.agreement_limit)])
     pdf.heading(t("jaundice.sc_title", lang, k=k), 11)
     _heatmap(pdf, data["scatter_grid"], SCATTER_EDGES, SCATTER_EDGES, t("jaundice.sc_x", lang), t("jaundice.sc_y", lang),
              lines=[(t("jaundice.identity", lang), (90, 90, 90), 0.0, 1.0),

@@ -119,8 +119,8 @@ STAT_COLUMNS = (
 MESSAGES = {
     "jaundice.subtitle": {"zh": "经皮胆红素（TcB）与血清总胆红素（TSB）的方法学比对",
                           "en": "Transcutaneous bilirubin (TcB) device against total serum bilirubin (TSB)"},
-    "jaundice.release": {"zh": "发布版本 {release}，批准人 {by}，批准时间 {at}",
-                         "en": "Release {release}, approved by {by} at {at}"},
+    "jaundice.release": {"zh": "发布版本 {release}，批准人 {by}，更新于 {at}（北京时间）",
+                         "en": "Release {release}, approved by {by}, updated {at} (Beijing time)"},
     "jaundice.source": {"zh": "数据来源：{source}；测量期间 {start} 至 {end}；单位 µmol/L（1 mg/dL = 17.1 µmol/L）",
                         "en": "Source: {source}; measured {start} to {end}; unit µmol/L (1 mg/dL = 17.1 µmol/L)"},
     "jaundice.source_anon": {"zh": "广州市一家三级妇女儿童医疗中心（机构名称不向本机构类型展示）",
@@ -210,7 +210,12 @@ MESSAGES = {
     "jaundice.tab_reg": {"zh": "回归分析", "en": "Regression"},
     "jaundice.tab_diag": {"zh": "诊断准确性", "en": "Diagnostic accuracy"},
     "jaundice.tab_sub": {"zh": "亚组分析", "en": "Subgroups"},
-    "jaundice.tab_methods": {"zh": "关于数据与下载", "en": "About this data and downloads"},
+    "jaundice.suppression_rule": {
+        "zh": "小单元保护：1 至 {k1} 例的计数一律不显示（一级隐藏）；另有单元格被隐藏，使任何隐藏值都无法由合计推算（二级隐藏）。",
+        "en": "Small-cell protection: no count from 1 to {k1} is shown (primary); further cells are hidden so that no "
+              "hidden value can be recovered from totals (secondary).",
+    },
+    "jaundice.tab_methods": {"zh": "关于数据", "en": "About this data"},
     "jaundice.about": {"zh": "关于数据：方法与每项选择", "en": "About this data: methods and each choice"},
     "jaundice.ba_title": {"zh": "分箱 Bland–Altman 图（每格为配对数；少于 {k} 例的格已隐藏）",
                           "en": "Binned Bland–Altman plot (pairs per cell; cells under {k} hidden)"},
@@ -322,7 +327,7 @@ MESSAGES = {
               "constant-width. Every count passed disclosure control: counts 1–{k1} are not shown, with secondary "
               "suppression where needed; plots are binned counts, never single measurements."},
     "jaundice.download_pdf": {"zh": "下载完整报告（PDF）", "en": "Download the full report (PDF)"},
-    "jaundice.download_csv": {"zh": "下载统计结果（CSV）", "en": "Download the statistics (CSV)"},
+    "jaundice.download_csv": {"zh": "下载统计表（CSV 压缩包）", "en": "Download the statistics (CSV tables, zip)"},
     "jaundice.download_note": {"zh": "下载经访问控制并记入审计日志。", "en": "Downloads go through the access gate and the audit ledger."},
     "jaundice.page": {"zh": "第 {page} 页", "en": "Page {page}"},
     "jaundice.synthetic": {"zh": "合成演示数据：本报告所有数字均由程序生成，不代表任何真实患者、机构或产品。",

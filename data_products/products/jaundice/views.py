@@ -266,50 +266,56 @@ def report_data(grant: Grant, lang: str = "zh", action: str = "view") -> dict:
     }
 
 
-def _statistics_frame(data: dict) -> pd.DataFrame:
+# The tidy download: one table per file, each row one observation of that table's unit.
+TIDY_TABLES = {
+    "overall": "the whole comparison: one row, every statistic (bias and limits in the release's unit)",
+    "subgroups": "one row per subgroup (dimension x level): pairs (blank when suppressed, with its flag) and statistics",
+    "accuracy": "one row per TSB treatment threshold: the TcB screening rule's counts and diagnostic accuracy",
+    "decision_levels": "one row per medical decision level: the bias there from the primary regression line",
+    "limits": "one row per method x decision level: limits of agreement and their confidence intervals",
+}
+
+
+def _tidy_tables(data: dict) -> dict[str, pd.DataFrame]:
     o = data["overall"]
-    overall_row = {"section": "overall", "dimension": "overall", "level": ALL, "pairs": o["pairs"],
-                   "stats_reason": "", **{c: o[c] for c in STAT_COLUMNS},
-                   "primary_regression": o.get("primary_regression"), "loa_method": o.get("loa_method")}
-    sub = data["subgroups"].assign(section="subgroup")
-    rows = pd.concat([pd.DataFrame([overall_row]), sub[["section", "dimension", "level", "pairs", "pairs_flag",
-                                                         "stats_reason", *STAT_COLUMNS]]], ignore_index=True)
-    acc = data["accuracy"].assign(section="accuracy", dimension="threshold")
-    acc = acc.rename(columns={"threshold": "level"})
-    dl = data["decision_levels"].assign(section="decision_level").rename(
-        columns={"level": "decision_level", "bias": "decision_level_bias"})
-    lim = data["limits"].assign(section="limits").rename(
-        columns={"level": "decision_level", "method": "loa_method", "bias": "loa_bias", "lower": "loa_lower",
-                 "upper": "loa_upper", "lower_ci_low": "loa_lower_ci_low", "lower_ci_high": "loa_lower_ci_high",
-                 "upper_ci_low": "loa_upper_ci_low", "upper_ci_high": "loa_upper_ci_high"})
-    return pd.concat([rows, acc, dl, lim], ignore_index=True)
+    overall = pd.DataFrame([{"pairs": o["pairs"], **{c: o[c] for c in STAT_COLUMNS},
+                             "primary_regression": o.get("primary_regression"), "loa_method": o.get("loa_method")}])
+    sub = data["subgroups"]
+    return {
+        "overall": overall,
+        "subgroups": sub[["dimension", "level", "pairs", "pairs_flag", "stats_reason", *STAT_COLUMNS]],
+        "accuracy": data["accuracy"], "decision_levels": data["decision_levels"], "limits": data["limits"],
+    }
 
 
-def _meta_block(data: dict) -> str:
-    meta, appr = data["meta"], data["approval"]
-    lines = [
-        f"# product: {PRODUCT_ID}", f"# release: {data['release_id']}",
-        f"# approved_by: {appr.get('approved_by')} at {appr.get('approved_at')}",
-        f"# unit: {meta.get('unit')}; difference: {meta.get('difference')}",
-        f"# suppression: {meta.get('suppression_rule')}",
-    ]
-    if meta.get("synthetic"):
-        lines.append(f"# {meta.get('notice')}")
-    return "\n".join(lines) + "\n"
+def statistics_zip(grant: Grant) -> bytes:
+    """Every released statistic as tidy tables (one CSV per table) and a metadata JSON, in one zip;
+    decided and audited like any download."""
+    import json
+    import zipfile
 
-
-def statistics_csv(grant: Grant) -> bytes:
-    """Every released statistic as one CSV (suppressed values blank, reasons kept); decided and audited."""
     use(grant, PRODUCT_ID, ("view", "download"))
 
     def make(dl: Grant) -> bytes:
         data = report_data(dl, action="download")
-        buf = io.StringIO()
-        buf.write(_meta_block(data))
-        _statistics_frame(data).to_csv(buf, index=False, float_format="%.6g")
-        return buf.getvalue().encode("utf-8-sig")
+        meta, appr = data["meta"], data["approval"]
+        tables = _tidy_tables(data)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, frame in tables.items():
+                z.writestr(f"{name}.csv", frame.to_csv(index=False, float_format="%.6g").encode("utf-8-sig"))
+            z.writestr("metadata.json", json.dumps({
+                "product": PRODUCT_ID, "release": data["release_id"], "approved_by": appr.get("approved_by"),
+                "approved_at": appr.get("approved_at"), "unit": meta.get("unit"), "difference": meta.get("difference"),
+                "time_span": meta.get("time_span"), "suppression_rule": meta.get("suppression_rule"),
+                "blank_cells": "a blank value is suppressed or not computable; its reason is in pairs_flag/stats_reason",
+                "tables": {f"{name}.csv": {"description": TIDY_TABLES[name], "columns": list(frame.columns),
+                                           "rows": len(frame)} for name, frame in tables.items()},
+                "synthetic": bool(meta.get("synthetic")), "notice": meta.get("notice"),
+            }, ensure_ascii=False, indent=2).encode("utf-8"))
+        return buf.getvalue()
 
-    return deliver(grant, f"{grant.release_id}_statistics.csv", make)
+    return deliver(grant, f"{grant.release_id}_statistics.zip", make)
 
 
 def report_pdf(grant: Grant, lang: str = "zh") -> bytes:

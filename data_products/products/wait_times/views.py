@@ -154,6 +154,19 @@ def longest_waits(grant: Grant, top: int = 15) -> pd.DataFrame:
     return _named(fd[["facility_id", "department", "visits", "p50", "p90", "mean_wait"]], decision.row_scope).reset_index(drop=True)
 
 
+def overall(grant: Grant) -> dict:
+    """Across every facility and department of the release: visits and the median and P90 wait (minutes);
+    None where the cell is not released."""
+    rel, _ = _release(grant)
+    cube = rel.table("slot_cube")
+    row = cube[(cube["facility_id"] == ALL) & (cube["department"] == ALL) & (cube["weekday"] == ALL)
+               & (cube["hour"] == ALL)]
+    if row.empty or pd.isna(row.iloc[0]["visits"]):
+        return {"visits": None, "p50": None, "p90": None}
+    r = row.iloc[0]
+    return {"visits": int(r["visits"]), "p50": float(r["p50"]), "p90": float(r["p90"])}
+
+
 def city_departments(grant: Grant) -> pd.DataFrame:
     """Each department across all facilities: visits, p50, p90 (released cells only)."""
     rel, _ = _release(grant)

@@ -345,18 +345,27 @@ def test_pdf_is_a_three_page_report_with_the_chinese_title(home, signed_in):
     assert len(entries(action="download", actor="company_jaundice")) == before + 2
 
 
-def test_statistics_csv_holds_the_released_figures(home, signed_in):
-    payload = views.statistics_csv(open_product(signed_in("official"), views.PRODUCT_ID)).decode("utf-8-sig")
-    frame = pd.read_csv(io.StringIO(payload), comment="#")
+def test_statistics_zip_is_tidy_tables_holding_the_released_figures(home, signed_in):
+    import zipfile
+
+    payload = views.statistics_zip(open_product(signed_in("official"), views.PRODUCT_ID))
+    with zipfile.ZipFile(io.BytesIO(payload)) as z:
+        names = set(z.namelist())
+        tables = {n[:-4]: pd.read_csv(io.BytesIO(z.read(n)), encoding="utf-8-sig") for n in names if n.endswith(".csv")}
+        meta = json.loads(z.read("metadata.json"))
+    assert names == {f"{n}.csv" for n in views.TIDY_TABLES} | {"metadata.json"}
+    # One table per file: no section column mixing kinds of rows, and the metadata describes each file.
+    assert all("section" not in f.columns for f in tables.values())
+    assert {k: v["columns"] for k, v in meta["tables"].items()} == {f"{n}.csv": list(f.columns) for n, f in tables.items()}
+    assert meta["release"] == _rel().release_id and meta["synthetic"] is True
     o = _rel().table("overall").iloc[0]
-    row = frame[frame["section"] == "overall"].iloc[0]
-    assert row["bias"] == pytest.approx(o["bias"], rel=1e-5)
-    assert set(frame["section"]) == {"overall", "subgroup", "accuracy", "decision_level", "limits"}
+    row = tables["overall"].iloc[0]
+    assert len(tables["overall"]) == 1 and row["bias"] == pytest.approx(o["bias"], rel=1e-5)
     assert row["loa_method"] == "regression" and row["primary_regression"] == "deming"
     lim = _rel().table("limits")
-    got = frame[(frame["section"] == "limits") & (frame["loa_method"] == "regression")]
-    assert got["loa_upper"].to_numpy() == pytest.approx(lim.loc[lim["method"] == "regression", "upper"].to_numpy(),
-                                                        rel=1e-5)
+    got = tables["limits"][tables["limits"]["method"] == "regression"]
+    assert got["upper"].to_numpy() == pytest.approx(lim.loc[lim["method"] == "regression", "upper"].to_numpy(), rel=1e-5)
+    assert len(tables["subgroups"]) == len(views.subgroups(open_product(signed_in("official"), views.PRODUCT_ID)))
 
 
 def test_missing_font_fails_clearly(home, monkeypatch, signed_in):
@@ -375,7 +384,7 @@ def test_denied_users_get_no_figures_or_files(home, username, signed_in):
     with pytest.raises(AccessDenied):
         open_product(user, views.PRODUCT_ID)
     # ... and a view cannot be called on the user instead of a grant.
-    for fn in (views.verdict, views.statistics_csv, lambda u: views.report_pdf(u, "zh"), views.ba_grid):
+    for fn in (views.verdict, views.statistics_zip, lambda u: views.report_pdf(u, "zh"), views.ba_grid):
         with pytest.raises(GrantError):
             fn(user)
 
