@@ -59,9 +59,8 @@ _AREAS = (
 def pages() -> tuple[PageSpec, ...]:
     """Every page: the space's, one per product definition with a page, then the areas'."""
     products = tuple(
-        PageSpec(d.page.file, d.page.url, d.page.icon, d.page.section, title_zh=d.page.nav_zh, title_en=d.page.nav_en,
-                 product=d.id)
-        for d in all_products().values() if d.page is not None
+        PageSpec(pg.file, pg.url, pg.icon, pg.section, title_zh=pg.nav_zh, title_en=pg.nav_en, product=d.id)
+        for d in all_products().values() if d.page is not None for pg in (*d.front_pages, d.page)
     )
     return (*_SPACE, *products, *_AREAS)
 

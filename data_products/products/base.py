@@ -102,6 +102,8 @@ class ProductDefinition:
     # and the record-reading functions ``build`` takes as ``agg``. None: the product builds on DuckDB only.
     spark: ModuleType | None = field(default=None, repr=False)
     page: Page | None = None
+    # Further pages of the same product, listed before ``page`` (the wait-time board before its slot view).
+    front_pages: tuple[Page, ...] = ()
     indicators: Indicators | None = None
     catalog: CatalogEntry = CatalogEntry(None)
 

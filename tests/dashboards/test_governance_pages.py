@@ -27,7 +27,7 @@ USERS = ("official", "analyst", "hospital_f0602", "hospital_f0301", "company_jau
 # The demo as documented (governance/demo.py, products/registry.py): the commission holds every
 # product; hospitals hold the facility-level products, F0602 also the jaundice report it produces,
 # while F0301's jaundice application is still pending; company_jaundice bought the jaundice report.
-FACILITY_LEVEL = {"pneumonia", "tumor", "wait-times", "elderly-weight"}
+FACILITY_LEVEL = {"pneumonia", "tumor", "wait-board", "wait-times", "elderly-weight"}
 EXPECTED_URLS = {
     "official": {"overview", "catalog", *FACILITY_LEVEL, "jaundice", "scenarios", "audit", "analysis-review"},
     "analyst": {"overview", "catalog", *FACILITY_LEVEL, "jaundice", "scenarios", "audit", "analysis-review"},

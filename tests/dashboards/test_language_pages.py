@@ -67,7 +67,7 @@ IDENTIFIERS = re.compile(
 # Proto fields that hold identifiers, data or widget state, not text a user reads.
 SKIP_FIELDS = {"id", "formId", "data", "spec", "url", "default", "value", "rawValues", "setValue", "icon", "args",
                "type", "placeholder", "dataframe", "columnConfig", "columns", "key", "elementId", "scriptHash",
-               "pageScriptHash", "urlPathname", "format", "stringTriggerValue", "widgetId"}
+               "pageScriptHash", "urlPathname", "format", "stringTriggerValue", "widgetId", "queryString", "page"}
 
 
 def _strings(value, out: list[str], skip: bool = False) -> None:

@@ -17,5 +17,6 @@ DEFINITION = ProductDefinition(
     spark=spark,
     views=views,
     page=Page("wait_times.py", "wait-times", ":material/schedule:", "候诊时间估计", "Outpatient wait times"),
+    front_pages=(Page("wait_board.py", "wait-board", ":material/timer:", "各院候诊看板", "Waiting times now"),),
     catalog=CatalogEntry("ds_outpatient_visits"),
 )

@@ -73,6 +73,40 @@ def estimate(grant: Grant, facility_id: str, department: str, weekday: str, hour
             "weight_slot": float(r["weight_slot"]), "open": True}
 
 
+def _visible_estimates(rel, decision) -> pd.DataFrame:
+    est = rel.table("estimates")
+    scope = decision.row_scope
+    return est if scope.facility_names == "all" else est[est["facility_id"] == scope.own_facility]
+
+
+def departments(grant: Grant) -> list[str]:
+    """Departments of the facilities the user may see (the board's choices)."""
+    rel, decision = _release(grant)
+    return sorted(_visible_estimates(rel, decision)["department"].unique())
+
+
+def board(grant: Grant, department: str, weekday: str, hour: str) -> pd.DataFrame:
+    """The wait-time board: every facility the user may see that has ``department``, with its published
+    estimate for that weekday and hour (p50, p90 in minutes, the level it came from), shortest wait first;
+    a facility whose department is closed in that slot comes last with ``open`` False."""
+    rel, decision = _release(grant)
+    est = _visible_estimates(rel, decision)
+    dept = est[est["department"] == department]
+    slot = dept[(dept["weekday"] == weekday) & (dept["hour"] == hour)].set_index("facility_id")
+    reg = facilities().set_index("facility_id")
+    rows = []
+    for f in sorted(dept["facility_id"].unique()):
+        hit = f in slot.index
+        rows.append({"facility_id": f, "name_zh": reg.at[f, "name_zh"], "name_en": reg.at[f, "name_en"],
+                     "district": reg.at[f, "district"] if "district" in reg.columns else None,
+                     "p50": float(slot.at[f, "p50"]) if hit else np.nan,
+                     "p90": float(slot.at[f, "p90"]) if hit else np.nan,
+                     "level": slot.at[f, "level"] if hit else LEVEL_NONE, "open": hit})
+    out = pd.DataFrame(rows, columns=["facility_id", "name_zh", "name_en", "district", "p50", "p90", "level", "open"])
+    return out.sort_values(["open", "p50", "facility_id"], ascending=[False, True, True],
+                           na_position="last").reset_index(drop=True)
+
+
 def hours(grant: Grant) -> list[str]:
     rel, _ = _release(grant)
     return sorted(rel.table("estimates")["hour"].unique())

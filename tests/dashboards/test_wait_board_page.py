@@ -1,0 +1,82 @@
+"""The wait-time board: every facility the user may see with its expected wait for the chosen department and
+hour, shortest first, each figure equal to the slot view's estimate for that facility, and nothing of a
+facility outside the user's scope."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from data_products.governance.gate import open_product
+from data_products.products.wait_times import views
+from data_products.reference import facilities
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
+
+
+def open_board(principal, **params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["lang"] = "en"
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.session_state["principal"] = principal
+    at.run()
+    at.switch_page("views/wait_board.py")
+    return at.run()
+
+
+def _cards(at: AppTest) -> list[tuple[str, int | None]]:
+    """(facility name, minutes shown) per card, in page order."""
+    out = []
+    for md in at.markdown:
+        if md.value.startswith("**") and md.value.endswith("**"):
+            out.append([md.value.strip("*"), None])
+        m = re.fullmatch(r"### about (\d+) min", md.value)
+        if m and out:
+            out[-1][1] = int(m.group(1))
+    return [tuple(x) for x in out]
+
+
+def test_official_sees_every_facility_with_the_department_shortest_first(demo, signed_in):
+    user = signed_in("official")
+    grant = open_product(user, views.PRODUCT_ID)
+    hours = views.hours(grant)
+    at = open_board(user, department="internal_medicine", weekday="2", hour=hours[1])
+    assert not at.exception, at.exception
+    cards = _cards(at)
+    names = facilities().set_index("name_en")
+    expected = views.board(grant, "internal_medicine", "2", hours[1])
+    # Every facility whose estimates hold the department, each once.
+    est = views._release(grant)[0].table("estimates")
+    having = set(est.loc[est["department"] == "internal_medicine", "facility_id"])
+    assert {names.at[n, "facility_id"] for n, _ in cards} == having and len(cards) == len(having)
+    # Each figure is the slot view's estimate for that facility, and the list is sorted by it.
+    for name, minutes in cards:
+        slot = views.estimate(grant, names.at[name, "facility_id"], "internal_medicine", "2", hours[1])
+        assert minutes == (round(slot["p50"]) if slot["open"] else None)
+    shown = [m for _, m in cards if m is not None]
+    assert shown == sorted(shown) and len(shown) == int(expected["open"].sum())
+    assert any("Estimates updated" in c.value and "Beijing time" in c.value for c in at.caption)
+
+
+def test_a_hospital_sees_only_its_own_facility(demo, signed_in):
+    user = signed_in("hospital_f0301")
+    at = open_board(user, department="internal_medicine")
+    assert not at.exception, at.exception
+    own = facilities().set_index("facility_id").at["F0301", "name_en"]
+    assert [n for n, _ in _cards(at)] == [own]
+    others = set(facilities()["name_en"]) - {own}
+    text = " ".join(m.value for m in at.markdown)
+    assert not any(o in text for o in others)
+
+
+@pytest.mark.parametrize("username", ["company_none", "company_jaundice"])
+def test_a_user_without_the_product_has_no_board(demo, signed_in, username):
+    from dashboards.navigation import allowed_pages
+    from data_products.governance import visible_products
+
+    user = signed_in(username)
+    assert "wait_board.py" not in {p.file for p in allowed_pages(user, set(visible_products(user)))}
