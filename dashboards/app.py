@@ -20,7 +20,7 @@ import streamlit as st  # noqa: E402
 
 from dashboards import session_cookie  # noqa: E402
 from dashboards.navigation import allowed_pages, pages  # noqa: E402
-from dashboards.ui import SESSION_KEY, forget_grants, language_switch, org_label, principal  # noqa: E402
+from dashboards.ui import SESSION_KEY, close_sidebar_on_phone, forget_grants, language_switch, org_label, principal  # noqa: E402
 from data_products.config import demo_mode  # noqa: E402
 from data_products.governance import sign_in, sign_out, visible_products  # noqa: E402
 from data_products.i18n import t  # noqa: E402
@@ -98,6 +98,8 @@ current_page = st.navigation(sections)
 if st.session_state.get("_page") != current_page.url_path:
     # Arriving on a page is a page open: it asks the gate again (one ledger entry); reruns on it do not.
     forget_grants()
+    if "_page" in st.session_state:
+        close_sidebar_on_phone()
     st.session_state["_page"] = current_page.url_path
 requested = st.session_state.pop("_requested", None)
 if requested and requested[0] in by_url and requested[0] != current_page.url_path:

@@ -70,6 +70,36 @@ def org_label(name: str | None, lng: str) -> str:
     return str(hit.iloc[0]) if not hit.empty else name
 
 
+NARROW_PX = 640  # Streamlit stacks columns below this width: a phone
+
+
+def wide_or_narrow(key: str):
+    """Two containers for one view: the first shows on wide screens, the second on phones (CSS media query on
+    the containers' keys; the server does not know the screen). A heatmap goes in the first, its table in the
+    second, so a phone gets readable numbers instead of a shrunken grid."""
+    st.html(f"<style>@media (max-width: {NARROW_PX}px) {{ [class*='st-key-wide-'] {{ display: none !important; }} }}"
+            f" @media (min-width: {NARROW_PX + 1}px) {{ [class*='st-key-narrow-'] {{ display: none !important; }} }}</style>")
+    return st.container(key=f"wide-{key}"), st.container(key=f"narrow-{key}")
+
+
+def close_sidebar_on_phone() -> None:
+    """After navigating on a phone, fold the sidebar away so the page it opened is not hidden under it
+    (Streamlit leaves it open). A zero-height component (its iframe shares the page's origin) presses the
+    sidebar's own collapse button, only when the screen is narrow and the sidebar is showing. No request
+    leaves the page."""
+    import streamlit.components.v1 as components
+
+    components.html(f"""<script>
+      const w = window.parent, d = w.document;
+      if (w.innerWidth <= {NARROW_PX}) {{
+        const bar = d.querySelector('[data-testid="stSidebar"]');
+        const shown = bar && bar.getBoundingClientRect().right > 1;
+        const close = d.querySelector('[data-testid="stSidebarCollapseButton"] button');
+        if (shown && close) close.click();
+      }}
+    </script>""", height=0)
+
+
 def synthetic_banner(lng: str) -> None:
     st.info(t("app.synthetic", lng), icon=":material/science:")
 

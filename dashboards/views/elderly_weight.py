@@ -98,7 +98,7 @@ synthetic_banner(lng)
 info = guard(lambda: views.release_info(grant), lng)
 st.caption(t("ew.caption", lng))
 st.caption(t("ew.release", lng, rid=info["release_id"], by=info["approval"].get("approved_by"),
-             at=info["approval"].get("approved_at")))
+             at=headline.beijing(info["approval"].get("approved_at"))))
 
 # Headline: the city over everyone measured in the release (one period: the release's whole span).
 _city = {c: guard(lambda c=c: views.district_values(grant, c, ALL, ALL, "adult"), lng).loc[ALL]

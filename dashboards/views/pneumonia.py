@@ -23,6 +23,7 @@ from dashboards.ui import (
     show_table,
     synthetic_banner,
     to_url,
+    wide_or_narrow,
     zipped,
 )
 from data_products.disclosure import ALL
@@ -37,8 +38,8 @@ from data_products.reference import districts
 _SOURCES = {c.id: c.source for c in CUTOFFS}
 
 register({
-    "pn.release": {"zh": "发布版本 {rid} · {who} 于 {at} 批准 · 时间范围 {span}",
-                   "en": "Release {rid} · approved by {who} at {at} · covers {span}"},
+    "pn.release": {"zh": "发布版本 {rid} · {who} 于 {at}（北京时间）批准 · 时间范围 {span}",
+                   "en": "Release {rid} · approved by {who} at {at} (Beijing time) · covers {span}"},
     "pn.metric": {"zh": "指标", "en": "Metric"},
     "pn.period": {"zh": "时间范围（月）", "en": "Period (months)"},
     "pn.age": {"zh": "年龄组", "en": "Age band"},
@@ -118,6 +119,7 @@ register({
                "zone; only the quantiles leave it."),
     },
     "pn.cutoffs": {"zh": "临床界值及来源", "en": "Clinical cut-offs and their sources"},
+    "pn.month": {"zh": "月份", "en": "Month"},
     "pn.cutoff": {"zh": "界值", "en": "Cut-off"},
     "pn.cutoff_source": {"zh": "含义与来源", "en": "Meaning and source"},
     "pn.cutoff_src.crp_gt10": {"zh": "CRP > 10 mg/L 视为升高（部分文献用 > 8）。", "en": _SOURCES["crp_gt10"]},
@@ -144,7 +146,7 @@ k = info["meta"].get("min_cell", 10)
 dnames = districts().set_index("adcode").apply(lambda r: pick(lng, r["name_zh"], r["name_en"]), axis=1)
 dnames[ALL] = t("pn.city", lng)
 st.caption(t("pn.release", lng, rid=info["release_id"], who=info["approval"].get("approved_by", "?"),
-             at=info["approval"].get("approved_at", "?"), span=" – ".join(info["meta"].get("time_span", []))))
+             at=headline.beijing(info["approval"].get("approved_at")), span=" – ".join(info["meta"].get("time_span", []))))
 
 
 # --- headline: the latest month for the whole city, against the month before ------------------------
@@ -281,7 +283,13 @@ with tabs[2]:
                                 text=text.values, texttemplate="%{text}", colorscale="YlOrRd",
                                 colorbar={"title": {"text": "%"}}, hoverongaps=False))
     heat.update_layout(title=t("pn.heatmap", lng), height=330, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    st.plotly_chart(heat, key="season_heat", config={"displayModeBar": False})
+    wide, narrow = wide_or_narrow("season_heat")
+    wide.plotly_chart(heat, key="season_heat", config={"displayModeBar": False})
+    with narrow:  # a phone: a month per row, a pathogen per column
+        st.markdown(f"**{t('pn.heatmap', lng)}**")
+        season_tbl = text.map(lambda v: "—" if pd.isna(v) else v if isinstance(v, str) else f"{v:.1f}")
+        season_tbl.index = [t(f"path.{p}", lng) for p in season_tbl.index]
+        show_table(season_tbl.T.reset_index(names=t("pn.month", lng)), key="season_table")
     st.caption("× = " + t("pn.suppressed", lng, k=k))
     trend = go.Figure()
     for p in PATHOGENS:
@@ -299,7 +307,13 @@ with tabs[2]:
                                     colorscale="YlOrRd", hoverongaps=False, colorbar={"title": {"text": ""}}))
         dmap.update_layout(title=t("pn.district_month", lng, metric=metric_label(metric)), height=420,
                            margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="#d9d9d9")
-        st.plotly_chart(dmap, key="district_month", config={"displayModeBar": False})
+        wide, narrow = wide_or_narrow("district_month")
+        wide.plotly_chart(dmap, key="district_month", config={"displayModeBar": False})
+        with narrow:  # a phone: a month per row, a district per column, hidden cells as ×
+            st.markdown(f"**{t('pn.district_month', lng, metric=metric_label(metric))}**")
+            dm_tbl = zgrid.apply(lambda col: col.map(lambda v: "×" if pd.isna(v) else fmt(v)))
+            dm_tbl.index = [dnames[a] for a in dm_tbl.index]
+            show_table(dm_tbl.T.reset_index(names=t("pn.month", lng)), key="district_month_table")
         st.caption(t("pn.grey_hidden", lng, k=k))
 
 # --- district profile -------------------------------------------------------------------------------

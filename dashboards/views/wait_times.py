@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards import headline
-from dashboards.ui import guard, lang, product_grant, show_table, synthetic_banner
+from dashboards.ui import guard, lang, product_grant, show_table, synthetic_banner, wide_or_narrow
 from data_products.i18n import pick, register, t
 from data_products.products.registry import product
 from data_products.products.wait_times import views
@@ -190,7 +190,13 @@ fig = go.Figure(go.Heatmap(
     hovertemplate="%{y} %{x}: %{z:.1f}<extra></extra>",
 ))
 fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10}, yaxis={"autorange": "reversed"})
-st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="wt_heatmap")
+wide, narrow = wide_or_narrow("wt_heatmap")
+wide.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="wt_heatmap")
+# On a phone: the same numbers as a table, an hour per row and a day per column.
+phone = pd.DataFrame([[cell for cell in row] for row in text], index=[t(f"wt.day.{d}", lng) for d in grid.index],
+                     columns=[f"{h}:00" for h in grid.columns]).T
+with narrow:
+    show_table(phone.reset_index(names=t("wt.hour", lng)), key="wt_heat_table")
 st.caption(t("wt.heatmap_note", lng))
 
 st.subheader(t("wt.accuracy", lng))

@@ -1,0 +1,100 @@
+"""Phone (390 px) and desktop (1440 px) layouts in Debian's Chromium, outside requests aborted: each role's
+product pages render with their main chart drawn, nothing wider than the screen, no metric cut off; on a
+phone the heatmaps give way to tables and the sidebar closes after navigating. Screenshots go to
+test-artifacts/layout-<role>-<page>-<width>.png."""
+
+from __future__ import annotations
+
+import pytest
+
+from data_products.governance import demo_passwords
+
+pytestmark = pytest.mark.browser
+
+PHONE, DESKTOP = 390, 1440
+# Each role's product pages (what its navigation offers), the main chart each must draw.
+PAGES = {
+    "official": ["pneumonia", "elderly-weight", "tumor", "wait-board", "wait-times", "jaundice"],
+    "hospital_f0301": ["pneumonia", "wait-board", "wait-times"],
+    "company_jaundice": ["jaundice"],
+}
+CHARTLESS = {"wait-board"}  # a list of facilities, no chart
+
+
+def _charted(path: str, width: int) -> bool:
+    # The slot view's main view is its day-by-hour heatmap, which a phone shows as a table (checked below).
+    return path not in CHARTLESS and not (path == "wait-times" and width == PHONE)
+
+LAYOUT_JS = """() => {
+    const doc = document.documentElement;
+    const clipped = [...document.querySelectorAll('[data-testid="stMetricValue"], [data-testid="stMetricLabel"]')]
+        .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+        .map(e => e.innerText);
+    const plots = [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent !== null);
+    const drawn = plots.filter(p => p.data && p.data.length && p.querySelector('svg.main-svg, canvas')).length;
+    return {overflow: doc.scrollWidth - window.innerWidth, clipped, drawn};
+}"""
+
+
+def _wait_session_cookie(b) -> None:
+    for _ in range(120):
+        if any(c["name"] == "dsp_session" for c in b.context.cookies()):
+            return
+        b.page.wait_for_timeout(250)
+    raise AssertionError("no session cookie after signing in")
+
+
+def _open(b, url: str, path: str, width: int) -> dict:
+    b.page.goto(f"{url}/{path}?lang=en")
+    b.page.wait_for_selector('[data-testid="stSidebarNavLink"], [data-testid="stSidebarCollapsedControl"]',
+                             state="attached", timeout=90_000)
+    b.wait_idle(90_000)
+    if _charted(path, width):
+        b.page.wait_for_selector(".js-plotly-plot .main-svg >> visible=true", timeout=90_000)
+    b.page.wait_for_timeout(800)
+    return b.page.evaluate(LAYOUT_JS)
+
+
+@pytest.mark.parametrize("username", list(PAGES))
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+def test_product_pages_fit_the_screen(demo, serve, browser, browser_sign_in, username, width):
+    with serve(demo) as url, browser(locale="en-US") as b:
+        b.page.set_viewport_size({"width": width, "height": 844 if width == PHONE else 900})
+        browser_sign_in(b, url, username, demo_passwords()[username], lang="en")
+        _wait_session_cookie(b)  # later loads of a page's URL resume the session
+        for path in PAGES[username]:
+            got = _open(b, url, path, width)
+            b.screenshot(f"layout-{username}-{path}-{width}")
+            assert "Sign in to the data space" not in b.page.inner_text("body"), path
+            assert got["overflow"] <= 0, (path, got)
+            assert got["clipped"] == [], (path, got)
+            if _charted(path, width):
+                assert got["drawn"] >= 1, (path, got)
+            if path == "wait-times":
+                # The day-by-hour heatmap: a chart on a wide screen, a table on a phone.
+                heat = b.page.locator(".st-key-wide-wt_heatmap .js-plotly-plot")
+                table = b.page.locator(".st-key-narrow-wt_heatmap [data-testid='stDataFrame']")
+                assert (heat.is_visible(), table.is_visible()) == ((False, True) if width == PHONE else (True, False))
+        # Loading the next page's URL cancels the previous page's requests still in flight: not a failure.
+        assert b.blocked == [] and [f for f in b.failed_other if not f.endswith("net::ERR_ABORTED")] == [], b.failed
+
+
+def test_the_phone_sidebar_closes_after_navigating(demo, serve, browser, browser_sign_in):
+    with serve(demo) as url, browser(locale="en-US") as b:
+        page = b.page
+        page.set_viewport_size({"width": PHONE, "height": 844})
+        browser_sign_in(b, url, "official", demo_passwords()["official"], lang="en")
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        page.locator('[data-testid="stExpandSidebarButton"]').click()
+        page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]')"
+                               ".getBoundingClientRect().right > 100", timeout=30_000)
+        page.locator('[data-testid="stSidebarNav"] a[href$="/wait-board"]').first.click()
+        page.wait_for_url("**/wait-board**", timeout=60_000)
+        b.wait_idle(90_000)
+        # Folded away: off the screen, so the page it opened is not covered.
+        page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]')"
+                               ".getBoundingClientRect().right <= 1", timeout=30_000)
+        box = sidebar.bounding_box()
+        assert box is None or box["x"] + box["width"] <= 1
+        assert "Waiting times now" in page.inner_text("[data-testid='stMain']")
+        b.screenshot("layout-phone-after-navigation")
