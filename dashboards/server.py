@@ -3,6 +3,8 @@
 ``dataspace serve`` runs ``streamlit run dashboards/server.py``; Streamlit finds ``app`` here and serves
 ``app.py`` through it, with the same config (``.streamlit/config.toml``) and command-line flags.
 ``dataspace serve --security-headers`` runs ``asgi.py`` instead: the same gate plus security headers.
+Both add the session-cookie routes (``/api/session``, see ``session_cookie.py``): a Streamlit script
+cannot set a cookie, a route on this server can.
 """
 
 from __future__ import annotations

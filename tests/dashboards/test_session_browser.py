@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from data_products.governance import demo_passwords, set_disabled
-from data_products.products.registry import PRODUCTS
+from data_products.products.registry import product
 
 pytestmark = pytest.mark.browser
 
@@ -66,7 +66,7 @@ def test_filters_and_sign_in_survive_navigation_reload_and_new_tab(demo_copy, se
         b.wait_idle()
         text = page.inner_text("body")
         assert SIGNIN not in text and "Signed in as official" in text
-        assert _param(page.url, "age") == chosen and PRODUCTS["pneumonia_atlas"].name_en in text
+        assert _param(page.url, "age") == chosen and product("pneumonia_atlas").name_en in text
 
         # A new tab of the same browser: signed in too.
         other = b.context.new_page()
