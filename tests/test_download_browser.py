@@ -57,7 +57,7 @@ def test_a_download_is_one_click_one_entry_one_fetch(demo_copy, serve, browser, 
         page.get_by_role("tab").first.click()
         b.wait_idle()
         before = _downloads("company_jaundice")
-        button = page.locator('[data-testid="stDownloadButton"] button', has_text="Download the statistics (CSV tables, zip)")
+        button = page.locator('[data-testid="stDownloadButton"] button', has_text="Statistics (CSV, zip)")
         button.wait_for(timeout=30_000)
         with page.expect_download(timeout=30_000) as info:
             button.click()

@@ -33,22 +33,6 @@ st.caption(t("jaundice.release", lng, release=data["release_id"], by=data["appro
 
 # --- verdict -------------------------------------------------------------------------------------
 st.subheader(t("jaundice.verdict", lng))
-lines = v.lines(lng)
-box = st.success if v.agreement_met and v.screening_met else st.warning
-box("\n\n".join(lines), icon=":material/fact_check:")
-st.caption(t("jaundice.criteria", lng, limit=v.agreement_limit, sens=100 * v.screening_min_sensitivity))
-
-cols = st.columns(5)
-cols[0].metric(t("jaundice.pairs", lng), f"{v.n:,}")
-cols[1].metric(t("jaundice.bias", lng), f"{v.bias:+.1f} µmol/L", help=f"95% CI {v.bias_ci_low:+.1f} – {v.bias_ci_high:+.1f}")
-cols[2].metric(t("jaundice.sd", lng), f"{v.sd:.1f}")
-if v.loa_method == "regression" and v.limits_at:
-    lv, lo_, hi_ = v.limits_at[-1]
-    cols[3].metric(t("jaundice.loa", lng), f"{lo_:+.0f} / {hi_:+.0f}", help=f"{lv:g} µmol/L")
-else:
-    cols[3].metric(t("jaundice.loa", lng), f"{v.loa_lower:+.0f} / {v.loa_upper:+.0f}")
-cols[4].metric(t("jaundice.r", lng), f"{o['pearson_r']:.3f}")
-
 # The report's files on the first screen, beside the verdict they document. Made (and the download
 # gated and audited) only when clicked; fetchable once, by this browser.
 d1, d2, d3 = st.columns([1, 1, 2])
@@ -57,6 +41,22 @@ download_button(t("jaundice.download_pdf", lng), lambda: views.report_pdf(grant,
 download_button(t("jaundice.download_csv", lng), lambda: views.statistics_zip(grant),
                 "jaundice_statistics.zip", "application/zip", key="jaundice_csv", container=d2)
 d3.caption(t("jaundice.download_note", lng))
+lines = v.lines(lng)
+box = st.success if v.agreement_met and v.screening_met else st.warning
+box("\n\n".join(lines), icon=":material/fact_check:")
+st.caption(t("jaundice.criteria", lng, limit=v.agreement_limit, sens=100 * v.screening_min_sensitivity))
+
+cols = st.columns(5)
+cols[0].metric(t("jaundice.pairs", lng), f"{v.n:,}")
+cols[1].metric(f"{t('jaundice.bias', lng)} (µmol/L)", f"{v.bias:+.1f}", help=f"95% CI {v.bias_ci_low:+.1f} – {v.bias_ci_high:+.1f}")
+cols[2].metric(t("jaundice.sd", lng), f"{v.sd:.1f}")
+if v.loa_method == "regression" and v.limits_at:
+    lv, lo_, hi_ = v.limits_at[-1]
+    cols[3].metric(t("jaundice.loa", lng), f"{lo_:+.0f} / {hi_:+.0f}", help=f"{lv:g} µmol/L")
+else:
+    cols[3].metric(t("jaundice.loa", lng), f"{v.loa_lower:+.0f} / {v.loa_upper:+.0f}")
+cols[4].metric(t("jaundice.r", lng), f"{o['pearson_r']:.3f}")
+
 
 
 def _heatmap(grid: pd.DataFrame, xlabel: str, ylabel: str) -> go.Figure:

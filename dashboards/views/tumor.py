@@ -164,8 +164,8 @@ group = c1.selectbox(t("tumor.group", lng), groups, index=groups.index(q_group) 
 period = c2.selectbox(t("tumor.period", lng), period_options,
                       index=period_options.index(q_period) if q_period in period_options else 0,
                       format_func=lambda p: t("tumor.all_periods", lng) if p == ALL else p, key="tumor_period")
-if (group, period) != (q_group, q_period):
-    st.query_params["group"] = group
+if (st.query_params.get("group"), st.query_params.get("period")) != (group, period):
+    st.query_params["group"] = group  # always in the URL, defaults too: a copied link names the whole view
     st.query_params["period"] = period
 
 year = period if period == ALL else period[:4]

@@ -1,5 +1,6 @@
 """Phone (390 px) and desktop (1440 px) layouts in Debian's Chromium, outside requests aborted: each role's
-product pages render with their main chart drawn, nothing wider than the screen, no metric cut off; on a
+product pages render with their main chart drawn, nothing wider than the screen, no metric or download
+button cut off; on a
 phone the heatmaps give way to tables and the sidebar closes after navigating. Screenshots go to
 test-artifacts/layout-<role>-<page>-<width>.png."""
 
@@ -27,8 +28,11 @@ def _charted(path: str, width: int) -> bool:
 
 LAYOUT_JS = """() => {
     const doc = document.documentElement;
-    const clipped = [...document.querySelectorAll('[data-testid="stMetricValue"], [data-testid="stMetricLabel"]')]
-        .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+    // A metric is clipped when its box, or anything inside it, is narrower than its text (ellipsis or hidden).
+    const clipped = [...document.querySelectorAll(
+            '[data-testid="stMetricValue"], [data-testid="stMetricLabel"], [data-testid="stDownloadButton"] button')]
+        .filter(e => e.offsetParent !== null && [e, ...e.querySelectorAll('*')]
+            .some(x => x.clientWidth > 0 && x.scrollWidth > x.clientWidth + 1))
         .map(e => e.innerText);
     const plots = [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent !== null);
     const drawn = plots.filter(p => p.data && p.data.length && p.querySelector('svg.main-svg, canvas')).length;

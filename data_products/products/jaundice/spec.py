@@ -326,8 +326,8 @@ MESSAGES = {
               "2×2 counts are releasable; no statistics for subgroups under {minp} pairs, and subgroup limits are "
               "constant-width. Every count passed disclosure control: counts 1–{k1} are not shown, with secondary "
               "suppression where needed; plots are binned counts, never single measurements."},
-    "jaundice.download_pdf": {"zh": "下载完整报告（PDF）", "en": "Download the full report (PDF)"},
-    "jaundice.download_csv": {"zh": "下载统计表（CSV 压缩包）", "en": "Download the statistics (CSV tables, zip)"},
+    "jaundice.download_pdf": {"zh": "完整报告（PDF）", "en": "Full report (PDF)"},
+    "jaundice.download_csv": {"zh": "统计表（CSV，zip）", "en": "Statistics (CSV, zip)"},
     "jaundice.download_note": {"zh": "下载经访问控制并记入审计日志。", "en": "Downloads go through the access gate and the audit ledger."},
     "jaundice.page": {"zh": "第 {page} 页", "en": "Page {page}"},
     "jaundice.synthetic": {"zh": "合成演示数据：本报告所有数字均由程序生成，不代表任何真实患者、机构或产品。",
