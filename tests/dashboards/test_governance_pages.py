@@ -19,6 +19,7 @@ from data_products.governance import current, decide, demo_passwords, entries, l
 from data_products.governance.store import LOCAL
 from data_products.i18n import t
 from data_products.products.registry import all_products
+from data_products.reference import facilities
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboards" / "app.py")
@@ -286,7 +287,9 @@ def test_analyst_sees_the_inbox_but_has_no_decision_controls(gov):
     assert not at.exception
     inbox = at.dataframe[0].value
     row = inbox[inbox["ID"] == sc.id].iloc[0]
-    assert row["Organisation"] == sc.org_name
+    # An English page names the organisation in English (the hospital's name from the facility registry).
+    names = facilities().set_index("name_zh")["name_en"]
+    assert row["Organisation"] == names[sc.org_name] != sc.org_name
     assert row["Product"] == all_products()["jaundice_report"].name_en
     assert row["Purpose"] == sc.purpose
     assert row["Scope"] == "view"
