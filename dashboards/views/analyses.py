@@ -28,7 +28,7 @@ register({
                 "en": "Your organisation holds no research scenario. Apply for a usable dataset in the Catalog."},
     "an.scenario": {"zh": "使用场景", "en": "Scenario"},
     "an.no_active": {"zh": "没有生效中的科研使用场景。", "en": "No research scenario is active."},
-    "an.dummy": {"zh": "准备模拟数据（按数据字典生成，不含任何真实记录）", "en": "Prepare dummy data (made from the dictionary, no real record)"},
+    "an.dummy": {"zh": "模拟数据按数据字典生成，不含任何真实记录。", "en": "Dummy data are made from the dictionary and hold no real record."},
     "an.dummy_get": {"zh": "下载模拟数据 CSV", "en": "Download dummy data CSV"},
     "an.dictionary": {"zh": "数据字典与列控制规则", "en": "Data dictionary and column control list"},
     "an.kind": {"zh": "分析方式", "en": "Kind of analysis"},
@@ -43,7 +43,6 @@ register({
     "an.reviews": {"zh": "审核", "en": "Reviews"},
     "an.output": {"zh": "已放行的结果", "en": "Released output"},
     "an.open": {"zh": "打开结果", "en": "Open output"},
-    "an.prepare": {"zh": "准备下载", "en": "Prepare download"},
     "an.download": {"zh": "下载结果 CSV", "en": "Download output CSV"},
     "an.hidden": {"zh": "结果在两名审核员放行前不可见。", "en": "The output stays hidden until two reviewers release it."},
     "an.state.queued": {"zh": "排队中", "en": "queued"},
@@ -101,15 +100,10 @@ if active:
                           format_func=lambda s: f"#{s['id']} · {s['dataset_id']} · {s['purpose'][:60]}")
     d = dictionary(chosen["dataset_id"])
     st.subheader(pick(lng, d.name_zh, d.name_en))
-    if st.button(t("an.dummy", lng), key="an_dummy_prepare", icon=":material/dataset:"):
-        try:
-            st.session_state["an_dummy"] = service.dummy_download(user, d.dataset_id)
-        except service.AnalysisError as exc:
-            st.error(str(exc))
-    dummy = st.session_state.get("an_dummy")
-    if dummy and dummy[0].startswith(d.dataset_id):
-        # Made and recorded by the prepare step; the click hands the bytes out once (dashboards.downloads).
-        download_button(t("an.dummy_get", lng), lambda dummy=dummy: dummy[1], dummy[0], "text/csv", key="an_dummy_get")
+    # One click: the gate's decision, the file and its ledger entry happen when the browser fetches it.
+    download_button(t("an.dummy_get", lng), lambda ds=d.dataset_id: service.dummy_download(user, ds)[1],
+                    f"{d.dataset_id}_dummy.csv", "text/csv", key="an_dummy_get")
+    st.caption(t("an.dummy", lng))
     left, right = st.columns([3, 2])
     with right:
         st.markdown(f"**{t('an.dictionary', lng)}**")
@@ -166,11 +160,6 @@ for a in service.listing(user):
             st.table(pd.DataFrame(shown.output["rows"], columns=shown.output["columns"]))
             if shown.output.get("notes"):
                 st.caption(", ".join(f"{k}: {v}" for k, v in shown.output["notes"].items()))
-        if st.button(t("an.prepare", lng), key=f"an_prep_{a.id}"):
-            try:
-                st.session_state[f"an_dl_{a.id}"] = service.download(user, a.id)
-            except service.AnalysisError as exc:
-                st.error(str(exc))
-        dl = st.session_state.get(f"an_dl_{a.id}")
-        if dl:
-            download_button(t("an.download", lng), lambda dl=dl: dl[1], dl[0], "text/csv", key=f"an_get_{a.id}")
+        if a.state == "released":
+            download_button(t("an.download", lng), lambda aid=a.id: service.download(user, aid)[1],
+                            f"analysis_{a.id}_{a.dataset_id}.csv", "text/csv", key=f"an_get_{a.id}")
