@@ -34,8 +34,9 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def synthetic_episodes(n: int, seed: int = 1) -> pd.DataFrame:
-    """Restricted-zone-shaped episodes, drawn fast in bulk (the generator's realism is not the point here)."""
+def synthetic_episodes(n: int, seed: int = 1, recorded: bool = True) -> pd.DataFrame:
+    """Restricted-zone-shaped episodes, drawn fast in bulk (the generator's realism is not the point here).
+    ``recorded``: markers at the decimals laboratories record them with, as the builder expects."""
     rng = np.random.default_rng(seed)
     from data_products.reference import districts, facilities
 
@@ -60,7 +61,8 @@ def synthetic_episodes(n: int, seed: int = 1) -> pd.DataFrame:
     from data_products.products.pneumonia.spec import DECIMALS
 
     for m, d in DECIMALS.items():
-        res[m] = np.round(res[m], d)
+        if recorded:
+            res[m] = np.round(res[m], d)
     res["age_band"] = age_band(res["age_years"])
     for p in PATHOGENS:
         res[p] = rng.choice(np.array(["POS", "NEG", None], dtype=object), n, p=[0.2, 0.65, 0.15])
