@@ -147,7 +147,7 @@ def _spark_sources(products: list[str], master: str | None, parquet: str | None)
         raise EngineUnavailable(f"Spark is not available here: {exc}") from None
     from pyspark.errors import AnalysisException
 
-    root = parquet or str(layout.ensure(list(layout.PARTITIONS)))
+    root = parquet or str(layout.ensure([_definition(p).spark.TABLE for p in products]))
     src = spark.SparkSource(session, root)
     try:
         return {product_id: _definition(product_id).spark.source(src) for product_id in products}

@@ -36,7 +36,7 @@ def main() -> None:
         print(f"{stage:<44} {seconds:8.1f} s  load {os.getloadavg()[0]:.1f}{extra}", flush=True)
 
     t = time.perf_counter()
-    root = parquet.ensure(list(parquet.PARTITIONS))
+    root = parquet.ensure([definition.spark.TABLE])
     line("export Parquet layout (DuckDB COPY)", time.perf_counter() - t)
     con = duckdb.connect(str(paths().restricted_db), read_only=True)
     con.execute(f"SET threads = {int(args.duckdb_threads)}")

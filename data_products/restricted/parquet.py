@@ -63,6 +63,7 @@ def export(tables: list[str] | None = None, root: Path | None = None) -> dict[st
     Each table is written beside its old copy and swapped in, so a reader sees the old or the new
     layout of a table, never half of one.
     """
+    every = tables is None
     tables = list(tables or PARTITIONS)
     unknown = sorted(set(tables) - set(PARTITIONS))
     if unknown:
@@ -77,7 +78,11 @@ def export(tables: list[str] | None = None, root: Path | None = None) -> dict[st
     counts = dict(stamp.get("tables", {}))
     con = duckdb.connect(str(db), read_only=True)
     try:
-        for table in tables:
+        present = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        missing = [t for t in tables if t not in present]
+        if missing and not every:
+            raise FileNotFoundError(f"{db} has no table {', '.join(missing)}: ingest that kind first")
+        for table in (t for t in tables if t in present):
             staging, old = root / f".{table}.new", root / f".{table}.old"
             for p in (staging, old):
                 shutil.rmtree(p, ignore_errors=True)
