@@ -209,8 +209,11 @@ def zipped(stem: str, csv_bytes: bytes, meta_bytes: bytes) -> bytes:
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr(f"{stem}.csv", csv_bytes)
-        z.writestr(f"{stem}.metadata.json", meta_bytes)
+        for name, data in ((f"{stem}.csv", csv_bytes), (f"{stem}.metadata.json", meta_bytes)):
+            # A fixed time stamp: the same view gives the same bytes on every download.
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
     return buf.getvalue()
 
 

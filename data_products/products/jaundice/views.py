@@ -288,6 +288,15 @@ def _tidy_tables(data: dict) -> dict[str, pd.DataFrame]:
     }
 
 
+def _entry(name: str):
+    """A zip entry with a fixed time stamp: the same release gives the same bytes on every download."""
+    import zipfile
+
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
+
+
 def statistics_zip(grant: Grant) -> bytes:
     """Every released statistic as tidy tables (one CSV per table) and a metadata JSON, in one zip;
     decided and audited like any download."""
@@ -303,8 +312,8 @@ def statistics_zip(grant: Grant) -> bytes:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
             for name, frame in tables.items():
-                z.writestr(f"{name}.csv", frame.to_csv(index=False, float_format="%.6g").encode("utf-8-sig"))
-            z.writestr("metadata.json", json.dumps({
+                z.writestr(_entry(f"{name}.csv"), frame.to_csv(index=False, float_format="%.6g").encode("utf-8-sig"))
+            z.writestr(_entry("metadata.json"), json.dumps({
                 "product": PRODUCT_ID, "release": data["release_id"], "approved_by": appr.get("approved_by"),
                 "approved_at": appr.get("approved_at"), "unit": meta.get("unit"), "difference": meta.get("difference"),
                 "time_span": meta.get("time_span"), "suppression_rule": meta.get("suppression_rule"),

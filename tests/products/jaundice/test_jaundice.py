@@ -366,6 +366,8 @@ def test_statistics_zip_is_tidy_tables_holding_the_released_figures(home, signed
     got = tables["limits"][tables["limits"]["method"] == "regression"]
     assert got["upper"].to_numpy() == pytest.approx(lim.loc[lim["method"] == "regression", "upper"].to_numpy(), rel=1e-5)
     assert len(tables["subgroups"]) == len(views.subgroups(open_product(signed_in("official"), views.PRODUCT_ID)))
+    # The same release, the same bytes (no time stamps of the moment in the zip).
+    assert views.statistics_zip(open_product(signed_in("official"), views.PRODUCT_ID)) == payload
 
 
 def test_missing_font_fails_clearly(home, monkeypatch, signed_in):
