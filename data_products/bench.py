@@ -6,6 +6,8 @@
                                              expert pandas, Polars and the bare-DuckDB floor (bench_visits.py)
     dataspace bench gate                     gate decision time, audit appends/s, verify on 1M entries
     dataspace bench atlas                    the pneumonia page: server-side render cold and warm, map payload
+    dataspace bench browser                  every product page in Chromium: click to main chart drawn, cold
+                                             and warm, against issue 15's targets (bench_browser.py)
 
 Each measured path runs in its own process so that its peak memory (max RSS) is its own.
 Figures go to stdout; nothing here is a test (these machines are shared and noisy).
@@ -237,6 +239,10 @@ def run(what: str, *, kind: str = "pneumonia", scale: str = "demo") -> int:
         bench_gate()
     if what in ("atlas", "all"):
         bench_atlas()
+    if what == "browser":  # needs Chromium and an approved demo build: not part of "all"
+        from data_products import bench_browser
+
+        return bench_browser.run(print)
     return 0
 
 

@@ -236,7 +236,7 @@ def serve(
 
 @app.command()
 def bench(
-    what: Annotated[str, typer.Argument(help="pipeline | gate | atlas | all")] = "all",
+    what: Annotated[str, typer.Argument(help="pipeline | gate | atlas | browser | all (all: not browser)")] = "all",
     kind: Annotated[str, typer.Option(help="pipeline: which kind")] = "pneumonia",
     scale: Annotated[str, typer.Option(help="pipeline: demo | city | a number of visits (visits kind)")] = "demo",
 ) -> None:
@@ -244,9 +244,14 @@ def bench(
     from data_products import bench as benchmarks
     from data_products.products import registry  # noqa: F401 - the gate benchmark decides on products
 
-    if what not in ("pipeline", "gate", "atlas", "all"):
-        raise typer.BadParameter(f"{what!r}: choose pipeline, gate, atlas or all", param_hint="WHAT")
-    _exit(benchmarks.run(what, kind=kind, scale=scale))
+    if what not in ("pipeline", "gate", "atlas", "browser", "all"):
+        raise typer.BadParameter(f"{what!r}: choose pipeline, gate, atlas, browser or all", param_hint="WHAT")
+    try:
+        code = benchmarks.run(what, kind=kind, scale=scale)
+    except (FileNotFoundError, RuntimeError) as exc:  # the browser benchmark's missing demo, browser or chart
+        typer.echo(f"error: {exc}", err=True)
+        code = 2
+    _exit(code)
 
 
 @app.command("method-compare")

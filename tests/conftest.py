@@ -10,21 +10,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 import duckdb
 import pandas as pd
 import pytest
 
-from data_products.config import settings
+from data_products import browser as browser_tools
 
 
 @pytest.fixture
@@ -65,7 +59,6 @@ def demo_copy(demo_home_built, tmp_path, monkeypatch):
     """A private copy of the demo space, as DATASPACE_HOME, for a test whose served app writes to it: what one
     test's server records (ledger entries, sessions) cannot leak into another test's counts. The governance
     store is copied with SQLite's backup API, which is consistent even while another process has it open."""
-    import shutil
     import sqlite3
 
     home = tmp_path / "demo-copy"
@@ -234,153 +227,30 @@ def analyses_space(tmp_path_factory):
         else:
             os.environ["DATASPACE_HOME"] = old
 
-# --- the browser tests: serving the app and driving Debian's Chromium with Playwright ---------------
+# --- the browser tests: serving the app and driving Debian's Chromium (data_products.browser) ----------
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = settings().chromium
-ARTIFACTS = ROOT / "test-artifacts"
-FLAGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+ARTIFACTS = browser_tools.ARTIFACTS
 
 
 def _require_browser() -> None:
-    if not Path(CHROMIUM).exists() or shutil.which("fc-list") is None:
-        pytest.skip(f"{CHROMIUM} (or fontconfig) missing: sudo apt-get install chromium fonts-wqy-microhei")
+    missing = browser_tools.missing()
+    if missing:
+        pytest.skip(missing)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def _serve(home: Path, entry: str = "server.py"):
-    """`streamlit run` on a free loopback port against the data home ``home`` (``entry``: server.py, what
-    `dataspace serve` runs, with the download gate; asgi.py for the ASGI entry with security headers)."""
-    port = _free_port()
-    env = dict(os.environ, DATASPACE_HOME=str(home), PYTHONPATH=str(ROOT))
-    log = open(home / f"streamlit-{port}.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboards" / entry),
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError("streamlit did not start:\n" + (home / f"streamlit-{port}.log").read_text())
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-class Browser:
-    """A page plus the record of what it tried to reach."""
-
-    def __init__(self, page, context):
-        self.page = page
-        self.context = context
-        self.blocked: list[str] = []
-        self.failed: list[str] = []
-
-    @property
-    def failed_other(self) -> list[str]:
-        """``failed`` without the download button's own check: Streamlit fetches a deferred download's
-        ``/media`` URL while it navigates to it, and Chromium aborts that fetch when the navigation turns
-        into the download."""
-        return [f for f in self.failed if not ("/media/" in f and f.endswith("net::ERR_ABORTED"))]
-
-    def wait_idle(self, timeout: float = 30_000) -> None:
-        """Until Streamlit has finished running the script (its status widget disappears)."""
-        page = self.page
-        page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-        page.wait_for_function(
-            """() => {
-                const app = document.querySelector('[data-testid="stApp"]');
-                return app && app.getAttribute('data-test-script-state') !== 'running'
-                    && !document.querySelector('[data-testid="stStatusWidget"]');
-            }""",
-            timeout=timeout,
-        )
-        page.wait_for_timeout(400)
-
-    def screenshot(self, name: str) -> Path:
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
+_free_port = browser_tools.free_port
+_serve = browser_tools.serve
+Browser = browser_tools.Browser
+_browser_sign_in = browser_tools.sign_in
+_open_page = browser_tools.open_page
 
 
 @contextmanager
 def _browser(locale: str = "zh-CN"):
     _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        context = b.new_context(viewport={"width": 1400, "height": 2200}, locale=locale, accept_downloads=True)
-        page = context.new_page()
-        rec = Browser(page, context)
-
-        def route(r):
-            host = urlparse(r.request.url).hostname or ""
-            if r.request.url.startswith(("data:", "blob:")) or host in LOOPBACK:
-                r.continue_()
-            else:
-                rec.blocked.append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
-        page.on("requestfailed", lambda req: rec.failed.append(f"{req.url} {req.failure}"))
-        try:
-            yield rec
-        finally:
-            context.close()
-            b.close()
-
-
-def _browser_sign_in(b: Browser, url: str, username: str, password: str, lang: str = "en") -> None:
-    """Through the form, as a person would. Streamlit keeps the sign-in in the browser session, so
-    move between pages with the ``open_page`` fixture (the navigation links), not by loading a new URL."""
-    labels = {"en": ("Username", "Password", "Sign in"), "zh": ("用户名", "密码", "登录")}[lang]
-    b.page.goto(f"{url}/?lang={lang}")
-    b.wait_idle()
-    b.page.get_by_role("textbox", name=labels[0]).fill(username)
-    b.page.get_by_role("textbox", name=labels[1]).fill(password)
-    b.page.get_by_role("button", name=labels[2]).click()
-    b.wait_idle()
-
-
-def _open_page(b: Browser, url_path: str) -> None:
-    """Follow the sidebar navigation link to ``url_path`` (keeps the Streamlit session)."""
-    b.page.locator(f'[data-testid="stSidebarNav"] a[href$="/{url_path}"]').first.click()
-    b.page.wait_for_timeout(300)
-    b.wait_idle()
+    with browser_tools.browser(locale) as b:
+        yield b
 
 
 @pytest.fixture(scope="session")

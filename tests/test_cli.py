@@ -18,6 +18,7 @@ BAD_INPUT = [
     (["scenarios", "list", "--state", "bogus"], "state"),
     (["method-compare", "--csv", "/nonexistent/pairs.csv", "--reference", "a", "--test", "b"], "/nonexistent/pairs.csv"),
     (["bench", "nothing"], "nothing"),
+    (["bench", "browser"], "holds no approved demo build"),
     (["build"], "--demo"),
     (["process", "--product", "no_such_product"], "restricted.duckdb does not exist"),  # the first problem found
     (["no-such-command"], "no-such-command"),
