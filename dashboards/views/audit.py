@@ -92,6 +92,10 @@ register({
     "aud.col.target": {"zh": "对象", "en": "Target"},
     "aud.col.detail": {"zh": "详情", "en": "Detail"},
     "aud.col.hash": {"zh": "哈希（前 12 位）", "en": "Hash (first 12)"},
+    # Dotted actions (gate.allow, scenario.approve, ...) are identifiers and stay as recorded; the two
+    # bare ones read as words, so they are shown in the page's language (the export keeps the identifier).
+    "aud.act.download": {"zh": "下载", "en": "download"},
+    "aud.act.export": {"zh": "导出", "en": "export"},
 })
 
 
@@ -201,8 +205,9 @@ table = pd.DataFrame(
     } for e in found],
     columns=columns,
 )
-show_table(table.rename(columns={c: t(f"aud.col.{c}", lng) for c in columns}), hide_index=True, width="stretch",
-             key="aud_table")
+shown = table.assign(action=[t(f"aud.act.{a}", lng) if a in ("download", "export") else a for a in table["action"]])
+show_table(shown.rename(columns={c: t(f"aud.col.{c}", lng) for c in columns}), hide_index=True, width="stretch",
+           key="aud_table")
 
 
 def export_ledger() -> bytes:
