@@ -33,7 +33,6 @@ from data_products.disclosure import ALL
 from data_products.products.histogram import interpolate
 from data_products.products.wait_times import builder
 from data_products.products.wait_times.spec import K_GRID, LEVEL_NONE, TEST_WEEKS, size_band
-from data_products.restricted.spark import SparkBuildError
 
 TABLE = "outpatient_visits"
 _SECOND = "CAST(round(wait_min * 60) AS BIGINT)"
@@ -84,6 +83,8 @@ def source(src) -> Counted:
     """, args)  # noqa: S608 - identifiers from the builder's fixed lists; dates are parameters
     if hist.empty or int(hist["off_grid"].sum()) or int(hist["s"].min()) < 0 \
             or int(hist["s"].max()) - int(hist["s"].min()) >= builder._MAX_SPAN_S:
+        from data_products.restricted.spark import SparkBuildError  # runs on Spark only: the pages never load it
+
         raise SparkBuildError(f"{TABLE}: waits are not all whole seconds within 12 hours; the Spark engine counts "
                               "waits per second: build wait_times with --engine duckdb")
     hists = {}
@@ -126,6 +127,8 @@ def lineage(c: Counted) -> list[str]:
 def Aggregate(c: Counted, cuts: tuple[date, ...]) -> builder.Aggregate:  # noqa: N802 - stands in for the class
     """The histograms Spark counted, as ``builder.Aggregate``; they were cut at the same dates."""
     if tuple(sorted(set(cuts))) != c.aggregate.boundaries:
+        from data_products.restricted.spark import SparkBuildError
+
         raise SparkBuildError(f"counted at {c.aggregate.boundaries}, asked for {cuts}")
     return c.aggregate
 
