@@ -20,11 +20,8 @@ Outputs are compared (builder vs pandas vs Polars, every cell) before any time i
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import platform
-import queue
-import resource
 import shutil
 import tempfile
 import time
@@ -34,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from data_products.bench import isolated
 
 CITY = 187_000_000
 DEMO = 200_000
@@ -59,12 +58,6 @@ def rows_for(scale: str) -> int:
     if n < 1_000:
         raise ValueError(f"--scale {scale!r}: at least 1,000 visits")
     return n
-
-
-def _peak_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, kids) / 1024  # Linux: KiB
 
 
 def _home(home: Path) -> None:
@@ -284,34 +277,6 @@ def _write(tables: dict[str, pd.DataFrame], out: Path) -> None:
 
 
 # --- running and checking --------------------------------------------------------------------------
-
-
-def _child(fn: Callable, args: tuple, q) -> None:
-    try:
-        out = fn(*args)
-        out["peak_mb"] = _peak_mb()
-    except Exception as exc:  # reported, not raised: the parent says which stage failed
-        out = {"error": f"{type(exc).__name__}: {exc}", "peak_mb": _peak_mb()}
-    q.put(out)
-
-
-def isolated(fn: Callable, *args) -> dict:
-    """Run ``fn(*args)`` in a fresh (spawned) process; its result with the child's peak memory."""
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    p = ctx.Process(target=_child, args=(fn, args, q))
-    t0 = time.perf_counter()
-    p.start()
-    out = None
-    while out is None:
-        try:
-            out = q.get(timeout=1.0)
-        except queue.Empty:
-            if not p.is_alive():  # died without a word (killed, out of memory, failed to start)
-                out = {"error": f"the child process ended with exit code {p.exitcode}", "peak_mb": float("nan")}
-    p.join()
-    out["wall_s"] = time.perf_counter() - t0
-    return out
 
 
 def compare(got: dict[str, pd.DataFrame], want: dict[str, pd.DataFrame], rtol: float = 1e-12) -> list[str]:

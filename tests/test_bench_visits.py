@@ -69,6 +69,7 @@ def test_the_bench_runs_the_cli_path_end_to_end_at_a_tiny_scale(tmp_path):
     lines: list[str] = []
     r = bench_visits.run("3000", workdir=tmp_path / "w", log=lines.append)
     out = "\n".join(lines)
+    assert not [k for k, v in r.items() if isinstance(v, dict) and "error" in v], out  # every stage ran
     assert r["problems"] == {"pandas": [], "polars": []}, out
     assert r["ingest"]["exit_code"] == 0 and "3,000 rows" in r["ingest"]["summary"], out
     assert r["process"]["releases"] and r["process"]["releases"][0].startswith("wait_times@"), out
