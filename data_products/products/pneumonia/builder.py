@@ -18,21 +18,28 @@ import numpy as np
 import pandas as pd
 
 from data_products.config import min_cell
-from data_products.disclosure import ALL, _quantile_shift, quantile_sql
+from data_products.disclosure import ALL, _quantile_shift, quantile_sql, quantile_value_sql
 from data_products.products.histogram import Ranked, group_histogram
 from data_products.products.pneumonia.spec import CUTOFFS, DECIMALS, MARKERS, PATHOGENS, QUANTILES
 
 TABLE_DIMS = {"district_cube": ("district", "month", "age_band", "sex"), "facility_month": ("facility_id", "month")}
 
 
-def _measure_sql() -> str:
-    parts = ["COUNT(*)::BIGINT AS cases"]
+def count_measures(cast: str = "::BIGINT") -> list[str]:
+    """The count measures in their release order, as SQL aggregates (``cast``: DuckDB's ``::BIGINT``; Spark
+    counts are already integers). Every engine and path counts with these."""
+    parts = [f"COUNT(*){cast} AS cases"]
     for p in PATHOGENS:
-        parts.append(f"COUNT(*) FILTER (WHERE {p} = 'POS')::BIGINT AS {p}_pos")
-        parts.append(f"COUNT(*) FILTER (WHERE {p} = 'NEG')::BIGINT AS {p}_neg")
+        parts.append(f"COUNT(*) FILTER (WHERE {p} = 'POS'){cast} AS {p}_pos")
+        parts.append(f"COUNT(*) FILTER (WHERE {p} = 'NEG'){cast} AS {p}_neg")
     for c in CUTOFFS:
-        parts.append(f"COUNT(*) FILTER (WHERE {c.marker} {c.op} {c.threshold_sql()})::BIGINT AS {c.id}_above")
-        parts.append(f"COUNT(*) FILTER (WHERE NOT ({c.marker} {c.op} {c.threshold_sql()}))::BIGINT AS {c.id}_below")
+        parts.append(f"COUNT(*) FILTER (WHERE {c.marker} {c.op} {c.threshold_sql()}){cast} AS {c.id}_above")
+        parts.append(f"COUNT(*) FILTER (WHERE NOT ({c.marker} {c.op} {c.threshold_sql()})){cast} AS {c.id}_below")
+    return parts
+
+
+def _measure_sql() -> str:
+    parts = count_measures()
     # One sorted list per marker and group: DuckDB sorts each group once for all five levels.
     for m in MARKERS:
         parts.append(quantile_sql(m, QUANTILES, min_cell(), DECIMALS[m])[0])
@@ -116,17 +123,6 @@ _PATHOGEN_DIMS = {p: (p, "age_band") for p in PATHOGENS}
 _ALL_DIMS = ("district", "month", "age_band", "sex", "facility_id", *PATHOGENS)
 
 
-def _counts_sql() -> str:
-    parts = ["COUNT(*)::BIGINT AS cases"]
-    for p in PATHOGENS:
-        parts.append(f"COUNT(*) FILTER (WHERE {p} = 'POS')::BIGINT AS {p}_pos")
-        parts.append(f"COUNT(*) FILTER (WHERE {p} = 'NEG')::BIGINT AS {p}_neg")
-    for c in CUTOFFS:
-        parts.append(f"COUNT(*) FILTER (WHERE {c.marker} {c.op} {c.threshold_sql()})::BIGINT AS {c.id}_above")
-        parts.append(f"COUNT(*) FILTER (WHERE NOT ({c.marker} {c.op} {c.threshold_sql()}))::BIGINT AS {c.id}_below")
-    return ", ".join(parts)
-
-
 _COUNT_DIMS = _ALL_DIMS[:5]
 
 
@@ -145,7 +141,7 @@ def tables_histogram(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame] 
     # The counts need the episode (age for the WBC limit); the histograms one row per measured value.
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE _pn_base AS
-    SELECT GROUPING({", ".join(_COUNT_DIMS)})::INTEGER AS gid, {", ".join(_COUNT_DIMS)}, {_counts_sql()}
+    SELECT GROUPING({", ".join(_COUNT_DIMS)})::INTEGER AS gid, {", ".join(_COUNT_DIMS)}, {", ".join(count_measures())}
     FROM ({_BASE})
     GROUP BY GROUPING SETS ({", ".join("(" + ", ".join(d) + ")" for d in sets[:2])})
     """)  # noqa: S608 - identifiers from spec
@@ -257,8 +253,8 @@ def _ranks(group: np.ndarray, mi: np.ndarray, code: np.ndarray, n: np.ndarray, g
 
 
 def _released(con: duckdb.DuckDBPyConnection, ranks: list[dict[str, np.ndarray]]) -> pd.DataFrame:
-    """The released quantile columns, one row per group of ``ranks`` (in order): :func:`quantile_sql`'s
-    own rule, blend and rounding, run by DuckDB on the two values instead of on the sorted list."""
+    """The released quantile columns, one row per group of ``ranks`` (in order): the rule, blend and
+    rounding of :func:`quantile_sql` (:func:`quantile_value_sql`), run by DuckDB on the two values."""
     frame = pd.DataFrame({k: np.concatenate([r[k] for r in ranks]) for k in ranks[0]})
     frame["g"] = np.arange(len(frame)) // len(MARKERS)
     groups = int(frame["g"].iloc[-1]) + 1 if len(frame) else 0
@@ -267,15 +263,8 @@ def _released(con: duckdb.DuckDBPyConnection, ranks: list[dict[str, np.ndarray]]
     try:
         for i, m in enumerate(MARKERS):
             sc = 10.0 ** DECIMALS[m]
-            exprs = []
-            for name, expr in quantile_sql("v", QUANTILES, min_cell(), DECIMALS[m])[1].items():
-                j = f"floor(({float(QUANTILES[name])!r} * (n - 1) + {_quantile_shift(QUANTILES[name])!r}))::BIGINT"
-                expr = expr.replace("v__n", "n")
-                expr = expr.replace(f"v__l[{j} + 1]", f"({name}_lo::DOUBLE / {sc!r})")
-                expr = expr.replace(f"v__l[{j} + 2]", f"({name}_hi::DOUBLE / {sc!r})")
-                if "v__l" in expr:
-                    raise RuntimeError("quantile_sql changed shape: update the histogram reading")
-                exprs.append(f"{expr} AS {m}_{name}")
+            exprs = [quantile_value_sql(q, "n", f"({name}_lo::DOUBLE / {sc!r})", f"({name}_hi::DOUBLE / {sc!r})",
+                                        min_cell(), DECIMALS[m]) + f" AS {m}_{name}" for name, q in QUANTILES.items()]
             sql = f"SELECT {', '.join(exprs)} FROM _pn_small WHERE mi = ? ORDER BY g"  # noqa: S608 - spec's
             part = con.execute(sql, [i]).df()
             for col in part.columns:

@@ -21,7 +21,9 @@ import pandas as pd
 
 from data_products.config import min_cell
 from data_products.disclosure import ALL, quantile_position_sql, quantile_value_sql
-from data_products.products.pneumonia.spec import CUTOFFS, DECIMALS, MARKERS, PATHOGENS, QUANTILES
+from data_products.products.histogram import Ranked
+from data_products.products.pneumonia.builder import count_measures
+from data_products.products.pneumonia.spec import DECIMALS, MARKERS, PATHOGENS, QUANTILES
 
 TABLE = "pneumonia_episodes"
 CUBES = {"district_cube": ("district", "month", "age_band", "sex"), "facility_month": ("facility_id", "month")}
@@ -30,15 +32,8 @@ _BASE = f"SELECT *, date_format(admission_date, 'yyyy-MM') AS month FROM {TABLE}
 
 
 def _counts_sql() -> str:
-    """The count measures, in the builder's order (``spec.count_measures``)."""
-    parts = ["count(*) AS cases"]
-    for p in PATHOGENS:
-        parts.append(f"count(*) FILTER (WHERE {p} = 'POS') AS {p}_pos")
-        parts.append(f"count(*) FILTER (WHERE {p} = 'NEG') AS {p}_neg")
-    for c in CUTOFFS:
-        parts.append(f"count(*) FILTER (WHERE {c.marker} {c.op} {c.threshold_sql()}) AS {c.id}_above")
-        parts.append(f"count(*) FILTER (WHERE NOT ({c.marker} {c.op} {c.threshold_sql()})) AS {c.id}_below")
-    return ",\n  ".join(parts)
+    """The count measures, the DuckDB builder's own (Spark's counts are integers already)."""
+    return ",\n  ".join(count_measures(cast=""))
 
 
 def _stack(with_rows: bool) -> str:
@@ -118,26 +113,21 @@ def _with_quantiles(con: duckdb.DuckDBPyConnection, groups: pd.DataFrame, hist: 
     k = min_cell()
     hist = hist.sort_values([*keys, "marker", "value"], kind="stable").reset_index(drop=True)
     grp = hist.groupby([*keys, "marker"], sort=False).ngroup().to_numpy()
-    cnt = hist["n"].to_numpy(dtype=np.int64)
-    run = np.cumsum(cnt)  # strictly increasing: positive counts
-    first = np.r_[0, np.flatnonzero(np.diff(grp)) + 1]
+    first = np.r_[0, np.flatnonzero(np.diff(grp)) + 1] if len(grp) else np.zeros(0, dtype=np.int64)
     per = hist.iloc[first][[*keys, "marker"]].reset_index(drop=True)
-    before = np.where(first > 0, run[np.maximum(first - 1, 0)], 0)
-    per["cnt"] = np.add.reduceat(cnt, first) if len(cnt) else np.array([], dtype=np.int64)
+    ranked = Ranked(grp, hist["value"].to_numpy(dtype=float), hist["n"].to_numpy(dtype=np.int64), len(first))
+    per["cnt"] = ranked.n
     con.register("_pm_groups", per)
     try:
         positions = ", ".join(f"{quantile_position_sql(q, 'cnt')[1]} AS {name}" for name, q in QUANTILES.items())
         js = con.execute(f"SELECT {positions} FROM _pm_groups").df()  # noqa: S608 - identifiers from spec
     finally:
         con.unregister("_pm_groups")
-    values = hist["value"].to_numpy(dtype=float)
-    n = per["cnt"].to_numpy(dtype=np.int64)
     for name in QUANTILES:
+        # The values at 0-based ranks j and j + 1 (positions j + 1 and j + 2); where the rule withholds the
+        # level these may be clipped, and quantile_value_sql gives NULL there whatever they are.
         j = js[name].to_numpy(dtype=np.int64)
-        for col, rank in (("lo", j), ("hi", j + 1)):  # 0-based ranks of positions j + 1 and j + 2
-            inside = (rank >= 0) & (rank < n)
-            at = np.searchsorted(run, before + np.where(inside, rank, 0), side="right")
-            per[f"{name}__{col}"] = np.where(inside, values[np.minimum(at, len(values) - 1)], np.nan)
+        per[f"{name}__lo"], per[f"{name}__hi"] = ranked.at(j), ranked.at(j + 1)
     out = groups.copy()
     con.register("_pm_out", out)
     con.register("_pm_per", per)
