@@ -288,11 +288,28 @@ class Aggregate:
 def split(con: duckdb.DuckDBPyConnection) -> dict:
     """Data span and the backtest's cut-off: the last TEST_WEEKS whole weeks are held out."""
     lo, hi = con.execute(f"SELECT min(visit_date), max(visit_date) FROM {SOURCE}").fetchall()[0]  # noqa: S608
+    return span(lo, hi)
+
+
+def span(lo: date | None, hi: date | None) -> dict:
+    """The split of visits from ``lo`` to ``hi`` (whichever engine found them)."""
     if lo is None:
         raise ValueError(f"{SOURCE} is empty: nothing to estimate")
     last_monday = hi - timedelta(days=hi.weekday())
     cutoff = last_monday - timedelta(weeks=TEST_WEEKS - 1)
     return {"first_day": lo, "last_day": hi, "cutoff": cutoff if cutoff > lo else None}
+
+
+def k_until(span: dict) -> date:
+    """K is chosen on the visits before this day (the training weeks), so the backtest stays honest."""
+    return span["cutoff"] or (span["last_day"] + timedelta(days=1))
+
+
+def cuts(span: dict) -> tuple[date, ...]:
+    """Every date a build cuts the visits at: the folds of the cross-validation, K's limit, the backtest's
+    cut-off. One pass counts the histograms split at all of them."""
+    until = k_until(span)
+    return (*fold_starts(until), until, *([span["cutoff"]] if span["cutoff"] else []))
 
 
 def raw_tables(con: duckdb.DuckDBPyConnection, where: str = "all", params: list | None = None) -> dict[str, pd.DataFrame]:
@@ -408,15 +425,30 @@ def choose_k(con: duckdb.DuckDBPyConnection, cutoff: date, min_cell: int,
     loss over all folds (the smaller K on a tie) and the table of losses.
     """
     first = con.execute(f"SELECT min(visit_date) FROM {SOURCE}").fetchall()[0][0]  # noqa: S608
+
+    def train_of(start: date) -> pd.DataFrame:
+        return agg.cube("slot_cube", before=start) if agg is not None else cube(con, CUBE_DIMS, "train", [start])
+
+    def val_of(start: date) -> pd.DataFrame:
+        val = _visits(con, "between", [start, start + timedelta(weeks=1)])
+        return val.rename(columns={"wait_min": "y"}).assign(w=1.0)
+
+    return cross_validate(first, cutoff, min_cell, train_of, val_of)
+
+
+def cross_validate(first: date, cutoff: date, min_cell: int, train_of: Callable[[date], pd.DataFrame],
+                   val_of: Callable[[date], pd.DataFrame]) -> tuple[int, pd.DataFrame]:
+    """The folds of :func:`choose_k`, whichever engine read the visits: ``train_of(start)`` is the slot cube
+    before ``start``, ``val_of(start)`` the following week's waits as rows of the slot keys, ``y`` (minutes)
+    and ``w`` (how many visits waited ``y``: 1 per row, or a histogram's counts)."""
     totals = {k: [0.0, 0.0] for k in K_GRID}
     n_total, folds = 0, 0
     for start in fold_starts(cutoff):
         if start - timedelta(weeks=1) < first:
             break
-        train = quantile_rule(agg.cube("slot_cube", before=start) if agg is not None
-                              else cube(con, CUBE_DIMS, "train", [start]), min_cell)
+        train = quantile_rule(train_of(start), min_cell)
         mask = pd.to_numeric(train["visits"]) >= min_cell
-        val = _visits(con, "between", [start, start + timedelta(weeks=1)])
+        val = val_of(start)
         if val.empty:
             continue
         folds += 1
@@ -424,12 +456,12 @@ def choose_k(con: duckdb.DuckDBPyConnection, cutoff: date, min_cell: int,
             est = estimates(train, mask, k)
             est = est[est["level"] != LEVEL_NONE]
             scored = val.merge(est[[*CUBE_DIMS, "p50", "p90"]], on=list(CUBE_DIMS), how="inner")
-            y = scored["wait_min"].to_numpy(dtype=float)
+            y, w = scored["y"].to_numpy(dtype=float), scored["w"].to_numpy(dtype=float)
             # A P90 the quantile rule withholds down to the department level is no prediction: not scored.
-            totals[k][0] += float(np.nansum(pinball(y, scored["p50"].to_numpy(dtype=float), 0.5)))
-            totals[k][1] += float(np.nansum(pinball(y, scored["p90"].to_numpy(dtype=float), 0.9)))
+            totals[k][0] += float(np.nansum(w * pinball(y, scored["p50"].to_numpy(dtype=float), 0.5)))
+            totals[k][1] += float(np.nansum(w * pinball(y, scored["p90"].to_numpy(dtype=float), 0.9)))
             if k == K_GRID[0]:
-                n_total += len(scored)
+                n_total += int(w.sum())
     table = pd.DataFrame({"k": list(K_GRID),
                           "loss_p50": [totals[k][0] / max(n_total, 1) for k in K_GRID],
                           "loss_p90": [totals[k][1] / max(n_total, 1) for k in K_GRID]})
@@ -438,6 +470,27 @@ def choose_k(con: duckdb.DuckDBPyConnection, cutoff: date, min_cell: int,
     if not folds or not n_total:
         return 20, table  # too short a span to validate: the former fixed K, said so in the metadata
     return int(table.loc[table["loss"].idxmin(), "k"]), table
+
+
+def backtest_fit(train: dict[str, pd.DataFrame], protect: Callable[[dict[str, pd.DataFrame]], pd.Series],
+                 k: float, min_cell: int) -> pd.DataFrame:
+    """The backtest's fitted estimates, whichever engine read the training weeks: fitted exactly as the
+    published ones (released mask, quantile rule, K), with each slot's size band and the fair baseline
+    (the released facility x department P50/P90). Only slots with an estimate."""
+    mask = protect(train)
+    fitted = quantile_rule(train["slot_cube"], min_cell)
+    tc = fitted.assign(_released=mask.to_numpy(dtype=bool))
+    est = estimates(fitted, mask, k)
+    real = (tc[list(CUBE_DIMS)] != ALL).all(axis=1)
+    slots = tc[real][[*CUBE_DIMS, "visits", "_released"]]
+    slots = slots.assign(size_band=[size_band(float(n), r) for n, r in zip(slots["visits"], slots["_released"],
+                                                                              strict=True)])
+    fd = tc[(tc["facility_id"] != ALL) & (tc["department"] != ALL) & (tc["weekday"] == ALL) & (tc["hour"] == ALL)
+            & tc["_released"]]
+    base = fd[["facility_id", "department", "p50", "p90"]].rename(columns={"p50": "base_p50", "p90": "base_p90"})
+    est = est.merge(slots[[*CUBE_DIMS, "size_band"]], on=list(CUBE_DIMS), how="left")
+    est = est.merge(base, on=["facility_id", "department"], how="left")
+    return est[est["level"] != LEVEL_NONE].reset_index(drop=True)
 
 
 def backtest(con: duckdb.DuckDBPyConnection, cutoff: date,
@@ -454,20 +507,7 @@ def backtest(con: duckdb.DuckDBPyConnection, cutoff: date,
     fitted training estimates (with the slot's size band and the baseline).
     """
     train = agg.tables(before=cutoff) if agg is not None else raw_tables(con, "train", [cutoff])
-    mask = protect(train)
-    fitted = quantile_rule(train["slot_cube"], min_cell)
-    tc = fitted.assign(_released=mask.to_numpy(dtype=bool))
-    est = estimates(fitted, mask, k)
-    real = (tc[list(CUBE_DIMS)] != ALL).all(axis=1)
-    slots = tc[real][[*CUBE_DIMS, "visits", "_released"]]
-    slots = slots.assign(size_band=[size_band(float(n), r) for n, r in zip(slots["visits"], slots["_released"],
-                                                                              strict=True)])
-    fd = tc[(tc["facility_id"] != ALL) & (tc["department"] != ALL) & (tc["weekday"] == ALL) & (tc["hour"] == ALL)
-            & tc["_released"]]
-    base = fd[["facility_id", "department", "p50", "p90"]].rename(columns={"p50": "base_p50", "p90": "base_p90"})
-    est = est.merge(slots[[*CUBE_DIMS, "size_band"]], on=list(CUBE_DIMS), how="left")
-    est = est.merge(base, on=["facility_id", "department"], how="left")
-    est = est[est["level"] != LEVEL_NONE].reset_index(drop=True)
+    est = backtest_fit(train, protect, k, min_cell)
     cols = ", ".join(f"COALESCE({d}, '{ALL}') AS {d}" for d in BACKTEST_DIMS)
     con.register("_wt_est", est[[*CUBE_DIMS, "p50", "p90", "base_p50", "base_p90", "size_band"]])
     try:

@@ -17,8 +17,6 @@ Released tables
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import duckdb
 import numpy as np
 import pandas as pd
@@ -95,10 +93,9 @@ def build(con: duckdb.DuckDBPyConnection, agg=builder):
     span = agg.split(con)
     # K from the training weeks alone (before the backtest's cut-off), so the backtest stays honest;
     # the published estimates use the same K.
-    k_until = span["cutoff"] or (span["last_day"] + timedelta(days=1))
+    k_until = builder.k_until(span)
     # One pass over the visits, split at every date the build cuts at; all tables come from it.
-    cuts = (*builder.fold_starts(k_until), k_until, *([span["cutoff"]] if span["cutoff"] else []))
-    aggregate = agg.Aggregate(con, cuts)
+    aggregate = agg.Aggregate(con, builder.cuts(span))
     k, losses = agg.choose_k(con, k_until, min_cell(), aggregate)
     tables = _protect(aggregate.tables())
     cube = tables["slot_cube"]

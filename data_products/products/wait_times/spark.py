@@ -32,7 +32,6 @@ import pandas as pd
 from data_products.disclosure import ALL
 from data_products.products.histogram import interpolate
 from data_products.products.wait_times import builder
-from data_products.products.wait_times.spec import K_GRID, LEVEL_NONE, TEST_WEEKS, size_band
 
 TABLE = "outpatient_visits"
 _SECOND = "CAST(round(wait_min * 60) AS BIGINT)"
@@ -47,27 +46,14 @@ class Counted:
     aggregate: builder.Aggregate
 
 
-def _split(lo: date, hi: date) -> dict:
-    """``builder.split``'s rule on the span Spark found."""
-    last_monday = hi - timedelta(days=hi.weekday())
-    cutoff = last_monday - timedelta(weeks=TEST_WEEKS - 1)
-    return {"first_day": lo, "last_day": hi, "cutoff": cutoff if cutoff > lo else None}
-
-
-def _cuts(span: dict) -> tuple[date, ...]:
-    """The dates ``release.build`` cuts at (the same expression)."""
-    k_until = span["cutoff"] or (span["last_day"] + timedelta(days=1))
-    return (*builder.fold_starts(k_until), k_until, *([span["cutoff"]] if span["cutoff"] else []))
-
-
 def source(src) -> Counted:
     """Count the histograms on Spark (``src``: a ``restricted.spark.SparkSource``)."""
     src.table(TABLE)
     row = src.sql(f"SELECT min(visit_date) AS lo, max(visit_date) AS hi FROM {TABLE}").collect()[0]  # noqa: S608
     if row["lo"] is None:
         raise ValueError(f"{TABLE} is empty: nothing to estimate")
-    span = _split(row["lo"], row["hi"])
-    boundaries = tuple(sorted(set(_cuts(span))))
+    span = builder.span(row["lo"], row["hi"])
+    boundaries = tuple(sorted(set(builder.cuts(span))))
     args = {f"b{i}": b for i, b in enumerate(boundaries)}
     period = " + ".join(["0", *(f"CASE WHEN visit_date >= :b{i} THEN 1 ELSE 0 END" for i in range(len(boundaries)))])
     names = list(builder.TABLE_DIMS)
@@ -146,40 +132,15 @@ def _rows(aggregate: builder.Aggregate, lo: int, hi: int | None = None) -> pd.Da
 
 def choose_k(c: Counted, cutoff: date, min_cell: int,
              aggregate: builder.Aggregate) -> tuple[int, pd.DataFrame]:
-    """``builder.choose_k`` (same folds, same rule) with each validation week as a weighted histogram."""
-    first = c.span["first_day"]
-    totals = {k: [0.0, 0.0] for k in K_GRID}
-    n_total, folds = 0, 0
+    """``builder.choose_k``: the same folds and rule, each validation week as a weighted histogram."""
     h = aggregate.hist["slot_cube"]
-    for start in builder.fold_starts(cutoff):
-        if start - timedelta(weeks=1) < first:
-            break
-        train = builder.quantile_rule(aggregate.cube("slot_cube", before=start), min_cell)
-        mask = pd.to_numeric(train["visits"]) >= min_cell
-        val = _rows(aggregate, h.period_of(start, before=False),
-                    h.period_of(start + timedelta(weeks=1), before=True))
-        if val.empty:
-            continue
-        folds += 1
-        for k in K_GRID:
-            est = builder.estimates(train, mask, k)
-            est = est[est["level"] != LEVEL_NONE]
-            scored = val.merge(est[[*builder.CUBE_DIMS, "p50", "p90"]], on=list(builder.CUBE_DIMS), how="inner")
-            y = scored["s"].to_numpy(dtype=np.int64) / 60.0
-            w = scored["n"].to_numpy(dtype=float)
-            # A P90 the quantile rule withholds down to the department level is no prediction: not scored.
-            totals[k][0] += float(np.nansum(w * builder.pinball(y, scored["p50"].to_numpy(dtype=float), 0.5)))
-            totals[k][1] += float(np.nansum(w * builder.pinball(y, scored["p90"].to_numpy(dtype=float), 0.9)))
-            if k == K_GRID[0]:
-                n_total += int(scored["n"].sum())
-    table = pd.DataFrame({"k": list(K_GRID),
-                          "loss_p50": [totals[k][0] / max(n_total, 1) for k in K_GRID],
-                          "loss_p90": [totals[k][1] / max(n_total, 1) for k in K_GRID]})
-    table["loss"] = table["loss_p50"] + table["loss_p90"]
-    table.attrs.update(folds=folds, n=n_total)
-    if not folds or not n_total:
-        return 20, table
-    return int(table.loc[table["loss"].idxmin(), "k"]), table
+
+    def val_of(start: date) -> pd.DataFrame:
+        rows = _rows(aggregate, h.period_of(start, before=False), h.period_of(start + timedelta(weeks=1), before=True))
+        return rows.assign(y=rows["s"].to_numpy(dtype=np.int64) / 60.0, w=rows["n"].to_numpy(dtype=float))
+
+    return builder.cross_validate(c.span["first_day"], cutoff, min_cell,
+                                  lambda start: aggregate.cube("slot_cube", before=start), val_of)
 
 
 def _weighted_quantile(group: np.ndarray, x: np.ndarray, w: np.ndarray, groups: int, q: float) -> np.ndarray:
@@ -210,21 +171,7 @@ def backtest(c: Counted, cutoff: date, protect: Callable[[dict[str, pd.DataFrame
              k: float, min_cell: int, aggregate: builder.Aggregate) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``builder.backtest``: the same fit on the training weeks (quantile rule included), scored on the
     held-out weeks' histogram."""
-    train = aggregate.tables(before=cutoff)
-    mask = protect(train)
-    fitted = builder.quantile_rule(train["slot_cube"], min_cell)
-    tc = fitted.assign(_released=mask.to_numpy(dtype=bool))
-    est = builder.estimates(fitted, mask, k)
-    real = (tc[list(builder.CUBE_DIMS)] != ALL).all(axis=1)
-    slots = tc[real][[*builder.CUBE_DIMS, "visits", "_released"]]
-    slots = slots.assign(size_band=[size_band(float(n), r) for n, r in zip(slots["visits"], slots["_released"],
-                                                                              strict=True)])
-    fd = tc[(tc["facility_id"] != ALL) & (tc["department"] != ALL) & (tc["weekday"] == ALL) & (tc["hour"] == ALL)
-            & tc["_released"]]
-    base = fd[["facility_id", "department", "p50", "p90"]].rename(columns={"p50": "base_p50", "p90": "base_p90"})
-    est = est.merge(slots[[*builder.CUBE_DIMS, "size_band"]], on=list(builder.CUBE_DIMS), how="left")
-    est = est.merge(base, on=["facility_id", "department"], how="left")
-    est = est[est["level"] != LEVEL_NONE].reset_index(drop=True)
+    est = builder.backtest_fit(aggregate.tables(before=cutoff), protect, k, min_cell)
 
     test = _rows(aggregate, aggregate.hist["slot_cube"].period_of(cutoff, before=False))
     v = test.merge(est[[*builder.CUBE_DIMS, "p50", "p90", "base_p50", "base_p90", "size_band"]],
