@@ -20,7 +20,15 @@ import streamlit as st  # noqa: E402
 
 from dashboards import session_cookie  # noqa: E402
 from dashboards.navigation import allowed_pages, pages  # noqa: E402
-from dashboards.ui import SESSION_KEY, close_sidebar_on_phone, forget_grants, language_switch, org_label, principal  # noqa: E402
+from dashboards.ui import (  # noqa: E402
+    SESSION_KEY,
+    client_label,
+    close_sidebar_on_phone,
+    forget_grants,
+    language_switch,
+    org_label,
+    principal,
+)
 from data_products.config import demo_mode  # noqa: E402
 from data_products.governance import sign_in, sign_out, visible_products  # noqa: E402
 from data_products.i18n import t  # noqa: E402
@@ -40,10 +48,7 @@ def signin_page() -> None:
         password = st.text_input(t("auth.password", lng), type="password", max_chars=1024, key="signin_pass")
         submitted = st.form_submit_button(t("auth.submit", lng), type="primary")
     if submitted:
-        # The connection's address keys the sign-in backoff (None when browsing from this machine; not text
-        # under AppTest, whose runtime is a stand-in: every attempt would otherwise be a new client).
-        ip = st.context.ip_address
-        result = sign_in(username, password, client=f"app:{ip if isinstance(ip, str) and ip else 'local'}")
+        result = sign_in(username, password, client=client_label())  # the address keys the backoff
         if result.ok:
             st.session_state[SESSION_KEY] = result.principal
             # The browser collects the session cookie on the next run (session_cookie.draw below).

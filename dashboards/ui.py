@@ -104,6 +104,13 @@ def synthetic_banner(lng: str) -> None:
     st.info(t("app.synthetic", lng), icon=":material/science:")
 
 
+def client_label() -> str:
+    """Who connects, for the sign-in backoff and the ledger: the connection's address (None when browsing
+    from this machine; not text under AppTest, whose runtime is a stand-in)."""
+    ip = st.context.ip_address
+    return f"app:{ip if isinstance(ip, str) and ip else 'local'}"
+
+
 def principal() -> Principal | None:
     """The signed-in user of this browser session, if the session is still live."""
     p = st.session_state.get(SESSION_KEY)
@@ -112,8 +119,13 @@ def principal() -> Principal | None:
         # names a session the store may still hold live; ``resume`` decides, nothing here trusts it.
         from dashboards.session_cookie import COOKIE
 
-        p = resume(st.context.cookies.get(COOKIE))
+        cookie = st.context.cookies.get(COOKIE)
+        if not cookie or st.session_state.get("_cookie_refused") == cookie:
+            return None  # a dead cookie is asked about once, not on every rerun of the sign-in page
+        p = resume(cookie, client=client_label())
         if p is None:
+            st.session_state["_cookie_refused"] = cookie
+            st.session_state["_end_cookie"] = True  # the sign-in page clears it from the browser
             return None
         st.session_state[SESSION_KEY] = p
         return p

@@ -497,10 +497,12 @@ def current(principal: Principal | None, *, now: datetime | None = None,
         return check_session(tx, principal, now or utcnow(), touch=True)
 
 
-def resume(token: object, *, now: datetime | None = None, store: GovernanceStore | None = None) -> Principal | None:
+def resume(token: object, *, client: str = "unknown", now: datetime | None = None,
+           store: GovernanceStore | None = None) -> Principal | None:
     """The principal of the live session whose token this is (a reload or a new tab presenting the
     session cookie), or None. Counts as activity, exactly like ``current``: an idle, signed-out, revoked
-    or disabled user's session is not resumed. Nothing is written to the ledger: it is the same session."""
+    or disabled user's session is not resumed. A resumed session is one ledger entry with the client it
+    came from (``auth.session_resumed``): a session cookie used from another machine is on record."""
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
     store = resolve(store)
@@ -510,5 +512,7 @@ def resume(token: object, *, now: datetime | None = None, store: GovernanceStore
         if not check.ok:
             return None
         row = check.row
+        ledger.append(tx, row["username"], "auth.session_resumed", row["username"],
+                      {"session_id": row["session_id"], "client": ledger.clean_text(client, MAX_CLIENT)})
         return Principal(row["username"], row["role"], row["org_id"], row["org_name"], row["org_type"],
                          row["facility_id"], row["user_id"], token)

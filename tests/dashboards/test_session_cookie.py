@@ -9,7 +9,7 @@ import asyncio
 from starlette.requests import Request
 
 from dashboards import session_cookie as sc
-from data_products.governance import demo_passwords, resume, seed_demo, set_disabled, sign_in, sign_out
+from data_products.governance import demo_passwords, entries, resume, seed_demo, set_disabled, sign_in, sign_out
 
 
 def _request(path: str, cookies: dict[str, str]) -> Request:
@@ -73,3 +73,25 @@ def test_a_token_resumes_its_session_only_while_it_is_live(home):
     assert resume(second.token) is None
     set_disabled("analyst", False, actor="official")
     assert resume(second.token) is None  # re-enabled: a new sign-in, not the old cookie
+
+
+def test_a_resumed_session_is_on_record_and_an_idle_one_is_not_resumed(home):
+    # A cookie used from another machine must leave a trace; an idle session must not come back.
+    from datetime import timedelta
+
+    import data_products.products.registry  # noqa: F401 - the gate's product directory, for seeding scenarios
+    from data_products.governance import store as gstore
+    from data_products.governance.store import utcnow
+
+    seed_demo()
+    first = sign_in("analyst", demo_passwords()["analyst"]).principal
+    before = len(entries(action="auth.session_resumed"))
+    assert resume(first.token, client="app:203.0.113.7") is not None
+    got = entries(action="auth.session_resumed")
+    assert len(got) == before + 1
+    assert got[0].actor == "analyst" and got[0].detail["client"] == "app:203.0.113.7"
+    assert resume("y" * 43, client="app:203.0.113.7") is None
+    assert len(entries(action="auth.session_resumed")) == before + 1  # a refused token resumes nothing
+    idle = gstore.resolve(None).policy.idle
+    assert resume(first.token, now=utcnow() + idle + timedelta(seconds=1)) is None
+    assert resume(first.token) is None  # once idle, gone for good
