@@ -506,8 +506,20 @@ def key_id(key: bytes) -> str:
 
 
 def redact(url: str) -> str:
-    """A database URL fit for a message: the password replaced."""
-    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    """A database URL fit for a message: the password replaced, wherever it is (``user:pw@`` even with
+    an unescaped ``/`` or ``@`` in it, or a ``password=`` parameter)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    head, q, query = rest.partition("?")
+    if "@" in head:
+        cred, _, where = head.rpartition("@")
+        user = cred.split(":", 1)[0]
+        head = (f"{user}:***@" if ":" in cred else f"{user}@") + where
+    if query:
+        query = "&".join("password=***" if kv.split("=", 1)[0].lower() == "password" else kv
+                         for kv in query.split("&"))
+    return f"{scheme}://{head}{q}{query}"
 
 
 class GovernanceStore:

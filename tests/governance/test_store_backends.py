@@ -197,3 +197,11 @@ def test_the_setting_picks_the_engine(monkeypatch, home):
     from data_products.governance.store import redact
 
     assert redact(settings().governance_url) == "postgresql://u:***@db.example/gov"
+    # The password never reaches a message, however it is written.
+    for url, secret in (("postgresql://u:pa/ss@db.example/gov", "pa/ss"), ("postgresql://u:p@ss@db/gov", "p@ss"),
+                        ("postgresql://db/gov?user=u&password=s3cret&sslmode=require", "s3cret"),
+                        ("postgresql://u:x@db/gov?PASSWORD=y2", "y2")):
+        shown = redact(url)
+        assert secret not in shown and "***" in shown, shown
+    assert redact("postgresql://db.example/gov") == "postgresql://db.example/gov"
+    assert redact("postgresql://u@db/gov?sslmode=require") == "postgresql://u@db/gov?sslmode=require"
