@@ -23,6 +23,7 @@ register({
     "hl.no_previous": {"zh": "本发布只有一个周期，无可比较的上一周期", "en": "one period in this release: no previous period to compare"},
     "hl.updated": {"zh": "更新于 {at}（北京时间）", "en": "updated {at} (Beijing time)"},
     "hl.hidden": {"zh": "已隐藏", "en": "hidden"},
+    "hl.pp": {"zh": "{v} 个百分点", "en": "{v} pp"},
 })
 
 KINDS = ("count", "share", "minutes", "rate", "ratio")
@@ -54,6 +55,19 @@ def change(current, previous) -> float | None:
     if math.isnan(c) or math.isnan(p) or p == 0:
         return None
     return (c - p) / abs(p) * 100.0
+
+
+def delta(f: Figure, vs: str | None, lang: str) -> str | None:
+    """The change shown under a figure: a share's in percentage points (20% to 25% is +5.0 pp, not +25%),
+    anything else's relative, in %; None without a previous period or value."""
+    if not vs:
+        return None
+    if f.kind == "share":
+        if f.value is None or f.previous is None or math.isnan(float(f.value)) or math.isnan(float(f.previous)):
+            return None
+        return f"{t('hl.pp', lang, v=f'{float(f.value) - float(f.previous):+.1f}')} {t('hl.vs', lang, prev=vs)}"
+    pct = change(f.value, f.previous)
+    return None if pct is None else f"{pct:+.1f}% {t('hl.vs', lang, prev=vs)}"
 
 
 def beijing(stamp: str | datetime | None) -> str:
@@ -89,11 +103,9 @@ def show(figures: list[Figure], lang: str, *, period: str | None, previous: str 
     """The headline row: one metric per figure with its change (arrow and %) against ``previous``."""
     cols = st.columns(len(figures))
     for col, f in zip(cols, figures, strict=True):
-        vs = f.vs or previous
-        pct = change(f.value, f.previous) if vs else None
-        delta = None if pct is None else f"{pct:+.1f}% {t('hl.vs', lang, prev=vs)}"
         # Grey arrows: more cases or a longer wait is not "good" or "bad" by itself.
-        col.metric(f.label, number(f.value, f.kind, lang), delta=delta, delta_color="off", help=f.help, border=True)
+        col.metric(f.label, number(f.value, f.kind, lang), delta=delta(f, f.vs or previous, lang), delta_color="off",
+                   help=f.help, border=True)
     parts = []
     if period:
         parts.append(t("hl.latest", lang, period=period))
