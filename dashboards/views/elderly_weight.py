@@ -158,11 +158,11 @@ right.plotly_chart(district_ranking(ranked, value="value", names=names, label=t(
 right.caption(t("ew.interval_note", lng))
 table = shown.assign(district=names.reindex(shown.index))[["district", "count", "measured", "share", "reason"]]
 table["reason"] = table["reason"].map(lambda r: t(f"ew.reason.{r}", lng) if r else "")
-right.dataframe(table.rename(columns={"district": t("ew.district", lng), "measured": t("ew.measured", lng),
-                                      "share": t("ew.share", lng), "count": t("ew.count", lng),
-                                      "reason": t("ew.reason", lng)}),
-                hide_index=True, width="stretch",
-                column_config={t("ew.share", lng): st.column_config.NumberColumn(format="%.1f")})
+with right:
+    show_table(table.rename(columns={"district": t("ew.district", lng), "measured": t("ew.measured", lng),
+                                     "share": t("ew.share", lng), "count": t("ew.count", lng),
+                                     "reason": t("ew.reason", lng)}),
+               key="ew_districts", column_config={t("ew.share", lng): st.column_config.NumberColumn(format="%.1f")})
 
 district_choice = ALL
 for by, title in (("age_band", "ew.by_age"), ("sex", "ew.by_sex")):
