@@ -25,7 +25,6 @@ register({
                  "en": "Expected wait (check-in to consultation) for the chosen department at each facility, "
                        "shortest first."},
     "wb.department": {"zh": "科室", "en": "Department"},
-    "wb.when": {"zh": "时段", "en": "When"},
     "wb.now": {"zh": "现在（{day} {hour}:00）", "en": "Now ({day} {hour}:00)"},
     "wb.weekday": {"zh": "星期", "en": "Day"},
     "wb.hour": {"zh": "时段", "en": "Hour"},
@@ -57,36 +56,32 @@ if not depts or not hours:
     st.stop()
 
 
-def _now_slot() -> tuple[str, str, bool]:
-    """This Beijing weekday and hour, or the next clinic hour (same day, else the next day's first)."""
-    now = datetime.now(LOCAL)
-    day, hour = str(now.isoweekday()), f"{now.hour:02d}"
-    if hour in hours:
-        return day, hour, True
-    later = [h for h in hours if h > hour]
-    if later:
-        return day, later[0], False
-    return str(now.isoweekday() % 7 + 1), hours[0], False
-
-
 def _choice(key: str, values: list[str], default: str) -> str:
     v = st.query_params.get(key, default)
     return v if v in values else default
 
 
-now_day, now_hour, open_now = _now_slot()
 c1, c2, c3 = st.columns([2, 1, 1])
 department = c1.selectbox(t("wb.department", lng), depts,
                           index=depts.index(_choice("department", depts, "internal_medicine" if "internal_medicine" in depts
                                                     else depts[0])),
                           format_func=lambda d: views.department_name(d, lng), key="wb_department")
+now_day, now_hour, open_now = guard(lambda: views.current_slot(grant, department, datetime.now(LOCAL)), lng)
 weekday = c2.selectbox(t("wb.weekday", lng), list(WEEKDAYS), index=WEEKDAYS.index(_choice("weekday", list(WEEKDAYS), now_day)),
                        format_func=lambda d: t(f"wb.day.{d}", lng), key="wb_weekday")
+now_hour = now_hour if now_hour in hours else hours[0]  # the department holds no clinic at all: the first hour
 hour = c3.selectbox(t("wb.hour", lng), hours, index=hours.index(_choice("hour", hours, now_hour)),
                     format_func=lambda h: f"{h}:00", key="wb_hour")
-st.query_params.update({"department": department, "weekday": weekday, "hour": hour})
-if (weekday, hour) == (now_day, now_hour) and not open_now:
-    st.caption(t("wb.closed_hour", lng))
+# "Now" stays now: a slot goes into the URL (and so survives navigation) only when the user picked another one.
+st.query_params["department"] = department
+for key, value, default in (("weekday", weekday, now_day), ("hour", hour, now_hour)):
+    if value == default:
+        st.query_params.pop(key, None)
+    else:
+        st.query_params[key] = value
+if (weekday, hour) == (now_day, now_hour):
+    st.caption(t("wb.now", lng, day=t(f"wb.day.{now_day}", lng), hour=now_hour)
+               + ("" if open_now else " · " + t("wb.closed_hour", lng)))
 
 st.caption(t("wb.updated", lng, at=headline.beijing(headline.updated_at(info)),
              span=" – ".join(info["meta"].get("time_span", []))))

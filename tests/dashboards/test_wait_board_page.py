@@ -58,19 +58,49 @@ def test_official_sees_every_facility_with_the_department_shortest_first(demo, s
         slot = views.estimate(grant, names.at[name, "facility_id"], "internal_medicine", "2", hours[1])
         assert minutes == (round(slot["p50"]) if slot["open"] else None)
     shown = [m for _, m in cards if m is not None]
+    assert shown, "the slot chosen should be open somewhere"
     assert shown == sorted(shown) and len(shown) == int(expected["open"].sum())
     assert any("Estimates updated" in c.value and "Beijing time" in c.value for c in at.caption)
 
 
-def test_a_hospital_sees_only_its_own_facility(demo, signed_in):
+@pytest.mark.parametrize("lng", ["en", "zh"])
+def test_a_hospital_sees_only_its_own_facility(demo, signed_in, lng):
+    # A peer's wait, rank or name would identify it: the view hands out nothing but the hospital's own rows.
     user = signed_in("hospital_f0301")
-    at = open_board(user, department="internal_medicine")
+    grant = open_product(user, views.PRODUCT_ID)
+    for dept in views.departments(grant):
+        for day in ("1", "6"):
+            rows = views.board(grant, dept, day, "09")
+            assert set(rows["facility_id"]) <= {"F0301"}, (dept, day)
+            assert "district" not in rows.columns
+    assert set(views.facility_options(grant)["facility_id"]) == {"F0301"}
+    at = open_board(user, department="internal_medicine", lang=lng)
     assert not at.exception, at.exception
-    own = facilities().set_index("facility_id").at["F0301", "name_en"]
+    reg = facilities().set_index("facility_id")
+    own = reg.at["F0301", "name_en" if lng == "en" else "name_zh"]
     assert [n for n, _ in _cards(at)] == [own]
-    others = set(facilities()["name_en"]) - {own}
-    text = " ".join(m.value for m in at.markdown)
+    others = (set(reg["name_en"]) | set(reg["name_zh"])) - {reg.at["F0301", "name_en"], reg.at["F0301", "name_zh"]}
+    text = " ".join(e.value for e in [*at.markdown, *at.caption])
     assert not any(o in text for o in others)
+
+
+def test_now_is_the_next_clinic_hour_of_the_department(demo, signed_in):
+    # Decided by the view, against the release: brute force over the week's hours from a fixed moment.
+    from datetime import datetime, timedelta
+
+    from data_products.governance.store import LOCAL
+
+    grant = open_product(signed_in("official"), views.PRODUCT_ID)
+    est = views._release(grant)[0].table("estimates")
+    dept = "internal_medicine"
+    open_slots = set(zip(est.loc[est["department"] == dept, "weekday"], est.loc[est["department"] == dept, "hour"],
+                         strict=True))
+    for start in (datetime(2026, 12, 5, 23, 30, tzinfo=LOCAL), datetime(2026, 12, 1, 9, 10, tzinfo=LOCAL)):
+        day, hour, now = views.current_slot(grant, dept, start)
+        first = next(s for s in range(7 * 24) if (str((start + timedelta(hours=s)).isoweekday()),
+                                                  f"{(start + timedelta(hours=s)).hour:02d}") in open_slots)
+        at = start + timedelta(hours=first)
+        assert (day, hour, now) == (str(at.isoweekday()), f"{at.hour:02d}", first == 0)
 
 
 @pytest.mark.parametrize("username", ["company_none", "company_jaundice"])

@@ -7,11 +7,14 @@ estimates, departments and doctors; in city-wide rankings its peers appear only 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import numpy as np
 import pandas as pd
 
 from data_products.disclosure import ALL
 from data_products.governance.gate import Grant, use
+from data_products.governance.store import LOCAL
 from data_products.products.scope import name_facilities
 from data_products.products.wait_times.spec import LEVEL_NONE, PRODUCT_ID, WEEKDAYS
 from data_products.reference import facilities
@@ -43,10 +46,7 @@ def release_info(grant: Grant) -> dict:
 def facility_options(grant: Grant) -> pd.DataFrame:
     """Facilities the user may pick (all for the commission, its own for a hospital) and their departments."""
     rel, decision = _release(grant)
-    est = rel.table("estimates")
-    scope = decision.row_scope
-    if scope.facility_names != "all":
-        est = est[est["facility_id"] == scope.own_facility]
+    est = _visible_estimates(rel, decision)
     reg = facilities().set_index("facility_id")
     rows = [{"facility_id": f, "name_zh": reg.at[f, "name_zh"], "name_en": reg.at[f, "name_en"],
              "departments": sorted(g["department"].unique())} for f, g in est.groupby("facility_id", sort=True)]
@@ -98,13 +98,29 @@ def board(grant: Grant, department: str, weekday: str, hour: str) -> pd.DataFram
     for f in sorted(dept["facility_id"].unique()):
         hit = f in slot.index
         rows.append({"facility_id": f, "name_zh": reg.at[f, "name_zh"], "name_en": reg.at[f, "name_en"],
-                     "district": reg.at[f, "district"] if "district" in reg.columns else None,
                      "p50": float(slot.at[f, "p50"]) if hit else np.nan,
                      "p90": float(slot.at[f, "p90"]) if hit else np.nan,
                      "level": slot.at[f, "level"] if hit else LEVEL_NONE, "open": hit})
-    out = pd.DataFrame(rows, columns=["facility_id", "name_zh", "name_en", "district", "p50", "p90", "level", "open"])
+    out = pd.DataFrame(rows, columns=["facility_id", "name_zh", "name_en", "p50", "p90", "level", "open"])
     return out.sort_values(["open", "p50", "facility_id"], ascending=[False, True, True],
                            na_position="last").reset_index(drop=True)
+
+
+def current_slot(grant: Grant, department: str, now: datetime) -> tuple[str, str, bool]:
+    """What "now" means on the board for ``department``: this weekday and hour (Beijing time) if a facility the
+    user may see holds a clinic then, else the next weekday and hour that one does (within the week ahead);
+    and whether it is the current hour. Without any clinic of the department, the current hour, closed."""
+    rel, decision = _release(grant)
+    est = _visible_estimates(rel, decision)
+    dept = est[est["department"] == department]
+    open_slots = set(zip(dept["weekday"].astype(str), dept["hour"].astype(str), strict=True))
+    here = now.astimezone(LOCAL).replace(minute=0, second=0, microsecond=0)
+    for step in range(7 * 24):
+        at = here + timedelta(hours=step)
+        slot = (str(at.isoweekday()), f"{at.hour:02d}")
+        if slot in open_slots:
+            return (*slot, step == 0)
+    return str(here.isoweekday()), f"{here.hour:02d}", False
 
 
 def hours(grant: Grant) -> list[str]:
