@@ -156,6 +156,15 @@ class _Scan:
     newlines: int
     header: bytes
     issues: list[Issue]
+    stamp: tuple[int, int] = (0, 0)  # size and modification time when hashed: the later reads must see the same
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+CHANGED = "the file changed while it was being ingested (is the hospital still writing it?); nothing was stored"
 
 
 def _scan(path: Path, file: str) -> _Scan:
@@ -169,6 +178,7 @@ def _scan(path: Path, file: str) -> _Scan:
     blank = True
     bad: int | None = None
     with open(path, "rb") as fh:  # read-only: the extract belongs to the hospital
+        before = os.fstat(fh.fileno())
         while block := fh.read(BLOCK):
             h.update(block)
             if bad is None:
@@ -199,7 +209,10 @@ def _scan(path: Path, file: str) -> _Scan:
         line, fld = _line_and_field(path, header, offset)
         issues.append(Issue(file, line, fld if line > 1 else None,
                             "truncated: the last line ends without a line break (file cut during transfer?)"))
-    return _Scan(h.hexdigest(), newlines, header, issues)
+    stamp = (before.st_size, before.st_mtime_ns)
+    if _stamp(path) != stamp or offset != before.st_size:
+        issues.append(Issue(file, None, None, CHANGED))
+    return _Scan(h.hexdigest(), newlines, header, issues, stamp)
 
 
 def _line_and_field(path: Path, header: bytes, offset: int) -> tuple[int, str | None]:
@@ -301,14 +314,17 @@ def _ingest_one(con, p: Paths, path: Path, key: bytes, now: datetime, known: fro
     if spec.bulk:
         return _ingest_bulk(con, spec, path, file, folder, year, header, scanned, key, now, replaces, replace,
                             declared, reject)
-    return _ingest_frame(con, spec, path, file, folder, year, key, now, replaces, replace, declared, reject)
+    return _ingest_frame(con, spec, path, file, folder, year, scanned, key, now, replaces, replace, declared, reject)
 
 
-def _ingest_frame(con, spec: IngestSpec, path: Path, file: str, folder: str, year: int, key: bytes, now: datetime,
-                  replaces: str | None, replace: bool, declared: int | None, reject) -> FileOutcome:
-    """A kind checked by its pandera schema: the file is read into memory (these kinds are small)."""
+def _ingest_frame(con, spec: IngestSpec, path: Path, file: str, folder: str, year: int, scanned: _Scan, key: bytes,
+                  now: datetime, replaces: str | None, replace: bool, declared: int | None, reject) -> FileOutcome:
+    """A kind checked by its pandera schema: the file is read into memory (these kinds are small); the bytes
+    read must be the bytes hashed, or the manifest would name bytes no check saw."""
     data = read_bytes(path)
-    digest = hashlib.sha256(data).hexdigest()
+    digest = scanned.sha256
+    if hashlib.sha256(data).hexdigest() != digest:
+        return reject([Issue(file, None, None, CHANGED)], digest)
     try:
         extract = parse(data, file, spec.columns)
     except ExtractError as exc:
@@ -393,7 +409,11 @@ def _ingest_bulk(con: duckdb.DuckDBPyConnection, spec: IngestSpec, path: Path, f
             if replaces:
                 store.retire(con, spec, replaces, transfer_id)
             store.insert_manifest(con, _manifest(transfer_id, folder, spec, path.name, digest, found.rows))
-            con.execute("COMMIT")
+            # DuckDB read the file again for the rows: they must come from the bytes that were hashed.
+            changed = _stamp(path) != scanned.stamp
+            con.execute("ROLLBACK" if changed else "COMMIT")
+            if changed:
+                return reject([Issue(file, None, None, CHANGED)], digest)
     except BaseException:
         con.execute("ROLLBACK")
         raise

@@ -293,3 +293,42 @@ def test_sql_id_check_digit_equals_the_definition():
            "FROM (SELECT unnest($v) AS id_card, generate_subscripts($v, 1) AS i) ORDER BY i)")
     got = [r[0] for r in duckdb.connect().execute(sql, {"v": [f + "0" for f in first]}).fetchall()]
     assert got == list(expected)
+
+
+def test_a_file_rewritten_during_ingest_is_rejected_and_nothing_stored(tmp_path, monkeypatch):
+    # The manifest names the bytes that were hashed and checked: rows read from other bytes must not land.
+    import importlib
+
+    from data_products.restricted import extract as extract_mod
+    from data_products.restricted import store as store_mod
+
+    ingest_mod = importlib.import_module("data_products.restricted.ingest")  # the package exports the function
+
+    df, fac = _visits(60)
+    path_v = f"{fac}/visits_{df['registration_time'].iloc[0][:4]}.csv"
+    home = _home_with(tmp_path, {path_v: _csv(df)})
+    real_insert = store_mod.insert_select
+
+    def insert_then_rewrite(con, spec, select, params):  # the hospital rewrites the file mid-ingest
+        real_insert(con, spec, select, params)
+        with open(home.hospitals / path_v, "ab") as fh:
+            fh.write(_csv(df.iloc[:1], header=False))
+
+    monkeypatch.setattr(store_mod, "insert_select", insert_then_rewrite)
+    report = ingest(home, now=NOW)
+    assert report.exit_code == 1 and "changed while it was being ingested" in report.rejected[0].issues[0].message
+    assert _rows(home.restricted_db, "SELECT count(*) FROM outpatient_visits")[0][0] == 0
+    assert _rows(home.restricted_db, "SELECT count(*) FROM manifests")[0][0] == 0
+
+    # The pandera path (pneumonia): the bytes read after hashing differ.
+    pn = sample("pneumonia", 600, seed=5)
+    pfac = pn["facility_id"].value_counts().index[0]
+    pn = pn[(pn["facility_id"] == pfac) & pn["admission_time"].str.startswith("2023")].reset_index(drop=True)
+    home2 = paths(tmp_path / "home2").ensure()
+    (home2.hospitals / pfac).mkdir(parents=True)
+    (home2.hospitals / pfac / "pneumonia_2023.csv").write_bytes(_csv(pn))
+    real_read = extract_mod.read_bytes
+    monkeypatch.setattr(ingest_mod, "read_bytes", lambda p: real_read(p) + _csv(pn.iloc[:1], header=False))
+    report = ingest(home2, now=NOW)
+    assert report.exit_code == 1 and "changed while it was being ingested" in report.rejected[0].issues[0].message
+    assert _rows(home2.restricted_db, "SELECT count(*) FROM pneumonia_episodes")[0][0] == 0
