@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data_products.bench import isolated
+from data_products.bench_child import isolated
 
 CITY = 187_000_000
 DEMO = 200_000

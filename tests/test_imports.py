@@ -20,7 +20,7 @@ PACKAGES = ("data_products", "dashboards")
 # ``specialty`` holds the specialty kinds' data dictionaries: a contract layer like ``contracts``.
 BASE = frozenset({"private", "config", "i18n", "contracts", "specialty", "reference", "disclosure", "differencing",
                   "approved"})
-TOP = frozenset({"pipeline", "pipeline_cli", "catalog", "catalog_cli", "bench", "bench_browser", "bench_visits", "browser", "cli", "__main__", ""})
+TOP = frozenset({"pipeline", "pipeline_cli", "catalog", "catalog_cli", "bench", "bench_browser", "bench_child", "bench_visits", "browser", "cli", "__main__", ""})
 # What each zone may import besides itself.
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "private": frozenset(),  # owner-only files and folders

@@ -71,8 +71,10 @@ def export(tables: list[str] | None = None, root: Path | None = None) -> dict[st
     db = paths().restricted_db
     if not db.exists():
         raise FileNotFoundError(f"{db} does not exist: run `dataspace ingest` first")
-    root = private_dir(root or default_root())
-    private_dir(root.parent)
+    if root is None:
+        root = default_root()
+        private_dir(root.parent)  # the zone's own folder; a folder the operator names keeps its parent's mode
+    root = private_dir(root)
     state = _source_state(db)
     stamp = _stamp(root) if _stamp(root).get("source") == state else {}
     counts = dict(stamp.get("tables", {}))

@@ -43,6 +43,7 @@ def spark_session():
 def layout(demo_home_built, tmp_path_factory):
     """The demo's restricted zone exported as partitioned Parquet, outside the (read-only) demo home."""
     root = tmp_path_factory.mktemp("parquet") / "layout"
+    root.parent.chmod(0o755)  # an operator's folder: exporting into it must not change its mode
     old = os.environ.get("DATASPACE_HOME")
     os.environ["DATASPACE_HOME"] = str(demo_home_built)
     try:
@@ -121,6 +122,7 @@ def test_duckdb_reads_the_parquet_layout_to_the_same_aggregates(demo, layout):
     for path in [root, *root.rglob("*")]:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (0o700 if path.is_dir() else 0o600), path
+    assert stat.S_IMODE(root.parent.stat().st_mode) == 0o755  # the folder it was asked to write into is untouched
 
 
 @pytest.mark.slow
