@@ -33,11 +33,12 @@ PRODUCT_ID = "elderly_weight_atlas"
 CATEGORY_ZH = {"underweight": "体重过低", "normal": "体重正常", "overweight": "超重", "obese": "肥胖"}
 CATEGORY_EN = {"underweight": "Underweight", "normal": "Normal", "overweight": "Overweight", "obese": "Obese"}
 
-# Older-adult ranges, beside the adult ones. The Chinese Dietary Guidelines 2022 (中国居民膳食指南(2022),
-# 老年人膳食指南, 中国营养学会) advise people aged 65-79 to keep BMI within 20.0-26.9; the Chinese
-# Nutrition Society's 2022 guideline for people aged 80+ (《中国高龄老年人体质指数适宜范围与体重管理
-# 指南》, released 17 Sep 2022) gives 22.0-26.9. Both read from secondary reports of the guidelines, not
-# from their full text: the page says so.
+# Older-adult ranges, beside the adult ones. 80+: WS/T 868-2025 《高龄老年人体质指数适宜范围与体重管理标准》,
+# the commission's recommended industry standard (published 15 Jul 2025, in force 1 Feb 2026), 22.0-26.9,
+# the range the Chinese Nutrition Society's 2022 guideline for people aged 80+ had given. 65-79: the
+# Chinese Dietary Guidelines 2022 (中国居民膳食指南(2022), 老年人膳食指南, 中国营养学会), 20.0-26.9.
+# Both checked against several independent reports of the texts (news releases of the commission and of
+# the society), not against the full texts, which were not reachable offline.
 OLDER_CATEGORIES = ("below_range", "in_range", "above_range")
 OLDER_CUTS = {"65-79": (20.0, 27.0), "80+": (22.0, 27.0)}
 OLDER_ZH = {"below_range": "低于老年适宜范围", "in_range": "老年适宜范围内", "above_range": "高于老年适宜范围"}
@@ -46,8 +47,8 @@ OLDER_EN = {"below_range": "Below the older-adult range", "in_range": "Within th
 SCHEMES = ("adult", "older")
 CLASSIFICATION_SOURCES = {
     "adult": "WS/T 428-2013 成人体重判定 (Chinese adult cut-offs: <18.5, 18.5-23.9, 24.0-27.9, >=28.0 kg/m2)",
-    "older": "中国居民膳食指南(2022) 老年人膳食指南: 65-79 y keep BMI 20.0-26.9; 中国营养学会《中国高龄老年人"
-             "体质指数适宜范围与体重管理指南》(2022): 80+ y 22.0-26.9 (ranges as reported; full texts not checked)",
+    "older": "中国居民膳食指南(2022) 老年人膳食指南: 65-79 y keep BMI 20.0-26.9; WS/T 868-2025 高龄老年人体质指数"
+             "适宜范围与体重管理标准 (in force 2026-02-01): 80+ y 22.0-26.9",
 }
 
 

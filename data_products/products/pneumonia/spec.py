@@ -21,8 +21,10 @@ DECIMALS = {"crp_mg_l": 1, "pct_ng_ml": 2, "wbc_10e9_l": 2, "neut_pct": 1, "il6_
 
 # Upper limits of the WBC reference intervals (×10⁹/L, venous blood) by age, from WS/T 779-2021
 # (儿童血细胞分析参考区间): (from age in completed months, upper limit). Under 28 days the standard has
-# no interval; the 28 d-<6 mo limit is used there (stated on the page). Values as we read them from
-# the standard's table; confirm against the text before clinical use.
+# no interval; the 28 d-<6 mo limit is used there (stated on the page). All six intervals (both limits:
+# 4.3-14.2, 4.8-14.6, 5.1-14.1, 4.4-11.9, 4.3-11.3, 4.1-11.0) agree with an independent transcription of
+# the standard's venous table in a paediatric hospital's laboratory rules (whose haemoglobin and platelet
+# rows also match the standard); the standard's own text was not reachable offline.
 WBC_ULN_BY_AGE = ((0, 14.2), (6, 14.6), (12, 14.1), (24, 11.9), (72, 11.3), (156, 11.0))
 
 
