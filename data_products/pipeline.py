@@ -20,6 +20,7 @@ from data_products import approved, differencing, disclosure
 from data_products.config import min_cell, paths
 from data_products.products import registry
 from data_products.products.base import Candidate, ProductDefinition
+from data_products.restricted.spark import DEFAULT_MASTER
 
 __all__ = ["ApprovalRefused", "Candidate", "approve", "build_demo", "latest_candidate", "process"]
 
@@ -127,7 +128,7 @@ def process(products: list[str] | None = None,
             ids.append(release_id)
             read += _records_read(con, cand.meta) if con is not None else 0
             log.info("built %s (%d of %d) on %s in %.1f s", release_id, step + 1, len(order),
-                     f"Spark ({master or 'local[2]'})" if product_id in sources else "DuckDB", time.perf_counter() - t0)
+                     f"Spark ({master or DEFAULT_MASTER})" if product_id in sources else "DuckDB", time.perf_counter() - t0)
             if progress:
                 progress(step + 1, len(order), read)
     finally:

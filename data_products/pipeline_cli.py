@@ -10,6 +10,7 @@ from collections.abc import Callable
 from data_products.config import paths
 from data_products.pipeline import ApprovalRefused, EngineUnavailable, approve, build_demo, process, spark_products
 from data_products.products import registry
+from data_products.restricted.spark import DEFAULT_MASTER
 
 
 def cli_process(products: list[str] | None = None, progress: Callable[[int, int, int], None] | None = None,
@@ -30,7 +31,7 @@ def cli_process(products: list[str] | None = None, progress: Callable[[int, int,
     if engine == "spark":
         on_spark = spark_products(products)
         rest = [p for p in (products or list(registry.all_products())) if p not in on_spark]
-        print(f"built on Spark ({master or 'local[2]'}): {', '.join(on_spark)}", file=sys.stderr)
+        print(f"built on Spark ({master or DEFAULT_MASTER}): {', '.join(on_spark)}", file=sys.stderr)
         if rest:
             print(f"built on DuckDB (no Spark builder): {', '.join(rest)}", file=sys.stderr)
     for i in ids:

@@ -25,7 +25,7 @@ from data_products.restricted import spark as restricted_spark
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--master", default=restricted_spark.DEFAULT_MASTER)
     ap.add_argument("--product", default="wait_times")
     ap.add_argument("--duckdb-threads", type=int, default=2)
     args = ap.parse_args()
@@ -40,8 +40,9 @@ def main() -> None:
     line("export Parquet layout (DuckDB COPY)", time.perf_counter() - t)
     con = duckdb.connect(str(paths().restricted_db), read_only=True)
     con.execute(f"SET threads = {int(args.duckdb_threads)}")
-    rows = con.execute("SELECT count(*) FROM outpatient_visits").fetchone()[0]
-    print(f"{rows:,} visits; DuckDB {args.duckdb_threads} threads; Spark {args.master}")
+    table = definition.spark.TABLE  # the product's own record table (visits, or pneumonia episodes)
+    rows = con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608 - a table name from the product's code
+    print(f"{rows:,} rows of {table}; DuckDB {args.duckdb_threads} threads; Spark {args.master}")
     t = time.perf_counter()
     on_duck = release.build(con)
     line("DuckDB: build (aggregate + protect)", time.perf_counter() - t)
