@@ -54,7 +54,7 @@ PROGRESS_HELP = "Progress bar with rows/s and time left on stderr (default: only
 
 
 @contextmanager
-def _progress(show: bool | None, description: str, unit: str = "rows"):
+def _progress(show: bool | None, description: str):
     """A rich progress bar on stderr, or nothing. Yields ``update(done, total, rows)`` (or None):
     ``done``/``total`` in the work's own unit (rows, bytes) drive the bar and the time left, ``rows``
     the rows/s figure."""
@@ -124,7 +124,7 @@ def ingest(
     Each file is accepted or rejected on its own: one bad extract never holds back the others."""
     from data_products.restricted import ingest as run
 
-    with _progress(progress, "ingest", unit="bytes") as bar:
+    with _progress(progress, "ingest") as bar:
         report = run(paths(), replace=replace, progress=bar)
     typer.echo(report.summary())
     _exit(report.exit_code)

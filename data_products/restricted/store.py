@@ -61,10 +61,6 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def ingested_hashes(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute("SELECT sha256 FROM manifests").fetchall()}
-
-
 def active_transfer(con: duckdb.DuckDBPyConnection, facility: str, kind: str, file_name: str) -> str | None:
     """The live transfer of the same file name: a re-export with new content replaces it."""
     row = con.execute(
