@@ -39,6 +39,10 @@ MAX_REASON_ISSUES = 20
 BLOCK = 1 << 22
 # DuckDB's working memory during a bulk ingest; beyond it, joins and aggregates spill to disk.
 MEMORY_LIMIT = "1GB"
+# Write-ahead log size that triggers a checkpoint. DuckDB's default (16 MB) checkpointed every few files and
+# recompressed the table's growing last row group each time (a third of ingest at 1 M visits); each file is
+# still committed on its own (the log makes it durable), the compression happens once per gigabyte.
+CHECKPOINT_THRESHOLD = "1GB"
 
 
 @dataclass
@@ -130,6 +134,7 @@ def ingest(p: Paths | None = None, *, now: datetime | None = None,
     try:
         con.execute("SET memory_limit = ?", [memory_limit])
         con.execute("SET enable_progress_bar = false")
+        con.execute("SET checkpoint_threshold = ?", [CHECKPOINT_THRESHOLD])
         for path, size in zip(files, sizes, strict=True):
             outcome = _ingest_one(con, p, path, key, now, known, replace)
             report.outcomes.append(outcome)
