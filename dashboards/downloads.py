@@ -27,16 +27,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dashboards.handoff import BINDING_COOKIE, Handoffs
+
 log = logging.getLogger(__name__)
 
 TICKET_SECONDS = 60.0
-BINDING_COOKIE = "_streamlit_xsrf"
-_MAX_TICKETS = 1000
 
 
 @dataclass(frozen=True)
@@ -48,11 +47,10 @@ class Ticket:
     deadline: float
 
 
-_lock = threading.Lock()
-# (sha256, browser) -> the tickets for it, oldest first: two clicks that make the same bytes allow two fetches.
-_tickets: dict[tuple[str, str], list[Ticket]] = {}
-# (sha256, browser) -> until when a spent ticket still answers the frontend's check (see MediaGate).
-_spent: dict[tuple[str, str], float] = {}
+# Keyed by the bytes' SHA-256: two clicks that make the same bytes allow two fetches.
+_tickets: Handoffs[Ticket] = Handoffs(TICKET_SECONDS)
+# A spent ticket still answers the frontend's check for a minute (see MediaGate).
+_spent: Handoffs[bool] = Handoffs(TICKET_SECONDS)
 
 
 def issue(data: bytes, binding: str | None, username: str, artifact: str, *, now: float | None = None) -> Ticket | None:
@@ -63,49 +61,25 @@ def issue(data: bytes, binding: str | None, username: str, artifact: str, *, now
         return None
     at = time.monotonic() if now is None else now
     ticket = Ticket(hashlib.sha256(data).hexdigest(), binding, username, artifact, at + TICKET_SECONDS)
-    with _lock:
-        for key in list(_tickets):
-            _tickets[key] = [t for t in _tickets[key] if t.deadline > at]
-            if not _tickets[key]:
-                del _tickets[key]
-        if len(_tickets) >= _MAX_TICKETS:
-            _tickets.pop(next(iter(_tickets)))
-        _tickets.setdefault((ticket.sha256, binding), []).append(ticket)
+    _tickets.put(ticket.sha256, binding, ticket, now=at)
     return ticket
 
 
 def claim(sha256: str, binding: str | None, *, now: float | None = None) -> Ticket | None:
     """Spend the ticket for these bytes and this browser, if one is live."""
-    if not binding:
-        return None
-    at = time.monotonic() if now is None else now
-    with _lock:
-        queue = _tickets.get((sha256, binding), [])
-        while queue and queue[0].deadline <= at:
-            queue.pop(0)
-        ticket = queue.pop(0) if queue else None
-        if not queue:
-            _tickets.pop((sha256, binding), None)
-        if ticket is not None:
-            for key in [k for k, until in _spent.items() if until <= at]:
-                del _spent[key]
-            _spent[(sha256, binding)] = at + TICKET_SECONDS
+    ticket = _tickets.take(sha256, binding, now=now)
+    if ticket is not None:
+        _spent.put(sha256, ticket.binding, True, replace=True, now=now)
     return ticket
 
 
 def known(sha256: str, binding: str | None, *, now: float | None = None) -> bool:
     """Whether this browser holds a live ticket for these bytes, or spent one within the last minute."""
-    if not binding:
-        return False
-    at = time.monotonic() if now is None else now
-    with _lock:
-        live = any(t.deadline > at for t in _tickets.get((sha256, binding), []))
-        return live or _spent.get((sha256, binding), 0.0) > at
+    return _tickets.waiting(sha256, binding, now=now) or _spent.waiting(sha256, binding, now=now)
 
 
 def pending() -> int:
-    with _lock:
-        return sum(len(v) for v in _tickets.values())
+    return len(_tickets)
 
 
 def deferred(make: Callable[[], bytes], binding: str | None, username: str, artifact: str) -> Callable[[], bytes]:

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from data_products.i18n import register, t
+from data_products.i18n import t
 
-register({
+MESSAGES = {
     "hl.unit.min": {"zh": "{v} 分钟", "en": "{v} min"},
     "hl.vs": {"zh": "较 {prev}", "en": "vs {prev}"},
     "hl.latest": {"zh": "最新周期：{period}", "en": "Latest period: {period}"},
@@ -24,7 +24,7 @@ register({
     "hl.updated": {"zh": "更新于 {at}（北京时间）", "en": "updated {at} (Beijing time)"},
     "hl.hidden": {"zh": "已隐藏", "en": "hidden"},
     "hl.pp": {"zh": "{v} 个百分点", "en": "{v} pp"},
-})
+}
 
 KINDS = ("count", "share", "minutes", "rate", "ratio")
 

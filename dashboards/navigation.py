@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data_products.governance import Principal, allowed
-from data_products.i18n import pick, register, t
+from data_products.i18n import pick, t
 from data_products.products.registry import all_products
 
-register({
+MESSAGES = {
     "nav.analyses": {"zh": "我的分析", "en": "My analyses"},
     "nav.analysis_review": {"zh": "分析结果审核", "en": "Analysis review"},
-})
+}
 
 VIEWS = Path(__file__).parent / "views"
 

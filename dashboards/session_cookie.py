@@ -9,7 +9,8 @@ live; signing out or revoking (disabling the user, changing the password, the id
 so every tab and every later reload holding the cookie is signed out.
 
 A Streamlit script cannot set a cookie: it talks to the browser over the WebSocket. So the sign-in leaves a
-*handoff* here (the token, the browser it is for and a deadline a minute away) and the next page run draws
+*handoff* (``dashboards.handoff``, the store the download tickets use: the token, the browser it is for and
+a deadline a minute away) and the next page run draws
 a one-pixel image from ``/api/session``. That request carries the browser's ``_streamlit_xsrf`` cookie (the
 same binding the download gate uses); the route spends the handoff made for that browser and answers with
 the ``Set-Cookie``. Another browser, a second fetch or a late one gets nothing. ``/api/session/end`` only
@@ -19,56 +20,41 @@ clears the cookie (the session itself is ended in the store by the sign-out that
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dashboards.handoff import BINDING_COOKIE, Handoffs
+
 log = logging.getLogger(__name__)
 
 COOKIE = "dsp_session"
-BINDING_COOKIE = "_streamlit_xsrf"
 HANDOFF_SECONDS = 60.0
-_MAX = 1000
 # The smallest transparent GIF: the image the page draws to fetch the cookie.
 PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
 
-_lock = threading.Lock()
-_handoffs: dict[str, tuple[str, float]] = {}  # browser binding -> (token, deadline)
+_handoffs: Handoffs[str] = Handoffs(HANDOFF_SECONDS)
 
 
 def offer(binding: str | None, token: str, *, now: float | None = None) -> bool:
-    """Leave ``token`` for the browser holding cookie value ``binding`` to collect once, within a minute."""
+    """Leave ``token`` for the browser holding cookie value ``binding`` to collect once, within a minute
+    (a later sign-in in the same browser replaces it)."""
     if not binding or not token:
         log.warning("session cookie not offered: no browser binding")
         return False
-    at = time.monotonic() if now is None else now
-    with _lock:
-        for key in [k for k, (_, deadline) in _handoffs.items() if deadline <= at]:
-            del _handoffs[key]
-        if len(_handoffs) >= _MAX:
-            _handoffs.pop(next(iter(_handoffs)))
-        _handoffs[binding] = (token, at + HANDOFF_SECONDS)
+    _handoffs.put(COOKIE, binding, token, replace=True, now=now)
     return True
 
 
 def collect(binding: str | None, *, now: float | None = None) -> str | None:
-    if not binding:
-        return None
-    at = time.monotonic() if now is None else now
-    with _lock:
-        token, deadline = _handoffs.pop(binding, (None, 0.0))
-    return token if token is not None and deadline > at else None
+    return _handoffs.take(COOKIE, binding, now=now)
 
 
 def pending(binding: str | None, *, now: float | None = None) -> bool:
     """Whether a handoff waits for this browser (the page keeps drawing the image until it is collected)."""
-    at = time.monotonic() if now is None else now
-    with _lock:
-        entry = _handoffs.get(binding or "")
-    return entry is not None and entry[1] > at
+    return _handoffs.waiting(COOKIE, binding, now=now)
 
 
 def _pixel(headers: dict | None = None) -> Response:

@@ -242,7 +242,6 @@ def bench(
 ) -> None:
     """Benchmarks: figures and ratios against a baseline run side by side."""
     from data_products import bench as benchmarks
-    from data_products.products import registry  # noqa: F401 - the gate benchmark decides on products
 
     if what not in ("pipeline", "gate", "atlas", "browser", "all"):
         raise typer.BadParameter(f"{what!r}: choose pipeline, gate, atlas, browser or all", param_hint="WHAT")
@@ -296,7 +295,6 @@ def export_wait_times(
     """
     from data_products import approved
     from data_products.governance import AccessDenied
-    from data_products.products import registry  # noqa: F401 - hands governance the product directory
     from data_products.products.wait_times.export import export_wait_times as run
 
     try:
@@ -364,7 +362,6 @@ def users_add(
     """Add a user, as a signed-in commission official (the first official: as the OS account); the new
     user's password is read from DATASPACE_NEW_PASSWORD or prompted for."""
     from data_products.governance import cli as gov
-    from data_products.products import registry  # noqa: F401 - standing scenarios follow the product definitions
 
     _exit(gov.users_add(username, role, org, facility, acting=acting))
 

@@ -1,27 +1,34 @@
 """One translation helper for every page, report and message: ``t(key, lang, **values)``.
 
 Messages live beside the code that uses them: a module declares a module-level ``MESSAGES`` dict of
-its own keys, each carrying both languages. Declaring is all a module does; the catalogue collects
-the ``MESSAGES`` of every loaded module of this project the first time ``t`` meets a key it does not
-hold yet (the module that uses a key has imported the module that declares it, so the key is
-there). A page script, which Streamlit runs rather than imports, passes its dict to ``register``.
-A missing language is an error when the dict is collected, not a blank on screen, and ``t`` refuses
+its own keys, each carrying both languages, and registers nothing when imported. Where the catalogue
+finds them is written out in one place per package: ``MESSAGE_SOURCES`` in the package's
+``__init__`` names the modules (``"module"`` for its ``MESSAGES``, ``"module:function"`` for a
+function returning dicts, as the product registry does for every product). The catalogue reads
+``data_products``' sources the first time ``t`` meets a key it does not hold, and ``dashboards``'
+only when a key is still missing (the command line never loads the web pages' modules). A page
+script, which Streamlit runs rather than imports, passes its dict to ``register`` as it runs.
+A missing language is an error when a dict is read, not a blank on screen, and ``t`` refuses
 unknown keys so a typo fails a test instead of showing a key.
 """
 
 from __future__ import annotations
 
-import sys
+import threading
+from collections.abc import Mapping
+
+from data_products.declared import read_declaration
 
 LANGS = ("zh", "en")
 LANG_LABELS = {"zh": "简体中文", "en": "English"}
-# Modules whose ``MESSAGES`` the catalogue collects (by name prefix; nothing is imported for it).
+# The packages whose ``MESSAGE_SOURCES`` the catalogue reads, in this order, each once and only when needed.
 PACKAGES = ("data_products", "dashboards")
 _MESSAGES: dict[str, dict[str, str]] = {}
-_collected: set[str] = set()
+_read: list[str] = []
+_lock = threading.RLock()
 
 
-def register(messages: dict[str, dict[str, str]]) -> None:
+def register(messages: Mapping[str, Mapping[str, str]]) -> None:
     for key, texts in messages.items():
         missing = [lang for lang in LANGS if not texts.get(lang)]
         if missing:
@@ -32,22 +39,30 @@ def register(messages: dict[str, dict[str, str]]) -> None:
         _MESSAGES[key] = dict(texts)
 
 
-def collect() -> None:
-    """Merge the ``MESSAGES`` of every loaded project module not merged yet."""
-    for name, module in list(sys.modules.items()):
-        if name in _collected or not name.startswith(PACKAGES) or module is None:
-            continue
-        messages = getattr(module, "MESSAGES", None)
-        # A module still being imported may not have reached its MESSAGES yet: it is looked at again
-        # on the next miss, and marked done only once its dict has been merged.
-        if isinstance(messages, dict):
+def read_sources(package: str) -> None:
+    """Register the messages of every source ``package.MESSAGE_SOURCES`` lists."""
+    for source in read_declaration(package, "MESSAGE_SOURCES"):
+        module, _, function = source.partition(":")
+        declared = read_declaration(module, function)() if function else read_declaration(module, "MESSAGES")
+        for messages in declared if isinstance(declared, tuple) else (declared,):
             register(messages)
-            _collected.add(name)
+
+
+def _read_next() -> bool:
+    """Read the next package's sources; False when every package has been read."""
+    with _lock:
+        for package in PACKAGES:
+            if package not in _read:
+                # Marked first: a source that asked for a message while being imported would loop.
+                _read.append(package)
+                read_sources(package)
+                return True
+    return False
 
 
 def t(key: str, lang: str, /, **values: object) -> str:
-    if key not in _MESSAGES:
-        collect()
+    while key not in _MESSAGES and _read_next():
+        pass
     try:
         text = _MESSAGES[key][lang if lang in LANGS else "zh"]
     except KeyError:
@@ -61,7 +76,8 @@ def pick(lang: str, zh: str, en: str) -> str:
 
 
 def keys() -> frozenset[str]:
-    collect()
+    while _read_next():
+        pass
     return frozenset(_MESSAGES)
 
 

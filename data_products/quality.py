@@ -29,7 +29,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from data_products.restricted.specs import SPECS
+from data_products.restricted.registry import SPECS
 
 CHECKS = ("completeness", "validity", "timeliness", "duplicates")
 _YEAR = re.compile(r"_(\d{4})\.csv$")

@@ -201,7 +201,6 @@ def analyses_space(tmp_path_factory):
     from data_products.config import paths
     from data_products.governance import approve, seed_demo
     from data_products.hospital import generate
-    from data_products.products import registry  # noqa: F401 - standing scenarios follow the product definitions
     from data_products.restricted import ingest
 
     home = tmp_path_factory.mktemp("analyses-home")

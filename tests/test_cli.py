@@ -37,9 +37,9 @@ def test_bad_input_exits_2_with_the_message_on_stderr(home, capsys, argv, named)
 
 
 def test_generate_and_ingest_report_on_stdout(home, capsys, monkeypatch):
-    from data_products.hospital import kinds
+    from data_products.hospital import KINDS
 
-    monkeypatch.setitem(kinds.KINDS["bilirubin"].sizes, "demo", 60)
+    monkeypatch.setitem(KINDS["bilirubin"].sizes, "demo", 60)
     assert dataspace(["generate", "--kind", "bilirubin", "--seed", "3"]) == 0
     assert capsys.readouterr().out.startswith("generated ")
     assert dataspace(["ingest"]) == 0

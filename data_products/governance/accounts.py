@@ -413,11 +413,14 @@ def sign_in(username: object, password: object, *, client: str = "unknown", now:
         if row is None or not matched:
             # Failures older than the window count for nothing; dropping them keeps the table small.
             tx.execute("DELETE FROM auth_failures WHERE at < ?", (to_db(now - 2 * store.policy.lockout),))
+            # Writes are serialised, so the lock is recorded by the one failure that sets it, not by each
+            # attempt that was already in flight when it was set.
+            was = _throttle(tx, name_key, client, row["id"] if row is not None else None, now)
             tx.execute("INSERT INTO auth_failures (name_key, client, at) VALUES (?, ?, ?)", (name_key, client, to_db(now)))
             ledger.append(tx, actor, "auth.sign_in_failed", actor,
                           {"reason": "unknown_user" if row is None else "wrong_password", "client": client})
             now_refused = _throttle(tx, name_key, client, row["id"] if row is not None else None, now)
-            if now_refused is not None:
+            if now_refused is not None and now_refused[0] != (was[0] if was else None):
                 ledger.append(tx, "system", "auth.locked", actor,
                               {"scope": now_refused[0], "client": client, "until": to_db(now_refused[1])})
             return SignInResult(False, "bad_credentials")

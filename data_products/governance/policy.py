@@ -1,8 +1,8 @@
 """Who may do what: the policy the gate evaluates, and the products it is evaluated over.
 
-Governance sits below the products, so it cannot import their definitions. The product registry
-hands them over instead (``install``, called by ``data_products.products.registry``): governance reads
-each product's id, names and access policy through the small ``ProductPolicy`` shape and never learns
+Governance sits below the products, so it does not import their definitions: it reads the product
+directory the registry declares (``PRODUCT_DIRECTORY``, looked up by name on use, as an entry point is)
+and sees each product's id, names and access policy through the small ``ProductPolicy`` shape, never
 anything else about a product.
 
 ``allowed(actor, action, resource)`` answers every question that is not about a scenario (who approves
@@ -13,9 +13,11 @@ names in the catalog), from the role and organisation type the governance store 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
+
+from data_products.declared import read_declaration
 
 # What a scenario can cover. "export" is for service principals feeding systems outside the space.
 ACTIONS = ("view", "download", "export")
@@ -42,21 +44,13 @@ class ProductPolicy(Protocol):
     def producer_facility(self) -> str | None: ...
 
 
-_provider: Callable[[], Mapping[str, ProductPolicy]] | None = None
-
-
-def install(provider: Callable[[], Mapping[str, ProductPolicy]]) -> None:
-    """Give governance the product directory: ``provider()`` returns product id -> policy, read on
-    every use (so a test that adds a product to the registry is seen at once)."""
-    global _provider
-    _provider = provider
+# Where the product directory is declared: a function returning product id -> policy, read on every use
+# (so a test that adds a product to the registry is seen at once). Nothing registers it at import.
+PRODUCT_DIRECTORY = ("data_products.products.registry", "all_products")
 
 
 def products() -> Mapping[str, ProductPolicy]:
-    if _provider is None:
-        raise RuntimeError("governance has no product directory: import data_products.products.registry "
-                           "(it installs the registry) before asking the gate about products")
-    return _provider()
+    return read_declaration(*PRODUCT_DIRECTORY)()
 
 
 def standing_products(org_type: str, facility_id: str | None) -> list[str]:

@@ -94,8 +94,7 @@ def official(approver: Principal, *, store: GovernanceStore | None = None) -> st
         if not check.ok:
             raise ReleaseError(f"session: {check.reason}; sign in again")
         row = check.row
-        ok, _ = policy.allowed(policy.Actor(row["username"], row["role"], row["org_id"], row["org_type"],
-                                            row["facility_id"]), "release.approve")
+        ok, _ = policy.allowed(policy.actor_of(row), "release.approve")
         if not ok:
             raise ReleaseError(f"{check.row['username']!r} is a {check.row['role']}; only commission officials "
                                "approve releases")

@@ -135,10 +135,6 @@ def parse_scope(scope: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(a for a in ACTIONS if a in actions)
 
 
-def _actor(row) -> policy.Actor:
-    return policy.Actor(row["username"], row["role"], row["org_id"], row["org_type"], row["facility_id"])
-
-
 def _live(tx: Tx, principal: Principal, now: datetime):
     check = check_session(tx, principal, now, touch=True)
     if not check.ok:
@@ -168,7 +164,7 @@ def apply(principal: Principal, product_id: str, purpose: str, valid_from: date 
         raise ScenarioError(f"valid_to: {valid_to} is already past")
     with store.write() as tx:
         who = _live(tx, principal, now)
-        ok, why = policy.allowed(_actor(who), "scenario.apply", product_id)
+        ok, why = policy.allowed(policy.actor_of(who), "scenario.apply", product_id)
         if not ok:
             raise ScenarioError({
                 "not_eligible": f"org: a {who['org_type']} cannot apply for {product_id}",
@@ -246,8 +242,7 @@ def _official(tx: Tx, approver: Principal, now: datetime) -> str:
         raise ScenarioError(f"official: a signed-in commission official is required, not {type(approver).__name__} "
                             f"{approver!r}")
     row = _live(tx, approver, now)
-    ok, _ = policy.allowed(policy.Actor(row["username"], row["role"], row["org_id"], row["org_type"],
-                                        row["facility_id"]), "scenario.decide")
+    ok, _ = policy.allowed(policy.actor_of(row), "scenario.decide")
     if not ok:
         raise ScenarioError(f"official: {row['username']!r} is a {row['role']}, only a commission_official decides")
     return row["username"]

@@ -308,10 +308,18 @@ CREATE OR REPLACE TRIGGER ledger_head_no_truncate BEFORE TRUNCATE ON ledger_head
 CREATE OR REPLACE TRIGGER ledger_head_single BEFORE INSERT ON ledger_head
     FOR EACH ROW EXECUTE FUNCTION ledger_head_fixed();
 """
-PG_TRIGGER_NAMES = {
-    "ledger": ("ledger_no_update", "ledger_no_delete", "ledger_no_truncate", "ledger_insert_extends_head"),
-    "ledger_head": ("ledger_head_advances", "ledger_head_no_delete", "ledger_head_no_truncate", "ledger_head_single"),
-}
+_TRIGGERS = {"sqlite": TRIGGERS, "postgresql": PG_TRIGGERS}
+
+
+def _trigger_names(script: str) -> dict[str, tuple[str, ...]]:
+    """Table -> the names of the triggers ``script`` creates on it (read from the script, not listed again)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, table in re.findall(r"CREATE (?:OR REPLACE )?TRIGGER (?:IF NOT EXISTS )?(\w+) BEFORE \w+ ON (\w+)", script):
+        out[table] = (*out.get(table, ()), name)
+    return out
+
+
+PG_TRIGGER_NAMES = _trigger_names(PG_TRIGGERS)
 # Any writer of any replica: one key, so every write transaction of the space excludes the others.
 _WRITE_LOCK_KEY = int.from_bytes(hashlib.sha256(b"dataspace governance write").digest()[:8], "big", signed=True)
 
@@ -617,12 +625,9 @@ class GovernanceStore:
                 tx.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                            (m.version, m.name, to_db(utcnow())))
                 applied.append(m)
-            if self.dialect == "sqlite":
-                for statement in _statements(TRIGGERS, "sqlite"):
-                    tx.execute(statement)
-            else:
-                for statement in _statements(PG_TRIGGERS, "postgresql"):
-                    tx.execute(statement)
+            for statement in _statements(_TRIGGERS[self.dialect], self.dialect):
+                tx.execute(statement)
+            if self.dialect == "postgresql":
                 for table, names in PG_TRIGGER_NAMES.items():
                     for name in names:  # fixed names from the table above
                         tx.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {name}")
@@ -755,32 +760,27 @@ class GovernanceStore:
             private_dir(path.parent)
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            except FileExistsError:  # another process created it first
-                return self._load_key(create=False)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            key = self._read_key(path)
-            with self.write() as tx:
-                tx.execute("INSERT INTO meta (key, value) VALUES ('ledger_key_id', ?) ON CONFLICT (key) DO NOTHING",
-                           (key_id(key),))
-            return key
+            except FileExistsError:  # another process created it first: read theirs
+                mode = os.stat(path).st_mode & 0o777
+            else:
+                with os.fdopen(fd, "w") as f:
+                    f.write(secrets.token_hex(32) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+                mode = 0o600
         if mode & 0o077:
             raise LedgerKeyError(f"ledger key file {path} is readable by others (mode {mode:o}); chmod 600 it")
         key = self._read_key(path)
         row = self.one("SELECT value FROM meta WHERE key = 'ledger_key_id'")
-        if row is not None and row["value"] != key_id(key):
-            raise LedgerKeyError(f"ledger key file {path} is not the key this ledger was written with")
         if row is None and create:
-            # A store that starts with a key already in place (a new PostgreSQL store beside an existing data
-            # home, or several replicas sharing one key): bind the key to this ledger from now on.
+            # A new key, or a store that starts with a key already in place (a new PostgreSQL store beside an
+            # existing data home, or several replicas sharing one key): bind the key to this ledger from now on.
             with self.write() as tx:
                 tx.execute("INSERT INTO meta (key, value) VALUES ('ledger_key_id', ?) ON CONFLICT (key) DO NOTHING",
                            (key_id(key),))
             row = self.one("SELECT value FROM meta WHERE key = 'ledger_key_id'")
-            if row is not None and row["value"] != key_id(key):
-                raise LedgerKeyError(f"ledger key file {path} is not the key this ledger was written with")
+        if row is not None and row["value"] != key_id(key):
+            raise LedgerKeyError(f"ledger key file {path} is not the key this ledger was written with")
         return key
 
     @staticmethod

@@ -27,7 +27,7 @@ from data_products.contracts.bilirubin import (
     hol_band,
 )
 from data_products.hospital import identity
-from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, register
+from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator
 
 PRODUCER = "F0602"
 SIZES = {"demo": 3_000, "city": 12_000}
@@ -230,4 +230,4 @@ class _BilirubinTruth(TruthAccumulator):
         }
 
 
-BILIRUBIN = register(Bilirubin())
+KIND = BILIRUBIN = Bilirubin()

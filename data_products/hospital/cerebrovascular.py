@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data_products.hospital.kinds import register
 from data_products.hospital.specialty import (
     SpecialtyKind,
     categorical,
@@ -169,4 +168,4 @@ class Cerebrovascular(SpecialtyKind):
 assert set(ICD10) == {c for v in ICD_BY_TYPE.values() for c in v}
 assert set(PROCEDURES) >= {"none", *EXTRA_COST}
 
-CEREBROVASCULAR = register(Cerebrovascular())
+KIND = CEREBROVASCULAR = Cerebrovascular()

@@ -18,7 +18,7 @@ import pandas as pd
 
 from data_products.contracts.elderly_weight import AGE_BANDS, CATEGORIES, COLUMNS, KIND, age_band, classify
 from data_products.hospital import identity
-from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, apportion, register
+from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, apportion
 from data_products.reference import districts, facilities
 
 MONTHS = pd.period_range("2023-01", "2024-12", freq="M")
@@ -231,4 +231,4 @@ class _ElderlyTruth(TruthAccumulator):
         }
 
 
-ELDERLY = register(Elderly())
+KIND = ELDERLY = Elderly()

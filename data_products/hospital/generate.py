@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_products.config import Paths, paths
-from data_products.hospital.kinds import KINDS, SCALES, get_kind
+from data_products.hospital.kinds import SCALES
+from data_products.hospital.registry import KINDS, get_kind
 
 logger = logging.getLogger(__name__)
 

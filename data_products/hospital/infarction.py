@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data_products.hospital.kinds import register
 from data_products.hospital.specialty import SpecialtyKind, categorical, fmt_bool, fmt_float, fmt_int, lognormal
 from data_products.specialty.dictionary import RISK_FACTORS
 from data_products.specialty.infarction import ARRIVAL, DICTIONARY, ICD10, IVT_WINDOW_MIN, TOAST
@@ -153,4 +152,4 @@ class Infarction(SpecialtyKind):
 
 assert set(ICD10) >= {c for v in ICD_BY_TOAST.values() for c in v}
 
-INFARCTION = register(Infarction())
+KIND = INFARCTION = Infarction()

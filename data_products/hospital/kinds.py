@@ -3,6 +3,7 @@
 A kind (pediatric pneumonia episodes, tumor diagnoses, outpatient visits, ...) says which
 facilities produce it, streams its rows as chunks (so a city-scale run holds one chunk at a time),
 names the year each row is filed under, and accumulates the true figures the products should recover.
+Each kind's module declares its instance as ``KIND``; ``hospital.registry`` lists those modules.
 """
 
 from __future__ import annotations
@@ -100,23 +101,6 @@ class Kind(ABC):
     def sample(self, n: int, seed: int = 0) -> pd.DataFrame:
         """n raw rows in memory, no files (for benchmarks and tests)."""
         return pd.concat([c.raw for c in self.chunks(seed, n)], ignore_index=True)
-
-
-KINDS: dict[str, Kind] = {}
-
-
-def register(kind: Kind) -> Kind:
-    if kind.name in KINDS and KINDS[kind.name] is not kind:
-        raise ValueError(f"kind {kind.name!r} registered twice")
-    KINDS[kind.name] = kind
-    return kind
-
-
-def get_kind(name: str) -> Kind:
-    try:
-        return KINDS[name]
-    except KeyError:
-        raise KeyError(f"unknown kind {name!r}; known: {sorted(KINDS)}") from None
 
 
 def apportion(n: int, weights: np.ndarray) -> np.ndarray:

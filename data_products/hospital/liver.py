@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data_products.hospital.kinds import register
 from data_products.hospital.specialty import SpecialtyKind, categorical, fmt_float, fmt_int, lognormal
 from data_products.specialty.liver import (
     AETIOLOGY,
@@ -205,4 +204,4 @@ class LiverCancer(SpecialtyKind):
 
 assert set(TREATMENTS) >= {t for mix in TREATMENT_BY_STAGE.values() for t in mix}
 
-LIVER_CANCER = register(LiverCancer())
+KIND = LIVER_CANCER = LiverCancer()

@@ -18,7 +18,7 @@ import pandas as pd
 from data_products.contracts.person import completed_months
 from data_products.contracts.pneumonia import AGE_BANDS, COLUMNS, KIND, MARKERS, PATHOGENS, age_band
 from data_products.hospital import identity
-from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, apportion, register
+from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, apportion
 from data_products.reference import districts, facilities
 
 MONTHS = pd.period_range("2023-01", "2024-12", freq="M")
@@ -411,4 +411,4 @@ class _PneumoniaTruth(TruthAccumulator):
         }
 
 
-PNEUMONIA = register(Pneumonia())
+KIND = PNEUMONIA = Pneumonia()

@@ -25,7 +25,7 @@ import pandas as pd
 from data_products.contracts.person import completed_years
 from data_products.contracts.tumor import COLUMNS, KIND, OUTSIDE
 from data_products.hospital import identity
-from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator, register
+from data_products.hospital.kinds import Chunk, Kind, TruthAccumulator
 from data_products.reference import districts, facilities
 
 QUARTERS = pd.period_range("2022Q1", "2024Q4", freq="Q")
@@ -399,4 +399,4 @@ class _TumorTruth(TruthAccumulator):
         }
 
 
-TUMOR = register(Tumor())
+KIND = TUMOR = Tumor()

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 from data_products.contracts.visits import COLUMNS, KIND, VISIT_TYPES
 from data_products.hospital import identity
-from data_products.hospital.kinds import Chunk, CsvFiles, Kind, StringPool, TruthAccumulator, register
+from data_products.hospital.kinds import Chunk, CsvFiles, Kind, StringPool, TruthAccumulator
 from data_products.reference import districts, facilities
 
 SIZES = {"demo": 200_000, "city": 187_000_000}
@@ -383,4 +383,4 @@ class _VisitsTruth(TruthAccumulator):
         }
 
 
-VISITS = register(Visits())
+KIND = VISITS = Visits()

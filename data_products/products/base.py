@@ -106,6 +106,8 @@ class ProductDefinition:
     front_pages: tuple[Page, ...] = ()
     indicators: Indicators | None = None
     catalog: CatalogEntry = CatalogEntry(None)
+    # The product's UI messages (``i18n`` form: key -> {"zh", "en"}); the catalogue reads them from the registry.
+    messages: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
 
     # The access policy, read flat by governance (``governance.policy.ProductPolicy``).
     @property

@@ -7,7 +7,8 @@ discovers products by walking packages.
 
 from __future__ import annotations
 
-from data_products.governance import policy
+from collections.abc import Mapping
+
 from data_products.governance.policy import ACTIONS
 from data_products.products.base import ProductDefinition
 from data_products.products.elderly_weight.definition import DEFINITION as ELDERLY_WEIGHT
@@ -26,7 +27,7 @@ DEFINITIONS: tuple[ProductDefinition, ...] = (
     SUPPLIER_QUALITY,
 )
 
-__all__ = ["ACTIONS", "DEFINITIONS", "all_products", "product"]
+__all__ = ["ACTIONS", "DEFINITIONS", "all_products", "messages", "product"]
 
 
 def all_products() -> dict[str, ProductDefinition]:
@@ -46,6 +47,6 @@ def product(product_id: str) -> ProductDefinition:
         raise KeyError(f"unknown product {product_id!r}; known: {sorted(all_products())}") from None
 
 
-
-# Governance sits below the products and cannot import them: the registry hands it the directory.
-policy.install(all_products)
+def messages() -> tuple[Mapping[str, Mapping[str, str]], ...]:
+    """Each product's UI messages (the ``i18n`` catalogue reads them here: ``data_products.MESSAGE_SOURCES``)."""
+    return tuple(d.messages for d in DEFINITIONS if d.messages)

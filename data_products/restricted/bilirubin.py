@@ -19,7 +19,7 @@ from data_products.contracts.bilirubin import COLUMNS, KIND, RECORDS, SITES, SKI
 from data_products.contracts.person import id_checksum_ok
 from data_products.reference.facilities import facility_ids
 from data_products.restricted import deid
-from data_products.restricted.specs import IngestSpec, in_range, matches, no_formula, one_of, register, valid_datetime
+from data_products.restricted.specs import IngestSpec, in_range, matches, no_formula, one_of, valid_datetime
 
 DEVICE_MODEL = r"[A-Za-z0-9][A-Za-z0-9\-]{0,19}"
 # Plausible ranges in µmol/L (1 mg/dL = 17.1 µmol/L): devices read up to ~30 mg/dL; a TSB above
@@ -163,4 +163,5 @@ class BilirubinSpec(IngestSpec):
         }, index=typed.index)[list(RECORDS)]
 
 
-BILIRUBIN = register(BilirubinSpec())
+BILIRUBIN = BilirubinSpec()
+SPECS = (BILIRUBIN,)

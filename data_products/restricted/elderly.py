@@ -18,7 +18,6 @@ from data_products.restricted.specs import (
     matches,
     person_checks,
     person_columns,
-    register,
     text,
     valid_datetime,
 )
@@ -125,4 +124,5 @@ class ElderlySpec(IngestSpec):
         }, index=typed.index)[list(RECORDS)]
 
 
-ELDERLY = register(ElderlySpec())
+ELDERLY = ElderlySpec()
+SPECS = (ELDERLY,)

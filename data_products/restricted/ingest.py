@@ -24,10 +24,10 @@ import pandas as pd
 from data_products.config import Paths, paths
 from data_products.reference.facilities import facility_ids
 from data_products.restricted import bulk, store
-from data_products.restricted import pneumonia as _pneumonia  # noqa: F401  (registers the spec)
 from data_products.restricted.extract import Extract, ExtractError, Issue, header_issues, parse, read_bytes
 from data_products.restricted.pseudonym import load_key
-from data_products.restricted.specs import SPECS, IngestSpec
+from data_products.restricted.registry import SPECS
+from data_products.restricted.specs import IngestSpec
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,6 @@ from data_products.restricted.specs import (
     one_of,
     person_checks,
     person_columns,
-    register,
     text,
     valid_datetime,
 )
@@ -125,4 +124,5 @@ class PneumoniaSpec(IngestSpec):
         }, index=typed.index)[list(RECORDS)]
 
 
-PNEUMONIA = register(PneumoniaSpec())
+PNEUMONIA = PneumoniaSpec()
+SPECS = (PNEUMONIA,)

@@ -19,7 +19,7 @@ from data_products.contracts.person import completed_years
 from data_products.reference.facilities import facilities
 from data_products.restricted import deid
 from data_products.restricted.extract import Extract, Issue
-from data_products.restricted.specs import IngestSpec, _run, person_checks, person_columns, register
+from data_products.restricted.specs import IngestSpec, _run, person_checks, person_columns
 from data_products.specialty import cerebrovascular, infarction, liver
 from data_products.specialty.dictionary import MAX_AGE, RISK_FACTORS, Dictionary, Field
 
@@ -280,5 +280,4 @@ class SpecialtySpec(IngestSpec):
         return out[self.out_columns()]
 
 
-SPECS = {d.kind: register(SpecialtySpec(d)) for d in (cerebrovascular.DICTIONARY, infarction.DICTIONARY,
-                                                       liver.DICTIONARY)}
+SPECS = tuple(SpecialtySpec(d) for d in (cerebrovascular.DICTIONARY, infarction.DICTIONARY, liver.DICTIONARY))

@@ -2,7 +2,7 @@
 
 A spec validates in two passes, both pandera: the *text* schema sees the cells as written (codes,
 formats, formula injection, ID checksums) and the *typed* schema sees converted values (ranges,
-units, dates, ages). A later kind adds a module with its subclass and calls ``register``.
+units, dates, ages). A later kind adds a module declaring its spec (``SPECS``) and lists it in ``restricted.registry``.
 """
 
 from __future__ import annotations
@@ -148,23 +148,10 @@ def _issues(cases: pd.DataFrame, extract: Extract, derived: dict[str, str], hide
     return sorted(set(out), key=lambda i: (i.line or 0, i.field or "", i.message))
 
 
-SPECS: dict[str, IngestSpec] = {}
-
-
-def register(spec: IngestSpec) -> IngestSpec:
+def plain_names(spec: IngestSpec) -> None:
+    # Kind and table names are written into SQL (DDL, table names): plain identifiers only.
     if not _IDENT.match(spec.table) or not _IDENT.match(spec.kind):
         raise ValueError(f"table/kind names must be plain identifiers: {spec.kind!r}, {spec.table!r}")
-    if spec.kind in SPECS and SPECS[spec.kind] is not spec:
-        raise ValueError(f"spec for {spec.kind!r} registered twice")
-    SPECS[spec.kind] = spec
-    return spec
-
-
-def get_spec(kind: str) -> IngestSpec:
-    try:
-        return SPECS[kind]
-    except KeyError:
-        raise KeyError(f"no ingest spec for kind {kind!r}; known: {sorted(SPECS)}") from None
 
 
 # --- the identified columns every person-level extract carries, checked the same way everywhere ----------

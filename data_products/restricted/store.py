@@ -13,7 +13,8 @@ import duckdb
 import pandas as pd
 
 from data_products.private import tighten
-from data_products.restricted.specs import SPECS, IngestSpec
+from data_products.restricted.registry import SPECS
+from data_products.restricted.specs import IngestSpec
 
 MANIFESTS_DDL = """
 CREATE TABLE IF NOT EXISTS manifests (

@@ -25,7 +25,6 @@ from data_products.restricted.specs import (
     one_of,
     person_checks,
     person_columns,
-    register,
     text,
     valid_datetime,
 )
@@ -132,4 +131,5 @@ class TumorSpec(IngestSpec):
         }, index=typed.index)[list(RECORDS)]
 
 
-TUMOR = register(TumorSpec())
+TUMOR = TumorSpec()
+SPECS = (TUMOR,)

@@ -24,7 +24,7 @@ from data_products.contracts.visits import TIME_COLUMNS as TIMES
 from data_products.reference.facilities import facilities, facility_ids
 from data_products.restricted import deid
 from data_products.restricted.bulk import Rule, hmac_sql, id_check_digit_sql, id_parts_sql, matches, no_formula, one_of
-from data_products.restricted.specs import IngestSpec, register
+from data_products.restricted.specs import IngestSpec
 
 EARLIEST = "2000-01-01 00:00:00"
 MAX_WAIT_MIN = 12 * 60
@@ -139,4 +139,5 @@ class VisitsSpec(IngestSpec):
         ]) + f" FROM {source} JOIN {doctors} USING (doctor_id)"
 
 
-VISITS = register(VisitsSpec())
+VISITS = VisitsSpec()
+SPECS = (VISITS,)

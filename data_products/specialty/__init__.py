@@ -4,10 +4,7 @@ A neutral layer: the hospital generators, the restricted-zone ingest, the analys
 read the same dictionary, and this package imports none of them.
 """
 
-from data_products.specialty.dictionary import CCL_RULES, DICTIONARIES, Dictionary, Field, dictionary
+from data_products.specialty.dictionary import CCL_RULES, Dictionary, Field
+from data_products.specialty.registry import DICTIONARIES, dictionary
 
 __all__ = ["CCL_RULES", "DICTIONARIES", "Dictionary", "Field", "dictionary"]
-
-from data_products.specialty import cerebrovascular as _cvd  # noqa: E402,F401  (registers)
-from data_products.specialty import infarction as _ci  # noqa: E402,F401
-from data_products.specialty import liver as _lc  # noqa: E402,F401

@@ -6,7 +6,7 @@ Fields and calibration: /work/shared/reference/SPECIALTY_FACTS.md §1, copied wi
 
 from __future__ import annotations
 
-from data_products.specialty.dictionary import DISPOSITION, Dictionary, Field, core_fields, register, risk_fields
+from data_products.specialty.dictionary import DISPOSITION, Dictionary, Field, core_fields, risk_fields
 
 DATASET_ID = "ds_cerebrovascular"
 KIND = "cerebrovascular"
@@ -16,7 +16,7 @@ ICD10 = ("I60", "I61", "I62", "I63", "I64", "I65", "I66", "I67", "I69", "G45")
 PROCEDURES = ("none", "IVT", "EVT", "evacuation", "coiling", "clipping")
 OUTCOME_1Y = ("no_event", "recurrence", "death", "lost")
 
-DICTIONARY = register(Dictionary(
+DICTIONARY = Dictionary(
     dataset_id=DATASET_ID, kind=KIND, table=TABLE,
     name_zh="脑血管病专病数据集", name_en="Cerebrovascular disease specialty dataset",
     period=("2022-01-01", "2024-12-31"),
@@ -41,4 +41,4 @@ DICTIONARY = register(Dictionary(
               code_system="mRS 0-6 (6 = dead)"),
         Field("outcome_1y", "code", "1年结局", "outcome at 1 year", codes=OUTCOME_1Y),
     ),
-))
+)

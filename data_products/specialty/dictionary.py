@@ -85,6 +85,11 @@ class Dictionary:
     period: tuple[str, str]
     notes: tuple[str, ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.dataset_id}: duplicate field names")
+
     @property
     def view(self) -> str:
         """The name an analysis uses for the dataset (its view)."""
@@ -122,31 +127,6 @@ class Dictionary:
                 "ccl_text": CCL_TEXT[f.ccl][1 if lang == "en" else 0],
             })
         return pd.DataFrame(rows)
-
-
-DICTIONARIES: dict[str, Dictionary] = {}
-
-
-def register(d: Dictionary) -> Dictionary:
-    names = [f.name for f in d.fields]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{d.dataset_id}: duplicate field names")
-    DICTIONARIES[d.dataset_id] = d
-    return d
-
-
-def dictionary(dataset_id: str) -> Dictionary:
-    try:
-        return DICTIONARIES[dataset_id]
-    except KeyError:
-        raise KeyError(f"no usable dataset {dataset_id!r}; usable: {sorted(DICTIONARIES)}") from None
-
-
-def by_kind(kind: str) -> Dictionary:
-    for d in DICTIONARIES.values():
-        if d.kind == kind:
-            return d
-    raise KeyError(f"no dictionary for kind {kind!r}")
 
 
 # --- the fields every specialty dataset shares (SPECIALTY_FACTS.md §0) -------------------------------------

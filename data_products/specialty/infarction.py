@@ -5,7 +5,7 @@ Fields and calibration: SPECIALTY_FACTS.md §2 (see ``reference/data/SPECIALTY_S
 
 from __future__ import annotations
 
-from data_products.specialty.dictionary import DISPOSITION, Dictionary, Field, core_fields, register, risk_fields
+from data_products.specialty.dictionary import DISPOSITION, Dictionary, Field, core_fields, risk_fields
 
 DATASET_ID = "ds_cerebral_infarction"
 KIND = "infarction"
@@ -16,7 +16,7 @@ ARRIVAL = ("EMS", "private_car", "taxi", "other")
 REPERFUSION = ("none", "IVT_alteplase", "IVT_tenecteplase", "EVT", "IVT_EVT")
 IVT_WINDOW_MIN = 270  # 4.5 h
 
-DICTIONARY = register(Dictionary(
+DICTIONARY = Dictionary(
     dataset_id=DATASET_ID, kind=KIND, table=TABLE,
     name_zh="脑梗死专病数据集", name_en="Cerebral infarction specialty dataset",
     period=("2022-01-01", "2024-12-31"),
@@ -42,4 +42,4 @@ DICTIONARY = register(Dictionary(
               code_system="mRS 0-6 (6 = dead)"),
         Field("recurrence_1y", "bool", "1年内复发", "recurrence within 1 year"),
     ),
-))
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data_products.specialty.dictionary import Dictionary, Field, core_fields, register
+from data_products.specialty.dictionary import Dictionary, Field, core_fields
 
 DATASET_ID = "ds_liver_cancer"
 KIND = "liver_cancer"
@@ -66,7 +66,7 @@ def months_between(start: pd.Series, end: pd.Series) -> np.ndarray:
     return np.round((end - start).dt.days.to_numpy(dtype=float) / 30.4375, 2)
 
 
-DICTIONARY = register(Dictionary(
+DICTIONARY = Dictionary(
     dataset_id=DATASET_ID, kind=KIND, table=TABLE,
     name_zh="肝癌专病数据集", name_en="Liver cancer specialty dataset",
     period=("2022-01-01", "2024-12-31"),
@@ -112,4 +112,4 @@ DICTIONARY = register(Dictionary(
               unit="months", lo=0, hi=48, nullable=True, source="derived", ccl="aggregate",
               rule="(recurrence_date, death_date or last_contact_date) - treatment_date; curative only"),
     ),
-))
+)

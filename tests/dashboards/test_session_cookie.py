@@ -56,7 +56,6 @@ def test_the_route_sets_a_cookie_scripts_cannot_read_only_for_the_right_browser(
 
 
 def test_a_token_resumes_its_session_only_while_it_is_live(home):
-    import data_products.products.registry  # noqa: F401 - the gate's product directory, for seeding scenarios
 
     seed_demo()
     first = sign_in("analyst", demo_passwords()["analyst"]).principal
@@ -79,7 +78,6 @@ def test_a_resumed_session_is_on_record_and_an_idle_one_is_not_resumed(home):
     # A cookie used from another machine must leave a trace; an idle session must not come back.
     from datetime import timedelta
 
-    import data_products.products.registry  # noqa: F401 - the gate's product directory, for seeding scenarios
     from data_products.governance import store as gstore
     from data_products.governance.store import utcnow
 

@@ -19,8 +19,6 @@ from urllib.parse import quote
 
 import pytest
 
-import data_products.products.registry  # noqa: F401 - hands governance the product directory
-
 BACKENDS = ("sqlite", "postgresql")
 
 

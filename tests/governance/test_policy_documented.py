@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from pathlib import Path
+
+import pytest
 
 from data_products.governance import policy
 
@@ -36,10 +39,29 @@ def test_catalog_level_follows_the_policy_not_a_role_list_of_its_own(demo, signe
     assert gate.catalog_detail(analyst) == "brochure"
 
 
-def test_research_apply_and_review_come_from_the_policy(monkeypatch):
-    analyst = policy.Actor("x", "commission_analyst", 1, "commission", None)
-    company = policy.Actor("c", "company", 2, "company", None)
-    assert policy.allowed(analyst, "analysis.review") == (True, "role")
-    assert policy.allowed(company, "analysis.review") == (False, "role")
-    assert policy.allowed(company, "research.apply") == (True, "role")
-    assert policy.allowed(analyst, "research.apply") == (False, "role")
+def test_research_apply_and_review_come_from_the_policy(demo_copy, signed_in, monkeypatch):
+    """Narrow the policy and the analyses service refuses what it allowed: it asks the policy, not a role
+    list of its own."""
+    from data_products.analyses import service
+
+    company, research, analyst = signed_in("company_none"), signed_in("research_org"), signed_in("analyst")
+    scenario = next(s["id"] for s in service.research_scenarios(research) if s["status"] == "active")
+    queued = service.submit(research, scenario, "ds_liver_cancer", sql="SELECT count(*) AS n FROM ds_liver_cancer",
+                            run_now=False)
+    # Allowed by the policy as it stands: the analyst reaches the state check and sees the output's row.
+    with pytest.raises(service.AnalysisError, match="not awaiting review"):
+        service.review(analyst, queued.id, "release", "looks fine")
+    assert service.view(analyst, queued.id).id == queued.id
+
+    monkeypatch.setitem(policy.ROLE_ACTIONS, "analysis.review", ("commission_official",))
+    with pytest.raises(service.AnalysisError, match="only commission reviewers review"):
+        service.review(analyst, queued.id, "release", "looks fine")
+    with pytest.raises(service.AnalysisError, match="not an analysis of your organisation"):
+        service.view(analyst, queued.id)
+
+    when = (date.today(), date.today() + timedelta(days=30))
+    monkeypatch.setitem(policy.ROLE_ACTIONS, "research.apply", ("hospital",))
+    with pytest.raises(service.AnalysisError, match="does not apply for research scenarios"):
+        service.apply_research(company, "ds_liver_cancer", "policy probe", *when)
+    monkeypatch.setitem(policy.ROLE_ACTIONS, "research.apply", ("company", "hospital"))
+    assert service.apply_research(company, "ds_liver_cancer", "policy probe", *when) > 0

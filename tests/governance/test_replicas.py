@@ -27,7 +27,6 @@ REPLICA = textwrap.dedent(r'''
     import json, sys, threading, time
     from pathlib import Path
     from streamlit.testing.v1 import AppTest
-    import data_products.products.registry  # noqa: F401
     from data_products.governance import ledger
     from data_products.governance.store import get_store
 

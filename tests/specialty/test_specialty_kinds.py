@@ -131,9 +131,9 @@ def test_no_direct_identifier_reaches_the_restricted_zone(space):
 
 
 def test_bad_extracts_are_rejected_with_file_line_and_field(space, tmp_path):
+    from data_products.restricted import get_spec
     from data_products.restricted.extract import parse
     from data_products.restricted.ingest import prepare
-    from data_products.restricted.specs import get_spec
 
     p, _, _ = space
     f = next(p.hospitals.glob("*/infarction_2023.csv"))

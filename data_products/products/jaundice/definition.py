@@ -2,7 +2,7 @@
 
 from data_products.products.base import Access, CatalogEntry, Page, ProductDefinition
 from data_products.products.jaundice import release, views
-from data_products.products.jaundice.spec import NAME, PRODUCT_ID
+from data_products.products.jaundice.spec import MESSAGES, NAME, PRODUCT_ID
 
 DEFINITION = ProductDefinition(
     id=PRODUCT_ID,
@@ -19,4 +19,5 @@ DEFINITION = ProductDefinition(
     views=views,
     page=Page("jaundice.py", "jaundice", ":material/child_care:", "新生儿黄疸仪评估报告", "Neonatal jaundice device report"),
     catalog=CatalogEntry("ds_neonatal_bilirubin"),
+    messages=MESSAGES,
 )

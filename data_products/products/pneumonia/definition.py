@@ -19,4 +19,5 @@ DEFINITION = ProductDefinition(
     page=Page("pneumonia.py", "pneumonia", ":material/pulmonology:", "儿童肺炎感染指标图谱", "Pediatric pneumonia atlas"),
     indicators=Indicators(views.facility_comparison, labels.metric_label),
     catalog=CatalogEntry("ds_pneumonia_markers"),
+    messages=labels.MESSAGES,
 )
