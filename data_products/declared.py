@@ -1,6 +1,6 @@
 """Registries written out in one place and read on first use.
 
-Each module declares its entries in a module-level attribute (a hospital kind module its ``KIND``, a
+Each module declares its entries in a module-level attribute (a hospital kind module its ``GENERATOR``, a
 restricted-zone module its ``SPECS``, a message module its ``MESSAGES``) and registers nothing when
 imported. A registry is the written-out list of those modules: ``Declared`` takes a function that
 imports them (explicit imports, inside the function, so importing the registry loads nothing) and reads

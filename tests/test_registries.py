@@ -78,7 +78,7 @@ def _declaring(folder: Path, attr: str, package: str) -> set[str]:
 
 
 @pytest.mark.parametrize(("registry", "folder", "attr"), [
-    (KINDS, "hospital", "KIND"),
+    (KINDS, "hospital", "GENERATOR"),
     (SPECS, "restricted", "SPECS"),
     (DICTIONARIES, "specialty", "DICTIONARY"),
 ], ids=["kinds", "ingest-specs", "datasets"])

@@ -230,4 +230,4 @@ class _BilirubinTruth(TruthAccumulator):
         }
 
 
-KIND = BILIRUBIN = Bilirubin()
+GENERATOR = BILIRUBIN = Bilirubin()

@@ -168,4 +168,4 @@ class Cerebrovascular(SpecialtyKind):
 assert set(ICD10) == {c for v in ICD_BY_TYPE.values() for c in v}
 assert set(PROCEDURES) >= {"none", *EXTRA_COST}
 
-KIND = CEREBROVASCULAR = Cerebrovascular()
+GENERATOR = CEREBROVASCULAR = Cerebrovascular()

@@ -231,4 +231,4 @@ class _ElderlyTruth(TruthAccumulator):
         }
 
 
-KIND = ELDERLY = Elderly()
+GENERATOR = ELDERLY = Elderly()

@@ -152,4 +152,4 @@ class Infarction(SpecialtyKind):
 
 assert set(ICD10) >= {c for v in ICD_BY_TOAST.values() for c in v}
 
-KIND = INFARCTION = Infarction()
+GENERATOR = INFARCTION = Infarction()

@@ -3,7 +3,7 @@
 A kind (pediatric pneumonia episodes, tumor diagnoses, outpatient visits, ...) says which
 facilities produce it, streams its rows as chunks (so a city-scale run holds one chunk at a time),
 names the year each row is filed under, and accumulates the true figures the products should recover.
-Each kind's module declares its instance as ``KIND``; ``hospital.registry`` lists those modules.
+Each kind's module declares its instance as ``GENERATOR``; ``hospital.registry`` lists those modules.
 """
 
 from __future__ import annotations

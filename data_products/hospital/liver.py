@@ -204,4 +204,4 @@ class LiverCancer(SpecialtyKind):
 
 assert set(TREATMENTS) >= {t for mix in TREATMENT_BY_STAGE.values() for t in mix}
 
-KIND = LIVER_CANCER = LiverCancer()
+GENERATOR = LIVER_CANCER = LiverCancer()

@@ -411,4 +411,4 @@ class _PneumoniaTruth(TruthAccumulator):
         }
 
 
-KIND = PNEUMONIA = Pneumonia()
+GENERATOR = PNEUMONIA = Pneumonia()

@@ -1,5 +1,6 @@
-"""The hospital extract kinds, written out: a new kind is its module (declaring ``KIND``) plus its name
-in the import below. Nothing is imported or registered until the registry is first asked."""
+"""The hospital extract kinds, written out: a new kind is its module (declaring its ``Kind`` as
+``GENERATOR``) plus its name in the import below. Nothing is imported or registered until the registry
+is first asked."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def _declared() -> list[Kind]:
         visits,
     )
 
-    return [m.KIND for m in (bilirubin, cerebrovascular, elderly, infarction, liver, pneumonia, tumor, visits)]
+    return [m.GENERATOR for m in (bilirubin, cerebrovascular, elderly, infarction, liver, pneumonia, tumor, visits)]
 
 
 KINDS: Declared[Kind] = Declared("kind", _declared, key=lambda k: k.name)

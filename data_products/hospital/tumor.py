@@ -399,4 +399,4 @@ class _TumorTruth(TruthAccumulator):
         }
 
 
-KIND = TUMOR = Tumor()
+GENERATOR = TUMOR = Tumor()

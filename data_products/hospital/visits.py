@@ -383,4 +383,4 @@ class _VisitsTruth(TruthAccumulator):
         }
 
 
-KIND = VISITS = Visits()
+GENERATOR = VISITS = Visits()
