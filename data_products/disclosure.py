@@ -818,8 +818,43 @@ def cube_relations(df: pd.DataFrame, dims: Sequence[str], *, table: str | None =
     """
     dims = list(dims)
     _validate_dims(df, dims, table)
-    idx = _dim_index(df, dims, table)
     frame = df[dims].astype(str).reset_index(drop=True)
+    # Each row's dimension values as one integer (mixed radix over each dimension's distinct values, ALL
+    # among them): the parent row of a cell is found by swapping one digit for ALL's, by integer lookup.
+    codes, alls, weights, radix = [], [], [], 1
+    key = np.zeros(len(frame), dtype=np.int64)
+    for d in dims:
+        c, uniq = pd.factorize(frame[d])
+        codes.append(c.astype(np.int64))
+        hit = np.flatnonzero(np.asarray(uniq, dtype=object) == ALL)
+        alls.append(int(hit[0]) if hit.size else -1)
+        weights.append(radix)
+        radix *= max(len(uniq), 1)
+        if radix >= 2**62:  # too many combinations for one integer: the tuples themselves
+            return _cube_relations_by_tuples(frame, dims, _dim_index(df, dims, table), table)
+        key += codes[-1] * weights[-1]
+    idx = pd.Index(key)
+    dup = idx.duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise ValueError(f"{_where(table)}, row {i}: cell ({_cell_labels(df.iloc[[i]], dims, None)[0]}) appears twice")
+    relations: list[Relation] = []
+    for d, c, a, w in zip(dims, codes, alls, weights, strict=True):
+        child = np.flatnonzero(c != a) if a >= 0 else np.arange(len(frame))
+        if child.size == 0:
+            continue
+        parent = (idx.get_indexer(key[child] + (a - c[child]) * w) if a >= 0
+                  else np.full(child.size, -1, dtype=np.int64))
+        if (parent < 0).any():
+            i = int(child[np.flatnonzero(parent < 0)[0]])
+            raise ValueError(f"{_where(table)}, row {i} ({_cell_labels(frame.iloc[[i]], dims, None)[0]}): "
+                             f"no margin row with {d}={ALL}; build the table with add_margins")
+        relations += _grouped(parent, child)
+    return relations
+
+
+def _cube_relations_by_tuples(frame: pd.DataFrame, dims: list[str], idx: pd.MultiIndex,
+                              table: str | None) -> list[Relation]:
     relations: list[Relation] = []
     for d in dims:
         child = np.flatnonzero((frame[d] != ALL).to_numpy())
@@ -832,12 +867,17 @@ def cube_relations(df: pd.DataFrame, dims: Sequence[str], *, table: str | None =
             i = int(child[np.flatnonzero(parent < 0)[0]])
             raise ValueError(f"{_where(table)}, row {i} ({_cell_labels(frame.iloc[[i]], dims, None)[0]}): "
                              f"no margin row with {d}={ALL}; build the table with add_margins")
-        order = np.argsort(parent, kind="stable")
-        p_sorted, c_sorted = parent[order], child[order]
-        cuts = np.flatnonzero(np.diff(p_sorted)) + 1
-        for p_group, c_group in zip(np.split(p_sorted, cuts), np.split(c_sorted, cuts), strict=True):
-            relations.append((int(p_group[0]), tuple(int(c) for c in c_group)))
+        relations += _grouped(parent, child)
     return relations
+
+
+def _grouped(total: np.ndarray, component: np.ndarray) -> list[Relation]:
+    """Relations from (total, component) pairs: one per total in ascending order, its components in the
+    order given (the order np.split over a stable sort gave; Python lists, which are much cheaper to cut)."""
+    order = np.argsort(total, kind="stable")
+    t_sorted, c_sorted = total[order].tolist(), component[order].tolist()
+    bounds = [0, *(np.flatnonzero(np.diff(total[order])) + 1).tolist(), len(t_sorted)]
+    return [(t_sorted[a], tuple(c_sorted[a:b])) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
 
 # --------------------------------------------------------------------------------------------
@@ -892,6 +932,58 @@ def _resolve_min_cell(min_cell: int | None) -> int:
     return int(min_cell)
 
 
+class _CellLabels:
+    """``"<table>: dim=value, ..."`` of a release's cells, made only for the cells a message names (making
+    every cell's label took longer than much of the protection's own bookkeeping)."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[int, pd.DataFrame, tuple[str, ...], str]] = []
+        self._n = 0
+
+    def add(self, frame: pd.DataFrame, dims: Sequence[str], table: str) -> None:
+        self._parts.append((self._n, frame, tuple(dims), table))
+        self._n += len(frame)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int) -> str:
+        i = int(i)
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        for start, frame, dims, table in reversed(self._parts):
+            if i >= start:
+                return _cell_labels(frame.iloc[[i - start]], dims, table)[0]
+        raise IndexError(i)
+
+
+class _Picked:
+    """``labels[cells[j]]`` for local cell ``j``."""
+
+    def __init__(self, labels, cells: np.ndarray) -> None:
+        self._labels, self._cells = labels, cells
+
+    def __getitem__(self, j: int) -> str:
+        return self._labels[int(self._cells[j])]
+
+
+class _JointLabels:
+    """``"[<cell label>] <measure>"`` of joint cell ``j`` (measure blocks laid end to end)."""
+
+    def __init__(self, labels: _CellLabels, blocks: list[tuple[int, str, np.ndarray]], n: int) -> None:
+        self._labels, self._blocks, self._n = labels, blocks, n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, j: int) -> str:
+        j = int(j)
+        for at, m, cells in reversed(self._blocks):
+            if j >= at:
+                return f"[{self._labels[int(cells[j - at])]}] {m}"
+        raise IndexError(j)
+
+
 class _Release:
     """Tables laid end to end as one vector of cells, with all their relations."""
 
@@ -901,15 +993,15 @@ class _Release:
             raise ValueError(f"table names repeat: {names}")
         self.tables = {t.name: t for t in tables}
         self.offset: dict[str, int] = {}
-        self.labels: list[str] = []
+        self.labels = _CellLabels()
         self.cell_table: list[str] = []
         self.relations: list[Relation] = []
         n = 0
         for t in tables:
             self.offset[t.name] = n
             rel = cube_relations(t.frame, t.dims, table=t.name)
-            self.relations += [(a + n, tuple(c + n for c in comps)) for a, comps in rel]
-            self.labels += _cell_labels(t.frame, t.dims, t.name)
+            self.relations += rel if n == 0 else [(a + n, tuple(c + n for c in comps)) for a, comps in rel]
+            self.labels.add(t.frame, t.dims, t.name)
             self.cell_table += [t.name] * len(t.frame)
             n += len(t.frame)
         self.n = n
@@ -955,11 +1047,8 @@ class _Release:
         right = cf.loc[c_sel, on_c].astype(str).reset_index(names="_c")
         right.columns = ["_c", *on_t]
         pairs = left.merge(right, on=on_t, how="inner")
-        rels = []
         t0, c0 = self.offset[tot.name], self.offset[comp.name]
-        for t_row, grp in pairs.groupby("_t", sort=True):
-            rels.append((int(t_row) + t0, tuple(int(c) + c0 for c in grp["_c"])))
-        return rels
+        return _grouped(pairs["_t"].to_numpy(dtype=np.int64) + t0, pairs["_c"].to_numpy(dtype=np.int64) + c0)
 
     def system(self, measure: str) -> tuple[_System, np.ndarray]:
         """The relations among the cells of the tables that hold ``measure``, and those cells."""
@@ -972,8 +1061,11 @@ class _Release:
             cells = np.flatnonzero(active)
             pos = np.full(self.n, -1, dtype=np.int64)
             pos[cells] = np.arange(cells.size)
-            rels = [(int(pos[t]), tuple(int(pos[c]) for c in comps)) for t, comps in self.relations
-                    if active[t] and active[list(comps)].all()]
+            if active.all():  # every table holds the measure: positions are the release's own
+                rels = self.relations
+            else:
+                rels = [(int(pos[t]), tuple(int(pos[c]) for c in comps)) for t, comps in self.relations
+                        if active[t] and active[list(comps)].all()]
             self._systems[holders] = (_System(cells.size, rels), cells)
         return self._systems[holders]
 
@@ -987,7 +1079,7 @@ class _Release:
                 system, cells = self.system(m)
                 start[m] = at
                 blocks.append(system.A if system.m else sparse.csr_matrix((0, system.n)))
-                labels += [f"[{self.labels[c]}] {m}" for c in cells]
+                labels.append((at, m, cells))
                 at += system.n
             parts = [sparse.block_diag(blocks, format="csr")] if blocks else []
             r_idx, c_idx, val, row = [], [], [], 0
@@ -1011,7 +1103,7 @@ class _Release:
                 parts.append(sparse.csr_matrix((np.concatenate(val), (np.concatenate(r_idx), np.concatenate(c_idx))),
                                                shape=(row, at)))
             a = sparse.vstack(parts, format="csr") if parts else sparse.csr_matrix((0, at))
-            self._joint = (a, start, labels)
+            self._joint = (a, start, _JointLabels(self.labels, labels, at))
         return self._joint
 
     def measures(self) -> list[str]:
@@ -1298,7 +1390,7 @@ def check_tables(tables: Sequence[Table], links: Sequence[Link] = (), identities
         known = np.concatenate(present)
         joint_v[measure] = np.where(known, v, np.nan)
         hidden = ~known
-        labels = [release.labels[c] for c in cells]
+        labels = _Picked(release.labels, cells)
         for c in np.flatnonzero(system.recoverable(hidden)):
             problems.append(f"[{labels[c]}] {measure}: suppressed value can be recovered exactly from released cells")
         # Per relation: what a reader computes from the released cells alone.

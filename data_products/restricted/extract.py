@@ -95,9 +95,12 @@ def parse(data: bytes, file: str, columns: tuple[str, ...]) -> Extract:
         raise ExtractError(issues)
     if not rows:
         raise ExtractError([Issue(file, 1, None, "no data rows (header only)")])
-    frame = pd.DataFrame(rows, columns=header, dtype="str")[list(columns)]
-    frame = frame.replace("", None)
-    return Extract(file=file, sha256=digest, frame=frame, lines=np.asarray(lines))
+    return Extract(file=file, sha256=digest, frame=frame_of(rows, header, columns), lines=np.asarray(lines))
+
+
+def frame_of(rows: list[list[str]], header: list[str], columns: tuple[str, ...]) -> pd.DataFrame:
+    """Records -> the all-text frame the schemas check (contract column order; blank cells missing)."""
+    return pd.DataFrame(rows, columns=header, dtype="str")[list(columns)].replace("", None)
 
 
 def _field_at(data: bytes, offset: int) -> str | None:

@@ -9,7 +9,9 @@ hash is already in the manifests is skipped, so running ingest twice changes not
 from __future__ import annotations
 
 import codecs
+import csv
 import hashlib
+import io
 import logging
 import os
 import re
@@ -19,12 +21,13 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from data_products.config import Paths, paths
 from data_products.reference.facilities import facility_ids
 from data_products.restricted import bulk, store
-from data_products.restricted.extract import Extract, ExtractError, Issue, header_issues, parse, read_bytes
+from data_products.restricted.extract import Extract, Issue, frame_of, header_issues
 from data_products.restricted.pseudonym import load_key
 from data_products.restricted.registry import SPECS
 from data_products.restricted.specs import IngestSpec
@@ -322,32 +325,156 @@ def _ingest_one(con, p: Paths, path: Path, key: bytes, now: datetime, known: fro
     return _ingest_frame(con, spec, path, file, folder, year, scanned, key, now, replaces, replace, declared, reject)
 
 
+# Rows per frame a pandera-checked kind is validated and de-identified in: memory follows this, not the file.
+CHUNK_ROWS = 100_000
+
+
+class _HashingReader(io.RawIOBase):
+    """The extract's bytes as they are read, hashed on the way: the rows checked are the bytes hashed."""
+
+    def __init__(self, fh) -> None:
+        self.fh = fh
+        self.sha256 = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.fh.readinto(buffer)
+        if n:
+            self.sha256.update(memoryview(buffer)[:n])
+        return n or 0
+
+
+def _records(reader, width: int, file: str, header: list[str], structural: list[Issue]):
+    """(line, record) of every data record; field-count and CSV faults go to ``structural`` (as ``parse``)."""
+    start = reader.line_num + 1
+    try:
+        for record in reader:
+            if record and len(record) != width:
+                field = header[len(record)] if len(record) < width else None
+                structural.append(Issue(file, start, field, f"{len(record)} fields, the header has {width}"))
+            elif record:
+                yield start, record
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        structural.append(Issue(file, start, None, f"malformed CSV: {exc}"))
+
+
+def _chunks(records, header: list[str], columns: tuple[str, ...], file: str, digest: str, size: int):
+    """Extracts of at most ``size`` rows each, their lines numbered in the whole file."""
+    batch: list[list[str]] = []
+    lines: list[int] = []
+    for line, record in records:
+        batch.append(record)
+        lines.append(line)
+        if len(batch) >= size:
+            yield Extract(file, digest, frame_of(batch, header, columns), np.asarray(lines))
+            batch, lines = [], []
+    if batch:
+        yield Extract(file, digest, frame_of(batch, header, columns), np.asarray(lines))
+
+
 def _ingest_frame(con, spec: IngestSpec, path: Path, file: str, folder: str, year: int, scanned: _Scan, key: bytes,
                   now: datetime, replaces: str | None, replace: bool, declared: int | None, reject) -> FileOutcome:
-    """A kind checked by its pandera schema: the file is read into memory (these kinds are small); the bytes
-    read must be the bytes hashed, or the manifest would name bytes no check saw."""
-    data = read_bytes(path)
+    """A kind checked by its pandera schema, ``CHUNK_ROWS`` rows at a time (memory is one chunk whatever the
+    file size), every chunk's problems reported with their file line. Rows go into the store inside one
+    transaction as their chunk passes; a problem anywhere rolls the whole file back. The bytes read must be
+    the bytes hashed, or the manifest would name bytes no check saw."""
     digest = scanned.sha256
-    if hashlib.sha256(data).hexdigest() != digest:
-        return reject([Issue(file, None, None, CHANGED)], digest)
-    try:
-        extract = parse(data, file, spec.columns)
-    except ExtractError as exc:
-        return reject(exc.issues, digest)
-    rows, issues = prepare(spec, extract, folder, key, now, year)
-    issues += _count_issues(file, declared, len(extract.frame))
-    issues += _shrink_issues(con, file, replaces, len(extract.frame), replace)
-    if issues:
-        return reject(issues, digest)
-    clashes = store.clashing_keys(con, spec, rows[spec.record_key], replaces)
-    if clashes:
-        hit = rows[spec.record_key].isin(clashes).to_numpy()
-        return reject([Issue(file, int(line), spec.record_id, f"record already ingested from {clashes[k]}")
-                       for line, k in zip(extract.lines[hit], rows[spec.record_key][hit], strict=True)], digest)
     transfer_id = "T" + digest[:16]
-    manifest = _manifest(transfer_id, folder, spec, path.name, digest, len(rows))
-    store.write_transfer(con, spec, manifest, rows.assign(transfer_id=transfer_id), replaces)
-    return FileOutcome(file, "accepted", rows=len(rows), transfer_id=transfer_id, replaced=replaces)
+    structural: list[Issue] = []
+    issues: list[Issue] = []
+    clashes: list[Issue] = []
+    total = chunks = 0
+    ids = f"_ingest_ids_{transfer_id}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {ids} (h BLOB, line BIGINT, chunk INTEGER)")
+    open_tx = False
+
+    def rollback(found: list[Issue]) -> FileOutcome:
+        nonlocal open_tx
+        con.execute("ROLLBACK")
+        open_tx = False
+        return reject(found, digest)
+
+    con.execute("BEGIN TRANSACTION")
+    open_tx = True
+    try:
+        with open(path, "rb") as fh:  # read-only: the extract belongs to the hospital
+            raw = _HashingReader(fh)
+            text = io.TextIOWrapper(io.BufferedReader(raw, BLOCK), encoding="utf-8-sig", newline="")
+            reader = csv.reader(text, strict=True)
+            try:
+                header = next(reader)
+                for extract in _chunks(_records(reader, len(header), file, header, structural), header,
+                                       spec.columns, file, digest, CHUNK_ROWS):
+                    chunks += 1
+                    total += len(extract.frame)
+                    if structural:
+                        continue  # as ``parse``: a file with structural faults is reported for those alone
+                    _note_ids(con, ids, extract, spec.record_id, key, chunks)
+                    rows, found = prepare(spec, extract, folder, key, now, year)
+                    issues += found
+                    if issues or clashes:
+                        continue  # keep checking (all of a file's problems at once), store nothing more
+                    hit = store.clashing_keys(con, spec, rows[spec.record_key], replaces)
+                    if hit:
+                        at = rows[spec.record_key].isin(hit).to_numpy()
+                        clashes += [Issue(file, int(line), spec.record_id, f"record already ingested from {hit[k]}")
+                                    for line, k in zip(extract.lines[at], rows[spec.record_key][at], strict=True)]
+                        continue
+                    store.insert_rows(con, spec, rows.assign(transfer_id=transfer_id))
+            except (UnicodeDecodeError, StopIteration):
+                pass  # the scan found the file whole UTF-8 with a header: it changed since (the hash says so)
+            while raw.read(BLOCK):
+                pass
+        if raw.sha256.hexdigest() != digest:
+            return rollback([Issue(file, None, None, CHANGED)])
+        if structural:
+            return rollback(structural)
+        if total == 0:
+            return rollback([Issue(file, 1, None, "no data rows (header only)")])
+        if chunks > 1 and spec.record_id:
+            issues += _repeated_across_chunks(con, ids, file, spec.record_id)
+        if issues:
+            issues = sorted(set(issues), key=lambda i: (i.line or 0, i.field or "", i.message))
+        issues += _count_issues(file, declared, total) + _shrink_issues(con, file, replaces, total, replace)
+        if issues or clashes:
+            return rollback(issues or clashes)
+        if replaces:
+            store.retire(con, spec, replaces, transfer_id)
+        store.insert_manifest(con, _manifest(transfer_id, folder, spec, path.name, digest, total))
+        con.execute("COMMIT")
+        open_tx = False
+    except BaseException:
+        if open_tx:
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {ids}")
+    return FileOutcome(file, "accepted", rows=total, transfer_id=transfer_id, replaced=replaces)
+
+
+def _note_ids(con, table: str, extract: Extract, column: str | None, key: bytes, chunk: int) -> None:
+    """Keyed digests (never the values) of a chunk's record ids with their lines, so that a record id
+    repeated in another chunk is found as pandera finds one repeated within a chunk."""
+    if not column or column not in extract.frame:
+        return
+    values = extract.frame[column]
+    present = values.notna().to_numpy()
+    digests = [hashlib.blake2b(v.encode("utf-8"), digest_size=16, key=key[:64]).digest() for v in values[present]]
+    con.register("_ingest_chunk_ids", pd.DataFrame({"h": digests, "line": extract.lines[present].astype(np.int64)}))
+    try:
+        con.execute(f"INSERT INTO {table} SELECT h, line, ? FROM _ingest_chunk_ids", [chunk])  # noqa: S608 - our name
+    finally:
+        con.unregister("_ingest_chunk_ids")
+
+
+def _repeated_across_chunks(con, table: str, file: str, field: str) -> list[Issue]:
+    """Every line of a record id that appears in more than one chunk (within one, pandera reports it)."""
+    lines = con.execute(f"SELECT line FROM {table} WHERE h IN (SELECT h FROM {table} GROUP BY h "  # noqa: S608
+                        "HAVING count(DISTINCT chunk) > 1) ORDER BY line").fetchall()
+    return [Issue(file, int(line), field, "duplicate value") for (line,) in lines]
 
 
 def _manifest(transfer_id: str, folder: str, spec: IngestSpec, name: str, digest: str, rows: int) -> dict:

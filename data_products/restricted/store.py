@@ -87,7 +87,7 @@ def clashing_keys(con: duckdb.DuckDBPyConnection, spec: IngestSpec, keys: pd.Ser
     return dict(rows)
 
 
-def _insert_rows(con: duckdb.DuckDBPyConnection, spec: IngestSpec, rows: pd.DataFrame) -> None:
+def insert_rows(con: duckdb.DuckDBPyConnection, spec: IngestSpec, rows: pd.DataFrame) -> None:
     con.register("incoming_rows", rows)
     try:
         con.execute(f"INSERT INTO {spec.table} BY NAME SELECT * FROM incoming_rows")  # noqa: S608
@@ -149,7 +149,7 @@ def write_transfer(con: duckdb.DuckDBPyConnection, spec: IngestSpec, manifest: d
         if replaces:
             retire(con, spec, replaces, manifest["transfer_id"])
         insert_manifest(con, manifest)
-        _insert_rows(con, spec, rows)
+        insert_rows(con, spec, rows)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -245,6 +245,51 @@ def test_pneumonia_text_and_range_errors_reported_together(tmp_path):
     assert any(i.line == 11 and "YYYY-MM-DD" in i.message for i in issues)
 
 
+def test_pandera_kind_is_checked_chunk_by_chunk_with_the_file_lines(tmp_path, monkeypatch):
+    # Memory follows the chunk, not the file: a file of several chunks is stored exactly as in one chunk,
+    # and its problems are found in every chunk (a record id repeated in another chunk too), each with the
+    # line it is on in the file, and the whole file is refused (nothing of the passing chunks stays).
+    import importlib
+
+    ingest_mod = importlib.import_module("data_products.restricted.ingest")
+    df = sample("pneumonia", 600, seed=5)
+    fac = df["facility_id"].value_counts().index[0]
+    df = df[(df["facility_id"] == fac) & df["admission_time"].str.startswith("2023")].reset_index(drop=True)
+    df = df.iloc[:24]  # two chunks of 12 rows: lines 2-13 and 14-25
+    assert len(df) == 24
+    name = f"{fac}/pneumonia_2023.csv"
+
+    def run(where: str, data: bytes, chunk: int, key: bytes | None = None):
+        monkeypatch.setattr(ingest_mod, "CHUNK_ROWS", chunk)
+        home = _home_with(tmp_path / where, {name: data})
+        if key:
+            home.pseudonym_key.parent.mkdir(parents=True, exist_ok=True)
+            home.pseudonym_key.write_bytes(key)
+            home.pseudonym_key.chmod(0o600)
+        return home, ingest(home, now=NOW)
+
+    whole, report = run("whole", _csv(df), 10_000)
+    assert report.exit_code == 0, report.summary()
+    chunked, report = run("chunked", _csv(df), 12, whole.pseudonym_key.read_bytes())
+    assert report.exit_code == 0 and report.accepted[0].rows == len(df), report.summary()
+    for sql in ("SELECT * FROM pneumonia_episodes ORDER BY ALL", "SELECT * EXCLUDE (ingested_at) FROM manifests"):
+        assert _rows(chunked.restricted_db, sql) == _rows(whole.restricted_db, sql)
+
+    bad = df.copy()
+    last = len(bad) - 1
+    bad.loc[1, "sex"] = "X"                               # line 3, first chunk
+    bad.loc[14, "episode_id"] = bad.loc[2, "episode_id"]  # lines 4 and 16: the same id in two chunks
+    bad.loc[last, "crp_mg_l"] = "5000"                    # line 25, second chunk
+    home, report = run("bad", _csv(bad), 12)
+    issues = report.rejected[0].issues
+    got = {(i.line, i.field) for i in issues}
+    assert {(3, "sex"), (4, "episode_id"), (16, "episode_id"), (25, "crp_mg_l")} <= got, issues
+    assert all(i.line in (3, 4, 16, 25) for i in issues), issues
+    assert [i.message for i in issues if i.field == "episode_id"] == ["duplicate value"] * 2
+    assert _rows(home.restricted_db, "SELECT count(*) FROM pneumonia_episodes")[0][0] == 0
+    assert _rows(home.restricted_db, "SELECT count(*) FROM manifests")[0][0] == 0
+
+
 CHILD = textwrap.dedent("""
     import sys
     from datetime import datetime
@@ -299,7 +344,6 @@ def test_a_file_rewritten_during_ingest_is_rejected_and_nothing_stored(tmp_path,
     # The manifest names the bytes that were hashed and checked: rows read from other bytes must not land.
     import importlib
 
-    from data_products.restricted import extract as extract_mod
     from data_products.restricted import store as store_mod
 
     ingest_mod = importlib.import_module("data_products.restricted.ingest")  # the package exports the function
@@ -327,8 +371,15 @@ def test_a_file_rewritten_during_ingest_is_rejected_and_nothing_stored(tmp_path,
     home2 = paths(tmp_path / "home2").ensure()
     (home2.hospitals / pfac).mkdir(parents=True)
     (home2.hospitals / pfac / "pneumonia_2023.csv").write_bytes(_csv(pn))
-    real_read = extract_mod.read_bytes
-    monkeypatch.setattr(ingest_mod, "read_bytes", lambda p: real_read(p) + _csv(pn.iloc[:1], header=False))
+    real_scan = ingest_mod._scan
+
+    def scan_then_rewrite(path, file):  # the hospital appends a row after the file was hashed
+        scanned = real_scan(path, file)
+        with open(path, "ab") as fh:
+            fh.write(_csv(pn.iloc[:1], header=False))
+        return scanned
+
+    monkeypatch.setattr(ingest_mod, "_scan", scan_then_rewrite)
     report = ingest(home2, now=NOW)
     assert report.exit_code == 1 and "changed while it was being ingested" in report.rejected[0].issues[0].message
     assert _rows(home2.restricted_db, "SELECT count(*) FROM pneumonia_episodes")[0][0] == 0

@@ -415,7 +415,7 @@ CHILD = textwrap.dedent("""
 
     mode, after = sys.argv[1], int(sys.argv[2])
     calls = []
-    original = store._insert_rows
+    original = store.insert_rows
 
     def insert_then_die(con, spec, rows):
         original(con, spec, rows)
@@ -423,7 +423,7 @@ CHILD = textwrap.dedent("""
         if mode == "inside" and len(calls) == after:
             os.kill(os.getpid(), signal.SIGKILL)  # rows written, transaction not committed
 
-    store._insert_rows = insert_then_die
+    store.insert_rows = insert_then_die
     ingest(paths(), on_file=lambda o: print(o.status, o.file, flush=True))
 """)
 
