@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -10,9 +11,28 @@ import plotly.graph_objects as go
 
 from data_products.reference import district_geojson
 
-CENTER = {"lat": 23.27, "lon": 113.50}
+CENTER = {"lat": 23.22, "lon": 113.50}  # the city's middle: Nansha's southern tip stays in view
+ZOOM = 7.75  # the whole city on a 390 px phone, with room for the names that stand outside it
 SUPPRESSED_COLOR = "#b9b9b9"
 _GEOJSON = district_geojson()
+
+# Plotly's "white-bg" style names a glyph server on the internet (fonts.openmaptiles.org) for any text on a
+# map. A style that names none makes MapLibre draw every glyph with the browser's own fonts (Chinese ones
+# always are), so the district names render with no request leaving the page. The pages name it by its URL
+# on this server (dashboards/static/map-style.json, the same JSON, tested): given as an object, Plotly reloads
+# the style on every update and a click on a district selects nothing.
+MAP_STYLE = {"id": "offline-white", "version": 8, "sources": {},
+             "layers": [{"id": "white-bg", "type": "background", "paint": {"background-color": "#FFFFFF"}}]}
+MAP_STYLE_URL = "/app/static/map-style.json"
+
+# Where each district's name stands: at the district's pole of inaccessibility (the inside point farthest
+# from its edges), so the name sits well inside it. The four central districts are too small at the city's
+# zoom to hold a name: theirs stand in a column south-west of the city, outside every district and inside a
+# phone's view, each with a leader line into its district; in this order no two lines cross. No two names
+# touch at ZOOM or at the tumor map's zoom, in either language (tests/dashboards/test_charts.py).
+CALLOUT_LON = 113.20
+_CALLOUT_LAT = {"440103": 23.00, "440104": 22.92, "440106": 22.84, "440105": 22.76}
+LABEL_SIZE = 11
 
 
 # Sequential classes, light to dark (ColorBrewer YlOrRd / Blues, 5 classes): a class is read off the legend,
@@ -66,6 +86,75 @@ def class_colors(n: int, palette: str = "YlOrRd") -> list[str]:
     return [colors[round(i * (len(colors) - 1) / max(n - 1, 1))] for i in range(n)]
 
 
+@cache
+def _label_points() -> pd.DataFrame:
+    from shapely.geometry import shape
+    from shapely.ops import polylabel
+
+    rows = {}
+    for feature in _GEOJSON["features"]:
+        adcode = feature["properties"]["adcode"]
+        geom = shape(feature["geometry"])
+        main = max(getattr(geom, "geoms", [geom]), key=lambda part: part.area)  # Huadu has an islet
+        inside = polylabel(main, 0.001)
+        callout = adcode in _CALLOUT_LAT
+        rows[adcode] = {"lon": CALLOUT_LON if callout else inside.x, "lat": _CALLOUT_LAT.get(adcode, inside.y),
+                        "at_lon": inside.x, "at_lat": inside.y, "callout": callout}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def label_points() -> pd.DataFrame:
+    """Per district (index adcode): where its name stands (lon, lat), the point inside it that a leader line
+    reaches (at_lon, at_lat), and whether the name stands outside the city (callout)."""
+    return _label_points().copy()
+
+
+def _luminance(color: str) -> float:
+    r, g, b = (int(color.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def add_district_names(fig: go.Figure, names: pd.Series, fills: dict[str, str] | None = None) -> go.Figure:
+    """The districts' names on a map figure, drawn by MapLibre as text (no hover, no legend entry, so a click
+    still reaches the district under a name). ``names`` maps adcode to the name in the page's language;
+    ``fills`` the colour each district is filled with, so a name on a dark class is written in white."""
+    pts = _label_points()
+    pts = pts[pts.index.isin(names.index)]
+    leaders = pts[pts["callout"]]
+    if len(leaders):
+        lon: list = []
+        lat: list = []
+        for _, p in leaders.iterrows():
+            lon += [p["at_lon"], p["lon"], None]
+            lat += [p["at_lat"], p["lat"], None]
+        fig.add_trace(go.Scattermap(lon=lon, lat=lat, mode="lines", line={"color": "#4a4a4a", "width": 1},
+                                    hoverinfo="skip", showlegend=False, name=""))
+    groups: dict[tuple[str, str], list[str]] = {}
+    for adcode, p in pts.iterrows():
+        fill = None if p["callout"] else (fills or {}).get(adcode)
+        color = "#ffffff" if fill and _luminance(fill) < 0.18 else "#1d2a2f"
+        groups.setdefault((color, "middle left" if p["callout"] else "middle center"), []).append(adcode)
+    for (color, position), codes in groups.items():
+        # A name beside its point needs a marker (Plotly offsets the text by the marker's size and drops the
+        # layer without one): the dot that ends the leader line.
+        beside = position != "middle center"
+        fig.add_trace(go.Scattermap(
+            lon=pts.loc[codes, "lon"].tolist(), lat=pts.loc[codes, "lat"].tolist(),
+            mode="markers+text" if beside else "text", marker={"size": 4, "color": "#4a4a4a"} if beside else None,
+            text=[str(names[a]) for a in codes], customdata=codes, textposition=position,
+            textfont={"size": LABEL_SIZE, "color": color}, hoverinfo="skip", showlegend=False, name="",
+        ))
+    return fig
+
+
+def district_names_on(fig: go.Figure | dict) -> list[str]:
+    """The names a map figure writes on itself (its text traces), for tests and checks."""
+    data = fig["data"] if isinstance(fig, dict) else [t.to_plotly_json() for t in fig.data]
+    return [str(x) for tr in data if tr.get("type") == "scattermap" and "text" in (tr.get("mode") or "")
+            for x in tr.get("text", [])]
+
+
 def district_choropleth(
     frame: pd.DataFrame,
     *,
@@ -76,7 +165,7 @@ def district_choropleth(
     suppressed: pd.Series | None = None,
     suppressed_label: str = "",
     colorscale: str = "Blues",
-    height: int = 520,
+    height: int = 560,
     breaks: list[float] | None = None,
     fmt=None,
 ) -> go.Figure:
@@ -84,10 +173,9 @@ def district_choropleth(
 
     A MapLibre map with the ``white-bg`` style draws no tiles, so it renders with no network.
     With ``breaks`` the map is classed: one legend entry per class (its range, formatted with ``fmt``),
-    the legend below the map so a phone keeps the whole city in view. (District names are not drawn on
-    the map: MapLibre needs glyph files for any text, and Plotly's styles fetch them from the internet;
-    the ranking beside each map names every district.) Suppressed districts get their own grey trace and legend entry so a hidden figure never looks
-    like a low one.
+    the legend below the map so a phone keeps the whole city in view. Each district's name is written on the
+    map (``add_district_names``) in the page's language, offline (``MAP_STYLE``). Suppressed districts get
+    their own grey trace and legend entry so a hidden figure never looks like a low one.
     """
     frame = frame.copy()
     fmt = fmt or (lambda v: f"{v:,.1f}")
@@ -97,11 +185,13 @@ def district_choropleth(
     text = hover_text if hover_text is not None else frame[value].map(lambda v: fmt(v) if pd.notna(v) else "")
     fig = go.Figure()
     outline = {"line": {"color": "white", "width": 1.2}, "opacity": 0.9}
+    fills: dict[str, str] = {}
     if breaks:
         cls = classify(shown[value].astype(float), breaks)
         colors = class_colors(len(breaks) - 1, colorscale)
         for i, color in enumerate(colors):
             part = shown[cls == i]
+            fills.update(dict.fromkeys(part.index, color))
             fig.add_trace(go.Choroplethmap(
                 geojson=_GEOJSON, featureidkey="properties.adcode", locations=list(part.index),
                 z=[1] * len(part), colorscale=[[0, color], [1, color]], showscale=False,
@@ -110,6 +200,13 @@ def district_choropleth(
                 customdata=list(part.index), legendrank=i,
             ))
     else:
+        from plotly.colors import sample_colorscale
+
+        z = shown[value].astype(float)
+        span = (z.max() - z.min()) or 1.0
+        sampled = sample_colorscale(colorscale, ((z - z.min()) / span).clip(0, 1).tolist(), colortype="tuple")
+        fills.update({a: "#" + "".join(f"{round(255 * c):02x}" for c in rgb[:3])
+                      for a, rgb in zip(shown.index, sampled, strict=True)})
         fig.add_trace(go.Choroplethmap(
             geojson=_GEOJSON, featureidkey="properties.adcode", locations=list(shown.index),
             z=shown[value].astype(float).tolist(),
@@ -126,8 +223,10 @@ def district_choropleth(
             hoverinfo="text",
             marker=outline, name=suppressed_label, showlegend=True, customdata=hidden, legendrank=99,
         ))
+        fills.update(dict.fromkeys(hidden, SUPPRESSED_COLOR))
+    add_district_names(fig, names.reindex([a for a in frame.index if a in names.index]), fills)
     fig.update_layout(
-        map={"style": "white-bg", "center": CENTER, "zoom": 7.75},
+        map={"style": MAP_STYLE_URL, "center": CENTER, "zoom": ZOOM},
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         height=height,
         legend={"orientation": "h", "yanchor": "top", "y": -0.01, "xanchor": "left", "x": 0.0,
@@ -234,3 +333,105 @@ def quantile_boxes(
     if log:
         fig.update_yaxes(type="log")
     return fig
+
+
+def _plain(text) -> str:
+    """A hover or label text as one line of plain text (Plotly's <br> and tags out)."""
+    import re
+
+    return re.sub(r"<[^>]+>", "", re.sub(r"<br\s*/?>", " · ", str(text))).strip()
+
+
+def _is_name_layer(trace: dict) -> bool:
+    # The district names and their leader lines (add_district_names): drawn on the map, not figures.
+    return trace.get("type") == "scattermap" and trace.get("hoverinfo") == "skip"
+
+
+def figure_table(fig: go.Figure | dict) -> pd.DataFrame:
+    """Exactly the figures a chart draws, as one tidy table (a row per drawn value): what a chart's CSV holds.
+
+    Read from the figure itself, trace by trace, so the file cannot hold a number the chart does not show
+    (a suppressed value is missing in the figure and so in the file). Columns: ``series`` (the trace's
+    legend name), then per kind of trace its coordinates and values."""
+    data = fig["data"] if isinstance(fig, dict) else [tr.to_plotly_json() for tr in fig.data]
+    parts: list[pd.DataFrame] = []
+
+    def listed(v, n: int) -> list:
+        if v is None:
+            return [None] * n
+        if isinstance(v, (list, tuple, np.ndarray, pd.Series)):
+            return list(v)
+        return [v] * n
+
+    for tr in data:
+        kind = tr.get("type", "scatter")
+        name = _plain(tr.get("name") or "")
+        if _is_name_layer(tr):
+            continue
+        if kind == "bar" or kind == "scatter":
+            horizontal = tr.get("orientation") == "h"
+            cat, val = ("y", "x") if horizontal else ("x", "y")
+            cats, vals = listed(tr.get(cat), 0), listed(tr.get(val), 0)
+            frame = pd.DataFrame({"series": name, "category": cats, "value": vals})
+            err = tr.get(f"error_{val}") or {}
+            if err.get("array") is not None:
+                frame["low"] = [v - m if v is not None and m is not None else None
+                                for v, m in zip(vals, listed(err.get("arrayminus", err["array"]), len(vals)), strict=True)]
+                frame["high"] = [v + p if v is not None and p is not None else None
+                                 for v, p in zip(vals, listed(err["array"], len(vals)), strict=True)]
+            parts.append(frame)
+        elif kind == "heatmap":
+            z = np.asarray(tr.get("z"), dtype=float)
+            xs = listed(tr.get("x"), z.shape[1]) if tr.get("x") is not None else list(range(z.shape[1]))
+            ys = listed(tr.get("y"), z.shape[0]) if tr.get("y") is not None else list(range(z.shape[0]))
+            text = tr.get("text")
+            rows = [{"series": name, "row": y, "column": x, "value": None if np.isnan(z[i, j]) else float(z[i, j]),
+                     **({"shown": _plain(text[i][j])} if text is not None else {})}
+                    for i, y in enumerate(ys) for j, x in enumerate(xs)]
+            parts.append(pd.DataFrame(rows))
+        elif kind == "box":
+            parts.append(pd.DataFrame({
+                "series": name, "category": listed(tr.get("x"), 0),
+                **{col: listed(tr.get(col), len(tr.get("x") or [])) for col in
+                   ("lowerfence", "q1", "median", "q3", "upperfence")}}))
+        elif kind == "choroplethmap":
+            locs = listed(tr.get("locations"), 0)
+            parts.append(pd.DataFrame({"series": name, "location": locs,
+                                       "shown": [_plain(x) for x in listed(tr.get("text"), len(locs))]}))
+        elif kind == "scattermap":
+            lons = listed(tr.get("lon"), 0)
+            parts.append(pd.DataFrame({"series": name, "lon": lons, "lat": listed(tr.get("lat"), len(lons)),
+                                       "shown": [_plain(x) for x in listed(tr.get("text"), len(lons))]}))
+        elif kind == "sankey":
+            labels = list(tr["node"]["label"])
+            link = tr["link"]
+            parts.append(pd.DataFrame({"series": name, "source": [labels[i] for i in link["source"]],
+                                       "target": [labels[i] for i in link["target"]], "value": list(link["value"])}))
+        else:
+            raise ValueError(f"figure_table: no table for a {kind} trace")
+    parts.append(_reference_lines(fig))
+    return pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else \
+        pd.DataFrame({"series": []})
+
+
+def _reference_lines(fig: go.Figure | dict) -> pd.DataFrame:
+    """The horizontal and vertical lines a chart draws (a city's value, a clinical cut-off, limits of
+    agreement), each with the words written beside it; a log axis's line back in the data's units."""
+    layout = fig["layout"] if isinstance(fig, dict) else fig.layout.to_plotly_json()
+    notes = [(n.get("xref", ""), n.get("yref", ""), n.get("x"), n.get("y"), _plain(n.get("text", "")))
+             for n in layout.get("annotations", []) or []]
+    rows = []
+    for shape in layout.get("shapes", []) or []:
+        if shape.get("type", "line") != "line":
+            continue
+        for axis in ("y", "x"):
+            ref = str(shape.get(f"{axis}ref", axis))
+            lo, hi = shape.get(f"{axis}0"), shape.get(f"{axis}1")
+            if lo is None or lo != hi or not ref.startswith(axis) or ref.endswith("domain"):
+                continue
+            log = (layout.get(f"{axis}axis") or {}).get("type") == "log"
+            label = next((text for _xr, _yr, x, y, text in notes
+                          if (y if axis == "y" else x) == lo and text), "")
+            rows.append({"series": label or f"{axis} line", "line_axis": axis,
+                         "value": 10 ** lo if log else lo})
+    return pd.DataFrame(rows)

@@ -30,7 +30,15 @@ MESSAGES = {
         "en": "This product has no approved release yet.",
     },
     "ui.session_ended": {"zh": "会话已结束，请重新登录。", "en": "Your session has ended; please sign in again."},
+    "ui.chart_png": {"zh": "图表图片（PNG）", "en": "Chart image (PNG)"},
+    "ui.chart_csv": {"zh": "图表数据（CSV）", "en": "Chart data (CSV)"},
+    "ui.png_caption": {"zh": "发布版本 {rid}", "en": "Release {rid}"},
+    "ui.png_caption_synthetic": {"zh": "合成演示数据 · 发布版本 {rid}", "en": "Synthetic demonstration data · release {rid}"},
 }
+
+# Plotly's modebar offers "download plot as a png", made in the browser with no decision and no ledger entry:
+# off on every chart (tests/test_download_gate.py); a chart's files come from ``chart`` through the gate.
+CHART_CONFIG = {"displayModeBar": False}
 
 
 def lang() -> str:
@@ -212,6 +220,62 @@ def download_button(label: str, make: Callable[[], bytes], file_name: str, mime:
     (container or st).download_button(
         label, data=downloads.deferred(make, binding, user.username, artifact or file_name), file_name=file_name,
         mime=mime, key=key, on_click="ignore", icon=":material/download:")
+
+
+def chart(fig, *, key: str, grant: Grant | None = None, name: str | None = None, lng: str | None = None,
+          container=None, **kwargs):
+    """Every chart on a page: drawn with Plotly's modebar off (``CHART_CONFIG``), and, given the page's
+    ``grant`` and a file ``name``, followed by its own CSV download: exactly the figures the chart draws
+    (``charts.figure_table``, read from the figure itself), made on the click, decided by the gate and
+    recorded in the ledger once per download, like every other file (``download_button``). Returns what
+    ``st.plotly_chart`` returns (a selection, for a map that opens a district)."""
+    from dashboards import png
+
+    box = container or st
+    kwargs.setdefault("width", "stretch")
+    event = box.plotly_chart(fig, config=CHART_CONFIG, key=key, **kwargs)
+    if grant is not None and name is not None:
+        lng = lng or lang()
+        row = box.container(horizontal=True, key=f"{key}__files")
+        download_button(t("ui.chart_csv", lng), lambda: chart_csv(grant, fig, f"{name}.csv"),
+                        f"{name}.csv", "text/csv", key=f"{key}__csv", container=row)
+        if png.available():
+            download_button(t("ui.chart_png", lng), lambda: chart_png(grant, fig, f"{name}.png", lng),
+                            f"{name}.png", "image/png", key=f"{key}__png", container=row)
+    return event
+
+
+def chart_csv(grant: Grant, fig, file_name: str) -> bytes:
+    """A chart's CSV through the gate: the download decided for the grant's user on the grant's release and
+    recorded (file name, hash, size) before a byte leaves; UTF-8 with BOM so spreadsheets read the Chinese.
+    The release and the synthetic flag ride along on every row."""
+    import io
+
+    from dashboards.charts import figure_table
+    from data_products.governance.gate import deliver
+
+    def make(dl: Grant) -> bytes:
+        table = figure_table(fig)
+        table["release_id"] = dl.release_id
+        table["synthetic"] = bool(dl.release.meta.get("synthetic"))
+        buf = io.StringIO()
+        table.to_csv(buf, index=False)
+        return buf.getvalue().encode("utf-8-sig")
+
+    return deliver(grant, file_name, make)
+
+
+def chart_png(grant: Grant, fig, file_name: str, lng: str) -> bytes:
+    """A chart's PNG through the gate, drawn on the server (``dashboards.png``), its release (and, for a
+    synthetic one, that it is synthetic) written above the chart: one decision and one ledger entry."""
+    from dashboards import png
+    from data_products.governance.gate import deliver
+
+    def make(dl: Grant) -> bytes:
+        key = "ui.png_caption_synthetic" if dl.release.meta.get("synthetic") else "ui.png_caption"
+        return png.render(fig, caption=t(key, lng, rid=dl.release_id))
+
+    return deliver(grant, file_name, make)
 
 
 def zipped(stem: str, csv_bytes: bytes, meta_bytes: bytes) -> bytes:

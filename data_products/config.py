@@ -52,7 +52,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("DATASPACE_LEDGER_ANCHOR_FILE", "(approved/ledger-anchors.jsonl in the data home)", "the append-only file "
             "of published ledger heads"),
     Setting("DATASPACE_ANALYSIS_SECONDS", "30", "the time limit of one analysis run inside the restricted zone"),
-    Setting("DATASPACE_CHROMIUM", "/usr/bin/chromium", "the Chromium the browser tests drive (tests only)"),
+    Setting("DATASPACE_CHROMIUM", "/usr/bin/chromium", "the Chromium the browser tests drive, and that draws charts' PNGs (the png extra)"),
     Setting("DATASPACE_GOVERNANCE_URL", "(governance.sqlite in the data home)", "`postgresql://user@host/db` puts "
             "users, sessions, scenarios, approvals and the ledger on PostgreSQL (needs `.[postgres]`), shared by "
             "several app replicas"),

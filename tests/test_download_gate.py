@@ -197,6 +197,8 @@ def test_pages_hand_out_bytes_only_through_the_gated_helpers(path):
     assert not _calls(path, "download_button"), f"{path.name}: st.download_button outside dashboards/ui.py"
     assert not _calls(path, "dataframe"), f"{path.name}: st.dataframe outside dashboards/ui.py"
     assert not _calls(path, "data_editor"), f"{path.name}: st.data_editor outside dashboards/ui.py"
+    # A chart through ui.chart: Plotly's modebar (its client-side "download as png") off, its files gated.
+    assert not _calls(path, "plotly_chart"), f"{path.name}: st.plotly_chart outside dashboards/ui.py"
 
 
 def test_the_ui_download_helper_hands_streamlit_a_callable():
@@ -208,6 +210,21 @@ def test_the_ui_download_helper_hands_streamlit_a_callable():
         kw = {k.arg: k.value for k in call.keywords}
         assert isinstance(kw["data"], ast.Call) and ast.unparse(kw["data"].func) == "downloads.deferred"
         assert ast.literal_eval(kw["on_click"]) == "ignore"
+
+
+def test_plotlys_own_image_download_is_off():
+    """Plotly's modebar makes a PNG in the browser, with no decision and no ledger entry: every chart is drawn
+    by ``ui.chart``, whose one ``plotly_chart`` call passes ``CHART_CONFIG`` with the modebar off."""
+    from dashboards.ui import CHART_CONFIG
+
+    assert CHART_CONFIG["displayModeBar"] is False
+    tree = ast.parse((ROOT / "dashboards" / "ui.py").read_text(encoding="utf-8"))
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+             and n.func.attr == "plotly_chart"]
+    assert len(calls) == 1
+    kw = {k.arg: k.value for k in calls[0].keywords}
+    assert ast.unparse(kw["config"]) == "CHART_CONFIG"  # a second config in **kwargs is a TypeError, not an override
+    assert ast.unparse(calls[0]).count("config") == 1
 
 
 def test_table_toolbar_export_is_off():

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboards import headline
+from dashboards import headline, ui
 from dashboards.charts import class_breaks, district_choropleth, district_ranking
 from dashboards.ui import download_button, guard, lang, product_grant, show_table, synthetic_banner, zipped
 from data_products.disclosure import ALL
@@ -145,17 +145,18 @@ fig = district_choropleth(shown, value="share", label=t("ew.share", lng), names=
                           suppressed=shown["suppressed"], suppressed_label=t("ew.suppressed", lng), colorscale="YlOrRd",
                           breaks=breaks, fmt=pct)
 left, right = st.columns([3, 2])
-left.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="ew_map")
+view = f"{scheme}_{category}_{band}_{sex}"
+ui.chart(fig, key="ew_map", container=left, grant=grant, name=f"elderly_weight_map_{view}", lng=lng)
 left.caption(t("ew.classes_note", lng))
 city = values.loc[ALL]
 right.metric(f"{t('ew.city', lng)} · {cat_label(category)}",
              "—" if city["suppressed"] else f"{city['share']:.1f}%",
              help=f"{t('ew.measured', lng)}: {city['measured']}")
 ranked = add_intervals(shown[~shown["suppressed"]].rename(columns={"share": "value", "measured": "n"}), "share")
-right.plotly_chart(district_ranking(ranked, value="value", names=names, label=t("ew.share", lng),
-                                    city=None if city["suppressed"] else city["share"], city_label=t("ew.city", lng),
-                                    lo="lo", hi="hi", breaks=breaks, fmt=pct),
-                   width="stretch", config={"displayModeBar": False}, key="ew_rank")
+ui.chart(district_ranking(ranked, value="value", names=names, label=t("ew.share", lng),
+                          city=None if city["suppressed"] else city["share"], city_label=t("ew.city", lng),
+                          lo="lo", hi="hi", breaks=breaks, fmt=pct),
+         key="ew_rank", container=right, grant=grant, name=f"elderly_weight_ranking_{view}", lng=lng)
 right.caption(t("ew.interval_note", lng))
 table = shown.assign(district=names.reindex(shown.index))[["district", "count", "measured", "share", "reason"]]
 table["reason"] = table["reason"].map(lambda r: t(f"ew.reason.{r}", lng) if r else "")
@@ -179,7 +180,7 @@ for by, title in (("age_band", "ew.by_age"), ("sex", "ew.by_sex")):
                                             else ["#9ecae1", "#74c476", "#fd8d3c"]),
                    labels={"share": t("ew.share", lng), by: t(f"ew.{by}", lng), "label": t("ew.category", lng)})
     chart.update_layout(height=320, margin={"l": 0, "r": 0, "t": 10, "b": 0})
-    st.plotly_chart(chart, width="stretch", key=f"ew_chart_{by}")
+    ui.chart(chart, key=f"ew_chart_{by}", grant=grant, name=f"elderly_weight_{scheme}_by_{by}", lng=lng)
 
 st.subheader(t("ew.centres", lng))
 centres = guard(lambda: views.facility_table(grant, scheme), lng)

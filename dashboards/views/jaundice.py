@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards import headline
+from dashboards import headline, ui
 from dashboards.ui import download_button, guard, lang, product_grant, show_table, synthetic_banner
 from data_products.i18n import t
 from data_products.products.jaundice import views
@@ -100,7 +100,7 @@ with tab_ba:
             fig.add_trace(go.Scatter(x=xs_ba, y=ys, mode="lines", showlegend=i == 0,
                                      name=t("jaundice.ba_regression_lines", lng),
                                      line={"color": "#6a1b9a", "width": 3 if i == 0 else 2}))
-    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="jaundice_ba")
+    ui.chart(fig, key="jaundice_ba", grant=grant, name="jaundice_bland_altman", lng=lng)
     st.markdown(f"**{t('jaundice.limits_title', lng)}**")
     lim = data["limits"]
     if not lim.empty:
@@ -133,7 +133,7 @@ with tab_reg:
                                        "dash": "solid" if main_line or key == "identity" else "dash"}))
     fig.update_xaxes(range=[0, 500])
     fig.update_yaxes(range=[0, 500])
-    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="jaundice_scatter")
+    ui.chart(fig, key="jaundice_scatter", grant=grant, name="jaundice_regression", lng=lng)
     st.markdown(f"**{t('jaundice.reg_table', lng)}**")
     names = {"ols": t("jaundice.ols", lng), "deming": f"{t('jaundice.deming', lng)} (λ={meta.get('error_ratio'):g})",
              "passing_bablok": t("jaundice.pb", lng)}
@@ -203,7 +203,7 @@ with tab_sub:
     fig.add_vline(x=float(o["bias"]), line={"color": "#c62828", "dash": "dash"})
     fig.update_layout(height=max(320, 26 * len(ok)), xaxis_title=t("jaundice.ba_y", lng),
                       yaxis={"autorange": "reversed"}, margin={"l": 10, "r": 10, "t": 20, "b": 10})
-    st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="jaundice_forest")
+    ui.chart(fig, key="jaundice_forest", grant=grant, name="jaundice_subgroups", lng=lng)
     table = pd.DataFrame({
         t("jaundice.dimension", lng): sub["dim_label"],
         t("jaundice.group", lng): [label(d, lv) for d, lv in zip(sub["dimension"], sub["level"], strict=True)],

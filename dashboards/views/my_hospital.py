@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from dashboards import ui
 from dashboards.ui import lang, page_grants, require_principal, show_table, synthetic_banner
 from data_products import catalog
 from data_products.governance.store import LOCAL
@@ -253,7 +254,7 @@ if summary is not None:
                               "check": t("mh.col.check", lng)})
         fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))  # facet titles: the check's name only
         fig.update_layout(height=300, margin={"l": 0, "r": 0, "t": 30, "b": 0})
-        st.plotly_chart(fig, width="stretch", key="mh_trend")
+        ui.chart(fig, key="mh_trend", grant=sq, name="my_hospital_data_quality_trend", lng=lng)
     comp = supplier.completeness(sq)
     if not comp.empty:
         st.subheader(t("mh.fields", lng))

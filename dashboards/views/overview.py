@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboards import ui
 from dashboards.charts import district_choropleth
 from dashboards.ui import lang, show_table, synthetic_banner
 from data_products.i18n import pick, t
@@ -33,7 +34,7 @@ def fmt(v: float) -> str:
 fig = district_choropleth(
     table, value=metric, label=metrics[metric], names=names, hover_text=table[metric].map(fmt), colorscale="Teal"
 )
-st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="overview_map")
+ui.chart(fig, key="overview_map")  # public reference figures, no product: nothing to download
 
 cols = st.columns(3)
 cols[0].metric(t("overview.population", lng), f"{table['population_2023'].sum():,.0f}")

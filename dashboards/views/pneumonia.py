@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards import headline
+from dashboards import headline, ui
 from dashboards.charts import class_breaks, district_choropleth, district_ranking, quantile_boxes
 from dashboards.ui import (
     download_button,
@@ -214,16 +214,17 @@ with tabs[0]:
     fig = district_choropleth(shown, value="value", label=metric_label(metric), names=dnames, hover_text=hover,
                               suppressed=shown["suppressed"], suppressed_label=t("pn.suppressed", lng, k=k),
                               colorscale="YlOrRd", breaks=breaks, fmt=fmt)
+    view = f"{metric}_{start}_{end}_{age}_{sex}"
     with m_col:
-        event = st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="pn_map",
-                                on_select="rerun", selection_mode="points")
+        event = ui.chart(fig, key="pn_map", grant=grant, name=f"pneumonia_map_{view}", lng=lng,
+                         on_select="rerun", selection_mode="points")
     ranked = add_intervals(shown[~shown["suppressed"]], METRICS[metric].kind)
     with r_col:
         st.markdown(f"**{t('pn.ranking', lng)}**")
-        st.plotly_chart(district_ranking(ranked, value="value", names=dnames, label=metric_label(metric),
-                                         city=city_value, city_label=t("pn.city", lng), lo="lo", hi="hi",
-                                         breaks=breaks, colorscale="YlOrRd", fmt=fmt),
-                        width="stretch", config={"displayModeBar": False}, key="pn_rank")
+        ui.chart(district_ranking(ranked, value="value", names=dnames, label=metric_label(metric),
+                                  city=city_value, city_label=t("pn.city", lng), lo="lo", hi="hi",
+                                  breaks=breaks, colorscale="YlOrRd", fmt=fmt),
+                 key="pn_rank", grant=grant, name=f"pneumonia_ranking_{view}", lng=lng)
         if ranked["lo"].notna().any():
             st.caption(t("pn.interval_note", lng))
     points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else (
@@ -250,7 +251,7 @@ with tabs[0]:
             f = district_choropleth(mv, value="value", label=f"{metric_label(metric)} · {m}", names=dnames, hover_text=mh,
                                     suppressed=mv["suppressed"], suppressed_label=t("pn.suppressed", lng, k=k),
                                     colorscale="YlOrRd", height=420, breaks=fixed, fmt=fmt)
-            frame_box.plotly_chart(f, width="stretch", config={"displayModeBar": False}, key=f"play_{m}")
+            ui.chart(f, key=f"play_{m}", container=frame_box)
             time.sleep(0.7)
 
 # --- distributions -----------------------------------------------------------------------------------
@@ -266,11 +267,11 @@ with tabs[1]:
 
     d1, d2 = st.columns(2)
     qa = guard(lambda: views.quantiles_by_age(grant, marker), lng)
-    d1.plotly_chart(box(qa, [t(f"age.{a}", lng) for a in qa.index], t("pn.by_age", lng)), key="box_age",
-                    config={"displayModeBar": False})
+    ui.chart(box(qa, [t(f"age.{a}", lng) for a in qa.index], t("pn.by_age", lng)), key="box_age", container=d1,
+             grant=grant, name=f"pneumonia_{marker}_by_age", lng=lng)
     qp = guard(lambda: views.quantiles_by_pathogen(grant, marker, age), lng)
-    d2.plotly_chart(box(qp, [t(f"path.{p}", lng) for p in qp.index], t("pn.by_pathogen", lng)), key="box_path",
-                    config={"displayModeBar": False})
+    ui.chart(box(qp, [t(f"path.{p}", lng) for p in qp.index], t("pn.by_pathogen", lng)), key="box_path",
+             container=d2, grant=grant, name=f"pneumonia_{marker}_by_pathogen_{age}", lng=lng)
     st.caption("P10 · P25 · P50 · P75 · P90")
 
 # --- seasons -------------------------------------------------------------------------------------
@@ -284,7 +285,7 @@ with tabs[2]:
                                 colorbar={"title": {"text": "%"}}, hoverongaps=False))
     heat.update_layout(title=t("pn.heatmap", lng), height=330, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     wide, narrow = wide_or_narrow("season_heat")
-    wide.plotly_chart(heat, key="season_heat", config={"displayModeBar": False})
+    ui.chart(heat, key="season_heat", container=wide, grant=grant, name=f"pneumonia_season_{age}_{sex}", lng=lng)
     with narrow:  # a phone: a month per row, a pathogen per column
         st.markdown(f"**{t('pn.heatmap', lng)}**")
         season_tbl = text.map(lambda v: "—" if pd.isna(v) else v if isinstance(v, str) else f"{v:.1f}")
@@ -297,7 +298,7 @@ with tabs[2]:
         trend.add_trace(go.Scatter(x=r["month"], y=r["value"].where(~r["suppressed"].astype(bool)), mode="lines+markers",
                                    name=t(f"path.{p}", lng), connectgaps=False))
     trend.update_layout(title=t("pn.trend", lng), height=360, yaxis_title="%", margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    st.plotly_chart(trend, key="season_trend", config={"displayModeBar": False})
+    ui.chart(trend, key="season_trend", grant=grant, name=f"pneumonia_positivity_trend_{age}_{sex}", lng=lng)
     if views.METRICS[metric].kind != "rate":
         dm = guard(lambda: views.district_by_month(grant, metric, age, sex), lng)
         zgrid = dm.pivot(index="district", columns="month", values="value").reindex(list(districts()["adcode"]))
@@ -308,7 +309,8 @@ with tabs[2]:
         dmap.update_layout(title=t("pn.district_month", lng, metric=metric_label(metric)), height=420,
                            margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="#d9d9d9")
         wide, narrow = wide_or_narrow("district_month")
-        wide.plotly_chart(dmap, key="district_month", config={"displayModeBar": False})
+        ui.chart(dmap, key="district_month", container=wide, grant=grant,
+                 name=f"pneumonia_district_month_{metric}_{age}_{sex}", lng=lng)
         with narrow:  # a phone: a month per row, a district per column, hidden cells as ×
             st.markdown(f"**{t('pn.district_month', lng, metric=metric_label(metric))}**")
             dm_tbl = zgrid.apply(lambda col: col.map(lambda v: "×" if pd.isna(v) else fmt(v)))

@@ -11,8 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards import headline
-from dashboards.charts import CENTER, SUPPRESSED_COLOR
+from dashboards import headline, ui
+from dashboards.charts import CENTER, MAP_STYLE_URL, SUPPRESSED_COLOR, add_district_names
 from dashboards.ui import download_button, guard, lang, product_grant, show_table, synthetic_banner, zipped
 from data_products.disclosure import ALL
 from data_products.i18n import pick, register, t
@@ -234,14 +234,16 @@ if len(hidden):
         text=[f"{pick(lng, a, b)}<br>{t('tumor.suppressed', lng)}" for a, b in zip(hidden["name_zh"], hidden["name_en"], strict=True)],
         hoverinfo="text", name=t("tumor.suppressed", lng), customdata=hidden["facility_id"].tolist(),
     ))
+# The names last, so they stand above the bubbles.
+add_district_names(fig, pd.Series({a: dname[a] for a in dist.index}))
 fig.update_layout(
-    map={"style": "white-bg", "center": CENTER, "zoom": 8.2,
+    map={"style": MAP_STYLE_URL, "center": CENTER, "zoom": 8.2,
          "layers": [{"source": geo, "type": "fill", "color": "#f1f3f5", "below": "traces"},
                     {"source": geo, "type": "line", "color": "#7f8c8d", "line": {"width": 1.2}}]},
     margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=560,
     legend={"yanchor": "bottom", "y": 0.01, "xanchor": "left", "x": 0.01},
 )
-st.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="tumor_map")
+ui.chart(fig, key="tumor_map", grant=grant, name=f"tumor_map_{group}_{period}", lng=lng)
 
 # --- top facilities (commission) or the own facility's standing (hospital) ---------------------------
 if scope.facility_names == "all":
@@ -282,7 +284,7 @@ sankey = go.Figure(go.Sankey(
     link={"source": src, "target": dst, "value": fl[views.MEASURE].astype(int).tolist()},
 ))
 sankey.update_layout(height=620, margin={"l": 10, "r": 10, "t": 10, "b": 10})
-st.plotly_chart(sankey, width="stretch", config={"displayModeBar": False}, key="tumor_sankey")
+ui.chart(sankey, key="tumor_sankey", grant=grant, name=f"tumor_flows_{group}", lng=lng)
 st.caption(t("tumor.flows_note", lng))
 
 st.subheader(t("tumor.leaving", lng))
@@ -299,7 +301,7 @@ for home, g in by_year.groupby("home_district"):
     line.add_trace(go.Scatter(x=g["year"].astype(int).tolist(), y=g["pct"], mode="lines+markers", name=dname[home]))
 line.update_layout(height=360, yaxis_title="%", xaxis_title=t("tumor.year", lng), margin={"t": 10}, **_YEAR_AXES)
 line.update_yaxes(ticksuffix="%")
-st.plotly_chart(line, width="stretch", config={"displayModeBar": False}, key="tumor_leaving")
+ui.chart(line, key="tumor_leaving", grant=grant, name=f"tumor_leaving_{group}", lng=lng)
 st.caption(t("tumor.nonres_table", lng))
 show_table(pd.DataFrame({
     t("tumor.year", lng): [t("tumor.all_periods", lng) if y == ALL else y for y in nonres["year"]],
@@ -320,7 +322,7 @@ with c1:
                            marker_color=[TIER_COLORS[x] if not s else SUPPRESSED_COLOR
                                          for x, s in zip(ts["tier"], ts["suppressed"], strict=True)]))
     bar.update_layout(height=320, margin={"t": 10}, yaxis_title=t("tumor.patients", lng))
-    st.plotly_chart(bar, width="stretch", config={"displayModeBar": False}, key="tumor_tiers")
+    ui.chart(bar, key="tumor_tiers", grant=grant, name=f"tumor_tiers_{group}_{year}", lng=lng)
 with c2:
     st.subheader(t("tumor.trend", lng))
     # Yearly only: the quarterly line looked like the year's total ÷ 4 and was read as a trend (issue 15);
@@ -330,7 +332,7 @@ with c2:
     tr.add_trace(go.Scatter(x=ty["period"].astype(int).tolist(), y=ty[views.MEASURE].astype("Float64"),
                             mode="lines+markers", name=t("tumor.patients", lng)))
     tr.update_layout(height=320, margin={"t": 10}, yaxis_title=t("tumor.patients", lng), **_YEAR_AXES)
-    st.plotly_chart(tr, width="stretch", config={"displayModeBar": False}, key="tumor_trend")
+    ui.chart(tr, key="tumor_trend", grant=grant, name=f"tumor_trend_{group}", lng=lng)
     show_table(ty.assign(period=ty["period"]).rename(columns={"period": t("tumor.year", lng),
                                                                  views.MEASURE: t("tumor.patients", lng)})
                  [[t("tumor.year", lng), t("tumor.patients", lng)]], hide_index=True, width="stretch")
@@ -342,7 +344,7 @@ for sex, label in (("M", t("tumor.male", lng)), ("F", t("tumor.female", lng))):
     part = ag[ag["sex"] == sex]
     pyr.add_trace(go.Bar(x=part["age_band"], y=part[views.MEASURE].astype("Float64").fillna(0), name=label))
 pyr.update_layout(barmode="group", height=320, margin={"t": 10}, yaxis_title=t("tumor.patients", lng))
-st.plotly_chart(pyr, width="stretch", config={"displayModeBar": False}, key="tumor_age_sex")
+ui.chart(pyr, key="tumor_age_sex", grant=grant, name=f"tumor_age_sex_{group}_{year}", lng=lng)
 
 # --- table and download --------------------------------------------------------------------------
 st.subheader(t("tumor.table", lng))

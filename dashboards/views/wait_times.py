@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards import headline
+from dashboards import headline, ui
 from dashboards.ui import guard, lang, product_grant, show_table, synthetic_banner, wide_or_narrow
 from data_products.i18n import pick, register, t
 from data_products.products.registry import product
@@ -191,7 +191,7 @@ fig = go.Figure(go.Heatmap(
 ))
 fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10}, yaxis={"autorange": "reversed"})
 wide, narrow = wide_or_narrow("wt_heatmap")
-wide.plotly_chart(fig, width="stretch", config={"displayModeBar": False}, key="wt_heatmap")
+ui.chart(fig, key="wt_heatmap", container=wide, grant=grant, name=f"wait_times_{facility}_{department}_{stat}", lng=lng)
 # On a phone: the same numbers as a table, an hour per row and a day per column.
 phone = pd.DataFrame([[cell for cell in row] for row in text], index=[t(f"wt.day.{d}", lng) for d in grid.index],
                      columns=[f"{h}:00" for h in grid.columns]).T

@@ -36,6 +36,51 @@ SQL_TYPES = {"int": "INTEGER", "float": "DOUBLE", "code": "VARCHAR", "date": "DA
              "text": "VARCHAR", "set": "VARCHAR"}
 
 
+# What each coded value means, in both languages: the dictionary shows a code with its meaning in the page's
+# language ("home（出院回家）"). The code itself is what the data holds and what an analysis writes, so it stays
+# as it is; codes that are their own meaning (ICD-10 codes, stages, bands) are shown bare.
+_CODES = {
+    "tertiary": ("三级医院", "tertiary hospital"), "secondary": ("二级医院", "secondary hospital"),
+    "M": ("男", "male"), "F": ("女", "female"),
+    "UEBMI": ("城镇职工基本医疗保险", "employee basic medical insurance"),
+    "URRBMI": ("城乡居民基本医疗保险", "urban and rural resident basic medical insurance"),
+    "self_pay": ("自费", "self-pay"), "other": ("其他", "other"), "none": ("无", "none"),
+    "IS": ("缺血性卒中", "ischaemic stroke"), "ICH": ("脑出血", "intracerebral haemorrhage"),
+    "SAH": ("蛛网膜下腔出血", "subarachnoid haemorrhage"), "TIA": ("短暂性脑缺血发作", "transient ischaemic attack"),
+    "IVT": ("静脉溶栓", "intravenous thrombolysis"), "EVT": ("血管内取栓", "endovascular thrombectomy"),
+    "evacuation": ("血肿清除术", "haematoma evacuation"), "coiling": ("动脉瘤栓塞术", "aneurysm coiling"),
+    "clipping": ("动脉瘤夹闭术", "aneurysm clipping"),
+    "home": ("出院回家", "discharged home"), "transfer": ("转院", "transferred to another hospital"),
+    "dama": ("未遵医嘱自动出院", "discharged against medical advice"), "death": ("死亡", "death"),
+    "no_event": ("无事件", "no event"), "recurrence": ("复发", "recurrence"), "lost": ("失访", "lost to follow-up"),
+    "LAA": ("大动脉粥样硬化型", "large-artery atherosclerosis"), "CE": ("心源性栓塞型", "cardioembolism"),
+    "SAO": ("小动脉闭塞型", "small-vessel occlusion"), "SOE": ("其他明确病因型", "other determined cause"),
+    "SUE": ("不明原因型", "undetermined cause"),
+    "EMS": ("急救车", "ambulance"), "private_car": ("私家车", "private car"), "taxi": ("出租车", "taxi"),
+    "IVT_alteplase": ("阿替普酶静脉溶栓", "intravenous alteplase"),
+    "IVT_tenecteplase": ("替奈普酶静脉溶栓", "intravenous tenecteplase"),
+    "IVT_EVT": ("桥接治疗：静脉溶栓后血管内取栓", "bridging: thrombolysis then thrombectomy"),
+    "C22.0": ("肝细胞癌", "hepatocellular carcinoma"), "C22.1": ("肝内胆管癌", "intrahepatic cholangiocarcinoma"),
+    "C22.7": ("其他特指的肝癌", "other specified liver carcinoma"), "C22.9": ("肝恶性肿瘤，未特指", "liver cancer, unspecified"),
+    "8170/3": ("肝细胞癌", "hepatocellular carcinoma"), "8160/3": ("胆管癌", "cholangiocarcinoma"),
+    "8180/3": ("混合型肝细胞-胆管癌", "combined hepatocellular-cholangiocarcinoma"),
+    "8000/3": ("恶性肿瘤，未特指", "malignant neoplasm, not otherwise specified"),
+    "HBV": ("乙型肝炎病毒（HBsAg 阳性）", "hepatitis B (HBsAg positive)"),
+    "HCV": ("丙型肝炎病毒（抗 HCV 阳性）", "hepatitis C (anti-HCV positive)"),
+    "HBV_HCV": ("乙肝合并丙肝", "hepatitis B and C"), "NAFLD": ("非酒精性脂肪性肝病", "non-alcoholic fatty liver disease"),
+    "alcohol": ("酒精性", "alcohol"),
+    "PVTT": ("门静脉癌栓", "portal-vein tumour thrombus"), "HVTT": ("肝静脉癌栓", "hepatic-vein tumour thrombus"),
+    "extrahepatic": ("肝外转移", "extrahepatic spread"),
+    "resection": ("手术切除", "resection"), "transplant": ("肝移植", "liver transplant"), "ablation": ("消融", "ablation"),
+    "TACE": ("经动脉化疗栓塞", "transarterial chemoembolisation"),
+    "HAIC": ("肝动脉灌注化疗", "hepatic arterial infusion chemotherapy"), "radiotherapy": ("放疗", "radiotherapy"),
+    "systemic_TKI": ("系统治疗：TKI", "systemic: TKI"),
+    "systemic_ICI_VEGF": ("系统治疗：免疫检查点抑制剂 + 抗 VEGF", "systemic: ICI + anti-VEGF"),
+    "systemic_TKI_ICI": ("系统治疗：TKI + 免疫检查点抑制剂", "systemic: TKI + ICI"),
+    "supportive": ("支持治疗", "supportive care"),
+}
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
@@ -66,9 +111,18 @@ class Field:
     def sql_type(self) -> str:
         return SQL_TYPES[self.type]
 
-    def values_text(self) -> str:
+    def values_text(self, lang: str = "zh") -> str:
+        """The codes, each with its meaning in ``lang`` where it is not its own; or the range."""
         if self.codes:
-            return " | ".join(self.codes)
+            # Both languages in this module's own table, like CCL_TEXT: the dictionaries sit below the i18n
+            # catalogue in the zone order (tests/test_imports.py).
+            def one(code: str) -> str:
+                if code not in _CODES:
+                    return code
+                meaning = _CODES[code][1 if lang == "en" else 0]
+                return code if meaning == code else f"{code}（{meaning}）" if lang == "zh" else f"{code} ({meaning})"
+
+            return " | ".join(one(c) for c in self.codes)
         if self.lo is not None or self.hi is not None:
             return f"{self.lo:g} – {self.hi:g}"
         return ""
@@ -119,7 +173,7 @@ class Dictionary:
                 "name": f.en if lang == "en" else f.zh,
                 "type": f.type,
                 "unit": f.unit or "",
-                "values": f.values_text(),
+                "values": f.values_text(lang),
                 "code_system": f.code_system or "",
                 "nullable": f.nullable,
                 "source": f.rule or f.source,

@@ -30,7 +30,7 @@ ALLOWED_LATIN = {
     # tests, markers, pathogens, statistics, standards
     "crp", "pct", "il", "wbc", "tcb", "tsb", "bmi", "icd", "who", "ws", "t", "gb", "deming", "passing", "bablok",
     "pearson", "wilson", "poisson", "ols", "pb", "uln", "rsv", "mp", "flu", "adv", "hmpv", "nlr", "esr", "sao", "spo",
-    "tp", "fp", "fn", "tn", "ppv", "npv", "auc", "roc", "mae", "hcc", "sha", "hmac", "utc", "aap", "nice", "q",
+    "tp", "fp", "fn", "tn", "ppv", "npv", "auc", "roc", "mae", "hcc", "sha", "hmac", "utc", "aap", "nice", "q", "hbsag",
     "covid", "sars", "cov", "mycoplasma", "pneumoniae", "ra", "ii", "iii", "iv", "hba", "ldl", "hdl", "alt", "ast",
     # products and systems by name
     "dataspace", "duckdb", "streamlit", "gb/t", "lambda", "λ",
@@ -44,12 +44,13 @@ RAW_HEADERS = {"count", "reason", "file_name", "pct", "city_pct", "pass_pct", "w
                "approved_at", "source", "value", "suppressed", "district", "facility_id", "n_flag", "month",
                "category", "share", "level", "check", "status", "ALL", "quarterly", "group", "period", "metric"}
 
-# A data dictionary's field names, coded values and code systems are what the data holds, in either language.
-# KNOWN GAP: the "values" column's explanations of codes are English only (data_products/specialty).
+# A data dictionary's field names and code systems are what the data holds, in either language.
 # The audit ledger's actor and target are the identifiers it records (user names, product and page ids).
 CODE_COLUMNS = {"字段", "Field",  # also My hospital's completeness table: a field of the hospital's extract
-                "取值（编码）", "Values (codes)", "编码体系", "Code system", "操作者", "Actor",
-                "对象", "Target"}
+                "编码体系", "Code system", "操作者", "Actor", "对象", "Target"}
+# A dictionary's values: each code (what the data holds, written as an analysis writes it) with its meaning,
+# which must be in the page's language. The codes are taken out of the cell before the check, nothing else.
+VALUE_COLUMNS = {"取值（编码）", "Values (codes)"}
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 SNAKE = re.compile(r"(?<![\w@/.:-])[a-z][a-z0-9]*_[a-z0-9_]+(?![\w@/.:-])")
 WORD = re.compile(r"(?<![\w@/.:#-])[A-Za-z][A-Za-z]+(?![\w@/.:-])")
@@ -149,6 +150,9 @@ def page_text(at) -> dict[str, list[str]]:
                     if str(c) in CODE_COLUMNS:
                         continue
                     s = frame[c]
+                    if str(c) in VALUE_COLUMNS:
+                        text.extend(_without_codes(str(v)) for v in s.dropna().unique())
+                        continue
                     if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
                         # A JSON object in a cell is a machine record shown as such (the audit ledger's detail).
                         text.extend(str(v) for v in s.dropna().unique()[:200] if not _is_record(str(v)))
@@ -170,6 +174,15 @@ def page_text(at) -> dict[str, list[str]]:
     visit(at.main)
     visit(at.sidebar)
     return {"text": [s for s in text if s and s.strip()], "headers": headers}
+
+
+def _without_codes(cell: str) -> str:
+    from data_products.specialty import DICTIONARIES
+
+    codes = sorted({c for d in DICTIONARIES.values() for f in d.fields for c in (f.codes or ())}, key=len, reverse=True)
+    for code in codes:
+        cell = re.sub(rf"(?<![\w/.]){re.escape(code)}(?![\w/.])", " ", cell)
+    return cell
 
 
 def field_names() -> set[str]:
@@ -248,14 +261,29 @@ def test_the_sign_in_page_is_in_one_language(demo, lang):
     assert problems(page_text(at), lang, keys()) == []
 
 
+# The pages whose first chart is a district map: it writes every district's name on itself, in the page's language.
+MAP_PAGES = {"pneumonia.py", "elderly_weight.py", "tumor.py"}
+
+
+def _map_names(at) -> list[str]:
+    from dashboards.charts import district_names_on
+
+    return district_names_on(json.loads(at.get("plotly_chart")[0].proto.spec))
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("username", USERS)
 def test_every_page_is_in_one_language(demo, signed_in, username, lang):
+    from data_products.reference import districts
+
     user = signed_in(username)
     found = {}
+    names = sorted(districts()["name_zh" if lang == "zh" else "name_en"])
     for page in _pages(user):
         at = _render(user, lang, page)
         assert not at.exception, (page, at.exception)
+        if page in MAP_PAGES:
+            assert sorted(_map_names(at)) == names, page
         bad = problems(page_text(at), lang, keys())
         if bad:
             found[page] = bad

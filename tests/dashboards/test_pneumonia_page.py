@@ -45,6 +45,8 @@ def test_renders_for_each_allowed_role(demo, username, signed_in):
     assert not at.exception, at.exception
     assert at.title[0].value == "Pediatric pneumonia infection-marker atlas"
     assert len(at.get("plotly_chart")) >= 5
+    # Plotly's modebar (its own "download as png") is off on every chart the browser gets.
+    assert all(json.loads(c.proto.config)["displayModeBar"] is False for c in at.get("plotly_chart"))
 
 
 @pytest.mark.parametrize(

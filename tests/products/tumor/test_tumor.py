@@ -384,7 +384,7 @@ def test_official_page_names_every_facility(space, signed_in):
     full = at.dataframe[-1].value
     assert set(full["Facility"]) <= names and len(full) == 15
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    markers = sum(len(tr["lon"]) for tr in spec["data"] if tr["type"] == "scattermap")
+    markers = sum(len(tr["lon"]) for tr in spec["data"] if tr["type"] == "scattermap" and tr["mode"] == "markers")
     assert markers == 15
     assert any(layer["type"] == "line" for layer in spec["layout"]["map"]["layers"])
 
@@ -402,7 +402,8 @@ def test_hospital_page_names_only_its_own_facility(space, signed_in):
     assert (full["机构"] == reg.at["F0301", "name_zh"]).sum() == 1
     assert not full["机构"].str.startswith("同级机构").any()
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    texts = " ".join(" ".join(tr.get("text", [])) for tr in spec["data"] if tr["type"] == "scattermap")
+    texts = " ".join(" ".join(tr.get("text", [])) for tr in spec["data"]
+                     if tr["type"] == "scattermap" and tr["mode"] == "markers")
     for fid, name in reg["name_zh"].items():
         assert (name in texts) == (fid == "F0301")
 
@@ -466,7 +467,7 @@ def test_facility_map_renders_offline(space, serve, browser):
         b.page.wait_for_selector(".js-plotly-plot .maplibregl-canvas", timeout=30_000)
         n = b.page.evaluate(
             "() => { const p = document.querySelector('.js-plotly-plot');"
-            " return p && p.data ? p.data.filter(t => t.type === 'scattermap').reduce((s, t) => s + t.lon.length, 0) : 0 }"
+            " return p && p.data ? p.data.filter(t => t.type === 'scattermap' && t.mode === 'markers').reduce((s, t) => s + t.lon.length, 0) : 0 }"
         )
         assert n == 15
         assert "Tumor patients across Guangzhou" in b.page.inner_text("body")
