@@ -150,22 +150,48 @@ def _grouping_sets(dims: tuple[str, ...]) -> list[tuple[str, ...]]:
     return [kept for size in range(len(dims), -1, -1) for kept in itertools.combinations(dims, size)]
 
 
+def _rank_and_weight(q: float, n):
+    """The release rule's 0-based rank j of the lower value and the upper value's weight (numpy or Polars
+    expressions alike): position (2·c·(n−1) + 1) / (2d) for q = c/d (``disclosure.quantile_rank``)."""
+    from fractions import Fraction
+
+    f = Fraction(q).limit_denominator(1000)
+    top = (n - 1) * (2 * f.numerator) + 1
+    j = top // (2 * f.denominator)
+    return j, (top - j * (2 * f.denominator)) / (2 * f.denominator)
+
+
 def pandas_tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The builder's three tables in pandas, as a pandas expert writes them: categorical keys, one
-    vectorised groupby per grouping set (count, both quantiles at once, mean), no per-group Python."""
+    """The builder's three tables in pandas, as a pandas expert writes them: categorical keys, the waits
+    sorted once, then per grouping set one vectorised groupby (count, mean, and each quantile's two
+    neighbouring waits picked by rank within the group), no per-group Python."""
+    frame = frame.sort_values("wait_min", kind="stable", ignore_index=True)
+    w = frame["wait_min"]
     out = {}
     for name, dims in _tables_spec().items():
         parts = []
         for kept in _grouping_sets(dims):
-            w = frame["wait_min"]
             if kept:
                 g = w.groupby([frame[d] for d in kept], observed=True, sort=False)
-                q = g.quantile(list(_QUANTILES.values())).unstack()
-                part = pd.DataFrame({"visits": g.size(), "p50": q[0.5], "p90": q[0.9], "mean_wait": g.mean()})
-                part = part.reset_index()
+                rank, size = g.cumcount().to_numpy(), g.transform("size").to_numpy()
+                part = pd.DataFrame({"visits": g.size(), "mean_wait": g.mean()})
             else:
-                qs = w.quantile(list(_QUANTILES.values()))
-                part = pd.DataFrame({"visits": [len(w)], "p50": [qs[0.5]], "p90": [qs[0.9]], "mean_wait": [w.mean()]})
+                rank, size = np.arange(len(w)), np.full(len(w), len(w))
+                part = pd.DataFrame({"visits": [len(w)], "mean_wait": [w.mean()]})
+            for col, q in _QUANTILES.items():
+                j, f = _rank_and_weight(q, size)
+                hi_rank = np.minimum(j + 1, size - 1)
+                # Exactly one row of each group is at rank j and one at its upper neighbour's rank.
+                lo = w.where(rank == j).groupby([frame[d] for d in kept], observed=True, sort=False).max() \
+                    if kept else pd.Series([w[rank == j].max()])
+                hi = w.where(rank == hi_rank).groupby([frame[d] for d in kept], observed=True, sort=False).max() \
+                    if kept else pd.Series([w[rank == hi_rank].max()])
+                n = part["visits"].to_numpy()
+                _, weight = _rank_and_weight(q, n)
+                x_lo, x_hi = lo.reindex(part.index).to_numpy() if kept else lo.to_numpy(), \
+                    hi.reindex(part.index).to_numpy() if kept else hi.to_numpy()
+                part[col] = x_lo + weight * (x_hi - x_lo)
+            part = part.reset_index() if kept else part
             for d in dims:
                 if d not in kept:
                     part[d] = "ALL"
@@ -196,15 +222,14 @@ def stage_pandas(parquet: Path, out: Path) -> dict:
 
 def polars_tables(frame) -> dict[str, pd.DataFrame]:
     """The same in Polars: lazy queries, one per grouping set, collected together (Polars runs them in
-    parallel); linear quantiles are ``quantile_cont``'s definition."""
+    parallel); each quantile's two neighbouring waits picked from the sorted group by the release rule's rank."""
     import polars as pl
 
     queries, shape = [], []
     lf = frame.lazy()
     for name, dims in _tables_spec().items():
         for kept in _grouping_sets(dims):
-            aggs = [pl.len().alias("visits"),
-                    *(pl.col("wait_min").quantile(q, interpolation="linear").alias(k) for k, q in _QUANTILES.items()),
+            aggs = [pl.len().alias("visits"), *(_polars_quantile(q).alias(k) for k, q in _QUANTILES.items()),
                     pl.col("wait_min").mean().alias("mean_wait")]
             q = lf.group_by(list(kept)).agg(aggs) if kept else lf.select(aggs)
             q = q.with_columns(*(pl.col(d).cast(pl.String) for d in kept),
@@ -216,6 +241,17 @@ def polars_tables(frame) -> dict[str, pd.DataFrame]:
     for name, res in zip(shape, results, strict=True):
         out.setdefault(name, []).append(res)
     return {name: pl.concat(parts, how="vertical").to_pandas() for name, parts in out.items()}
+
+
+def _polars_quantile(q: float):
+    """The release rule's quantile of ``wait_min`` in a Polars aggregation."""
+    import polars as pl
+
+    n = pl.len().cast(pl.Int64)
+    j, weight = _rank_and_weight(q, n)
+    x = pl.col("wait_min").sort()
+    lo, hi = x.get(j), x.get(pl.min_horizontal(j + 1, n - 1))
+    return lo + weight * (hi - lo)
 
 
 def _polars_frame(parquet: Path):

@@ -130,6 +130,10 @@ def ingest(
     _exit(report.exit_code)
 
 
+PROCESSOR = ("The commission user running the build, who signs in: $DATASPACE_TOKEN, else the password from "
+             "$DATASPACE_PASSWORD or a prompt (default user: $DATASPACE_USER).")
+
+
 @app.command()
 def process(
     product: Annotated[list[str] | None, typer.Option(help="Only these products (repeatable).")] = None,
@@ -142,15 +146,18 @@ def process(
     parquet: Annotated[str | None, typer.Option(help="The restricted zone's Parquet layout Spark reads (a path "
                                                      "every executor can read); default DATA_HOME/restricted/parquet, "
                                                      "exported from restricted.duckdb when missing or older.")] = None,
+    acting: Annotated[str | None, typer.Option("--as", help=PROCESSOR)] = None,
 ) -> None:
-    """Run product builders over the restricted zone into candidate releases (restricted -> candidate)."""
+    """Run product builders over the restricted zone into candidate releases (restricted -> candidate).
+    The acting commission user proves who they are ($DATASPACE_TOKEN, or a password)."""
     from data_products.pipeline_cli import cli_process
 
     if engine != "spark" and (master or parquet):
         typer.echo("error: --master and --parquet go with --engine spark", err=True)
         _exit(2)
     with _progress(progress, "process") as bar:
-        code = cli_process(products=product or None, progress=bar, engine=engine, master=master, parquet=parquet)
+        code = cli_process(products=product or None, progress=bar, engine=engine, master=master, parquet=parquet,
+                           acting=acting)
     _exit(code)
 
 
@@ -170,8 +177,8 @@ def export_parquet(
         typer.echo(f"{table}: {rows} rows -> {(out or parquet.default_root()) / table}")
 
 
-ACTING = ("The commission official acting, who signs in: password from $DATASPACE_PASSWORD or a prompt "
-          "(default user: $DATASPACE_USER).")
+ACTING = ("The commission official acting, who signs in: $DATASPACE_TOKEN, else the password from "
+          "$DATASPACE_PASSWORD or a prompt (default user: $DATASPACE_USER).")
 
 
 @app.command()
@@ -290,15 +297,23 @@ def export_wait_times(
 ) -> None:
     """The wait-time estimates as a JSON feed an appointment platform can poll, decided by the gate.
 
-    Refused (exit 2, reason on stderr, nothing written) without an approved export scenario for SERVICE;
-    exit 1 when no release is approved yet.
+    The command runs as SERVICE and proves it with SERVICE's token ($DATASPACE_TOKEN; `dataspace users token
+    SERVICE` issues one). Refused (exit 2, reason on stderr, nothing written) without it or without an
+    approved export scenario for SERVICE; exit 1 when no release is approved yet.
     """
     from data_products import approved
     from data_products.governance import AccessDenied
+    from data_products.governance import cli as gov
+    from data_products.governance.demo import FEED_SERVICE
     from data_products.products.wait_times.export import export_wait_times as run
 
     try:
-        done = run(out, service)
+        # The service is who acts: its token (or, in a demo space only, the demo's feed service).
+        with gov.authenticated(service, demo_user=FEED_SERVICE if service == FEED_SERVICE else None) as (_, who):
+            done = run(out, service, audit={"os_user": who, "via": "cli"})
+    except gov.CliAuthError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(2) from None
     except AccessDenied as exc:
         typer.echo(f"refused: {exc.decision.reason}: {exc.decision.message_en}", err=True)
         raise typer.Exit(2) from None
@@ -380,6 +395,19 @@ def users_unlock(username: str, acting: Annotated[str | None, typer.Option("--as
     from data_products.governance import cli as gov
 
     _exit(gov.users_unlock(username, acting=acting))
+
+
+@users_app.command("token")
+def users_token(
+    username: str,
+    revoke: Annotated[str | None, typer.Option("--revoke", help="Revoke this token id, or `all` of the user's.")] = None,
+    acting: Annotated[str | None, typer.Option("--as", help=ACTING)] = None,
+) -> None:
+    """Issue a command-line token for USERNAME (printed once, kept only as a hash; give it as $DATASPACE_TOKEN),
+    or revoke. A commission official does it for anyone, a user for themselves."""
+    from data_products.governance.cli import users_token as run
+
+    _exit(run(username, revoke=revoke, acting=acting))
 
 
 @users_app.command("list")

@@ -45,6 +45,9 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
             "`scenarios decide`, `users add`)"),
     Setting("DATASPACE_PASSWORD", "(prompted for)", "the acting user's password when a command signs in (the "
             "official above; the user of `dataspace analyses`)"),
+    Setting("DATASPACE_TOKEN", "(none: the password is used)", "the acting user's command-line token (`dataspace users "
+            "token NAME` issues one); proves who runs `process`, `approve`, `export`, `scenarios decide` and `users`, "
+            "instead of a password"),
     Setting("DATASPACE_NEW_PASSWORD", "(prompted for)", "the new user's password for `dataspace users add`, when no "
             "terminal can prompt"),
     Setting("DATASPACE_LEDGER_KEY_FILE", "(keys/ledger.key in the data home)", "the audit ledger's MAC key; production "
@@ -128,6 +131,10 @@ class Settings:
     @property
     def password(self) -> str | None:
         return self.raw("DATASPACE_PASSWORD") or None
+
+    @property
+    def token(self) -> str | None:
+        return self.raw("DATASPACE_TOKEN") or None
 
     @property
     def new_password(self) -> str | None:

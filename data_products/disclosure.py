@@ -1436,11 +1436,23 @@ def check(frame: pd.DataFrame, dims: Sequence[str], measures: Sequence[str], *,
 # --------------------------------------------------------------------------------------------
 
 
-def _quantile_shift(q: float) -> float:
-    """Half the step of the positions q(n-1) can take, so the shifted position is never whole."""
+# The position rule every released quantile follows, as releases state it in their metadata (approval
+# refuses a release of quantiles that does not state this one).
+QUANTILE_POSITIONS = ("type 7 moved by half a step: position q(n-1) + 1/(2d) for q = c/d, 0-based; at least min_cell "
+                      "values below and above the two values blended")
+
+
+def _level_fraction(q: float) -> tuple[int, int]:
+    """Level ``q`` as a fraction num/den (P90 = 9/10): positions are computed from these integers."""
     from fractions import Fraction
 
-    return 0.5 / Fraction(q).limit_denominator(1000).denominator
+    f = Fraction(q).limit_denominator(1000)
+    return f.numerator, f.denominator
+
+
+def _quantile_shift(q: float) -> float:
+    """Half the step of the positions q(n-1) can take, so the shifted position is never whole."""
+    return 0.5 / _level_fraction(q)[1]
 
 
 def quantile_position(q: float, n: int) -> float:
@@ -1453,19 +1465,37 @@ def quantile_position(q: float, n: int) -> float:
     return q * (n - 1) + _quantile_shift(q)
 
 
+def quantile_rank(q: float, n):
+    """(j, f) of :func:`quantile_position` for value counts ``n`` (a number or an array), exactly: the
+    released quantile blends the values at 0-based ranks j and j + 1 as ``x[j] + f * (x[j+1] - x[j])``,
+    0 < f < 1. Computed in integers (position = (2·num·(n−1) + 1) / (2·den) for q = num/den), so numpy
+    and :func:`quantile_position_sql` pick the same neighbours and the same weight to the bit."""
+    num, den = _level_fraction(q)
+    top = 2 * num * (np.asarray(n, dtype=np.int64) - 1) + 1
+    j = top // (2 * den)
+    f = (top - 2 * den * j) / (2 * den)
+    return j, f
+
+
+def quantile_blend(q: float, n, lo, hi):
+    """The released quantile from the two values it blends (``lo`` at rank j, ``hi`` at j + 1 of
+    :func:`quantile_rank`), unrounded and before the count rule: the one definition every builder
+    uses (:func:`safe_quantile`, the wait-time histograms, :func:`quantile_value_sql` in DuckDB)."""
+    _, f = quantile_rank(q, n)
+    lo = np.asarray(lo, dtype=np.float64)
+    return lo + f * (np.asarray(hi, dtype=np.float64) - lo)
+
+
 def quantile_ok(q: float, n: int, k: int) -> bool:
     """The release rule: at least ``k`` measured values lie below the lower and above the upper of the
     two values the quantile blends, so no order statistic, and no minimum or maximum, is determined."""
-    if n < 2:
-        return False
-    j = int(np.floor(quantile_position(q, n)))
-    return j >= k and n - 2 - j >= k
+    return bool(quantile_ok_many(q, np.asarray([n]), k)[0])
 
 
 def quantile_ok_many(q: float, n: np.ndarray, k: int) -> np.ndarray:
     """:func:`quantile_ok` over an array of value counts (NaN counts: not released)."""
-    n = np.nan_to_num(np.asarray(n, dtype=np.float64), nan=0.0)
-    j = np.floor(q * (n - 1) + _quantile_shift(q))
+    n = np.nan_to_num(np.asarray(n, dtype=np.float64), nan=0.0).astype(np.int64)
+    j, _ = quantile_rank(q, n)
     return (n >= 2) & (j >= k) & (n - 2 - j >= k)
 
 
@@ -1477,22 +1507,26 @@ def quantile_min_n(q: float, k: int) -> int:
     return n
 
 
+def round_half_away(x, decimals: int):
+    """Half away from zero, as DuckDB's round() (Python's round() goes to even)."""
+    scale = 10.0 ** decimals
+    x = np.asarray(x, dtype=np.float64)
+    return np.sign(x) * np.floor(np.abs(x) * scale + 0.5) / scale
+
+
 def safe_quantile(values: np.ndarray, q: float, k: int, decimals: int | None = None) -> float:
     """The released quantile of ``values`` (NaN ignored), or NaN where the rule withholds it."""
-    x = np.sort(np.asarray(values, dtype=np.float64)[~np.isnan(np.asarray(values, dtype=np.float64))])
+    x = np.asarray(values, dtype=np.float64)
+    x = np.sort(x[~np.isnan(x)])
     if not quantile_ok(q, x.size, k):
         return float("nan")
-    h = quantile_position(q, x.size)
-    j = int(np.floor(h))
-    out = x[j] + (h - j) * (x[j + 1] - x[j])
-    if decimals is None:
-        return float(out)
-    # Half away from zero, as DuckDB's round() (Python's round() goes to even).
-    scale = 10.0 ** decimals
-    return float(np.sign(out) * np.floor(abs(out) * scale + 0.5) / scale)
+    j, _ = quantile_rank(q, x.size)
+    out = quantile_blend(q, x.size, x[j], x[j + 1])
+    return float(out if decimals is None else round_half_away(out, decimals))
 
 
-def quantile_sql(column: str, levels: Mapping[str, float], k: int, decimals: int) -> tuple[str, dict[str, str]]:
+def quantile_sql(column: str, levels: Mapping[str, float], k: int,
+                 decimals: int | None) -> tuple[str, dict[str, str]]:
     """DuckDB for :func:`safe_quantile`: an aggregate (sorted values of the group) and one expression
     per level over it. ``column`` must be a trusted identifier; the aggregate is named ``<column>__l``."""
     agg = (f"count({column})::BIGINT AS {column}__n, "
@@ -1506,19 +1540,32 @@ def quantile_sql(column: str, levels: Mapping[str, float], k: int, decimals: int
 
 
 def quantile_position_sql(q: float, n: str) -> tuple[str, str]:
-    """The shifted position ``h`` of level ``q`` among ``n`` sorted values, and ``j = floor(h)`` (0-based):
-    the released quantile blends the values at 1-based positions j + 1 and j + 2. ``n`` is trusted SQL."""
-    h = f"({float(q)!r} * ({n} - 1) + {_quantile_shift(q)!r})"
-    return h, f"floor({h})::BIGINT"
+    """:func:`quantile_rank` in DuckDB, in the same integer arithmetic: the weight ``f`` of the upper value
+    and ``j`` (0-based); the released quantile blends the values at 1-based positions j + 1 and j + 2.
+    ``n`` is trusted SQL."""
+    num, den = _level_fraction(q)
+    top = f"(2 * {num} * (({n})::BIGINT - 1) + 1)"
+    j = f"({top} // {2 * den})"
+    return f"(({top} - {2 * den} * {j})::DOUBLE / {2 * den})", j
 
 
-def quantile_value_sql(q: float, n: str, lo: str, hi: str, k: int, decimals: int) -> str:
+def quantile_blend_sql(q: float, n: str, lo: str, hi: str) -> str:
+    """:func:`quantile_blend` in DuckDB (trusted SQL in): the same double arithmetic, no rule, no rounding."""
+    f, _ = quantile_position_sql(q, n)
+    return f"(({lo})::DOUBLE + {f} * (({hi})::DOUBLE - ({lo})::DOUBLE))"
+
+
+def quantile_value_sql(q: float, n: str, lo: str, hi: str, k: int, decimals: int | None) -> str:
     """The released quantile from the two values it blends (``lo`` at position j + 1, ``hi`` at j + 2, as
-    trusted SQL): NULL unless :func:`safe_quantile`'s rule holds. Builders that find the two values another
-    way (from a histogram an engine counted) use this same expression, so the figures are the same."""
-    h, j = quantile_position_sql(q, n)
+    trusted SQL): NULL unless :func:`safe_quantile`'s rule holds; rounded to ``decimals`` unless None.
+    Builders that find the two values another way (from a histogram an engine counted) use this same
+    expression, so the figures are the same."""
+    _, j = quantile_position_sql(q, n)
     ok = f"({n} >= 2 AND {j} >= {int(k)} AND {n} - 2 - {j} >= {int(k)})"
-    return f"CASE WHEN {ok} THEN round({lo} + ({h} - {j}) * ({hi} - {lo}), {int(decimals)}) END"
+    value = quantile_blend_sql(q, n, lo, hi)
+    if decimals is not None:
+        value = f"round({value}, {int(decimals)})"
+    return f"CASE WHEN {ok} THEN {value} END"
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,14 @@ from data_products.restricted.spark import DEFAULT_MASTER
 
 
 def cli_process(products: list[str] | None = None, progress: Callable[[int, int, int], None] | None = None,
-                engine: str = "duckdb", master: str | None = None, parquet: str | None = None) -> int:
+                engine: str = "duckdb", master: str | None = None, parquet: str | None = None,
+                acting: str | None = None) -> int:
+    """`dataspace process`: the acting user proves who they are (token or password) and the gate allows
+    them ``pipeline.process``; the build is one ledger entry with that user and the OS account."""
+    from data_products.governance import cli as gov
+    from data_products.governance import ledger
+    from data_products.pipeline import DEMO_OFFICIALS
+
     t0 = time.perf_counter()
     read = [0]
 
@@ -24,7 +31,18 @@ def cli_process(products: list[str] | None = None, progress: Callable[[int, int,
             progress(done, total, rows)
 
     try:
-        ids = process(products, progress=step, engine=engine, master=master, parquet=parquet)
+        with gov.acting_for("pipeline.process", acting, demo_user=DEMO_OFFICIALS[0]) as (actor, audit):
+            try:
+                ids = process(products, progress=step, engine=engine, master=master, parquet=parquet)
+            except (FileNotFoundError, KeyError, EngineUnavailable) as exc:
+                ledger.record(actor, "release.process_failed", ",".join(products or ["all"]),
+                              {**audit, "error": str(exc.args[0] if isinstance(exc, KeyError) else exc)[:300]})
+                raise
+            ledger.record(actor, "release.process", ",".join(products or ["all"]),
+                          {**audit, "engine": engine, "candidates": ids})
+    except gov.CliAuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, KeyError, EngineUnavailable) as exc:
         print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
         return 2

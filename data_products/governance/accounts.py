@@ -428,21 +428,135 @@ def sign_in(username: object, password: object, *, client: str = "unknown", now:
         if current["disabled"]:
             ledger.append(tx, actor, "auth.sign_in_failed", actor, {"reason": "disabled", "client": client})
             return SignInResult(False, "disabled")
-        token = secrets.token_urlsafe(32)
-        stamp = to_db(now)
-        session_id = tx.insert(
-            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen) VALUES (?, ?, ?, ?)",
-            (_token_hash(token), row["id"], stamp, stamp),
-        )
         tx.execute("DELETE FROM auth_failures WHERE name_key = ? AND client = ?", (name_key, client))
         tx.execute("INSERT INTO known_clients (user_id, client, last_ok) VALUES (?, ?, ?)"
-                   " ON CONFLICT (user_id, client) DO UPDATE SET last_ok = excluded.last_ok", (row["id"], client, stamp))
+                   " ON CONFLICT (user_id, client) DO UPDATE SET last_ok = excluded.last_ok",
+                   (row["id"], client, to_db(now)))
         if store.policy.hasher.check_needs_rehash(row["password_hash"]):
             tx.execute("UPDATE users SET password_hash = ? WHERE id = ?", (store.policy.hasher.hash(pw), row["id"]))
-        ledger.append(tx, actor, "auth.sign_in", actor, {"session_id": session_id, "client": client})
-    principal = Principal(row["username"], row["role"], row["org_id"], row["org_name"], row["org_type"],
-                          row["facility_id"], row["id"], token)
-    return SignInResult(True, "ok", principal)
+        return SignInResult(True, "ok", _open_session(tx, row, now, {"client": client}))
+
+
+def _open_session(tx: Tx, row: Any, now: datetime, detail: dict[str, Any]) -> Principal:
+    """A new session for the user ``row`` (joined with its organisation), and its ``auth.sign_in`` entry."""
+    token = secrets.token_urlsafe(32)
+    stamp = to_db(now)
+    session_id = tx.insert("INSERT INTO sessions (token_hash, user_id, created_at, last_seen) VALUES (?, ?, ?, ?)",
+                           (_token_hash(token), row["id"], stamp, stamp))
+    ledger.append(tx, row["username"], "auth.sign_in", row["username"], {"session_id": session_id, **detail})
+    return Principal(row["username"], row["role"], row["org_id"], row["org_name"], row["org_type"],
+                     row["facility_id"], row["id"], token)
+
+
+# ---------------------------------------------------------------- command-line tokens
+
+# Issued tokens start with this, so a token pasted where a password goes (or the reverse) is recognised.
+TOKEN_PREFIX = "dst_"
+_TOKEN_USER_SQL = ("SELECT t.id AS token_id, t.revoked_at, u.*, o.name AS org_name, o.type AS org_type, o.facility_id"
+                   " FROM cli_tokens t JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = u.org_id"
+                   " WHERE t.token_hash = ?")
+
+
+def issue_token(username: str, *, actor: str, audit: dict[str, Any] | None = None,
+                store: GovernanceStore | None = None) -> tuple[int, str]:
+    """A new command-line token for ``username``: (its id, the token). The token is returned once and
+    stored only as its SHA-256; whoever presents it acts as that user until it is revoked."""
+    name = normalize_username(username)
+    store = resolve(store)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with store.write() as tx:
+        row = _user_by_name(tx, name)
+        if row is None:
+            raise AccountError(f"username: no user {name!r}")
+        token_id = tx.insert("INSERT INTO cli_tokens (token_hash, user_id, created_at, created_by) VALUES (?, ?, ?, ?)",
+                             (_token_hash(token), row["id"], to_db(utcnow()), actor))
+        ledger.append(tx, actor, "auth.token_issued", row["username"], {"token_id": token_id, **(audit or {})})
+    return token_id, token
+
+
+def revoke_tokens(username: str, token_id: int | None = None, *, actor: str, audit: dict[str, Any] | None = None,
+                  store: GovernanceStore | None = None) -> list[int]:
+    """Revoke one of ``username``'s tokens (``token_id``) or all of them; returns the ids revoked now."""
+    name = normalize_username(username)
+    store = resolve(store)
+    with store.write() as tx:
+        row = _user_by_name(tx, name)
+        if row is None:
+            raise AccountError(f"username: no user {name!r}")
+        live = [int(r["id"]) for r in tx.all("SELECT id FROM cli_tokens WHERE user_id = ? AND revoked_at IS NULL"
+                                             " ORDER BY id", (row["id"],))]
+        if token_id is not None:
+            if token_id not in live:
+                raise AccountError(f"token: {name!r} has no live token {token_id}")
+            live = [token_id]
+        for tid in live:
+            tx.execute("UPDATE cli_tokens SET revoked_at = ?, revoked_by = ? WHERE id = ?", (to_db(utcnow()), actor, tid))
+            ledger.append(tx, actor, "auth.token_revoked", row["username"], {"token_id": tid, **(audit or {})})
+    return live
+
+
+def tokens(username: str | None = None, store: GovernanceStore | None = None) -> list[dict[str, Any]]:
+    """Issued tokens (never the token itself): id, user, issued when and by whom, last use, revocation."""
+    sql = ("SELECT t.id, u.username, t.created_at, t.created_by, t.last_used, t.revoked_at, t.revoked_by"
+           " FROM cli_tokens t JOIN users u ON u.id = t.user_id")
+    store = resolve(store)
+    with store.read() as tx:
+        if username is None:
+            return [dict(r) for r in tx.all(sql + " ORDER BY t.id")]
+        return [dict(r) for r in tx.all(sql + " WHERE u.username_key = ? ORDER BY t.id",
+                                        (username_key(normalize_username(username)),))]
+
+
+def sign_in_token(token: object, *, client: str = "unknown", now: datetime | None = None,
+                  store: GovernanceStore | None = None) -> SignInResult:
+    """Open a session for the user whose live command-line token this is. An unknown or revoked token,
+    or a disabled user, is refused and audited; a token is 256 random bits, so no backoff is needed
+    against guessing, but every refusal is a ledger entry."""
+    store = resolve(store)
+    now = now or utcnow()
+    client = ledger.clean_text(client, MAX_CLIENT)
+    text = token if isinstance(token, str) and len(token) <= 200 else ""
+    with store.write() as tx:
+        row = tx.one(_TOKEN_USER_SQL, (_token_hash(text),)) if text else None
+        if row is None:
+            ledger.append(tx, "(token)", "auth.sign_in_failed", "(token)", {"reason": "unknown_token", "client": client})
+            return SignInResult(False, "bad_credentials")
+        if row["revoked_at"] is not None:
+            ledger.append(tx, row["username"], "auth.sign_in_failed", row["username"],
+                          {"reason": "revoked_token", "token_id": row["token_id"], "client": client})
+            return SignInResult(False, "bad_credentials")
+        if row["disabled"]:
+            ledger.append(tx, row["username"], "auth.sign_in_failed", row["username"],
+                          {"reason": "disabled", "token_id": row["token_id"], "client": client})
+            return SignInResult(False, "disabled")
+        tx.execute("UPDATE cli_tokens SET last_used = ? WHERE id = ?", (to_db(now), row["token_id"]))
+        return SignInResult(True, "ok", _open_session(tx, row, now, {"client": client, "via": "token",
+                                                                      "token_id": row["token_id"]}))
+
+
+def demo_session(username: str, *, client: str, store: GovernanceStore | None = None) -> Principal:
+    """A session for a demo account with no credential, for the command line in a demo space only (the
+    demo's passwords are public; its feed service has none). Refused anywhere else."""
+    from data_products.config import demo_mode
+    from data_products.governance.demo import demo_accounts
+
+    if not demo_mode():
+        raise AccountError("demo sessions exist only in a demo space (built with --demo)")
+    name = normalize_username(username)
+    store = resolve(store)
+    if name not in {r["username"] for r in demo_accounts()} | {_feed_service()}:
+        raise AccountError(f"username: {name!r} is not a demo account")
+    with store.write() as tx:
+        row = _user_by_name(tx, name)
+        if row is None or row["disabled"]:
+            raise AccountError(f"username: no active demo user {name!r}")
+        return _open_session(tx, row, utcnow(), {"client": ledger.clean_text(client, MAX_CLIENT), "via": "demo"})
+
+
+def _feed_service() -> str:
+    from data_products.governance.demo import FEED_SERVICE
+
+    return FEED_SERVICE
 
 
 def sign_out(principal: Principal, *, now: datetime | None = None, store: GovernanceStore | None = None) -> bool:

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from data_products.config import settings
+from data_products.config import demo_mode, settings
 from data_products.governance import accounts, ledger, scenarios
 from data_products.governance.store import LOCAL, GovernanceStore, LedgerKeyError, resolve
 
 # The acting user of a command (who must prove it) and, for `users add`, the new user's password.
 USER_ENV = "DATASPACE_USER"
 PASSWORD_ENV = "DATASPACE_PASSWORD"
+TOKEN_ENV = "DATASPACE_TOKEN"
 NEW_PASSWORD_ENV = "DATASPACE_NEW_PASSWORD"
 
 
@@ -41,29 +42,78 @@ def cli_actor() -> str:
 
 
 @contextmanager
-def authenticated(username: str | None, *, store: GovernanceStore | None = None
+def authenticated(username: str | None, *, store: GovernanceStore | None = None, demo_user: str | None = None
                   ) -> Iterator[tuple[accounts.Principal, str]]:
-    """Sign the command's user in (username from the option or $DATASPACE_USER, password from
-    $DATASPACE_PASSWORD or a prompt), yield (principal, OS account), sign out afterwards. The
-    attempt counts toward the same backoff as the app's, with the OS account as the client."""
-    name = username or settings().user
+    """Sign the command's user in, yield (principal, OS account), sign out afterwards.
+
+    With $DATASPACE_TOKEN the token says who acts (a name given with ``--as`` or $DATASPACE_USER must be
+    the token's user). Otherwise the username comes from the option or $DATASPACE_USER and the password
+    from $DATASPACE_PASSWORD or a prompt; the attempt counts toward the same backoff as the app's, with
+    the OS account as the client. A name alone never signs anyone in. In a demo space only, a command
+    given no credential (and no name, or ``demo_user``'s) acts as ``demo_user``: the demo's accounts are
+    public, and the demo build approves as its two officials the same way."""
+    who = os_account()
+    claimed = username or settings().user
+    token = settings().token
+    if token:
+        result = accounts.sign_in_token(token, client=f"cli:{who}", store=store)
+        if not result.ok:
+            raise CliAuthError(f"token refused: {result.message('en')}")
+        if claimed and accounts.username_key(accounts.normalize_username(claimed)) != \
+                accounts.username_key(result.principal.username):
+            accounts.sign_out(result.principal, store=store)
+            raise CliAuthError(f"the token given is {result.principal.username!r}'s, not {claimed!r}")
+        principal = result.principal
+    elif demo_user and claimed in (None, demo_user) and not settings().password and demo_mode():
+        principal = accounts.demo_session(demo_user, client=f"cli:{who}", store=store)
+    else:
+        principal = _password_sign_in(claimed, who, store)
+    try:
+        yield principal, who
+    finally:
+        accounts.sign_out(principal, store=store)
+
+
+def _password_sign_in(name: str | None, who: str, store: GovernanceStore | None) -> accounts.Principal:
     if not name:
         if not sys.stdin.isatty():
-            raise CliAuthError(f"who is acting? pass --as USER or set {USER_ENV}")
+            raise CliAuthError(f"who is acting? pass --as USER or set {USER_ENV} (and {PASSWORD_ENV}), or set "
+                               f"{TOKEN_ENV}")
         name = input("Username: ")
     password = settings().password
     if not password:
         if not sys.stdin.isatty():
-            raise CliAuthError(f"no password for {name}: set {PASSWORD_ENV} or run in a terminal")
-        password = getpass.getpass(f"Password for {name}: ")
-    who = os_account()
-    result = accounts.sign_in(name, password, client=f"cli:{who}", store=store)
+            raise CliAuthError(f"no password for {name}: set {TOKEN_ENV} or {PASSWORD_ENV}, or run in a terminal")
+        password = getpass.getpass(f"Password for {name} (or a token from `dataspace users token`): ")
+    if password.startswith(accounts.TOKEN_PREFIX):  # a token typed at the prompt
+        result = accounts.sign_in_token(password, client=f"cli:{who}", store=store)
+        if result.ok and accounts.username_key(result.principal.username) != \
+                accounts.username_key(accounts.normalize_username(name)):
+            accounts.sign_out(result.principal, store=store)
+            raise CliAuthError(f"the token given is {result.principal.username!r}'s, not {name!r}")
+    else:
+        result = accounts.sign_in(name, password, client=f"cli:{who}", store=store)
     if not result.ok:
         raise CliAuthError(f"sign-in as {name!r} refused: {result.message('en')}")
-    try:
-        yield result.principal, who
-    finally:
-        accounts.sign_out(result.principal, store=store)
+    return result.principal
+
+
+@contextmanager
+def acting_for(action: str, username: str | None, *, demo_user: str | None = None,
+               store: GovernanceStore | None = None) -> Iterator[tuple[str, dict]]:
+    """(ledger actor, audit detail) of a pipeline command (``action`` in the role policy, e.g.
+    ``pipeline.process``): the authenticated user, whom the gate must allow (the decision is a ledger
+    entry); before any commission official exists (bootstrap), the OS account alone."""
+    from data_products.governance import gate
+
+    store = resolve(store)
+    if not _has_official(store):
+        yield cli_actor(), {"os_user": os_account(), "via": "cli", "bootstrap": True}
+        return
+    with authenticated(username, store=store, demo_user=demo_user) as (principal, who):
+        if not gate.allowed(principal, action, audit=True, store=store):
+            raise CliAuthError(f"{principal.username!r} ({principal.role}) may not {action.split('.')[-1]}")
+        yield principal.username, {"os_user": who, "via": "cli"}
 
 
 def _new_password(password: str | None) -> str | None:
@@ -143,6 +193,52 @@ def users_unlock(username: str, *, acting: str | None = None, store: GovernanceS
         return 2
     print(f"unlocked {username} ({cleared} recorded failure(s) cleared)")
     return 0
+
+
+def users_token(username: str, *, revoke: str | None = None, acting: str | None = None,
+                store: GovernanceStore | None = None) -> int:
+    """Issue a command-line token for ``username`` (printed once; only its hash is kept), or with
+    ``revoke`` (a token id, or ``all``) revoke. A commission official does it for anyone; a user, signed
+    in with their password or a live token, for themselves."""
+    store = resolve(store)
+    try:
+        name = accounts.normalize_username(username)
+        with _token_manager(acting, name, store) as (actor, audit):
+            if revoke is not None:
+                ids = accounts.revoke_tokens(name, None if revoke == "all" else _token_id(revoke), actor=actor,
+                                             audit=audit, store=store)
+            else:
+                token_id, token = accounts.issue_token(name, actor=actor, audit=audit, store=store)
+    except (CliAuthError, accounts.AccountError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if revoke is not None:
+        print(f"revoked {len(ids)} token(s) of {name}: {', '.join(map(str, ids)) or 'none live'}")
+        return 0
+    print(token)
+    print(f"token {token_id} for {name}: shown once, kept only as a hash; give it as ${TOKEN_ENV}; revoke with "
+          f"`dataspace users token {name} --revoke {token_id}`", file=sys.stderr)
+    return 0
+
+
+def _token_id(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise accounts.AccountError(f"--revoke {text!r}: a token id or 'all'") from None
+
+
+@contextmanager
+def _token_manager(acting: str | None, name: str, store: GovernanceStore) -> Iterator[tuple[str, dict]]:
+    if not _has_official(store):
+        yield cli_actor(), {"os_user": os_account(), "via": "cli", "bootstrap": True}
+        return
+    with authenticated(acting, store=store) as (principal, who):
+        if principal.role != "commission_official" and \
+                accounts.username_key(principal.username) != accounts.username_key(name):
+            raise CliAuthError(f"{principal.username!r} is a {principal.role}; only a commission official manages "
+                               "other users' tokens")
+        yield principal.username, {"os_user": who, "via": "cli"}
 
 
 def users_list(json: bool = False, *, store: GovernanceStore | None = None) -> int:

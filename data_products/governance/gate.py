@@ -618,9 +618,11 @@ def deliver(grant: Grant, artifact: str, make: Callable[[Grant], Payload], *, no
 
 
 def export(service: str, product_id: str, artifact: str, make: Callable[[Grant], Payload], *,
-           now: datetime | None = None, store: GovernanceStore | None = None) -> Payload:
+           now: datetime | None = None, store: GovernanceStore | None = None,
+           audit: dict[str, Any] | None = None) -> Payload:
     """A feed for a system outside the space, under a named service principal and its own approved
-    scenario covering ``export``: one ledger entry (file, hash, size) or an audited deny (``AccessDenied``)."""
+    scenario covering ``export``: one ledger entry (file, hash, size; ``audit``: how the caller proved
+    it runs as the service, e.g. the OS account) or an audited deny (``AccessDenied``)."""
     store = resolve(store)
     at = now or utcnow()
     name = ledger.clean_text(artifact)
@@ -638,10 +640,11 @@ def export(service: str, product_id: str, artifact: str, make: Callable[[Grant],
         if decision.allowed:
             seq = ledger.append(tx, decision.username, "export", decision.product_id, {
                 "artifact": name, "sha256": sha, "bytes": size, "release_id": release.release_id,
-                "scenario_id": decision.scenario_id})
+                "scenario_id": decision.scenario_id, **(audit or {})})
         else:
             seq = ledger.append(tx, decision.username, "gate.deny", decision.product_id, {
-                "action": "export", "reason": decision.reason, "artifact": name, "evaluated_at": to_db(at)})
+                "action": "export", "reason": decision.reason, "artifact": name, "evaluated_at": to_db(at),
+                **(audit or {})})
     if not decision.allowed:
         raise AccessDenied(replace(decision, audit_seq=seq))
     return payload

@@ -73,6 +73,8 @@ class Actor:
 # Role policy: action -> roles allowed, for actions that need no scenario. The resource narrows some.
 ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     "release.approve": ("commission_official",),
+    # Building candidate releases from the restricted zone (`dataspace process`): the commission's staff.
+    "pipeline.process": ("commission_official", "commission_analyst"),
     "scenario.decide": ("commission_official",),
     "area.open:scenarios": ("commission_official", "commission_analyst"),
     "area.open:audit": ("commission_official", "commission_analyst"),

@@ -205,6 +205,21 @@ CREATE TABLE IF NOT EXISTS analysis_reviews (
 );
 """
 
+# A command-line token proves who runs `dataspace process|approve|export`: issued once, shown once, kept only
+# as its SHA-256 (like sessions), revoked by setting revoked_at.
+CLI_TOKENS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cli_tokens (
+    id {pk},
+    token_hash TEXT NOT NULL UNIQUE,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    last_used TEXT,
+    revoked_at TEXT,
+    revoked_by TEXT
+);
+"""
+
 # The column types that differ: an id the database assigns, and the ledger's sequence number.
 _TYPES = {
     "sqlite": {"pk": "INTEGER PRIMARY KEY", "seq": "INTEGER PRIMARY KEY"},
@@ -232,6 +247,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "governance tables: organisations, users, sessions, orders, scenarios, approvals, sign-offs, "
                  "sign-in failures, the ledger and its head", SCHEMA),
     Migration(2, "research analyses and their reviews", ANALYSES_SCHEMA),
+    Migration(3, "per-user command-line tokens (SHA-256 only), revocable", CLI_TOKENS_SCHEMA),
 )
 LATEST = MIGRATIONS[-1].version
 

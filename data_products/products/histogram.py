@@ -77,6 +77,17 @@ class Ranked:
         x_hi = (offset + self.at(above)) / scale
         return np.where(self.n > 0, interpolate(x_lo, rn - below, x_hi), np.nan)
 
+    def released(self, q: float, scale: float, offset: int = 0) -> np.ndarray:
+        """The disclosure rule's quantile of each group (``disclosure.quantile_blend``: the half-step shifted
+        position, so two neighbouring values blended with non-zero weights), value = (code + offset) / scale;
+        before the count rule, which the release applies (NaN for an empty group)."""
+        from data_products.disclosure import quantile_blend, quantile_rank
+
+        j, _ = quantile_rank(q, self.n)
+        x_lo = (offset + self.at(j)) / scale
+        x_hi = (offset + self.at(j + 1)) / scale
+        return np.where(self.n > 0, quantile_blend(q, self.n, x_lo, x_hi), np.nan)
+
 
 def interpolate(lo: np.ndarray, d: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """``quantile_cont``'s blend of two doubles as DuckDB computes it: ``lo * (1 - d) + hi * d``, which

@@ -239,7 +239,10 @@ def test_export_runs_under_the_demo_service_principal(demo, tmp_path):
     result = run_cli("export", "wait-times", "--out", str(tmp_path / "feed.json"))
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "feed.json").read_text(encoding="utf-8"))
-    (entry,) = since(before)
+    # In the demo space the demo's feed service acts without a token (as the demo's officials do).
+    signed = [e for e in since(before) if e.action == "auth.sign_in"]
+    assert [(e.actor, e.detail["via"]) for e in signed] == [("wait_times_feed", "demo")]
+    (entry,) = [e for e in since(before) if e.action == "export"]
     assert (entry.actor, entry.action, entry.target) == ("wait_times_feed", "export", "wait_times")
     assert entry.detail["release_id"] == doc["release_id"]
     import hashlib
@@ -248,22 +251,32 @@ def test_export_runs_under_the_demo_service_principal(demo, tmp_path):
 
 
 @pytest.mark.parametrize("service", ["nobody_feed", "official", "hospital_f0301"])
-def test_export_is_refused_without_a_service_scenario(demo, tmp_path, service):
+def test_export_is_refused_without_a_service_scenario(demo, tmp_path, service, monkeypatch):
+    from data_products.governance.accounts import issue_token
+
+    if service != "nobody_feed":  # a real user, proved by their own token, who holds no export scenario
+        monkeypatch.setenv("DATASPACE_TOKEN", issue_token(service, actor="test")[1])
     before = head()
     result = run_cli("export", "wait-times", "--out", str(tmp_path / "feed.json"), "--service", service)
     assert result.exit_code == 2
-    assert "refused" in result.stderr and "service principal" in result.stderr
     assert not (tmp_path / "feed.json").exists()
-    (entry,) = since(before)
+    if service == "nobody_feed":  # nobody can prove to be a service that does not exist
+        assert "refused" in result.stderr and "no password for nobody_feed" in result.stderr
+        assert not [e for e in since(before) if e.action == "export"]
+        return
+    assert "refused" in result.stderr and "service principal" in result.stderr
+    (entry,) = [e for e in since(before) if e.action in ("gate.deny", "export")]
     assert entry.action == "gate.deny" and entry.detail["action"] == "export"
 
 
-def test_export_is_refused_once_the_service_scenario_is_revoked(home, tmp_path):
+def test_export_is_refused_once_the_service_scenario_is_revoked(home, tmp_path, monkeypatch):
     from data_products.governance import list_scenarios, revoke, seed_demo
+    from data_products.governance.accounts import issue_token
 
     seed_demo()
     scenario = next(s for s in list_scenarios(product_id="wait_times", state="approved") if s.kind == "applied")
     revoke(signed_in("official"), scenario.id, "feed retired")
+    monkeypatch.setenv("DATASPACE_TOKEN", issue_token("wait_times_feed", actor="test")[1])
     result = run_cli("export", "wait-times", "--out", str(tmp_path / "feed.json"))
     assert result.exit_code == 2 and "revoked" in result.stderr
 

@@ -28,7 +28,7 @@ def space(demo, tmp_path, monkeypatch):
     dst = tmp_path / "copy"
     shutil.copytree(demo, dst, ignore=shutil.ignore_patterns("*.log"))
     monkeypatch.setenv("DATASPACE_HOME", str(dst))
-    for name in (gov_cli.USER_ENV, gov_cli.PASSWORD_ENV):
+    for name in (gov_cli.USER_ENV, gov_cli.PASSWORD_ENV, gov_cli.TOKEN_ENV):
         monkeypatch.delenv(name, raising=False)
     approved._cache.clear()
     return dst
@@ -194,3 +194,110 @@ def test_store_files_of_a_built_space_are_owner_only(demo):
     assert len(files) > 10
     loose = [f"{f.relative_to(demo)} {f.stat().st_mode & 0o777:o}" for f in files if f.stat().st_mode & 0o077]
     assert loose == []
+
+
+# --- per-user command-line tokens: process, approve and export prove who acts ----------------------------------
+
+
+def _issue(monkeypatch, capsys, username: str, *, as_user: str = "official") -> str:
+    """`dataspace users token USERNAME`, run by ``as_user`` signed in with the password; the token printed."""
+    monkeypatch.delenv(gov_cli.TOKEN_ENV, raising=False)
+    monkeypatch.setenv(gov_cli.USER_ENV, as_user)
+    monkeypatch.setenv(gov_cli.PASSWORD_ENV, demo_passwords()[as_user])
+    capsys.readouterr()
+    assert main(["users", "token", username]) == 0
+    out, err = capsys.readouterr()
+    monkeypatch.delenv(gov_cli.USER_ENV)
+    monkeypatch.delenv(gov_cli.PASSWORD_ENV)
+    assert "shown once" in err
+    return out.strip()
+
+
+def test_cli_tokens_not_claimed_names_decide_who_processes_approves_and_exports(space, monkeypatch, capsys, tmp_path):
+    """Outside a demo space: `process`, `approve` and `export` run only for a user who proves who they are
+    and whom the gate allows; a wrong, revoked or other user's token, or a bare name, gets nothing."""
+    import hashlib
+
+    from data_products.governance.accounts import tokens
+
+    (space / "DEMO").unlink()  # a real deployment: no demo fallback
+    os_user = gov_cli.os_account()
+
+    def process_as(*extra: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(["process", "--product", "no_such_product", *extra])
+        return code, capsys.readouterr().err
+
+    def logged(action: str):
+        found = entries(action=action, limit=1)
+        return found[0] if found else None
+
+    # No credential, a bare claimed name, a made-up token: refused before anything is built or logged.
+    code, err = process_as()
+    assert code == 2 and "who is acting" in err
+    code, err = process_as("--as", "official")
+    assert code == 2 and "no password for official" in err
+    monkeypatch.setenv(gov_cli.TOKEN_ENV, "dst_" + "A" * 43)
+    code, err = process_as()
+    assert code == 2 and "token refused" in err
+    assert logged("auth.sign_in_failed").detail["reason"] == "unknown_token"
+    assert logged("release.process") is None and logged("release.process_failed") is None
+
+    # A token is shown once and stored only as its hash.
+    token = _issue(monkeypatch, capsys, "official")
+    assert token.startswith("dst_") and len(token) > 40
+    rows = tokens("official")
+    assert len(rows) == 1 and rows[0]["revoked_at"] is None
+    raw = get_store().one("SELECT token_hash FROM cli_tokens WHERE id = ?", (rows[0]["id"],))["token_hash"]
+    assert raw == hashlib.sha256(token.encode()).hexdigest()
+    assert not any(token.encode() in f.read_bytes() for f in space.glob("governance.sqlite*"))
+    issued = logged("auth.token_issued")
+    assert (issued.actor, issued.target, issued.detail["os_user"]) == ("official", "official", os_user)
+
+    # The official's token: the gate allows, and the ledger has the official and the OS account.
+    monkeypatch.setenv(gov_cli.TOKEN_ENV, token)
+    code, err = process_as()
+    assert code == 2 and "no_such_product" in err  # authenticated; the product name is what fails
+    failed = logged("release.process_failed")
+    assert (failed.actor, failed.detail["os_user"], failed.detail["via"]) == ("official", os_user, "cli")
+    policy = logged("gate.policy")
+    assert (policy.actor, policy.detail["action"], policy.detail["allowed"]) == ("official", "pipeline.process", True)
+    # ... but it does not make its holder anyone else.
+    code, err = process_as("--as", "official2")
+    assert code == 2 and "'official''s, not 'official2'" in err
+    rid = fresh_candidate("token")
+    assert main(["approve", rid, "--as", "official2"]) == 2
+    assert releases.signoffs(rid, PRODUCT) == []
+    assert main(["approve", rid]) == 0  # the token's own user approves (first sign-off)
+    (sign,) = releases.signoffs(rid, PRODUCT)
+    assert (sign.username, sign.os_user) == ("official", os_user)
+
+    # A token of a user the gate does not allow to process (a hospital): refused, the refusal logged.
+    monkeypatch.setenv(gov_cli.TOKEN_ENV, _issue(monkeypatch, capsys, "hospital_f0301"))
+    code, err = process_as()
+    assert code == 2 and "may not process" in err
+    policy = logged("gate.policy")
+    assert (policy.actor, policy.detail["allowed"]) == ("hospital_f0301", False)
+
+    # Revoked: the same token no longer works.
+    monkeypatch.delenv(gov_cli.TOKEN_ENV)
+    monkeypatch.setenv(gov_cli.USER_ENV, "official")
+    monkeypatch.setenv(gov_cli.PASSWORD_ENV, demo_passwords()["official"])
+    assert main(["users", "token", "official", "--revoke", "all"]) == 0
+    monkeypatch.delenv(gov_cli.USER_ENV)
+    monkeypatch.delenv(gov_cli.PASSWORD_ENV)
+    monkeypatch.setenv(gov_cli.TOKEN_ENV, token)
+    code, err = process_as()
+    assert code == 2 and "token refused" in err
+    assert logged("auth.sign_in_failed").detail["reason"] == "revoked_token"
+
+    # The feed runs as its service, proved by the service's own token; nothing else writes it.
+    feed = tmp_path / "feed.json"
+    monkeypatch.delenv(gov_cli.TOKEN_ENV)
+    assert main(["export", "wait-times", "--out", str(feed)]) == 2 and not feed.exists()
+    monkeypatch.setenv(gov_cli.TOKEN_ENV, _issue(monkeypatch, capsys, "official2"))
+    assert main(["export", "wait-times", "--out", str(feed)]) == 2 and not feed.exists()  # another user's token
+    monkeypatch.setenv(gov_cli.TOKEN_ENV, _issue(monkeypatch, capsys, "wait_times_feed"))
+    assert main(["export", "wait-times", "--out", str(feed)]) == 0 and feed.exists()
+    export = logged("export")
+    assert (export.actor, export.detail["os_user"]) == ("wait_times_feed", os_user)

@@ -1,5 +1,6 @@
 """Histogram quantiles are DuckDB's own: the builders' one-pass histograms give the same figures as
-``quantile_cont`` / ``GROUP BY CUBE`` over the rows, exactly, on random data with ties and tiny cells."""
+``quantile_cont`` (``Ranked.quantile_cont``) and as the release rule's SQL over the rows (``GROUP BY CUBE``
+of the sorted values), exactly, on random data with ties and tiny cells."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def _same_cube(got: pd.DataFrame, want: pd.DataFrame) -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31), n=st.integers(1, 300), span_s=st.sampled_from([0, 3, 60, 5000]),
        days=st.integers(1, 40))
-def test_wait_time_cubes_equal_quantile_cont_over_rows(seed, n, span_s, days):
+def test_wait_time_cubes_equal_the_row_wise_sql(seed, n, span_s, days):
     from data_products.contracts.visits import RECORDS, TABLE
     from data_products.products.wait_times import builder
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from data_products.config import min_cell
-from data_products.disclosure import ALL, _quantile_shift, quantile_sql, quantile_value_sql
+from data_products.disclosure import ALL, quantile_rank, quantile_sql, quantile_value_sql
 from data_products.products.histogram import Ranked, group_histogram
 from data_products.products.pneumonia.spec import CUTOFFS, DECIMALS, MARKERS, PATHOGENS, QUANTILES
 
@@ -245,8 +245,8 @@ def _ranks(group: np.ndarray, mi: np.ndarray, code: np.ndarray, n: np.ndarray, g
     ranked = Ranked(grp, c, cnt, groups * m_count)
     small = {"mi": np.tile(np.arange(m_count), groups), "n": ranked.n}
     for name, q in QUANTILES.items():
-        # The same double arithmetic as quantile_sql, so the same two neighbours are picked.
-        j = np.floor(q * (ranked.n - 1).astype(np.float64) + _quantile_shift(q)).astype(np.int64)
+        # The same integer arithmetic as quantile_sql, so the same two neighbours are picked.
+        j, _ = quantile_rank(q, ranked.n)
         small[f"{name}_lo"] = (lo + ranked.at(j)).astype(np.int64)
         small[f"{name}_hi"] = (lo + ranked.at(j + 1)).astype(np.int64)
     return small

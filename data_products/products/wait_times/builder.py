@@ -2,9 +2,10 @@
 
 Aggregation is SQL in DuckDB. Waits are whole seconds (timestamps to the second), so the exact
 quantiles come from per-second histograms: DuckDB counts visits per finest cell and second, and every
-margin's P50/P90 is read off the summed histogram with ``quantile_cont``'s own interpolation. Memory
-then grows with cells x seconds of wait, not with visits; should any wait not be a whole second,
-``GROUP BY CUBE`` with ``quantile_cont`` over the rows does it instead (same figures).
+margin's P50/P90 is read off the summed histogram at the disclosure rule's positions
+(``disclosure.quantile_blend``: half a step off ``quantile_cont``'s, so a quantile blends two waits and
+is never one visit's wait). Memory then grows with cells x seconds of wait, not with visits; should any
+wait not be a whole second, ``GROUP BY CUBE`` over the rows' sorted waits does it instead (same figures).
 The shrinkage (see ``spec``) runs in pandas over those small aggregate frames and is told which
 counts disclosure control released: an estimate uses only released levels. Identifiers in SQL come
 from the fixed lists here; values (the train/test cut-off) are parameters.
@@ -21,7 +22,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from data_products.disclosure import ALL, quantile_ok_many
+from data_products.disclosure import (
+    ALL,
+    quantile_blend_sql,
+    quantile_ok_many,
+    quantile_position_sql,
+    quantile_value_sql,
+)
 from data_products.products.histogram import Ranked, group_histogram
 from data_products.products.wait_times.spec import (
     CV_FOLDS,
@@ -54,8 +61,13 @@ _WHERE = {"all": "TRUE", "train": "visit_date < ?", "test": "visit_date >= ?",
 
 
 def _stats_sql() -> str:
-    q = ", ".join(f"quantile_cont(wait_min, {v!r}) AS {k}" for k, v in QUANTILES.items())
-    return f"COUNT(*)::BIGINT AS visits, {q}, avg(wait_min) AS mean_wait"
+    """Over ``_w`` (visits, the sorted waits ``_l``, mean_wait): each quantile at the disclosure rule's
+    positions, as the histograms compute it (a group of one visit blends its one wait with itself)."""
+    out = []
+    for k, v in QUANTILES.items():
+        _, j = quantile_position_sql(v, "visits")
+        out.append(f"{quantile_blend_sql(v, 'visits', f'_l[{j} + 1]', f'_l[least({j} + 2, visits)]')} AS {k}")
+    return ", ".join(out)
 
 
 def cube(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str = "all",
@@ -69,12 +81,13 @@ def cube(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str = "al
 
 def cube_rows(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str = "all",
               params: list | None = None) -> pd.DataFrame:
-    """``cube`` by ``quantile_cont`` over the rows: holds every wait of every margin in memory."""
+    """``cube`` over the rows' sorted waits: holds every wait of every margin in memory."""
     cols = ", ".join(f"COALESCE({_DIM_SQL[d]}, '{ALL}') AS {d}" for d in dims)
     sql = f"""
-    SELECT {cols}, {_stats_sql()}
-    FROM {SOURCE} WHERE {_WHERE[where]}
-    GROUP BY CUBE ({", ".join(_DIM_SQL[d] for d in dims)})
+    SELECT {", ".join(dims)}, visits, {_stats_sql()}, mean_wait FROM (
+        SELECT {cols}, COUNT(*)::BIGINT AS visits, list_sort(list(wait_min)) AS _l, avg(wait_min) AS mean_wait
+        FROM {SOURCE} WHERE {_WHERE[where]}
+        GROUP BY CUBE ({", ".join(_DIM_SQL[d] for d in dims)}))
     """  # noqa: S608 - identifiers from the fixed lists above
     frame = con.execute(sql, params or []).df()
     for d in dims:
@@ -255,7 +268,7 @@ def _margin(cells: pd.DataFrame, cell: np.ndarray, sec: np.ndarray, n: np.ndarra
     out["visits"] = visits
     ranked = Ranked(grp, gsec, cnt, groups)
     for k, q in QUANTILES.items():
-        out[k] = ranked.quantile_cont(q, 60.0, s_min)
+        out[k] = ranked.released(q, 60.0, s_min)
     out["mean_wait"] = total_s / 60.0 / visits
     return out[[*dims, "visits", *QUANTILES, "mean_wait"]]
 
@@ -493,6 +506,15 @@ def backtest_fit(train: dict[str, pd.DataFrame], protect: Callable[[dict[str, pd
     return est[est["level"] != LEVEL_NONE].reset_index(drop=True)
 
 
+def _mae_sql(errors: str, min_cell: int) -> str:
+    """The median of a backtest cell's absolute errors (the sorted list ``errors``) under the quantile rule:
+    a median of |wait - estimate| equal to one visit's error would give that visit's wait to anyone who
+    knows the estimate, so it blends two errors and needs ``min_cell`` errors below and above them."""
+    n = f"len({errors})"
+    _, j = quantile_position_sql(0.5, n)
+    return quantile_value_sql(0.5, n, f"{errors}[{j} + 1]", f"{errors}[{j} + 2]", min_cell, None)
+
+
 def backtest(con: duckdb.DuckDBPyConnection, cutoff: date,
              protect: Callable[[dict[str, pd.DataFrame]], pd.Series], k: float,
              min_cell: int, agg: Aggregate | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -521,16 +543,18 @@ def backtest(con: duckdb.DuckDBPyConnection, cutoff: date,
                  AND e.weekday = CAST(v.weekday AS VARCHAR) AND e.hour = lpad(CAST(v.hour AS VARCHAR), 2, '0')
             WHERE v.visit_date >= ?
         )
-        SELECT {cols},
+        SELECT {", ".join(BACKTEST_DIMS)}, n_test, {_mae_sql("_e", min_cell)} AS mae_p50, within_p90, below_p50,
+               {_mae_sql("_b", min_cell)} AS mae_baseline, within_baseline, below_baseline
+        FROM (SELECT {cols},
           COUNT(*)::BIGINT AS n_test,
-          median(abs(wait_min - p50)) AS mae_p50,
+          list_sort(list(abs(wait_min - p50)) FILTER (WHERE p50 IS NOT NULL)) AS _e,
           avg(CASE WHEN p90 IS NULL THEN NULL WHEN wait_min <= p90 THEN 1.0 ELSE 0.0 END) AS within_p90,
           avg(CASE WHEN wait_min < p50 THEN 1.0 ELSE 0.0 END) AS below_p50,
-          median(abs(wait_min - base_p50)) AS mae_baseline,
+          list_sort(list(abs(wait_min - base_p50)) FILTER (WHERE base_p50 IS NOT NULL)) AS _b,
           avg(CASE WHEN base_p90 IS NULL THEN NULL WHEN wait_min <= base_p90 THEN 1.0 ELSE 0.0 END) AS within_baseline,
           avg(CASE WHEN wait_min < base_p50 THEN 1.0 ELSE 0.0 END) AS below_baseline
         FROM v
-        GROUP BY CUBE (facility_id, department, size_band, day_type)
+        GROUP BY CUBE (facility_id, department, size_band, day_type))
         """, [cutoff]).df()  # noqa: S608 - identifiers from the fixed lists above
     finally:
         con.unregister("_wt_est")

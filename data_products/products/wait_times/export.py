@@ -118,9 +118,10 @@ class Exported:
     release_id: str
 
 
-def export_wait_times(out: Path, service: str) -> Exported:
-    """`dataspace export wait-times --out FILE.json --service NAME`: write the feed under ``service``.
-    Raises ``AccessDenied`` (refused, audited) or ``approved.NoRelease``."""
+def export_wait_times(out: Path, service: str, audit: dict | None = None) -> Exported:
+    """`dataspace export wait-times --out FILE.json --service NAME`: write the feed under ``service``
+    (``audit``: how the command authenticated it, added to the ledger entry). Raises ``AccessDenied``
+    (refused, audited) or ``approved.NoRelease``."""
     doc: dict = {}
 
     def make(grant: Grant) -> bytes:
@@ -128,7 +129,7 @@ def export_wait_times(out: Path, service: str) -> Exported:
         return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
     out = Path(out)
-    data = export(service, PRODUCT_ID, out.name, make)
+    data = export(service, PRODUCT_ID, out.name, make, audit=audit)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_bytes(data)

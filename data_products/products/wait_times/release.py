@@ -121,12 +121,15 @@ def build(con: duckdb.DuckDBPyConnection, agg=builder):
             "mean_pinball_loss": {str(int(r.k)): round(float(r.loss), 6) for r in losses.itertuples()},
         },
         "quantiles": dict(QUANTILES),
+        "quantile_positions": disclosure.QUANTILE_POSITIONS,
         "suppression_rule": (
             "No visit count from 1 to min_cell-1 is shown (primary); further cells are hidden so that no hidden "
             "cell can be recovered from totals, margins, doctors or visit types (secondary). Quantiles and means "
-            "are shown only where their count is released, and a P50 or P90 only where at least min_cell waits lie "
-            "below and above the two it blends (P50 from 22 visits, P90 from 102 at min_cell 10), so no single wait "
-            "is pinned; a slot without its own statistic takes its estimate from the coarser level."
+            "are shown only where their count is released. A P50 or P90 (and a backtest's median absolute error) is "
+            "read at the position q(n-1) moved by half a step, so it blends two waits with non-zero weights and is "
+            "never one visit's wait, and only where at least min_cell waits lie below and above the two it blends "
+            "(P50 from 22 visits, P90 from 102 at min_cell 10), so no single wait is pinned; a slot without its own "
+            "statistic takes its estimate from the coarser level."
         ),
     }
     return Candidate(PRODUCT_ID, {**tables, "estimates": estimates, "backtest": bt}, meta)
@@ -146,10 +149,19 @@ def check(tables: dict[str, pd.DataFrame], meta: dict) -> list[str]:
             pinned = frame[q].notna().to_numpy() & ~disclosure.quantile_ok_many(level, n, k)
             problems += [f"[{name} row {i}] {q} released from too few waits (quantile rule)"
                          for i in frame.index[pinned]]
+    if meta.get("quantile_positions") != disclosure.QUANTILE_POSITIONS:
+        # The positions cannot be re-derived from the tables: a release states the rule it was built with.
+        problems.append("quantiles not built at the disclosure rule's shifted positions "
+                        f"(metadata says {meta.get('quantile_positions')!r})")
     bt = tables["backtest"]
     if len(bt):
         leaked = bt["n_test"].isna() & bt[list(BACKTEST_STATS)].notna().any(axis=1)
         problems += [f"[backtest row {i}] scores released for a suppressed count" for i in bt.index[leaked]]
+        n_test = pd.to_numeric(bt["n_test"], errors="coerce").to_numpy(dtype=float)
+        for col in ("mae_p50", "mae_baseline"):
+            pinned = bt[col].notna().to_numpy() & ~disclosure.quantile_ok_many(0.5, n_test, k)
+            problems += [f"[backtest row {i}] {col} released from too few visits (quantile rule)"
+                         for i in bt.index[pinned]]
     est, cube = tables["estimates"], tables["slot_cube"]
     merged = est[[*builder.CUBE_DIMS, "visits"]].merge(
         cube[[*builder.CUBE_DIMS, "visits"]], on=list(builder.CUBE_DIMS), how="left", suffixes=("", "_cube"))

@@ -12,8 +12,8 @@ the rest on them:
 - the choice of K: the pinball loss of each validation week summed per (slot, second) with the visit count
   as weight, where DuckDB sums per visit (the same losses up to float rounding in the last places; they
   are published rounded to 6 decimals);
-- the backtest: counts, shares and the median absolute error (``quantile_cont``'s blend over the weighted
-  values, ``histogram.interpolate``) per facility x department x size band x day type and their margins.
+- the backtest: counts, shares and the median absolute error (the quantile rule's blend over the weighted
+  values, ``disclosure.quantile_blend``) per facility x department x size band x day type and their margins.
 
 Like the DuckDB builder's histograms this needs waits on a whole-second grid within 12 hours; where the
 DuckDB builder then falls back to quantiles over the rows, this one stops and says to build on DuckDB.
@@ -29,8 +29,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from data_products.disclosure import ALL
-from data_products.products.histogram import interpolate
+from data_products.disclosure import ALL, quantile_blend, quantile_ok_many, quantile_rank
 from data_products.products.wait_times import builder
 
 TABLE = "outpatient_visits"
@@ -143,10 +142,11 @@ def choose_k(c: Counted, cutoff: date, min_cell: int,
                                   lambda start: aggregate.cube("slot_cube", before=start), val_of)
 
 
-def _weighted_quantile(group: np.ndarray, x: np.ndarray, w: np.ndarray, groups: int, q: float) -> np.ndarray:
-    """``quantile_cont`` of each group's values ``x`` taken ``w`` times (NaN values left out, as SQL leaves
-    out NULLs; NaN for a group with none): ranks (n-1)q, floor and ceiling, blended as DuckDB's
-    ``quantile_cont`` and ``median`` blend (``histogram.interpolate``)."""
+def _weighted_quantile(group: np.ndarray, x: np.ndarray, w: np.ndarray, groups: int, q: float,
+                       min_cell: int) -> np.ndarray:
+    """The released quantile of each group's values ``x`` taken ``w`` times (NaN values left out, as SQL
+    leaves out NULLs): the builder's ``_mae_sql``, i.e. ``disclosure.quantile_blend`` at the rule's ranks,
+    NaN where the quantile rule withholds it (or the group has no value)."""
     keep = ~np.isnan(x)
     group, x, w = group[keep], x[keep], w[keep]
     out = np.full(groups, np.nan)
@@ -158,12 +158,13 @@ def _weighted_quantile(group: np.ndarray, x: np.ndarray, w: np.ndarray, groups: 
     starts = np.searchsorted(g, present)
     ends = np.r_[starts[1:], len(g)]
     before = np.where(starts > 0, run[np.maximum(starts - 1, 0)], 0)
-    n = run[ends - 1] - before
-    rn = (n - 1).astype(float) * q
-    below, above = np.floor(rn), np.ceil(rn)
-    lo = xs[np.searchsorted(run, before + below.astype(np.int64), side="right")]
-    hi = xs[np.searchsorted(run, before + above.astype(np.int64), side="right")]
-    out[present] = interpolate(lo, rn - below, hi)
+    n = (run[ends - 1] - before).astype(np.int64)
+    j, _ = quantile_rank(q, n)
+    ok = quantile_ok_many(q, n, min_cell)
+    j = np.clip(j, 0, np.maximum(n - 2, 0))
+    lo = xs[np.minimum(np.searchsorted(run, before + j, side="right"), len(xs) - 1)]
+    hi = xs[np.minimum(np.searchsorted(run, before + j + 1, side="right"), len(xs) - 1)]
+    out[present] = np.where(ok, quantile_blend(q, n, lo, hi), np.nan)
     return out
 
 
@@ -206,12 +207,13 @@ def backtest(c: Counted, cutoff: date, protect: Callable[[dict[str, pd.DataFrame
                 with np.errstate(invalid="ignore", divide="ignore"):
                     return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
-            out["mae_p50"] = _weighted_quantile(code, np.abs(y - v["p50"].to_numpy(dtype=float)), w, groups, 0.5)
+            out["mae_p50"] = _weighted_quantile(code, np.abs(y - v["p50"].to_numpy(dtype=float)), w, groups, 0.5,
+                                                min_cell)
             p50, p90 = v["p50"].to_numpy(dtype=float), v["p90"].to_numpy(dtype=float)
             out["within_p90"] = share(y <= p90, p90)
             out["below_p50"] = share(y < p50)
             out["mae_baseline"] = _weighted_quantile(code, np.abs(y - v["base_p50"].to_numpy(dtype=float)), w,
-                                                     groups, 0.5)
+                                                     groups, 0.5, min_cell)
             b50, b90 = v["base_p50"].to_numpy(dtype=float), v["base_p90"].to_numpy(dtype=float)
             out["within_baseline"] = share(y <= b90, b90)
             out["below_baseline"] = share(y < b50)

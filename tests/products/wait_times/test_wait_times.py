@@ -277,14 +277,28 @@ def _slots(rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
+# The release rule's position, written out independently: q(n-1) moved by half of 1/denominator(q).
+_SHIFT = {0.5: 0.25, 0.9: 0.05}
+
+
+def _rule_q(values, q: float) -> float:
+    """The release rule's quantile of ``values`` (no count rule), from the sorted values in plain Python."""
+    x = sorted(float(v) for v in values if v == v)
+    if not x:
+        return np.nan
+    h = q * (len(x) - 1) + _SHIFT[q]
+    j = int(np.floor(h))
+    return x[j] + (h - j) * (x[min(j + 1, len(x) - 1)] - x[j])
+
+
 def _pandas_cube(rows: pd.DataFrame) -> pd.DataFrame:
-    """Visits and linear-interpolated P50/P90 for the four levels the estimate uses, in pandas."""
+    """Visits and P50/P90 at the release rule's positions for the four levels the estimate uses, in pandas."""
     parts = []
     for keys in (["facility_id", "department", "weekday", "hour"], ["facility_id", "department", "weekday"],
                  ["facility_id", "department", "hour"], ["facility_id", "department"]):
         g = rows.groupby(keys)["wait_min"]
-        part = pd.concat([g.size().rename("visits"), g.quantile(0.5).rename("p50"), g.quantile(0.9).rename("p90")],
-                         axis=1).reset_index()
+        part = pd.concat([g.size().rename("visits"), g.agg(_rule_q, 0.5).rename("p50"),
+                          g.agg(_rule_q, 0.9).rename("p90")], axis=1).reset_index()
         for d in ("weekday", "hour"):
             if d not in keys:
                 part[d] = ALL
@@ -363,7 +377,7 @@ def test_backtest_against_the_fair_baseline_on_the_same_held_out_weeks(wt):
     test = rows[rows["visit_date"] >= cutoff]
     # The fair baseline, independently: facility x department P50/P90 of the training weeks.
     g = train.groupby(["facility_id", "department"])["wait_min"]
-    base = pd.concat([g.quantile(0.5).rename("b50"), g.quantile(0.9).rename("b90"), g.size().rename("bn")],
+    base = pd.concat([g.agg(_rule_q, 0.5).rename("b50"), g.agg(_rule_q, 0.9).rename("b90"), g.size().rename("bn")],
                      axis=1).reset_index()
     # The quantile rule holds for the baseline too: a P90 from fewer than 102 waits is withheld.
     base.loc[base["bn"] < quantile_min_n(0.9, min_cell()), "b90"] = np.nan
@@ -376,13 +390,18 @@ def test_backtest_against_the_fair_baseline_on_the_same_held_out_weeks(wt):
                  on=["facility_id", "department", "weekday", "hour"]))
     sc["day_type"] = np.where(sc["weekday"].isin(["6", "7"]), "weekend", "weekday")
 
+    def mae(errors: pd.Series) -> float:
+        """The median absolute error as released: the rule's position, withheld below 22 errors."""
+        return _rule_q(errors, 0.5) if errors.notna().sum() >= quantile_min_n(0.5, min_cell()) else np.nan
+
     def check(part: pd.DataFrame, row: pd.Series) -> None:
         assert row["n_test"] == len(part)
-        assert row["mae_p50"] == pytest.approx((part["wait_min"] - part["p50"]).abs().median(), rel=1e-9)
+        assert row["mae_p50"] == pytest.approx(mae((part["wait_min"] - part["p50"]).abs()), rel=1e-9, nan_ok=True)
         p90 = part[part["p90"].notna()]
         assert row["within_p90"] == pytest.approx((p90["wait_min"] <= p90["p90"]).mean(), rel=1e-9, nan_ok=True)
         assert row["below_p50"] == pytest.approx((part["wait_min"] < part["p50"]).mean(), rel=1e-9)
-        assert row["mae_baseline"] == pytest.approx((part["wait_min"] - part["b50"]).abs().median(), rel=1e-9)
+        assert row["mae_baseline"] == pytest.approx(mae((part["wait_min"] - part["b50"]).abs()), rel=1e-9,
+                                                    nan_ok=True)
         b90 = part[part["b90"].notna()]
         assert row["within_baseline"] == pytest.approx((b90["wait_min"] <= b90["b90"]).mean(), rel=1e-9, nan_ok=True)
 
@@ -403,7 +422,7 @@ def test_backtest_against_the_fair_baseline_on_the_same_held_out_weeks(wt):
     assert checked >= 12
     # The claim on the page is the recomputed gain, and it is a real but honest gain.
     gain = views.accuracy_gain(city)
-    want = 1 - (sc["wait_min"] - sc["p50"]).abs().median() / (sc["wait_min"] - sc["b50"]).abs().median()
+    want = 1 - mae((sc["wait_min"] - sc["p50"]).abs()) / mae((sc["wait_min"] - sc["b50"]).abs())
     assert gain["mae_cut"] == pytest.approx(want, rel=1e-9)
     assert 0 < gain["mae_cut"] < 0.35
     assert gain["coverage_change"] == pytest.approx(
@@ -538,12 +557,12 @@ def _same_cube(got: pd.DataFrame, want: pd.DataFrame, dims: tuple[str, ...]) -> 
     assert list(got.columns) == list(want.columns)
     pd.testing.assert_frame_equal(got[list(dims)], want[list(dims)])
     assert (got["visits"] == want["visits"]).all()
-    # Same order statistics and interpolation as quantile_cont; the last bit of a double may differ.
+    # Same order statistics and blend as the row-wise SQL; the last bit of a double may differ.
     for col in ("p50", "p90", "mean_wait"):
         np.testing.assert_allclose(got[col], want[col], rtol=1e-12, atol=1e-9)
 
 
-def test_histogram_cube_equals_quantile_cont_on_demo_data(wt):
+def test_histogram_cube_equals_the_row_wise_sql_on_demo_data(wt):
     from data_products.products.wait_times import builder
 
     con = duckdb.connect(str(wt / "restricted.duckdb"), read_only=True)
@@ -577,16 +596,77 @@ def test_histogram_quantiles_match_numpy_and_fall_back_off_the_second_grid():
     con.execute("INSERT INTO outpatient_visits SELECT * FROM frame")
     dims = builder.TYPE_DIMS
     got = builder.cube(con, dims)
-    # Brute force: numpy's default (linear) quantile is quantile_cont's definition.
+    # Brute force: the release rule's positions over the sorted waits.
     sub = frame[(frame["facility_id"] == "F2") & (frame["visit_type"] == "APPT")]["wait_min"]
     row = got[(got["facility_id"] == "F2") & (got["department"] == ALL) & (got["visit_type"] == "APPT")].iloc[0]
     assert row["visits"] == len(sub)
-    assert row["p50"] == pytest.approx(np.quantile(sub, 0.5), abs=1e-9)
-    assert row["p90"] == pytest.approx(np.quantile(sub, 0.9), abs=1e-9)
+    assert row["p50"] == pytest.approx(_rule_q(sub, 0.5), abs=1e-9)
+    assert row["p90"] == pytest.approx(_rule_q(sub, 0.9), abs=1e-9)
     grand = got[(got[list(dims)] == ALL).all(axis=1)].iloc[0]
-    assert grand["visits"] == n and grand["p90"] == pytest.approx(np.quantile(frame["wait_min"], 0.9), abs=1e-9)
+    assert grand["visits"] == n and grand["p90"] == pytest.approx(_rule_q(frame["wait_min"], 0.9), abs=1e-9)
+    assert grand["p90"] != pytest.approx(np.quantile(frame["wait_min"], 0.9), abs=1e-9)  # not quantile_cont's
     # A wait that is not a whole second: the histogram declines and the row-wise SQL answers.
     con.execute("UPDATE outpatient_visits SET wait_min = wait_min + 0.001 WHERE visit_key = 'k0'")
     assert builder._cube_histogram(con, dims, "all", None) is None
     _same_cube(builder.cube(con, dims), builder.cube_rows(con, dims), dims)
     con.close()
+
+
+def test_no_wait_is_recovered_from_the_released_quantiles(wt):
+    """The attack of issue 13 on the wait times: a released quantile whose position is a whole number is one
+    visit's wait (quantile_cont's P90 of 111 visits is the 100th wait). Against the release, every P50, P90
+    and backtest median absolute error is checked with the restricted records: none is a wait that only one
+    visit of its cell had, none sits at a whole-number position, and at least min_cell waits lie below and
+    above the two it blends. The same attacker against quantile_cont's positions recovers real waits."""
+    import itertools
+
+    from data_products.config import min_cell
+    from data_products.disclosure import quantile_rank
+    from data_products.products.wait_times import builder
+
+    k = min_cell()
+    rel = _release()
+    rows = _slots(_restricted(wt))
+    rows["s"] = (rows["wait_min"] * 60).round().astype(np.int64)
+    recovered, old_recovered, on_ties, short_ties, checked = [], 0, 0, 0, 0
+    for name, dims in builder.TABLE_DIMS.items():
+        frame = rel.table(name)
+        for kept in itertools.chain.from_iterable(itertools.combinations(dims, r) for r in range(len(dims) + 1)):
+            part = frame[(frame[[d for d in dims if d not in kept]] == ALL).all(axis=1)
+                         & (frame[list(kept)] != ALL).all(axis=1)]
+            part = part[part["visits"].notna()]
+            if not len(part):
+                continue
+            # How many visits of each cell waited each exact second (the attacker's unknown).
+            per_second = rows.groupby([*kept, "s"]).size().rename("same") if kept else \
+                rows.groupby("s").size().rename("same")
+            for q, level in (("p50", 0.5), ("p90", 0.9)):
+                shown = part[part[q].notna()]
+                n = shown["visits"].to_numpy(dtype=np.int64)
+                j, f = quantile_rank(level, n)
+                assert ((f > 0) & (f < 1)).all(), (name, kept, q)  # never a whole-number position
+                assert (j >= k).all() and (n - 2 - j >= k).all(), (name, kept, q)
+                sec = shown[q].to_numpy() * 60
+                whole = np.abs(sec - np.round(sec)) < 1e-6
+                hits = shown[whole].assign(s=np.round(sec[whole]).astype(np.int64))
+                same = hits.join(per_second, on=[*kept, "s"])["same"] if kept else \
+                    hits["s"].map(per_second)
+                recovered += [(name, kept, q) for c in same if c == 1]
+                on_ties += int((same >= 2).sum())
+                short_ties += int(((same >= 2) & (same < k)).sum())
+                checked += len(shown)
+                # The attacker against quantile_cont's positions: a whole-number position gives a wait.
+                old_whole = (n - 1) * level == np.floor((n - 1) * level)
+                old_recovered += int(old_whole.sum())
+    assert checked > 3000
+    assert recovered == []
+    assert old_recovered > 100  # the attack is real: under the former positions it pins that many waits
+    # The backtest's median absolute errors: the same rule (a median of |wait - estimate| that is one
+    # visit's error gives that visit's wait).
+    bt = rel.table("backtest")
+    for col in ("mae_p50", "mae_baseline"):
+        n = bt.loc[bt[col].notna(), "n_test"].to_numpy(dtype=np.int64)
+        assert len(n) and (n >= 22).all(), col
+    print(f"checked {checked} released quantiles; {on_ties} equal a wait two or more visits of the cell share "
+          f"({short_ties} of them fewer than {k}); at quantile_cont's positions {old_recovered} would each be one "
+          "visit's wait (a whole-number position)")
