@@ -20,7 +20,7 @@ Feed format (``schema_version`` "wait_times_feed/1")::
       "weekday_convention": "ISO 8601: 1 = Monday ... 7 = Sunday",
       "hour_convention": "slot starting at HH:00 local time (Asia/Shanghai), by check-in time",
       "estimate_rule": "...", "backtest_rule": "...",
-      "accuracy": {"mae_p50_min": 4.77, "within_p90": 0.90, "mae_baseline_min": 5.62,
+      "accuracy": {"mae_p50_min": 4.78, "within_p90": 0.90, "mae_baseline_min": 5.62,
                    "within_baseline": 0.90, "n_test": 59990},   # city-wide backtest (null if suppressed)
       "facilities": [
         {"facility_id": "F0301", "name_zh": "...", "name_en": "...",
