@@ -845,10 +845,7 @@ def cube_relations(df: pd.DataFrame, dims: Sequence[str], *, table: str | None =
             continue
         parent = (idx.get_indexer(key[child] + (a - c[child]) * w) if a >= 0
                   else np.full(child.size, -1, dtype=np.int64))
-        if (parent < 0).any():
-            i = int(child[np.flatnonzero(parent < 0)[0]])
-            raise ValueError(f"{_where(table)}, row {i} ({_cell_labels(frame.iloc[[i]], dims, None)[0]}): "
-                             f"no margin row with {d}={ALL}; build the table with add_margins")
+        _require_margins(frame, dims, d, parent, child, table)
         relations += _grouped(parent, child)
     return relations
 
@@ -863,12 +860,18 @@ def _cube_relations_by_tuples(frame: pd.DataFrame, dims: list[str], idx: pd.Mult
         parent_keys = frame.iloc[child].copy()
         parent_keys[d] = ALL
         parent = idx.get_indexer(pd.MultiIndex.from_frame(parent_keys))
-        if (parent < 0).any():
-            i = int(child[np.flatnonzero(parent < 0)[0]])
-            raise ValueError(f"{_where(table)}, row {i} ({_cell_labels(frame.iloc[[i]], dims, None)[0]}): "
-                             f"no margin row with {d}={ALL}; build the table with add_margins")
+        _require_margins(frame, dims, d, parent, child, table)
         relations += _grouped(parent, child)
     return relations
+
+
+def _require_margins(frame: pd.DataFrame, dims: list[str], d: str, parent: np.ndarray, child: np.ndarray,
+                     table: str | None) -> None:
+    """Every cell ``child`` has its margin over ``d`` (``parent`` >= 0), or a ValueError naming the first that has none."""
+    if (parent < 0).any():
+        i = int(child[np.flatnonzero(parent < 0)[0]])
+        raise ValueError(f"{_where(table)}, row {i} ({_cell_labels(frame.iloc[[i]], dims, None)[0]}): "
+                         f"no margin row with {d}={ALL}; build the table with add_margins")
 
 
 def _grouped(total: np.ndarray, component: np.ndarray) -> list[Relation]:

@@ -278,15 +278,21 @@ def _user_by_name(tx: Tx, username: str):
     )
 
 
+def _existing_user(tx: Tx, name: str):
+    """The user row of ``name``, or an AccountError naming it (the commands that change an account)."""
+    row = _user_by_name(tx, name)
+    if row is None:
+        raise AccountError(f"username: no user {name!r}")
+    return row
+
+
 def set_disabled(username: str, disabled: bool = True, *, actor: str = "system", audit: dict[str, Any] | None = None,
                  store: GovernanceStore | None = None) -> None:
     """Disable (or re-enable) a user; disabling also ends the user's open sessions."""
     name = normalize_username(username)
     store = resolve(store)
     with store.write() as tx:
-        row = _user_by_name(tx, name)
-        if row is None:
-            raise AccountError(f"username: no user {name!r}")
+        row = _existing_user(tx, name)
         tx.execute("UPDATE users SET disabled = ?, failed_count = 0, locked_until = NULL WHERE id = ?",
                    (int(disabled), row["id"]))
         if disabled:
@@ -304,9 +310,7 @@ def set_password(username: str, password: str, *, actor: str = "system", audit: 
     store = resolve(store)
     digest = store.policy.hasher.hash(password)
     with store.write() as tx:
-        row = _user_by_name(tx, name)
-        if row is None:
-            raise AccountError(f"username: no user {name!r}")
+        row = _existing_user(tx, name)
         tx.execute("UPDATE users SET password_hash = ?, failed_count = 0, locked_until = NULL WHERE id = ?",
                    (digest, row["id"]))
         tx.execute("UPDATE sessions SET ended_at = ?, end_reason = 'password_changed' WHERE user_id = ? AND ended_at IS NULL",
@@ -321,9 +325,7 @@ def unlock(username: str, *, actor: str, audit: dict[str, Any] | None = None,
     name = normalize_username(username)
     store = resolve(store)
     with store.write() as tx:
-        row = _user_by_name(tx, name)
-        if row is None:
-            raise AccountError(f"username: no user {name!r}")
+        row = _existing_user(tx, name)
         cleared = tx.execute("DELETE FROM auth_failures WHERE name_key = ?", (username_key(name),)).rowcount
         tx.execute("UPDATE users SET failed_count = 0, locked_until = NULL WHERE id = ?", (row["id"],))
         ledger.append(tx, actor, "auth.unlock", row["username"], {"user_id": row["id"], "failures_cleared": cleared,
@@ -465,9 +467,7 @@ def issue_token(username: str, *, actor: str, audit: dict[str, Any] | None = Non
     store = resolve(store)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with store.write() as tx:
-        row = _user_by_name(tx, name)
-        if row is None:
-            raise AccountError(f"username: no user {name!r}")
+        row = _existing_user(tx, name)
         token_id = tx.insert("INSERT INTO cli_tokens (token_hash, user_id, created_at, created_by) VALUES (?, ?, ?, ?)",
                              (_token_hash(token), row["id"], to_db(utcnow()), actor))
         ledger.append(tx, actor, "auth.token_issued", row["username"], {"token_id": token_id, **(audit or {})})
@@ -480,9 +480,7 @@ def revoke_tokens(username: str, token_id: int | None = None, *, actor: str, aud
     name = normalize_username(username)
     store = resolve(store)
     with store.write() as tx:
-        row = _user_by_name(tx, name)
-        if row is None:
-            raise AccountError(f"username: no user {name!r}")
+        row = _existing_user(tx, name)
         live = [int(r["id"]) for r in tx.all("SELECT id FROM cli_tokens WHERE user_id = ? AND revoked_at IS NULL"
                                              " ORDER BY id", (row["id"],))]
         if token_id is not None:
