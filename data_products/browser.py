@@ -96,10 +96,11 @@ class Browser:
 
     @property
     def failed_other(self) -> list[str]:
-        """``failed`` without the download button's own check: Streamlit fetches a deferred download's
-        ``/media`` URL while it navigates to it, and Chromium aborts that fetch when the navigation turns
-        into the download."""
-        return [f for f in self.failed if not ("/media/" in f and f.endswith("net::ERR_ABORTED"))]
+        """``failed`` without the requests the browser itself cancelled (``net::ERR_ABORTED``): a navigation
+        cancels what the page left in flight (a map's style, a chart's data), and Streamlit's fetch of a
+        deferred download's ``/media`` URL is aborted when the navigation turns into the download. What the
+        server failed to answer (refused, reset, empty) stays; outside requests are in ``blocked``."""
+        return [f for f in self.failed if not f.endswith("net::ERR_ABORTED")]
 
     def wait_idle(self, timeout: float = 30_000) -> None:
         """Until Streamlit has finished running the script (its status widget disappears)."""

@@ -54,22 +54,33 @@ def demo(demo_home_built, monkeypatch):
     return demo_home_built
 
 
+def _copy_demo(src: Path, home: Path) -> Path:
+    """A private copy of the demo space at ``home``. The governance store is copied with SQLite's backup API,
+    which is consistent even while another process has it open."""
+    import sqlite3
+
+    shutil.copytree(src, home, ignore=shutil.ignore_patterns("governance.sqlite*", "*.log"))
+    source, dest = sqlite3.connect(src / "governance.sqlite", timeout=60), sqlite3.connect(home / "governance.sqlite")
+    try:
+        source.backup(dest)
+    finally:
+        source.close()
+        dest.close()
+    (home / "governance.sqlite").chmod(0o600)
+    return home
+
+
+@pytest.fixture(scope="session")
+def copy_demo():
+    """``copy_demo(src, home)``: a private copy of a demo space, for fixtures wider than one test."""
+    return _copy_demo
+
+
 @pytest.fixture
 def demo_copy(demo_home_built, tmp_path, monkeypatch):
     """A private copy of the demo space, as DATASPACE_HOME, for a test whose served app writes to it: what one
-    test's server records (ledger entries, sessions) cannot leak into another test's counts. The governance
-    store is copied with SQLite's backup API, which is consistent even while another process has it open."""
-    import sqlite3
-
-    home = tmp_path / "demo-copy"
-    shutil.copytree(demo_home_built, home, ignore=shutil.ignore_patterns("governance.sqlite*", "*.log"))
-    src, dst = sqlite3.connect(demo_home_built / "governance.sqlite"), sqlite3.connect(home / "governance.sqlite")
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
-    (home / "governance.sqlite").chmod(0o600)
+    test's server records (ledger entries, sessions) cannot leak into another test's counts."""
+    home = _copy_demo(demo_home_built, tmp_path / "demo-copy")
     monkeypatch.setenv("DATASPACE_HOME", str(home))
     return home
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from data_products.config import demo_mode, settings
 from data_products.governance import accounts, ledger, scenarios
+from data_products.governance.demo import demo_session
 from data_products.governance.store import LOCAL, GovernanceStore, LedgerKeyError, resolve
 
 # The acting user of a command (who must prove it) and, for `users add`, the new user's password.
@@ -65,7 +66,7 @@ def authenticated(username: str | None, *, store: GovernanceStore | None = None,
             raise CliAuthError(f"the token given is {result.principal.username!r}'s, not {claimed!r}")
         principal = result.principal
     elif demo_user and claimed in (None, demo_user) and not settings().password and demo_mode():
-        principal = accounts.demo_session(demo_user, client=f"cli:{who}", store=store)
+        principal = demo_session(demo_user, client=f"cli:{who}", store=store)
     else:
         principal = _password_sign_in(claimed, who, store)
     try:

@@ -62,6 +62,19 @@ def demo_accounts() -> list[dict[str, str | None]]:
     return out
 
 
+def demo_session(username: str, *, client: str, store: GovernanceStore | None = None) -> accounts.Principal:
+    """A session for a demo account with no credential, for the command line in a demo space only (the
+    demo's passwords are public; its feed service has none). Refused anywhere else."""
+    from data_products.config import demo_mode
+
+    if not demo_mode():
+        raise accounts.AccountError("demo sessions exist only in a demo space (built with --demo)")
+    name = accounts.normalize_username(username)
+    if name not in {r["username"] for r in demo_accounts()} | {FEED_SERVICE}:
+        raise accounts.AccountError(f"username: {name!r} is not a demo account")
+    return accounts.session_without_credential(name, client=client, via="demo", store=store)
+
+
 def seed_demo(store: GovernanceStore | None = None, *, now: datetime | None = None) -> dict[str, str]:
     """Create the demo organisations, users and scenarios; running it again changes nothing.
     Returns username -> role."""

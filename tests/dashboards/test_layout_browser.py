@@ -56,14 +56,15 @@ def _open(b, url: str, path: str, width: int) -> dict:
     b.wait_idle(90_000)
     if _charted(path, width):
         b.page.wait_for_selector(".js-plotly-plot .main-svg >> visible=true", timeout=90_000)
-    b.page.wait_for_timeout(800)
+    b.page.wait_for_timeout(400)
     return b.page.evaluate(LAYOUT_JS)
 
 
 @pytest.fixture(scope="module")
-def served(demo_home_built, serve):
-    """One served app for this module's tests (a server per test cost more than the pages it serves)."""
-    with serve(demo_home_built) as url:
+def served(demo_home_built, serve, copy_demo, tmp_path_factory):
+    """One served app for this module's tests (a server per test cost more than the pages it serves), on a
+    private copy of the demo space: its sign-ins and ledger entries never reach the shared one."""
+    with serve(copy_demo(demo_home_built, tmp_path_factory.mktemp("layout") / "home")) as url:
         yield url
 
 
@@ -78,10 +79,15 @@ def _product_pages(user) -> list[str]:
 def test_product_pages_fit_the_screen(demo, served, browser, browser_sign_in, signed_in, width):
     url = served
     checked = []
+    seen: dict[tuple, str] = {}
     for username in ROLES:
-        pages = _product_pages(signed_in(username))
+        user = signed_in(username)
+        pages = _product_pages(user)
         assert set(AT_LEAST.get(username, [])) <= set(pages), (username, pages)
-        if not pages:
+        # Two users of the same kind of organisation with the same navigation see the same views of the
+        # same pages (the commission's official and analyst): rendering them again costs a minute of CI
+        # and checks nothing new.
+        if not pages or seen.setdefault((user.org_type, *pages), username) != username:
             continue
         # A browser per role: its own cookies, so each role's session is its own.
         with browser(locale="en-US") as b:
@@ -103,8 +109,7 @@ def test_product_pages_fit_the_screen(demo, served, browser, browser_sign_in, si
                     table = b.page.locator(".st-key-narrow-wt_heatmap [data-testid='stDataFrame']")
                     assert (heat.is_visible(), table.is_visible()) == ((False, True) if width == PHONE else (True, False))
                 checked.append(where)
-            # Loading the next page's URL cancels the previous page's requests still in flight: not a failure.
-            assert b.blocked == [] and [f for f in b.failed_other if not f.endswith("net::ERR_ABORTED")] == [], b.failed
+            assert b.blocked == [] and b.failed_other == [], b.failed
     assert {u for u, _ in checked} >= set(AT_LEAST)
 
 

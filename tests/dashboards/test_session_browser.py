@@ -105,5 +105,4 @@ def test_a_revoked_session_is_not_resumed_by_its_cookie(demo_copy, serve, browse
         b.page.wait_for_selector("text=" + SIGNIN, timeout=60_000)
         b.wait_idle()
         assert "Signed in as" not in b.page.inner_text("body")
-        # A reload cancels the previous load's requests still in flight (net::ERR_ABORTED): not a failure.
-        assert b.blocked == [] and [f for f in b.failed_other if not f.endswith("net::ERR_ABORTED")] == [], b.failed
+        assert b.blocked == [] and b.failed_other == [], b.failed

@@ -251,7 +251,8 @@ def test_export_runs_under_the_demo_service_principal(demo, tmp_path):
 
 
 @pytest.mark.parametrize("service", ["nobody_feed", "official", "hospital_f0301"])
-def test_export_is_refused_without_a_service_scenario(demo, tmp_path, service, monkeypatch):
+def test_export_is_refused_without_a_service_scenario(demo_copy, tmp_path, service, monkeypatch):
+    # A copy: the token it issues must not reach the session's shared demo space (other tests count tokens).
     from data_products.governance.accounts import issue_token
 
     if service != "nobody_feed":  # a real user, proved by their own token, who holds no export scenario
