@@ -309,8 +309,8 @@ def export_wait_times(
 
     try:
         # The service is who acts: its token (or, in a demo space only, the demo's feed service).
-        with gov.authenticated(service, demo_user=FEED_SERVICE if service == FEED_SERVICE else None) as (_, who):
-            done = run(out, service, audit={"os_user": who, "via": "cli"})
+        with gov.authenticated(service, demo_user=FEED_SERVICE) as (principal, who):
+            done = run(out, principal, audit={"os_user": who, "via": "cli"})
     except gov.CliAuthError as exc:
         typer.echo(f"refused: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -404,7 +404,8 @@ def users_token(
     acting: Annotated[str | None, typer.Option("--as", help=ACTING)] = None,
 ) -> None:
     """Issue a command-line token for USERNAME (printed once, kept only as a hash; give it as $DATASPACE_TOKEN),
-    or revoke. A commission official does it for anyone, a user for themselves."""
+    or revoke. A commission official does it for anyone, a user for themselves; issuing needs the password
+    (a token never mints another), and a new password revokes every token of its user."""
     from data_products.governance.cli import users_token as run
 
     _exit(run(username, revoke=revoke, acting=acting))

@@ -317,6 +317,8 @@ def set_password(username: str, password: str, *, actor: str = "system", audit: 
                    (to_db(utcnow()), row["id"]))
         tx.execute("DELETE FROM auth_failures WHERE name_key = ?", (username_key(name),))
         ledger.append(tx, actor, "user.password", row["username"], {"user_id": row["id"], **(audit or {})})
+        # A new password retires every credential the old one could have minted.
+        _revoke_tokens(tx, row, None, actor=actor, audit=audit)
 
 
 def unlock(username: str, *, actor: str, audit: dict[str, Any] | None = None,
@@ -480,16 +482,19 @@ def revoke_tokens(username: str, token_id: int | None = None, *, actor: str, aud
     name = normalize_username(username)
     store = resolve(store)
     with store.write() as tx:
-        row = _existing_user(tx, name)
-        live = [int(r["id"]) for r in tx.all("SELECT id FROM cli_tokens WHERE user_id = ? AND revoked_at IS NULL"
-                                             " ORDER BY id", (row["id"],))]
-        if token_id is not None:
-            if token_id not in live:
-                raise AccountError(f"token: {name!r} has no live token {token_id}")
-            live = [token_id]
-        for tid in live:
-            tx.execute("UPDATE cli_tokens SET revoked_at = ?, revoked_by = ? WHERE id = ?", (to_db(utcnow()), actor, tid))
-            ledger.append(tx, actor, "auth.token_revoked", row["username"], {"token_id": tid, **(audit or {})})
+        return _revoke_tokens(tx, _existing_user(tx, name), token_id, actor=actor, audit=audit)
+
+
+def _revoke_tokens(tx: Tx, row: Any, token_id: int | None, *, actor: str, audit: dict[str, Any] | None) -> list[int]:
+    live = [int(r["id"]) for r in tx.all("SELECT id FROM cli_tokens WHERE user_id = ? AND revoked_at IS NULL"
+                                         " ORDER BY id", (row["id"],))]
+    if token_id is not None:
+        if token_id not in live:
+            raise AccountError(f"token: {row['username']!r} has no live token {token_id}")
+        live = [token_id]
+    for tid in live:
+        tx.execute("UPDATE cli_tokens SET revoked_at = ?, revoked_by = ? WHERE id = ?", (to_db(utcnow()), actor, tid))
+        ledger.append(tx, actor, "auth.token_revoked", row["username"], {"token_id": tid, **(audit or {})})
     return live
 
 

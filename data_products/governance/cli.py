@@ -43,39 +43,48 @@ def cli_actor() -> str:
 
 
 @contextmanager
-def authenticated(username: str | None, *, store: GovernanceStore | None = None, demo_user: str | None = None
-                  ) -> Iterator[tuple[accounts.Principal, str]]:
+def authenticated(username: str | None, *, store: GovernanceStore | None = None, demo_user: str | None = None,
+                  tokens: bool = True) -> Iterator[tuple[accounts.Principal, str]]:
     """Sign the command's user in, yield (principal, OS account), sign out afterwards.
 
     With $DATASPACE_TOKEN the token says who acts (a name given with ``--as`` or $DATASPACE_USER must be
     the token's user). Otherwise the username comes from the option or $DATASPACE_USER and the password
     from $DATASPACE_PASSWORD or a prompt; the attempt counts toward the same backoff as the app's, with
-    the OS account as the client. A name alone never signs anyone in. In a demo space only, a command
+    the OS account as the client. A name alone never signs anyone in. Without ``tokens`` only the password
+    will do (what issues credentials must not be reachable with one). In a demo space only, a command
     given no credential (and no name, or ``demo_user``'s) acts as ``demo_user``: the demo's accounts are
     public, and the demo build approves as its two officials the same way."""
     who = os_account()
     claimed = username or settings().user
     token = settings().token
+    if token and not tokens:
+        raise CliAuthError(f"a token cannot do this: unset {TOKEN_ENV} and sign in with the password")
     if token:
-        result = accounts.sign_in_token(token, client=f"cli:{who}", store=store)
-        if not result.ok:
-            raise CliAuthError(f"token refused: {result.message('en')}")
-        if claimed and accounts.username_key(accounts.normalize_username(claimed)) != \
-                accounts.username_key(result.principal.username):
-            accounts.sign_out(result.principal, store=store)
-            raise CliAuthError(f"the token given is {result.principal.username!r}'s, not {claimed!r}")
-        principal = result.principal
+        principal = _token_sign_in(token, claimed, who, store)
     elif demo_user and claimed in (None, demo_user) and not settings().password and demo_mode():
         principal = demo_session(demo_user, client=f"cli:{who}", store=store)
     else:
-        principal = _password_sign_in(claimed, who, store)
+        principal = _password_sign_in(claimed, who, store, tokens=tokens)
     try:
         yield principal, who
     finally:
         accounts.sign_out(principal, store=store)
 
 
-def _password_sign_in(name: str | None, who: str, store: GovernanceStore | None) -> accounts.Principal:
+def _token_sign_in(token: str, claimed: str | None, who: str, store: GovernanceStore | None) -> accounts.Principal:
+    """The token's user, who must be ``claimed`` when a name was given."""
+    result = accounts.sign_in_token(token, client=f"cli:{who}", store=store)
+    if not result.ok:
+        raise CliAuthError(f"token refused: {result.message('en')}")
+    if claimed and accounts.username_key(accounts.normalize_username(claimed)) != \
+            accounts.username_key(result.principal.username):
+        accounts.sign_out(result.principal, store=store)
+        raise CliAuthError(f"the token given is {result.principal.username!r}'s, not {claimed!r}")
+    return result.principal
+
+
+def _password_sign_in(name: str | None, who: str, store: GovernanceStore | None, *,
+                      tokens: bool = True) -> accounts.Principal:
     if not name:
         if not sys.stdin.isatty():
             raise CliAuthError(f"who is acting? pass --as USER or set {USER_ENV} (and {PASSWORD_ENV}), or set "
@@ -87,33 +96,36 @@ def _password_sign_in(name: str | None, who: str, store: GovernanceStore | None)
             raise CliAuthError(f"no password for {name}: set {TOKEN_ENV} or {PASSWORD_ENV}, or run in a terminal")
         password = getpass.getpass(f"Password for {name} (or a token from `dataspace users token`): ")
     if password.startswith(accounts.TOKEN_PREFIX):  # a token typed at the prompt
-        result = accounts.sign_in_token(password, client=f"cli:{who}", store=store)
-        if result.ok and accounts.username_key(result.principal.username) != \
-                accounts.username_key(accounts.normalize_username(name)):
-            accounts.sign_out(result.principal, store=store)
-            raise CliAuthError(f"the token given is {result.principal.username!r}'s, not {name!r}")
-    else:
-        result = accounts.sign_in(name, password, client=f"cli:{who}", store=store)
+        if not tokens:
+            raise CliAuthError("a token cannot do this: sign in with the password")
+        return _token_sign_in(password, name, who, store)
+    result = accounts.sign_in(name, password, client=f"cli:{who}", store=store)
     if not result.ok:
         raise CliAuthError(f"sign-in as {name!r} refused: {result.message('en')}")
     return result.principal
 
 
 @contextmanager
-def acting_for(action: str, username: str | None, *, demo_user: str | None = None,
+def acting_for(action: str, username: str | None, *, demo_user: str | None = None, own: str | None = None,
+               bootstrap: bool = True, tokens: bool = True,
                store: GovernanceStore | None = None) -> Iterator[tuple[str, dict]]:
-    """(ledger actor, audit detail) of a pipeline command (``action`` in the role policy, e.g.
-    ``pipeline.process``): the authenticated user, whom the gate must allow (the decision is a ledger
-    entry); before any commission official exists (bootstrap), the OS account alone."""
+    """(ledger actor, audit detail) of a command that changes something (``action`` in the role policy,
+    e.g. ``pipeline.process``, ``users.manage``): the authenticated user, whom the gate must allow (the
+    decision is a ledger entry), or who acts on their ``own`` account. Before any commission official
+    exists (bootstrap) the OS account alone acts, where ``bootstrap`` allows it."""
     from data_products.governance import gate
 
     store = resolve(store)
     if not _has_official(store):
+        if not bootstrap:
+            raise CliAuthError("no commission official exists yet: add one (`dataspace users add`) first")
         yield cli_actor(), {"os_user": os_account(), "via": "cli", "bootstrap": True}
         return
-    with authenticated(username, store=store, demo_user=demo_user) as (principal, who):
-        if not gate.allowed(principal, action, audit=True, store=store):
-            raise CliAuthError(f"{principal.username!r} ({principal.role}) may not {action.split('.')[-1]}")
+    with authenticated(username, store=store, demo_user=demo_user, tokens=tokens) as (principal, who):
+        self_service = own is not None and \
+            accounts.username_key(principal.username) == accounts.username_key(accounts.normalize_username(own))
+        if not self_service and not gate.allowed(principal, action, audit=True, store=store):
+            raise CliAuthError(f"{principal.username!r} ({principal.role}) may not {action}")
         yield principal.username, {"os_user": who, "via": "cli"}
 
 
@@ -137,20 +149,6 @@ def _has_official(store: GovernanceStore) -> bool:
     return store.one("SELECT 1 FROM users WHERE role = 'commission_official' AND disabled = 0") is not None
 
 
-@contextmanager
-def _administrator(acting: str | None, store: GovernanceStore) -> Iterator[tuple[str, dict]]:
-    """(ledger actor, audit detail) of an account-changing command: a signed-in commission
-    official; before the first official exists (bootstrap), the OS account alone."""
-    if not _has_official(store):
-        yield cli_actor(), {"os_user": os_account(), "via": "cli", "bootstrap": True}
-        return
-    with authenticated(acting, store=store) as (principal, who):
-        if principal.role != "commission_official":
-            raise CliAuthError(f"{principal.username!r} is a {principal.role}; only a commission official "
-                               "manages accounts")
-        yield principal.username, {"os_user": who, "via": "cli"}
-
-
 def users_add(username: str, role: str, org: str, facility: str | None = None, password: str | None = None,
               *, acting: str | None = None, store: GovernanceStore | None = None) -> int:
     """Add a user, as a signed-in commission official (or, for the very first official, as the OS
@@ -160,7 +158,7 @@ def users_add(username: str, role: str, org: str, facility: str | None = None, p
     if pw is None:
         return 2
     try:
-        with _administrator(acting, store) as (actor, audit):
+        with acting_for("users.manage", acting, store=store) as (actor, audit):
             user_id = accounts.add_user(username, pw, role, org, facility=facility, actor=actor, audit=audit,
                                         store=store)
     except (CliAuthError, accounts.AccountError) as exc:  # not signed in, or a bad user, role, org, facility, password
@@ -174,7 +172,7 @@ def users_disable(username: str, *, enable: bool = False, acting: str | None = N
                   store: GovernanceStore | None = None) -> int:
     store = resolve(store)
     try:
-        with _administrator(acting, store) as (actor, audit):
+        with acting_for("users.manage", acting, store=store) as (actor, audit):
             accounts.set_disabled(username, not enable, actor=actor, audit=audit, store=store)
     except (CliAuthError, accounts.AccountError) as exc:  # not signed in, or a bad user, role, org, facility, password
         print(f"error: {exc}", file=sys.stderr)
@@ -187,7 +185,7 @@ def users_unlock(username: str, *, acting: str | None = None, store: GovernanceS
     """Clear a username's failed sign-ins from every client, as a signed-in commission official."""
     store = resolve(store)
     try:
-        with _administrator(acting, store) as (actor, audit):
+        with acting_for("users.manage", acting, store=store) as (actor, audit):
             cleared = accounts.unlock(username, actor=actor, audit=audit, store=store)
     except (CliAuthError, accounts.AccountError) as exc:  # not signed in, or a bad user, role, org, facility, password
         print(f"error: {exc}", file=sys.stderr)
@@ -204,7 +202,9 @@ def users_token(username: str, *, revoke: str | None = None, acting: str | None 
     store = resolve(store)
     try:
         name = accounts.normalize_username(username)
-        with _token_manager(acting, name, store) as (actor, audit):
+        # Issuing needs the password: a stolen token must not mint more. Revoking may use a token.
+        with acting_for("users.manage", acting, own=name, bootstrap=False, tokens=revoke is not None,
+                        store=store) as (actor, audit):
             if revoke is not None:
                 ids = accounts.revoke_tokens(name, None if revoke == "all" else _token_id(revoke), actor=actor,
                                              audit=audit, store=store)
@@ -227,19 +227,6 @@ def _token_id(text: str) -> int:
         return int(text)
     except ValueError:
         raise accounts.AccountError(f"--revoke {text!r}: a token id or 'all'") from None
-
-
-@contextmanager
-def _token_manager(acting: str | None, name: str, store: GovernanceStore) -> Iterator[tuple[str, dict]]:
-    if not _has_official(store):
-        yield cli_actor(), {"os_user": os_account(), "via": "cli", "bootstrap": True}
-        return
-    with authenticated(acting, store=store) as (principal, who):
-        if principal.role != "commission_official" and \
-                accounts.username_key(principal.username) != accounts.username_key(name):
-            raise CliAuthError(f"{principal.username!r} is a {principal.role}; only a commission official manages "
-                               "other users' tokens")
-        yield principal.username, {"os_user": who, "via": "cli"}
 
 
 def users_list(json: bool = False, *, store: GovernanceStore | None = None) -> int:

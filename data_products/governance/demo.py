@@ -70,7 +70,7 @@ def demo_session(username: str, *, client: str, store: GovernanceStore | None = 
     if not demo_mode():
         raise accounts.AccountError("demo sessions exist only in a demo space (built with --demo)")
     name = accounts.normalize_username(username)
-    if name not in {r["username"] for r in demo_accounts()} | {FEED_SERVICE}:
+    if name not in {*_ACCOUNTS, FEED_SERVICE}:
         raise accounts.AccountError(f"username: {name!r} is not a demo account")
     return accounts.session_without_credential(name, client=client, via="demo", store=store)
 

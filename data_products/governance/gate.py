@@ -217,14 +217,16 @@ def _service_row(tx: Tx, service: str):
                   " WHERE u.username_key = ?", (key,))
 
 
-def evaluate_service(tx: Tx, service: str, product_id: str, action: str, now: datetime) -> Decision:
-    """A service principal's decision (no session: the command line runs it), without the ledger."""
-    row = _service_row(tx, service) if isinstance(service, str) else None
-    username = row["username"] if row is not None else _claimed(type("S", (), {"username": service})())
-    if row is None or row["role"] != "service":
+def evaluate_service(tx: Tx, service: Principal, product_id: str, action: str, now: datetime) -> Decision:
+    """A service principal's decision, without the ledger: the service proved who it is (its token) and
+    its live session says so; a name alone is never a service."""
+    check = check_session(tx, service, now, touch=False)
+    username = check.row["username"] if check.row is not None else _claimed(service)
+    if not check.ok:
+        return _make(False, check.reason, username, product_id, action)
+    row = check.row
+    if row["role"] != "service":
         return _make(False, "no_service", username, product_id, action)
-    if row["disabled"]:
-        return _make(False, "user_disabled", username, product_id, action)
     if action != "export":
         return _make(False, "unknown_action", username, product_id, action, org_type=row["org_type"])
     return _scenario_decision(tx, row, username, product_id, action, now)
@@ -617,12 +619,12 @@ def deliver(grant: Grant, artifact: str, make: Callable[[Grant], Payload], *, no
     return payload
 
 
-def export(service: str, product_id: str, artifact: str, make: Callable[[Grant], Payload], *,
+def export(service: Principal, product_id: str, artifact: str, make: Callable[[Grant], Payload], *,
            now: datetime | None = None, store: GovernanceStore | None = None,
            audit: dict[str, Any] | None = None) -> Payload:
-    """A feed for a system outside the space, under a named service principal and its own approved
-    scenario covering ``export``: one ledger entry (file, hash, size; ``audit``: how the caller proved
-    it runs as the service, e.g. the OS account) or an audited deny (``AccessDenied``)."""
+    """A feed for a system outside the space, under a signed-in service principal (its session, opened by
+    its token) and its own approved scenario covering ``export``: one ledger entry (file, hash, size;
+    ``audit``: where the command ran, e.g. the OS account) or an audited deny (``AccessDenied``)."""
     store = resolve(store)
     at = now or utcnow()
     name = ledger.clean_text(artifact)
@@ -639,12 +641,12 @@ def export(service: str, product_id: str, artifact: str, make: Callable[[Grant],
             decision = first
         if decision.allowed:
             seq = ledger.append(tx, decision.username, "export", decision.product_id, {
-                "artifact": name, "sha256": sha, "bytes": size, "release_id": release.release_id,
-                "scenario_id": decision.scenario_id, **(audit or {})})
+                **(audit or {}), "artifact": name, "sha256": sha, "bytes": size, "release_id": release.release_id,
+                "scenario_id": decision.scenario_id})
         else:
             seq = ledger.append(tx, decision.username, "gate.deny", decision.product_id, {
-                "action": "export", "reason": decision.reason, "artifact": name, "evaluated_at": to_db(at),
-                **(audit or {})})
+                **(audit or {}), "action": "export", "reason": decision.reason, "artifact": name,
+                "evaluated_at": to_db(at)})
     if not decision.allowed:
         raise AccessDenied(replace(decision, audit_seq=seq))
     return payload

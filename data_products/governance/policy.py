@@ -76,6 +76,9 @@ ROLE_ACTIONS: dict[str, tuple[str, ...]] = {
     # Building candidate releases from the restricted zone (`dataspace process`): the commission's staff.
     "pipeline.process": ("commission_official", "commission_analyst"),
     "scenario.decide": ("commission_official",),
+    # Adding, disabling and resetting accounts, and other users' command-line tokens (a user manages their
+    # own tokens, signed in with their password).
+    "users.manage": ("commission_official",),
     "area.open:scenarios": ("commission_official", "commission_analyst"),
     "area.open:audit": ("commission_official", "commission_analyst"),
     "area.open:my_hospital": ("hospital",),

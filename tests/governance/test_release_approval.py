@@ -275,7 +275,7 @@ def test_cli_tokens_not_claimed_names_decide_who_processes_approves_and_exports(
     # A token of a user the gate does not allow to process (a hospital): refused, the refusal logged.
     monkeypatch.setenv(gov_cli.TOKEN_ENV, _issue(monkeypatch, capsys, "hospital_f0301"))
     code, err = process_as()
-    assert code == 2 and "may not process" in err
+    assert code == 2 and "may not pipeline.process" in err
     policy = logged("gate.policy")
     assert (policy.actor, policy.detail["allowed"]) == ("hospital_f0301", False)
 
@@ -301,3 +301,64 @@ def test_cli_tokens_not_claimed_names_decide_who_processes_approves_and_exports(
     assert main(["export", "wait-times", "--out", str(feed)]) == 0 and feed.exists()
     export = logged("export")
     assert (export.actor, export.detail["os_user"]) == ("wait_times_feed", os_user)
+
+
+def test_tokens_are_minted_only_with_a_password_by_whom_the_policy_allows_and_die_with_the_password(
+        space, monkeypatch, capsys):
+    """The ways a credential could outlive or outgrow its owner: a token minting more tokens, a user minting
+    one for someone else, a token surviving a password reset, a token minted before any official exists, and
+    the gate's export taking a service's name without its session."""
+    from data_products.governance import AccessDenied, accounts, gate
+    from data_products.governance.accounts import sign_in_token, tokens
+
+    (space / "DEMO").unlink()
+
+    def users_token(*args: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(["users", "token", *args])
+        return code, capsys.readouterr().err
+
+    token = _issue(monkeypatch, capsys, "official")
+    # A token does not mint: not the official's own, not anyone else's.
+    monkeypatch.setenv(gov_cli.TOKEN_ENV, token)
+    for name in ("official", "hospital_f0301"):
+        code, err = users_token(name)
+        assert code == 2 and "a token cannot do this" in err
+    monkeypatch.delenv(gov_cli.TOKEN_ENV)
+    assert [t["username"] for t in tokens()] == ["official"]
+
+    # A hospital user signed in with the password: its own token yes, another user's no (the gate says so).
+    monkeypatch.setenv(gov_cli.USER_ENV, "hospital_f0301")
+    monkeypatch.setenv(gov_cli.PASSWORD_ENV, demo_passwords()["hospital_f0301"])
+    code, err = users_token("official2")
+    assert code == 2 and "may not users.manage" in err
+    policy = entries(action="gate.policy", limit=1)[0]
+    assert (policy.actor, policy.detail["action"], policy.detail["allowed"]) == ("hospital_f0301", "users.manage", False)
+    assert users_token("hospital_f0301")[0] == 0
+    monkeypatch.delenv(gov_cli.USER_ENV)
+    monkeypatch.delenv(gov_cli.PASSWORD_ENV)
+    assert sorted(t["username"] for t in tokens()) == ["hospital_f0301", "official"]
+
+    # A new password retires the old tokens.
+    accounts.set_password("official", "a-brand-new-password-2026", actor="test")
+    assert not sign_in_token(token, client="test").ok
+    assert entries(action="auth.sign_in_failed", limit=1)[0].detail["reason"] == "revoked_token"
+    assert all(t["revoked_at"] for t in tokens("official"))
+
+    # The gate's export: a service name without its live session, or a signed-in non-service, gets nothing.
+    feed = accounts.session_without_credential("wait_times_feed", client="test", via="test")
+    accounts.sign_out(feed)
+    official = accounts.sign_in("official", "a-brand-new-password-2026", client="test").principal
+    for who, reason in ((feed, "no_session"), (official, "no_service")):
+        with pytest.raises(AccessDenied) as denied:
+            gate.export(who, "wait_times", "feed.json", lambda grant: b"{}")
+        assert denied.value.decision.reason == reason
+        deny = entries(action="gate.deny", limit=1)[0]
+        assert (deny.actor, deny.detail["action"]) == (who.username, "export")
+
+    # Before any official exists, nobody mints a token from the shell.
+    for name in ("official", "official2"):
+        accounts.set_disabled(name, actor="test")
+    code, err = users_token("wait_times_feed")
+    assert code == 2 and "no commission official exists yet" in err
+

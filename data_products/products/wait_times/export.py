@@ -51,6 +51,7 @@ from pathlib import Path
 import pandas as pd
 
 from data_products.disclosure import ALL
+from data_products.governance.accounts import Principal
 from data_products.governance.gate import Grant, export, use
 from data_products.products.wait_times.spec import LEVEL_NONE, PRODUCT_ID
 from data_products.reference import facilities
@@ -118,9 +119,9 @@ class Exported:
     release_id: str
 
 
-def export_wait_times(out: Path, service: str, audit: dict | None = None) -> Exported:
-    """`dataspace export wait-times --out FILE.json --service NAME`: write the feed under ``service``
-    (``audit``: how the command authenticated it, added to the ledger entry). Raises ``AccessDenied``
+def export_wait_times(out: Path, service: Principal, audit: dict | None = None) -> Exported:
+    """`dataspace export wait-times --out FILE.json --service NAME`: write the feed under ``service``, the
+    signed-in service principal (``audit``: where the command ran, added to the ledger entry). Raises ``AccessDenied``
     (refused, audited) or ``approved.NoRelease``."""
     doc: dict = {}
 

@@ -485,12 +485,19 @@ def test_estimate_reads_the_published_slot(wt):
 # --- feed --------------------------------------------------------------------------------------
 
 
+def _feed_service():
+    """The demo's feed service, signed in (as its token would sign it in on the command line)."""
+    from data_products.governance.accounts import session_without_credential
+
+    return session_without_credential("wait_times_feed", client="test", via="test")
+
+
 def test_json_feed_documents_every_published_slot(wt, tmp_path):
     from data_products.governance import entries
     from data_products.products.wait_times.export import SCHEMA_VERSION, export_wait_times
 
     out = tmp_path / "feed.json"
-    done = export_wait_times(out, "wait_times_feed")  # the demo's service principal and its approved scenario
+    done = export_wait_times(out, _feed_service())  # the demo's service principal and its approved scenario
     assert done.path == out and done.release_id == _release().release_id
     doc = json.loads(out.read_text(encoding="utf-8"))
     rel = _release()
@@ -516,7 +523,7 @@ def test_json_feed_without_release_fails_cleanly(home, tmp_path):
 
     seed_demo()
     with pytest.raises(NoRelease):
-        export_wait_times(tmp_path / "x.json", "wait_times_feed")
+        export_wait_times(tmp_path / "x.json", _feed_service())
     assert not (tmp_path / "x.json").exists()
 
 
