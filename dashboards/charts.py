@@ -19,11 +19,19 @@ _GEOJSON = district_geojson()
 # Plotly's "white-bg" style names a glyph server on the internet (fonts.openmaptiles.org) for any text on a
 # map. A style that names none makes MapLibre draw every glyph with the browser's own fonts (Chinese ones
 # always are), so the district names render with no request leaving the page. The pages name it by its URL
-# on this server (dashboards/static/map-style.json, the same JSON, tested): given as an object, Plotly reloads
-# the style on every update and a click on a district selects nothing.
-MAP_STYLE = {"id": "offline-white", "version": 8, "sources": {},
-             "layers": [{"id": "white-bg", "type": "background", "paint": {"background-color": "#FFFFFF"}}]}
+# on this server (dashboards/static/map-style.json): given as an object, Plotly reloads the style on every
+# update and a click on a district selects nothing.
 MAP_STYLE_URL = "/app/static/map-style.json"
+
+
+@cache
+def map_style() -> dict:
+    """The served style itself, for where no server answers its URL (the PNG renderer's page)."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "static" / MAP_STYLE_URL.removeprefix("/app/static/")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 # Where each district's name stands: at the district's pole of inaccessibility (the inside point farthest
 # from its edges), so the name sits well inside it. The four central districts are too small at the city's
@@ -174,7 +182,7 @@ def district_choropleth(
     A MapLibre map with the ``white-bg`` style draws no tiles, so it renders with no network.
     With ``breaks`` the map is classed: one legend entry per class (its range, formatted with ``fmt``),
     the legend below the map so a phone keeps the whole city in view. Each district's name is written on the
-    map (``add_district_names``) in the page's language, offline (``MAP_STYLE``). Suppressed districts get
+    map (``add_district_names``) in the page's language, offline (``MAP_STYLE_URL``). Suppressed districts get
     their own grey trace and legend entry so a hidden figure never looks like a low one.
     """
     frame = frame.copy()
@@ -347,6 +355,15 @@ def _is_name_layer(trace: dict) -> bool:
     return trace.get("type") == "scattermap" and trace.get("hoverinfo") == "skip"
 
 
+def _numbers(values) -> bool:
+    """Whether a trace coordinate holds numbers (labels are strings)."""
+    if values is None:
+        return False
+    vals = [v for v in (values if isinstance(values, (list, tuple, np.ndarray, pd.Series)) else [values])
+            if v is not None]
+    return bool(vals) and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in vals)
+
+
 def figure_table(fig: go.Figure | dict) -> pd.DataFrame:
     """Exactly the figures a chart draws, as one tidy table (a row per drawn value): what a chart's CSV holds.
 
@@ -369,7 +386,9 @@ def figure_table(fig: go.Figure | dict) -> pd.DataFrame:
         if _is_name_layer(tr):
             continue
         if kind == "bar" or kind == "scatter":
-            horizontal = tr.get("orientation") == "h"
+            # A forest plot is a scatter of numbers along x against labels on y, like a horizontal bar.
+            horizontal = tr.get("orientation") == "h" or (
+                kind == "scatter" and _numbers(tr.get("x")) and not _numbers(tr.get("y")))
             cat, val = ("y", "x") if horizontal else ("x", "y")
             cats, vals = listed(tr.get(cat), 0), listed(tr.get(val), 0)
             frame = pd.DataFrame({"series": name, "category": cats, "value": vals})

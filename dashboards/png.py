@@ -3,13 +3,14 @@
 Optional (``pip install .[png]``, and a Chromium at ``DATASPACE_CHROMIUM``); without them the pages offer
 each chart's CSV only. Nothing is fetched from the internet: kaleido's page loads plotly.js from the
 installed plotly package, MathJax is off, and the maps' style names no glyph, tile or sprite server
-(``charts.MAP_STYLE``). One Chromium is started on the first PNG and kept for the server's life; renders
+(``charts.map_style``). One Chromium is started on the first PNG and kept for the server's life; renders
 are serialised, as the renderer holds one tab.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib.util
 import logging
 import os
@@ -23,6 +24,7 @@ _lock = threading.Lock()
 _started = False
 
 
+@functools.cache
 def available() -> bool:
     """Whether this server can make PNGs (kaleido installed and a Chromium to run it in)."""
     return importlib.util.find_spec("kaleido") is not None and Path(settings().chromium).exists()
@@ -44,11 +46,11 @@ def render(fig, *, width: int = 900, height: int | None = None, caption: str = "
     """``fig`` as PNG bytes, ``caption`` written under it (the data's provenance: a synthetic release says so)."""
     import plotly.graph_objects as go
 
-    from dashboards.charts import MAP_STYLE, MAP_STYLE_URL
+    from dashboards.charts import MAP_STYLE_URL, map_style
 
     out = go.Figure(fig)
     if out.layout.map.style == MAP_STYLE_URL:  # kaleido's page is a file: the style itself, not its URL here
-        out.update_layout(map_style=MAP_STYLE)
+        out.update_layout(map_style=map_style())
     h = int(height or out.layout.height or 480)
     if caption:
         # At the top, in the title's place, above everything the chart draws (a map's legend is at its foot).

@@ -318,7 +318,8 @@ with c1:
     if period not in (ALL, *available["years"]):
         st.caption(t("tumor.quarter_note", lng))
     ts = views.tier_split(grant, group, year)
-    bar = go.Figure(go.Bar(x=[tier_label(x) for x in ts["tier"]], y=ts[views.MEASURE].astype("Float64").fillna(0),
+    # A hidden count is not a zero: no bar, and a blank in the chart's CSV.
+    bar = go.Figure(go.Bar(x=[tier_label(x) for x in ts["tier"]], y=ts[views.MEASURE].astype(float),
                            marker_color=[TIER_COLORS[x] if not s else SUPPRESSED_COLOR
                                          for x, s in zip(ts["tier"], ts["suppressed"], strict=True)]))
     bar.update_layout(height=320, margin={"t": 10}, yaxis_title=t("tumor.patients", lng))
@@ -342,7 +343,7 @@ ag = views.age_sex(grant, group, year)
 pyr = go.Figure()
 for sex, label in (("M", t("tumor.male", lng)), ("F", t("tumor.female", lng))):
     part = ag[ag["sex"] == sex]
-    pyr.add_trace(go.Bar(x=part["age_band"], y=part[views.MEASURE].astype("Float64").fillna(0), name=label))
+    pyr.add_trace(go.Bar(x=part["age_band"], y=part[views.MEASURE].astype(float), name=label))  # hidden: no bar
 pyr.update_layout(barmode="group", height=320, margin={"t": 10}, yaxis_title=t("tumor.patients", lng))
 ui.chart(pyr, key="tumor_age_sex", grant=grant, name=f"tumor_age_sex_{group}_{year}", lng=lng)
 

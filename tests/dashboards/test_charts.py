@@ -128,14 +128,11 @@ def test_the_map_writes_every_district_name_offline(lang):
     assert sorted(district_names_on(fig)) == sorted(names)
     # Nothing on the map reaches beyond the page: its style, served by the app, names no glyph server, no
     # tiles, no sprite (Plotly's white-bg names a glyph server on the internet).
-    from pathlib import Path
-
-    from dashboards.charts import MAP_STYLE, MAP_STYLE_URL
+    from dashboards.charts import MAP_STYLE_URL, map_style
 
     assert fig.layout.map.style == MAP_STYLE_URL and MAP_STYLE_URL.startswith("/app/static/")
-    served = Path(__file__).resolve().parents[2] / "dashboards" / "static" / MAP_STYLE_URL.removeprefix("/app/static/")
-    style = json.loads(served.read_text(encoding="utf-8"))
-    assert style == MAP_STYLE and "glyphs" not in style and "sprite" not in style
+    style = map_style()  # the served file
+    assert "glyphs" not in style and "sprite" not in style
     assert "http" not in json.dumps(style) and style["sources"] == {}
     # A name on the darkest class is written in white, the others in the page's ink.
     dark = {c for tr in fig.data if tr.type == "scattermap" and tr.textfont.color == "#ffffff" for c in tr.customdata}
@@ -207,6 +204,16 @@ def test_figure_table_reads_every_kind_of_chart_the_pages_draw():
     out = figure_table(line)
     assert out.iloc[:2][["series", "category", "value"]].values.tolist() == [["Tianhe", 2022, 5.0], ["Tianhe", 2023, 6.5]]
     assert out.iloc[2][["series", "line_axis", "value"]].tolist() == ["limit", "y", 3.0]
+    # The jaundice forest plot: biases along x against subgroup labels, with their intervals.
+    forest = figure_table(go.Figure(go.Scatter(
+        x=[1.5, -2.0], y=["GA · <37", "GA · ≥37"], mode="markers",
+        error_x={"type": "data", "symmetric": False, "array": [0.5, 1.0], "arrayminus": [0.25, 2.0]})))
+    assert forest[["category", "value", "low", "high"]].values.tolist() == [["GA · <37", 1.5, 1.25, 2.0],
+                                                                          ["GA · ≥37", -2.0, -4.0, -1.0]]
+    # A hidden count is drawn as no bar and written as a blank, never as 0.
+    bars = figure_table(go.Figure(go.Bar(x=["tertiary", "secondary"], y=pd.Series([120, None], dtype="Int64")
+                                         .astype(float))))
+    assert bars["value"].iloc[0] == 120 and pd.isna(bars["value"].iloc[1])
 
 
 def test_a_charts_png_is_drawn_offline_with_its_names_and_leaves_one_ledger_entry(demo, signed_in):
