@@ -235,6 +235,29 @@ def test_shrinkage_rule_on_a_hand_made_cube():
     assert est2["level"].eq("none").all() and est2["p50"].isna().all()
 
 
+def test_approval_refuses_quantiles_at_other_positions_or_from_too_few_visits(wt):
+    """What approve re-checks of the quantile rule, attacked: a release that states other positions, a
+    slot P90 and a backtest median error released from fewer values than the rule needs."""
+    from data_products.config import min_cell
+    from data_products.disclosure import quantile_min_n
+    from data_products.products.wait_times import release as rel_mod
+
+    rel = _release()
+    tables = {name: rel.table(name).copy() for name in rel.tables}
+    k = min_cell()
+    assert rel_mod.check(tables, {**rel.meta, "quantile_positions": "quantile_cont"}) == [
+        "quantiles not built at the disclosure rule's shifted positions (metadata says 'quantile_cont')"]
+    cube = tables["slot_cube"]
+    few = cube.index[(cube["visits"] >= k) & (cube["visits"] < quantile_min_n(0.9, k)) & cube["p90"].isna()][0]
+    cube.loc[few, "p90"] = 42.0
+    bt = tables["backtest"]
+    row = bt.index[bt["n_test"].notna()][0]
+    bt.loc[row, ["n_test", "mae_p50"]] = [quantile_min_n(0.5, k) - 1, 3.0]
+    problems = rel_mod.check(tables, rel.meta)
+    assert f"[slot_cube row {few}] p90 released from too few waits (quantile rule)" in problems
+    assert f"[backtest row {row}] mae_p50 released from too few visits (quantile rule)" in problems
+
+
 def test_release_passes_disclosure_and_estimates_follow_the_suppression(wt):
     from data_products.config import min_cell
     from data_products.products.wait_times import release as rel_mod
