@@ -8,9 +8,6 @@ statistics and the same interpolation the row-wise SQL uses, so the figures are 
 
 from __future__ import annotations
 
-from fractions import Fraction
-from functools import cache
-
 import numpy as np
 
 # Groups x codes counted densely (float64: 400 MB at most); beyond, or where the rows are few, by sorting.
@@ -68,15 +65,6 @@ class Ranked:
         idx = np.searchsorted(self.run, self.before + r, side="right")
         return np.where(self.n > 0, self.code[np.minimum(idx, len(self.code) - 1)], -1)
 
-    def quantile_cont(self, q: float, scale: float, offset: int = 0) -> np.ndarray:
-        """DuckDB's ``quantile_cont(value, q)`` of each group, value = (code + offset) / scale, to the
-        bit: positions (n-1)q, floor and ceiling, DuckDB's interpolation between (NaN for an empty group)."""
-        rn = (self.n - 1).astype(float) * q
-        below, above = np.floor(rn), np.ceil(rn)
-        x_lo = (offset + self.at(below)) / scale
-        x_hi = (offset + self.at(above)) / scale
-        return np.where(self.n > 0, interpolate(x_lo, rn - below, x_hi), np.nan)
-
     def released(self, q: float, scale: float, offset: int = 0) -> np.ndarray:
         """The disclosure rule's quantile of each group (``disclosure.quantile_blend``: the half-step shifted
         position, so two neighbouring values blended with non-zero weights), value = (code + offset) / scale;
@@ -87,54 +75,3 @@ class Ranked:
         x_lo = (offset + self.at(j)) / scale
         x_hi = (offset + self.at(j + 1)) / scale
         return np.where(self.n > 0, quantile_blend(q, self.n, x_lo, x_hi), np.nan)
-
-
-def interpolate(lo: np.ndarray, d: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``quantile_cont``'s blend of two doubles as DuckDB computes it: ``lo * (1 - d) + hi * d``, which
-    its builds for this platform may compile to one fused multiply-add, ``fma(lo, 1 - d, hi * d)``;
-    whichever this build does (:func:`_duckdb_fuses`) is reproduced exactly."""
-    lo, d, hi = np.broadcast_arrays(np.asarray(lo, dtype=np.float64), np.asarray(d, dtype=np.float64),
-                                    np.asarray(hi, dtype=np.float64))
-    u, t = 1.0 - d, hi * d
-    if not _duckdb_fuses():
-        return lo * u + t
-    return fma(lo, u, t)
-
-
-def fma(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """a * b + c rounded once, vectorised: the product split exactly (Veltkamp/Dekker), the sum exact
-    (TwoSum); where the last addition of the small parts is not exact, by rational arithmetic."""
-    a, b, c = (np.asarray(x, dtype=np.float64) for x in (a, b, c))
-    p = a * b
-    sa, sb = a * 134217729.0, b * 134217729.0  # 2**27 + 1
-    ah, bh = sa - (sa - a), sb - (sb - b)
-    al, bl = a - ah, b - bh
-    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl  # a * b == p + e exactly
-    s = p + c
-    z = s - p
-    err = (p - (s - z)) + (c - z)  # p + c == s + err exactly
-    tail = err + e
-    tz = tail - err
-    exact_tail = ((err - (tail - tz)) + (e - tz)) == 0  # err + e == tail exactly
-    out = s + tail  # == round(s + err + e) = round(a * b + c) where the tail is exact
-    for i in np.flatnonzero(~exact_tail & np.isfinite(out)):
-        out.flat[i] = float(Fraction(float(a.flat[i])) * Fraction(float(b.flat[i])) + Fraction(float(c.flat[i])))
-    return out
-
-
-@cache
-def _duckdb_fuses() -> bool:
-    """Whether this DuckDB build blends with a fused multiply-add: a case where the two differ."""
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        got = con.execute("SELECT quantile_cont(x::DOUBLE, 0.9) FROM (VALUES (0), (0), (0), (57), (60)) t(x)").fetchall()[0][0]
-    finally:
-        con.close()
-    d = 4 * 0.9 - 3
-    plain = 57.0 * (1.0 - d) + 60.0 * d
-    fused = float(Fraction(57.0) * Fraction(1.0 - d) + Fraction(60.0 * d))
-    if got not in (plain, fused):
-        raise RuntimeError(f"DuckDB's quantile_cont blends neither way known here ({got!r})")
-    return got == fused and got != plain
