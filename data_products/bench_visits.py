@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from data_products.bench_child import isolated
+from data_products.disclosure import quantile_blend, quantile_rank
 
 CITY = 187_000_000
 DEMO = 200_000
@@ -150,17 +151,6 @@ def _grouping_sets(dims: tuple[str, ...]) -> list[tuple[str, ...]]:
     return [kept for size in range(len(dims), -1, -1) for kept in itertools.combinations(dims, size)]
 
 
-def _rank_and_weight(q: float, n):
-    """The release rule's 0-based rank j of the lower value and the upper value's weight (numpy or Polars
-    expressions alike): position (2·c·(n−1) + 1) / (2d) for q = c/d (``disclosure.quantile_rank``)."""
-    from fractions import Fraction
-
-    f = Fraction(q).limit_denominator(1000)
-    top = (n - 1) * (2 * f.numerator) + 1
-    j = top // (2 * f.denominator)
-    return j, (top - j * (2 * f.denominator)) / (2 * f.denominator)
-
-
 def pandas_tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The builder's three tables in pandas, as a pandas expert writes them: categorical keys, the waits
     sorted once, then per grouping set one vectorised groupby (count, mean, and each quantile's two
@@ -179,7 +169,7 @@ def pandas_tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 rank, size = np.arange(len(w)), np.full(len(w), len(w))
                 part = pd.DataFrame({"visits": [len(w)], "mean_wait": [w.mean()]})
             for col, q in _QUANTILES.items():
-                j, f = _rank_and_weight(q, size)
+                j, _ = quantile_rank(q, size)
                 hi_rank = np.minimum(j + 1, size - 1)
                 # Exactly one row of each group is at rank j and one at its upper neighbour's rank.
                 lo = w.where(rank == j).groupby([frame[d] for d in kept], observed=True, sort=False).max() \
@@ -187,10 +177,10 @@ def pandas_tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 hi = w.where(rank == hi_rank).groupby([frame[d] for d in kept], observed=True, sort=False).max() \
                     if kept else pd.Series([w[rank == hi_rank].max()])
                 n = part["visits"].to_numpy()
-                _, weight = _rank_and_weight(q, n)
+                _, weight = quantile_rank(q, n)
                 x_lo, x_hi = lo.reindex(part.index).to_numpy() if kept else lo.to_numpy(), \
                     hi.reindex(part.index).to_numpy() if kept else hi.to_numpy()
-                part[col] = x_lo + weight * (x_hi - x_lo)
+                part[col] = quantile_blend(x_lo, x_hi, weight)
             part = part.reset_index() if kept else part
             for d in dims:
                 if d not in kept:
@@ -248,10 +238,9 @@ def _polars_quantile(q: float):
     import polars as pl
 
     n = pl.len().cast(pl.Int64)
-    j, weight = _rank_and_weight(q, n)
+    j, weight = quantile_rank(q, n)
     x = pl.col("wait_min").sort()
-    lo, hi = x.get(j), x.get(pl.min_horizontal(j + 1, n - 1))
-    return lo + weight * (hi - lo)
+    return quantile_blend(x.get(j), x.get(pl.min_horizontal(j + 1, n - 1)), weight)
 
 
 def _polars_frame(parquet: Path):

@@ -809,6 +809,10 @@ def _dim_index(df: pd.DataFrame, dims: Sequence[str], table: str | None) -> pd.M
     return idx
 
 
+# Cells are keyed by one int64 while their dimensions' combinations stay below this.
+_KEY_LIMIT = 2**62
+
+
 def cube_relations(df: pd.DataFrame, dims: Sequence[str], *, table: str | None = None) -> list[Relation]:
     """Exact relations of a table with margins, by row position.
 
@@ -830,7 +834,7 @@ def cube_relations(df: pd.DataFrame, dims: Sequence[str], *, table: str | None =
         alls.append(int(hit[0]) if hit.size else -1)
         weights.append(radix)
         radix *= max(len(uniq), 1)
-        if radix >= 2**62:  # too many combinations for one integer: the tuples themselves
+        if radix >= _KEY_LIMIT:  # too many combinations for one integer: the tuples themselves
             return _cube_relations_by_tuples(frame, dims, _dim_index(df, dims, table), table)
         key += codes[-1] * weights[-1]
     idx = pd.Index(key)
@@ -958,16 +962,6 @@ class _CellLabels:
             if i >= start:
                 return _cell_labels(frame.iloc[[i - start]], dims, table)[0]
         raise IndexError(i)
-
-
-class _Picked:
-    """``labels[cells[j]]`` for local cell ``j``."""
-
-    def __init__(self, labels, cells: np.ndarray) -> None:
-        self._labels, self._cells = labels, cells
-
-    def __getitem__(self, j: int) -> str:
-        return self._labels[int(self._cells[j])]
 
 
 class _JointLabels:
@@ -1393,20 +1387,19 @@ def check_tables(tables: Sequence[Table], links: Sequence[Link] = (), identities
         known = np.concatenate(present)
         joint_v[measure] = np.where(known, v, np.nan)
         hidden = ~known
-        labels = _Picked(release.labels, cells)
         for c in np.flatnonzero(system.recoverable(hidden)):
-            problems.append(f"[{labels[c]}] {measure}: suppressed value can be recovered exactly from released cells")
+            problems.append(f"[{release.labels[cells[c]]}] {measure}: suppressed value can be recovered exactly from released cells")
         # Per relation: what a reader computes from the released cells alone.
         a = system.A
         comp_hidden = system.compA @ hidden.astype(np.int64)
         total_known = known[system.tot]
         residual = v[system.tot] - system.compA @ (v * known)
         for r in np.flatnonzero(total_known & (comp_hidden > 0) & (residual < k)):
-            problems.append(f"[{labels[system.tot[r]]}] {measure}: its hidden components add up to "
+            problems.append(f"[{release.labels[cells[system.tot[r]]]}] {measure}: its hidden components add up to "
                             f"{residual[r]:g}, below min_cell {k}, so each is known to be small")
         unknowns = abs(a) @ hidden.astype(np.int64)
         for r in np.flatnonzero((unknowns == 0) & (np.abs(a @ v) > 0)):
-            problems.append(f"[{labels[system.tot[r]]}] {measure}: released total differs from the sum "
+            problems.append(f"[{release.labels[cells[system.tot[r]]]}] {measure}: released total differs from the sum "
                             "of its released components")
     if joint_ok and joint_v:
         problems += interval_problems(release, joint_v, k)
@@ -1453,40 +1446,31 @@ def _level_fraction(q: float) -> tuple[int, int]:
     return f.numerator, f.denominator
 
 
-def _quantile_shift(q: float) -> float:
-    """Half the step of the positions q(n-1) can take, so the shifted position is never whole."""
-    return 0.5 / _level_fraction(q)[1]
-
-
-def quantile_position(q: float, n: int) -> float:
-    """0-based position in the sorted values of the released quantile at level ``q``.
-
-    Linear interpolation (type 7, ``q(n-1)``) moved by half a position step, so the position is never
-    a whole number: every released quantile blends two neighbouring values with non-zero weights and
-    never equals one person's value. The shift is at most a quarter of one rank (at P50).
-    """
-    return q * (n - 1) + _quantile_shift(q)
-
-
 def quantile_rank(q: float, n):
-    """(j, f) of :func:`quantile_position` for value counts ``n`` (a number or an array), exactly: the
-    released quantile blends the values at 0-based ranks j and j + 1 as ``x[j] + f * (x[j+1] - x[j])``,
-    0 < f < 1. Computed in integers (position = (2·num·(n−1) + 1) / (2·den) for q = num/den), so numpy
-    and :func:`quantile_position_sql` pick the same neighbours and the same weight to the bit."""
+    """Where the released quantile at level ``q`` sits among ``n`` sorted values: (j, f), the value at 0-based
+    rank j blended with the one at j + 1 as ``x[j] + f * (x[j+1] - x[j])``, 0 < f < 1.
+
+    Linear interpolation (type 7, position ``q(n-1)``) moved by half a position step, so the position is
+    never a whole number: every released quantile blends two neighbouring values with non-zero weights and
+    never equals one person's value (the shift is at most a quarter of one rank, at P50). Computed in
+    integers (position = (2·num·(n−1) + 1) / (2·den) for q = num/den), so numpy and
+    :func:`quantile_position_sql` pick the same neighbours and the same weight to the bit. ``n``: a count,
+    an integer array, or an integer column expression (the benchmark's Polars baseline uses this rule too).
+    """
     num, den = _level_fraction(q)
-    top = 2 * num * (np.asarray(n, dtype=np.int64) - 1) + 1
+    if isinstance(n, int | np.integer | np.ndarray | list | tuple):
+        n = np.asarray(n, dtype=np.int64)
+    top = (n - 1) * (2 * num) + 1
     j = top // (2 * den)
-    f = (top - 2 * den * j) / (2 * den)
-    return j, f
+    return j, (top - j * (2 * den)) / (2 * den)
 
 
-def quantile_blend(q: float, n, lo, hi):
-    """The released quantile from the two values it blends (``lo`` at rank j, ``hi`` at j + 1 of
-    :func:`quantile_rank`), unrounded and before the count rule: the one definition every builder
-    uses (:func:`safe_quantile`, the wait-time histograms, :func:`quantile_value_sql` in DuckDB)."""
-    _, f = quantile_rank(q, n)
-    lo = np.asarray(lo, dtype=np.float64)
-    return lo + f * (np.asarray(hi, dtype=np.float64) - lo)
+def quantile_blend(lo, hi, f):
+    """The released quantile from the two values it blends (``lo`` at rank j, ``hi`` at j + 1, ``f`` the
+    weight :func:`quantile_rank` gave), unrounded and before the count rule: the one definition every
+    builder uses (:func:`safe_quantile`, the histograms, the benchmark's baselines; :func:`quantile_blend_sql`
+    in DuckDB, in the same double arithmetic)."""
+    return lo + f * (hi - lo)
 
 
 def quantile_ok(q: float, n: int, k: int) -> bool:
@@ -1523,8 +1507,8 @@ def safe_quantile(values: np.ndarray, q: float, k: int, decimals: int | None = N
     x = np.sort(x[~np.isnan(x)])
     if not quantile_ok(q, x.size, k):
         return float("nan")
-    j, _ = quantile_rank(q, x.size)
-    out = quantile_blend(q, x.size, x[j], x[j + 1])
+    j, f = quantile_rank(q, x.size)
+    out = quantile_blend(x[j], x[j + 1], f)
     return float(out if decimals is None else round_half_away(out, decimals))
 
 

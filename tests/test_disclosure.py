@@ -397,6 +397,24 @@ def test_add_margins_sums_every_subset():
         (t, tuple(sorted(c))) for t, c in oracle_relations(cube, ["a", "b"]))
 
 
+@settings(max_examples=30, deadline=None)
+@given(tables())
+def test_relations_of_tables_too_wide_for_one_key_match_the_oracle(table):
+    # Beyond 2**62 combinations of dimension values a cell's key is its tuple of values, not one integer;
+    # that path is forced on small tables and must give the brute-force relations and the same refusals.
+    dims, base = table
+    cube = D.add_margins(base, dims, ["n"])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(D, "_KEY_LIMIT", 1)
+        rels = D.cube_relations(cube, dims)
+        with pytest.raises(ValueError, match=f"no margin row with {dims[-1]}={ALL}"):
+            D.cube_relations(cube[cube[dims[-1]] != ALL], dims)
+        with pytest.raises(ValueError, match="appears twice"):
+            D.cube_relations(pd.concat([cube, cube.iloc[[0]]]), dims)
+    assert sorted((t, tuple(sorted(c))) for t, c in rels) == sorted(
+        (t, tuple(sorted(c))) for t, c in oracle_relations(cube, dims))
+
+
 def test_bad_inputs_name_row_and_field():
     base = pd.DataFrame({"a": ["x", "y"], "n": [3, -1]})
     with pytest.raises(ValueError, match=r"row 1, field 'n'"):

@@ -286,12 +286,11 @@ def test_quantile_order_statistic_recovery_finds_nothing(demo):
                 rows = []
                 for q, level in QUANTILES.items():
                     if pd.notna(f[f"{m}_{q}"].iloc[i]):
-                        h = disclosure.quantile_position(level, n)
-                        j = int(np.floor(h))
+                        j, w = disclosure.quantile_rank(level, n)
                         row = np.zeros(n)
-                        row[j] += 1 - (h - j)
-                        if h > j:
-                            row[j + 1] += h - j
+                        row[j] += 1 - w
+                        if w > 0:
+                            row[j + 1] += w
                         rows.append(row)
                 a = np.array(rows)
                 rank = np.linalg.matrix_rank(a)

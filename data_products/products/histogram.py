@@ -71,7 +71,7 @@ class Ranked:
         before the count rule, which the release applies (NaN for an empty group)."""
         from data_products.disclosure import quantile_blend, quantile_rank
 
-        j, _ = quantile_rank(q, self.n)
+        j, f = quantile_rank(q, self.n)
         x_lo = (offset + self.at(j)) / scale
         x_hi = (offset + self.at(j + 1)) / scale
-        return np.where(self.n > 0, quantile_blend(q, self.n, x_lo, x_hi), np.nan)
+        return np.where(self.n > 0, quantile_blend(x_lo, x_hi, f), np.nan)

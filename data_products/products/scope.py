@@ -16,7 +16,7 @@ from data_products.reference import facilities
 # Peers reach a hospital only as a distribution over at least this many other facilities: fewer
 # and a quartile sits close to one peer's own value (with two peers the median is their mean).
 MIN_PEERS = 5
-# Quartiles at the disclosure rule's shifted positions (``disclosure.quantile_position``): each blends
+# Quartiles at the disclosure rule's shifted positions (``disclosure.quantile_rank``): each blends
 # two neighbouring facilities' values with non-zero weights, so none equals one facility's value (an
 # ordinary median over an odd number of facilities is exactly the middle one's figure).
 PEER_LEVELS = {"p25": 0.25, "median": 0.5, "p75": 0.75}

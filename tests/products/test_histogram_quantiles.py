@@ -122,3 +122,22 @@ def test_pneumonia_falls_back_off_the_recorded_grid():
     assert builder.tables_histogram(con) is None
     got = builder.raw_tables(con)
     pd.testing.assert_frame_equal(got["district_cube"], builder.tables_rows(con)["district_cube"], check_exact=True)
+
+
+@_SETTINGS
+@given(seed=st.integers(0, 2**31), rows=st.integers(0, 120), groups=st.integers(1, 4))
+def test_spark_backtest_quantile_of_weighted_values_is_the_rule_over_the_repeated_values(seed, rows, groups):
+    # The Spark backtest scores each (slot, second) once with its visits as weight; its median absolute
+    # error must be the rule's quantile of the visits' errors written out one by one (ties, NaN, tiny groups).
+    from data_products.disclosure import safe_quantile
+    from data_products.products.wait_times.spark import _weighted_quantile
+
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, groups, rows)
+    x = np.where(rng.random(rows) < 0.1, np.nan, rng.integers(0, 6, rows) / 4)
+    w = rng.integers(1, 9, rows)
+    got = _weighted_quantile(group, x, w, groups, 0.5, 10)
+    want = [safe_quantile(np.repeat(x[group == g], w[group == g]), 0.5, 10) for g in range(groups)]
+    np.testing.assert_array_equal(got, want)
+    if rows >= 100:
+        assert np.isfinite(got).any()  # not a comparison of withheld values only

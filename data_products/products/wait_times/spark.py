@@ -13,7 +13,7 @@ the rest on them:
   as weight, where DuckDB sums per visit (the same losses up to float rounding in the last places; they
   are published rounded to 6 decimals);
 - the backtest: counts, shares and the median absolute error (the quantile rule's blend over the weighted
-  values, ``disclosure.quantile_blend``) per facility x department x size band x day type and their margins.
+  values, ``histogram.Ranked``) per facility x department x size band x day type and their margins.
 
 Like the DuckDB builder's histograms this needs waits on a whole-second grid within 12 hours; where the
 DuckDB builder then falls back to quantiles over the rows, this one stops and says to build on DuckDB.
@@ -29,7 +29,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from data_products.disclosure import ALL, quantile_blend, quantile_ok_many, quantile_rank
+from data_products.disclosure import ALL, quantile_ok_many
+from data_products.products.histogram import Ranked
 from data_products.products.wait_times import builder
 
 TABLE = "outpatient_visits"
@@ -145,27 +146,12 @@ def choose_k(c: Counted, cutoff: date, min_cell: int,
 def _weighted_quantile(group: np.ndarray, x: np.ndarray, w: np.ndarray, groups: int, q: float,
                        min_cell: int) -> np.ndarray:
     """The released quantile of each group's values ``x`` taken ``w`` times (NaN values left out, as SQL
-    leaves out NULLs): the builder's ``_mae_sql``, i.e. ``disclosure.quantile_blend`` at the rule's ranks,
-    NaN where the quantile rule withholds it (or the group has no value)."""
-    keep = ~np.isnan(x)
-    group, x, w = group[keep], x[keep], w[keep]
-    out = np.full(groups, np.nan)
-    if not len(x):
-        return out
-    order = np.lexsort((x, group))
-    g, xs, run = group[order], x[order], np.cumsum(w[order])
-    present = np.unique(g)
-    starts = np.searchsorted(g, present)
-    ends = np.r_[starts[1:], len(g)]
-    before = np.where(starts > 0, run[np.maximum(starts - 1, 0)], 0)
-    n = (run[ends - 1] - before).astype(np.int64)
-    j, _ = quantile_rank(q, n)
-    ok = quantile_ok_many(q, n, min_cell)
-    j = np.clip(j, 0, np.maximum(n - 2, 0))
-    lo = xs[np.minimum(np.searchsorted(run, before + j, side="right"), len(xs) - 1)]
-    hi = xs[np.minimum(np.searchsorted(run, before + j + 1, side="right"), len(xs) - 1)]
-    out[present] = np.where(ok, quantile_blend(q, n, lo, hi), np.nan)
-    return out
+    leaves out NULLs): the builder's ``_mae_sql``, read off the weighted values as a histogram
+    (``histogram.Ranked``), NaN where the quantile rule withholds it (or the group has no value)."""
+    keep = ~np.isnan(x) & (w > 0)
+    order = np.lexsort((x[keep], group[keep]))
+    ranked = Ranked(group[keep][order], x[keep][order], w[keep][order], groups)
+    return np.where(quantile_ok_many(q, ranked.n, min_cell), ranked.released(q, 1.0), np.nan)
 
 
 def backtest(c: Counted, cutoff: date, protect: Callable[[dict[str, pd.DataFrame]], pd.Series],
