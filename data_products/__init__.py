@@ -9,6 +9,7 @@ MESSAGE_SOURCES = (
     "data_products.i18n",
     "data_products.governance.accounts",
     "data_products.governance.gate",
+    "data_products.catalog",
     "data_products.products.registry:messages",
 )
 

@@ -42,6 +42,12 @@ STAGE_NAMES = {
     "transaction": ("交易流通", "Transaction"),
 }
 DATA_FILE = Path(__file__).parent / "catalog_data" / "datasets.json"
+# The approval note DATA_FILE gives a listed dataset; a page shows it in the reader's language.
+LISTED_NOTE = "合规审核通过，挂牌上架（描述性条目）"
+MESSAGES = {
+    **{f"cat.stage.{stage}": {"zh": zh, "en": en} for stage, (zh, en) in STAGE_NAMES.items()},
+    "cat.note.listed": {"zh": LISTED_NOTE, "en": "Compliance review passed; listed for trading (descriptive entry)"},
+}
 # What a brochure says of a product and of a dataset; the rest of an entry is blanked.
 BROCHURE_PRODUCT = ("product_id", "name_zh", "name_en", "standing", "applicable_by", "facility_level", "listed",
                     "time_span", "synthetic")

@@ -9,14 +9,18 @@ happen to have been imported already.
 
 A layer below the modules it lists cannot import them (the zone order): the message catalogue
 (``i18n``) and governance's product directory name them instead, as entry points do, and
-``read_declaration`` is the one place that imports by name.
+``read_declaration`` is the one place that imports by name. A script that is run, never imported (a
+Streamlit page), is named by its file instead, and ``read_script_declaration`` reads its declaration from the
+text as a literal without running a line of it.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -29,6 +33,22 @@ def read_declaration(module: str, attr: str) -> Any:
     if value is _MISSING:
         raise LookupError(f"{module} is listed in a registry but declares no {attr}")
     return value
+
+
+def read_script_declaration(package: str, script: str, attr: str) -> Any:
+    """The literal a script in ``package``'s folder assigns to ``attr`` at module level (``script`` relative to
+    the package, e.g. ``views/audit.py``), read from its text: the script is not imported or run. A missing
+    assignment or one that is not a plain literal (names, calls, comprehensions) is an error naming the file."""
+    path = Path(importlib.import_module(package).__file__).parent / script
+    for node in ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == attr for t in targets) and node.value is not None:
+            try:
+                return ast.literal_eval(node.value)
+            except ValueError as exc:
+                raise ValueError(f"{path}, line {node.lineno}: {attr} is read from the text, not run, so it must be "
+                                 f"a literal ({exc})") from None
+    raise LookupError(f"{package}/{script} is listed in a registry but declares no {attr}")
 
 
 class Declared(Mapping[str, T]):

@@ -4,10 +4,11 @@ Messages live beside the code that uses them: a module declares a module-level `
 its own keys, each carrying both languages, and registers nothing when imported. Where the catalogue
 finds them is written out in one place per package: ``MESSAGE_SOURCES`` in the package's
 ``__init__`` names the modules (``"module"`` for its ``MESSAGES``, ``"module:function"`` for a
-function returning dicts, as the product registry does for every product). The catalogue reads
-``data_products``' sources the first time ``t`` meets a key it does not hold, and ``dashboards``'
-only when a key is still missing (the command line never loads the web pages' modules). A page
-script, which Streamlit runs rather than imports, passes its dict to ``register`` as it runs.
+function returning dicts, as the product registry does for every product, ``"folder/script.py"`` for a
+page script, which Streamlit runs rather than imports: its ``MESSAGES`` literal is read from its text,
+and running the page registers nothing). The catalogue reads ``data_products``' sources the first time
+``t`` meets a key it does not hold, and ``dashboards``' only when a key is still missing (the command
+line never loads the web pages' modules).
 A missing language is an error when a dict is read, not a blank on screen, and ``t`` refuses
 unknown keys so a typo fails a test instead of showing a key.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-from data_products.declared import read_declaration
+from data_products.declared import read_declaration, read_script_declaration
 
 LANGS = ("zh", "en")
 LANG_LABELS = {"zh": "简体中文", "en": "English"}
@@ -43,7 +44,10 @@ def read_sources(package: str) -> None:
     """Register the messages of every source ``package.MESSAGE_SOURCES`` lists."""
     for source in read_declaration(package, "MESSAGE_SOURCES"):
         module, _, function = source.partition(":")
-        declared = read_declaration(module, function)() if function else read_declaration(module, "MESSAGES")
+        if source.endswith(".py"):
+            declared = read_script_declaration(package, source, "MESSAGES")
+        else:
+            declared = read_declaration(module, function)() if function else read_declaration(module, "MESSAGES")
         for messages in declared if isinstance(declared, tuple) else (declared,):
             register(messages)
 

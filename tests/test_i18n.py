@@ -59,21 +59,54 @@ def _literal_keys(path: Path) -> set[str]:
 
 def test_every_literal_key_in_the_code_resolves_in_both_languages():
     """Every ``t("literal", ...)`` in the package and the pages names a declared message: the catalogue
-    reads its sources (no module imported here), each page's registrations are read from its text without
-    running it, then every key is looked up in both languages."""
-    declared: set[str] = set()
-    for f in sorted((ROOT / "dashboards" / "views").rglob("*.py")):
-        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "register"
-                    and node.args and isinstance(node.args[0], ast.Dict)):
-                declared |= {k.value for k in node.args[0].keys if isinstance(k, ast.Constant)}
-    known = i18n.keys() | declared
+    reads its sources (page scripts from their text, none of them run), then every key is looked up in both
+    languages. A key a page uses but declares nowhere fails here."""
+    known = i18n.keys()
     used = set()
     for top in ("data_products", "dashboards"):
         for f in (ROOT / top).rglob("*.py"):
             used |= _literal_keys(f)
     missing = sorted(used - known)
     assert not missing, missing
-    for key in sorted(used & i18n.keys()):
+    for key in sorted(used):
         for lang in i18n.LANGS:
             assert i18n._MESSAGES[key][lang], (key, lang)
+
+
+def test_page_scripts_declare_their_messages_and_running_one_registers_nothing():
+    """A page script is run by Streamlit, never imported: it declares ``MESSAGES`` as a literal, the
+    dashboards package lists its file, and nothing in it calls ``register`` (so a run adds no message)."""
+    import dashboards
+
+    pages = sorted((ROOT / "dashboards" / "views").glob("*.py"))
+    declaring = set()
+    for f in pages:
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+                 and (getattr(n.func, "id", None) == "register" or getattr(n.func, "attr", None) == "register")]
+        assert not calls, f"{f.name}, line {calls[0].lineno}: a page declares MESSAGES instead of registering"
+        if any(isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "MESSAGES" for t in n.targets)
+               for n in tree.body):
+            declaring.add(f"views/{f.name}")
+    assert declaring == {s for s in dashboards.MESSAGE_SOURCES if s.endswith(".py")}
+    assert len(declaring) >= 10
+
+
+def test_a_page_script_source_is_read_as_a_literal_and_refused_otherwise(tmp_path, monkeypatch):
+    """The literal is read from the text; a page whose MESSAGES needs running, or that has none, is refused
+    naming its file, and nothing of the script runs."""
+    pkg = tmp_path / "_i18n_script_pkg"
+    (pkg / "views").mkdir(parents=True)
+    (pkg / "__init__.py").write_text('MESSAGE_SOURCES = ("views/page.py",)\n')
+    page = pkg / "views" / "page.py"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(i18n, "_MESSAGES", {**i18n._MESSAGES})
+    page.write_text('raise SystemExit("ran")\nMESSAGES = {"probe.page": {"zh": "页", "en": "Page"}}\n')
+    i18n.read_sources(pkg.name)
+    assert i18n.t("probe.page", "en") == "Page"
+    page.write_text('NAME = "x"\nMESSAGES = {"probe.other": {"zh": NAME, "en": "Other"}}\n')
+    with pytest.raises(ValueError, match=r"page\.py, line 2: MESSAGES is read from the text, not run"):
+        i18n.read_sources(pkg.name)
+    page.write_text('TEXTS = {}\n')
+    with pytest.raises(LookupError, match="_i18n_script_pkg/views/page.py .*declares no MESSAGES"):
+        i18n.read_sources(pkg.name)

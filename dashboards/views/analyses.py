@@ -15,10 +15,10 @@ import streamlit as st
 
 from dashboards.ui import download_button, lang, require_principal, show_table, synthetic_banner
 from data_products.analyses import service
-from data_products.i18n import pick, register, t
+from data_products.i18n import pick, t
 from data_products.specialty import dictionary
 
-register({
+MESSAGES = {
     "an.title": {"zh": "我的分析", "en": "My analyses"},
     "an.intro": {"zh": "在数据空间内对数据集运行查询或模型：数据可用不可见。结果经自动检查并由两名市卫健委审核员放行后方可查看和下载。",
                  "en": "Run a query or a model on a dataset inside the space: usable, not visible. Outputs are checked "
@@ -53,7 +53,7 @@ register({
     "an.state.awaiting_review": {"zh": "等待审核", "en": "awaiting review"},
     "an.state.released": {"zh": "已放行", "en": "released"},
     "an.state.rejected": {"zh": "审核未通过", "en": "rejected"},
-})
+}
 
 MODEL_EXAMPLE = {
     "ds_liver_cancer": {"model": "kaplan_meier", "time": "os_months", "event": "died", "group_by": "cnlc_stage",

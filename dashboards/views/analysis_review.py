@@ -14,9 +14,9 @@ import streamlit as st
 from dashboards.ui import lang, org_label, require_principal, show_table, synthetic_banner
 from data_products.analyses import service
 from data_products.governance import list_scenarios
-from data_products.i18n import register, t
+from data_products.i18n import t
 
-register({
+MESSAGES = {
     "rv.title": {"zh": "分析结果审核", "en": "Analysis output review"},
     "rv.intro": {"zh": "每项结果须由两名不同的审核员（均非申请人）放行；任一审核员拒绝即不予放行。",
                  "en": "Each output needs two different reviewers, neither the requester, to release it; one "
@@ -34,7 +34,7 @@ register({
     "rv.done": {"zh": "已记录：分析 #{id} 现为 {state}", "en": "Recorded: analysis #{id} is now {state}"},
     "rv.open": {"zh": "打开结果（记入审计日志）", "en": "Open output (recorded in the ledger)"},
     "rv.all": {"zh": "全部分析", "en": "All analyses"},
-})
+}
 
 lng = lang()
 user = require_principal()

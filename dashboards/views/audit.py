@@ -20,12 +20,12 @@ from data_products.governance.cli import published_heads
 from data_products.governance.ledger import VerifyResult
 from data_products.governance.report import admin_report
 from data_products.governance.store import LOCAL, LedgerKeyError, as_utc
-from data_products.i18n import register, t
+from data_products.i18n import t
 
 FAMILIES = ("auth.", "gate.", "download", "scenario.", "order.", "release.", "user.", "org.", "audit.")
 PAGE_SIZES = (100, 500, 2000)
 
-register({
+MESSAGES = {
     "aud.title": {"zh": "审计日志", "en": "Audit ledger"},
     "aud.guarantee_title": {"zh": "本日志保证什么、不保证什么", "en": "What this ledger guarantees, and what not"},
     "aud.not_commission": {"zh": "本页仅供广州市卫生健康委员会使用。", "en": "This page is for the Guangzhou Health Commission only."},
@@ -96,7 +96,7 @@ register({
     # bare ones read as words, so they are shown in the page's language (the export keeps the identifier).
     "aud.act.download": {"zh": "下载", "en": "download"},
     "aud.act.export": {"zh": "导出", "en": "export"},
-})
+}
 
 
 def param_date(name: str) -> date | None:

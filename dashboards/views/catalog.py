@@ -14,15 +14,14 @@ from dashboards.ui import download_button, lang, org_label, require_principal, s
 from data_products import catalog
 from data_products.analyses import service as analyses
 from data_products.governance import ScenarioError
-from data_products.i18n import pick, register, t
+from data_products.i18n import pick, t
 from data_products.products.registry import all_products
 from data_products.specialty import DICTIONARIES
 
-LISTED_NOTE = "合规审核通过，挂牌上架（描述性条目）"
 DD_TYPES = ("int", "float", "text", "bool", "date", "code", "set")
 DD_UNITS = ("years", "months", "days", "hours", "minutes")
 
-register({
+MESSAGES = {
     "cat.dd.field": {"zh": "字段", "en": "Field"}, "cat.dd.name": {"zh": "名称", "en": "Name"},
     "cat.dd.type": {"zh": "类型", "en": "Type"}, "cat.dd.unit": {"zh": "单位", "en": "Unit"},
     "cat.dd.values": {"zh": "取值（编码）", "en": "Values (codes)"}, "cat.dd.code_system": {"zh": "编码体系", "en": "Code system"},
@@ -35,7 +34,6 @@ register({
     "cat.dd.unit.days": {"zh": "天", "en": "days"}, "cat.dd.unit.hours": {"zh": "小时", "en": "hours"},
     "cat.dd.unit.minutes": {"zh": "分钟", "en": "minutes"},
     "cat.scope.view": {"zh": "查看", "en": "view"}, "cat.scope.download": {"zh": "下载", "en": "download"},
-    "cat.note.listed": {"zh": LISTED_NOTE, "en": "Compliance review passed; listed for trading (descriptive entry)"},
     "cat.appr.by": {"zh": "审批方", "en": "by"},
     "cat.appr.at": {"zh": "时间（北京时间）", "en": "at (Beijing time)"},
     "cat.appr.note": {"zh": "说明", "en": "note"},
@@ -95,9 +93,7 @@ register({
     "cat.never_opened": {"zh": "目录只描述数据集，不提供数据本身；使用需经场景审批（一场景一授权）。",
                          "en": "The catalog describes datasets and never opens them; use needs an approved scenario "
                                "(one authorisation per scenario)."},
-})
-for stage, (zh, en) in catalog.STAGE_NAMES.items():
-    register({f"cat.stage.{stage}": {"zh": zh, "en": en}})
+}
 
 lng = lang()
 user = require_principal()
@@ -156,7 +152,7 @@ def _approval(appr: dict) -> str:
         elif k == "at":
             v = headline.beijing(v)
         elif k == "note":
-            v = t("cat.note.listed", lng) if v == LISTED_NOTE else v
+            v = t("cat.note.listed", lng) if v == catalog.LISTED_NOTE else v
         elif k == "content_hash":
             v = f"`{v[:16]}…`"
         parts.append(f"{t(f'cat.appr.{k}', lng)} {v}")

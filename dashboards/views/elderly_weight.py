@@ -10,7 +10,7 @@ from dashboards import headline, ui
 from dashboards.charts import class_breaks, district_choropleth, district_ranking
 from dashboards.ui import download_button, guard, lang, product_grant, show_table, synthetic_banner, zipped
 from data_products.disclosure import ALL
-from data_products.i18n import pick, register, t
+from data_products.i18n import pick, t
 from data_products.products.elderly_weight import views
 from data_products.products.elderly_weight.spec import (
     AGE_BANDS,
@@ -24,7 +24,7 @@ from data_products.products.intervals import add_intervals
 from data_products.products.registry import product
 from data_products.reference import districts
 
-register({
+MESSAGES = {
     "ew.count": {"zh": "人数", "en": "People"},
     "ew.reason": {"zh": "隐藏原因", "en": "Why hidden"},
     "ew.reason.primary": {"zh": "人数少于最小单元", "en": "count below the minimum cell"},
@@ -90,7 +90,7 @@ register({
               "be recovered from totals; both classifications share their totals, and that relation is protected too. "
               "Shares use released counts only.",
     },
-})
+}
 
 lng = lang()
 grant = product_grant(views.PRODUCT_ID, lng)

@@ -11,13 +11,13 @@ from dashboards import ui
 from dashboards.ui import lang, page_grants, require_principal, show_table, synthetic_banner
 from data_products import catalog
 from data_products.governance.store import LOCAL
-from data_products.i18n import keys, pick, register, t
+from data_products.i18n import keys, pick, t
 from data_products.products.registry import all_products
 from data_products.products.supplier_quality import PRODUCT_ID as SUPPLIER
 from data_products.products.supplier_quality import views as supplier
 from data_products.reference import facilities
 
-register({
+MESSAGES = {
     "mh.pass_pct": {"zh": "通过率（%）", "en": "Pass rate (%)"},
     "mh.detail.not_assessed": {"zh": "未评估：该类数据表无事件日期（或无记录），无可评判的值",
                                "en": "not assessed: this kind's table has no event date (or no rows), so there is no value to judge"},
@@ -81,7 +81,7 @@ register({
     "mh.col.pct": {"zh": "填写率", "en": "Filled"},
     "mh.col.city_pct": {"zh": "全市填写率", "en": "City filled"},
     "mh.not_supplier": {"zh": "供给方质量报告尚未发布。", "en": "The supplier quality report has not been released yet."},
-})
+}
 
 # Metrics that count people or records: whole numbers, never "4,377.00".
 _COUNT_METRICS = {"cases", "measured", "patients", "visits"}

@@ -27,7 +27,7 @@ from dashboards.ui import (
     zipped,
 )
 from data_products.disclosure import ALL
-from data_products.i18n import pick, register, t
+from data_products.i18n import pick, t
 from data_products.products.intervals import add_intervals
 from data_products.products.pneumonia import labels, views
 from data_products.products.pneumonia.spec import AGE_BANDS, CUTOFFS, MARKERS, PATHOGENS
@@ -35,9 +35,7 @@ from data_products.products.pneumonia.views import METRICS
 from data_products.products.registry import product
 from data_products.reference import districts
 
-_SOURCES = {c.id: c.source for c in CUTOFFS}
-
-register({
+MESSAGES = {
     "pn.release": {"zh": "发布版本 {rid} · {who} 于 {at}（北京时间）批准 · 时间范围 {span}",
                    "en": "Release {rid} · approved by {who} at {at} (Beijing time) · covers {span}"},
     "pn.metric": {"zh": "指标", "en": "Metric"},
@@ -122,18 +120,7 @@ register({
     "pn.month": {"zh": "月份", "en": "Month"},
     "pn.cutoff": {"zh": "界值", "en": "Cut-off"},
     "pn.cutoff_source": {"zh": "含义与来源", "en": "Meaning and source"},
-    "pn.cutoff_src.crp_gt10": {"zh": "CRP > 10 mg/L 视为升高（部分文献用 > 8）。", "en": _SOURCES["crp_gt10"]},
-    "pn.cutoff_src.crp_ge40": {"zh": "CRP 40 mg/L 区分细菌性与病毒性肺炎效果最佳（敏感度 0.55，特异度 0.88）。",
-                               "en": _SOURCES["crp_ge40"]},
-    "pn.cutoff_src.pct_gt05": {"zh": "PCT > 0.5 ng/mL 为常用的“升高”界值。", "en": _SOURCES["pct_gt05"]},
-    "pn.cutoff_src.pct_ge025": {"zh": "PCT < 0.25 ng/mL 排除典型细菌性社区获得性肺炎，阴性预测值 96%。",
-                                "en": _SOURCES["pct_ge025"]},
-    "pn.cutoff_src.wbc_gt_uln": {"zh": "WBC 高于年龄别参考区间上限，WS/T 779-2021（静脉血）：28 天–<6 月 14.2，"
-                                       "6 月–<1 岁 14.6，1–<2 岁 14.1，2–<6 岁 11.9，6–<13 岁 11.3，≥13 岁 11.0 ×10⁹/L"
-                                       "（不足 28 天按 14.2）。", "en": _SOURCES["wbc_gt_uln"]},
-    "pn.cutoff_src.neut_gt70": {"zh": "中性粒细胞 > 70%：以中性粒细胞为主（细菌、流感、腺病毒）。", "en": _SOURCES["neut_gt70"]},
-    "pn.cutoff_src.il6_ge1475": {"zh": "IL-6 ≥ 14.75 pg/mL 可预测难治性肺炎支原体肺炎。", "en": _SOURCES["il6_ge1475"]},
-})
+}
 
 lng = lang()
 grant = product_grant(views.PRODUCT_ID, lng)

@@ -25,11 +25,11 @@ from data_products.governance import (
     revoke,
 )
 from data_products.governance.store import LOCAL
-from data_products.i18n import register, t
+from data_products.i18n import t
 
 FLASH_KEY = "scenarios_flash"
 
-register({
+MESSAGES = {
     "scn.title": {"zh": "使用场景审批与订单", "en": "Usage scenarios and orders"},
     "scn.not_commission": {"zh": "本页仅供广州市卫生健康委员会使用。", "en": "This page is for the Guangzhou Health Commission only."},
     "scn.read_only": {
@@ -97,7 +97,7 @@ register({
     "scn.org.commission": {"zh": "卫健委", "en": "commission"},
     "scn.org.hospital": {"zh": "医疗机构", "en": "hospital"},
     "scn.org.company": {"zh": "企业", "en": "company"},
-})
+}
 
 
 def local(moment: datetime | None) -> str:

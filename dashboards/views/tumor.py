@@ -15,14 +15,14 @@ from dashboards import headline, ui
 from dashboards.charts import CENTER, MAP_STYLE_URL, SUPPRESSED_COLOR, add_district_names
 from dashboards.ui import download_button, guard, lang, product_grant, show_table, synthetic_banner, zipped
 from data_products.disclosure import ALL
-from data_products.i18n import pick, register, t
+from data_products.i18n import pick, t
 from data_products.products.registry import product
 from data_products.products.scope import PEER_RULE
 from data_products.products.tumor import views
 from data_products.products.tumor.spec import GROUP_BY_ID, GROUP_IDS, OUTSIDE, TIER_NAMES
 from data_products.reference import district_geojson, districts
 
-register({
+MESSAGES = {
     "tumor.other_codes": {"zh": "其余", "en": "other"},
     "tumor.hl.year": {"zh": "{period} 年患者数", "en": "Patients in {period}"},
     "tumor.hl.quarter": {"zh": "{period} 季度患者数", "en": "Patients in {period}"},
@@ -102,7 +102,7 @@ register({
     "tumor.release": {"zh": "发布版本 {rid}，批准人 {by}，{at}", "en": "Release {rid}, approved by {by} at {at}"},
     "tumor.quarter_note": {"zh": "按类别、年龄、性别的统计按年发布；所选季度显示其所在年份。",
                            "en": "Tier, age and sex figures are released by year; a quarter shows its year."},
-})
+}
 
 # Years are whole numbers: one tick per year ("2022", never "2,022.5"), counts and shares from 0.
 _YEAR_AXES = {"xaxis": {"dtick": 1, "tickformat": "d"}, "yaxis": {"rangemode": "tozero"}}

@@ -15,11 +15,11 @@ import streamlit as st
 from dashboards import headline
 from dashboards.ui import guard, lang, product_grant, synthetic_banner
 from data_products.governance.store import LOCAL
-from data_products.i18n import pick, register, t
+from data_products.i18n import pick, t
 from data_products.products.wait_times import views
 from data_products.products.wait_times.spec import LEVEL_SLOT, WEEKDAYS
 
-register({
+MESSAGES = {
     "wb.title": {"zh": "各院候诊看板", "en": "Waiting times now"},
     "wb.intro": {"zh": "所选科室在各医疗机构的预计候诊时间（从签到到就诊），候诊最短者在前。",
                  "en": "Expected wait (check-in to consultation) for the chosen department at each facility, "
@@ -40,7 +40,7 @@ register({
     "wb.day.1": {"zh": "周一", "en": "Mon"}, "wb.day.2": {"zh": "周二", "en": "Tue"}, "wb.day.3": {"zh": "周三", "en": "Wed"},
     "wb.day.4": {"zh": "周四", "en": "Thu"}, "wb.day.5": {"zh": "周五", "en": "Fri"}, "wb.day.6": {"zh": "周六", "en": "Sat"},
     "wb.day.7": {"zh": "周日", "en": "Sun"},
-})
+}
 
 lng = lang()
 grant = product_grant(views.PRODUCT_ID, lng)

@@ -8,12 +8,12 @@ import streamlit as st
 
 from dashboards import headline, ui
 from dashboards.ui import guard, lang, product_grant, show_table, synthetic_banner, wide_or_narrow
-from data_products.i18n import pick, register, t
+from data_products.i18n import pick, t
 from data_products.products.registry import product
 from data_products.products.wait_times import views
 from data_products.products.wait_times.spec import LEVEL_SLOT, WEEKDAYS
 
-register({
+MESSAGES = {
     "wt.hl.visits": {"zh": "就诊人次（全部机构与科室）", "en": "Visits (all facilities and departments)"},
     "wt.hl.p50": {"zh": "候诊时间中位数", "en": "Median wait"},
     "wt.hl.p90": {"zh": "十人中九人的候诊不超过", "en": "9 in 10 waited at most"},
@@ -109,7 +109,7 @@ register({
     "wt.day.3": {"zh": "周三", "en": "Wed"}, "wt.day.4": {"zh": "周四", "en": "Thu"},
     "wt.day.5": {"zh": "周五", "en": "Fri"}, "wt.day.6": {"zh": "周六", "en": "Sat"},
     "wt.day.7": {"zh": "周日", "en": "Sun"},
-})
+}
 
 lng = lang()
 grant = product_grant(views.PRODUCT_ID, lng)

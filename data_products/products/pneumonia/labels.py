@@ -8,6 +8,8 @@ from __future__ import annotations
 from data_products.i18n import t
 from data_products.products.pneumonia.spec import CUTOFFS
 
+_SOURCES = {c.id: c.source for c in CUTOFFS}
+
 MESSAGES = {
     "age.lt1": {"zh": "<1 岁", "en": "<1 y"},
     "age.1to5": {"zh": "1–5 岁", "en": "1–5 y"},
@@ -32,6 +34,18 @@ MESSAGES = {
     "metric.median": {"zh": "{marker} 中位数", "en": "Median {marker}"},
     "metric.share": {"zh": "{cutoff} 占比（%）", "en": "Share {cutoff} (%)"},
     "metric.positivity": {"zh": "{pathogen} 阳性率（%）", "en": "{pathogen} positivity (%)"},
+    # The cut-offs' sources (the atlas page's table): in English the spec's own note.
+    "pn.cutoff_src.crp_gt10": {"zh": "CRP > 10 mg/L 视为升高（部分文献用 > 8）。", "en": _SOURCES["crp_gt10"]},
+    "pn.cutoff_src.crp_ge40": {"zh": "CRP 40 mg/L 区分细菌性与病毒性肺炎效果最佳（敏感度 0.55，特异度 0.88）。",
+                               "en": _SOURCES["crp_ge40"]},
+    "pn.cutoff_src.pct_gt05": {"zh": "PCT > 0.5 ng/mL 为常用的“升高”界值。", "en": _SOURCES["pct_gt05"]},
+    "pn.cutoff_src.pct_ge025": {"zh": "PCT < 0.25 ng/mL 排除典型细菌性社区获得性肺炎，阴性预测值 96%。",
+                                "en": _SOURCES["pct_ge025"]},
+    "pn.cutoff_src.wbc_gt_uln": {"zh": "WBC 高于年龄别参考区间上限，WS/T 779-2021（静脉血）：28 天–<6 月 14.2，"
+                                       "6 月–<1 岁 14.6，1–<2 岁 14.1，2–<6 岁 11.9，6–<13 岁 11.3，≥13 岁 11.0 ×10⁹/L"
+                                       "（不足 28 天按 14.2）。", "en": _SOURCES["wbc_gt_uln"]},
+    "pn.cutoff_src.neut_gt70": {"zh": "中性粒细胞 > 70%：以中性粒细胞为主（细菌、流感、腺病毒）。", "en": _SOURCES["neut_gt70"]},
+    "pn.cutoff_src.il6_ge1475": {"zh": "IL-6 ≥ 14.75 pg/mL 可预测难治性肺炎支原体肺炎。", "en": _SOURCES["il6_ge1475"]},
 }
 
 
