@@ -352,32 +352,31 @@ ACCOUNT_WIDE = 10
 MAX_CLIENT = 128
 
 
-def _throttle(tx: Tx | GovernanceStore, name_key: str, client: str, user_id: int | None,
-              now: datetime) -> tuple[str, datetime] | None:
-    """(scope, until) when this attempt must be refused without looking at the password."""
+def _throttle(tx: Tx, name_key: str, client: str, user_id: int | None,
+              now: datetime) -> tuple[tuple[str, datetime] | None, str | None]:
+    """The lockout decision for one attempt, made once inside its write transaction: (scope, until) when
+    the attempt is refused without counting its password (else None), and the scope this attempt locks
+    if it fails (else None). Writes are serialised, so an attempt in flight when a lock is set is
+    refused by it, and the lock is set, and recorded, by exactly one failure."""
     policy = tx.policy
     since = to_db(now - policy.lockout)
-
-    def failures(where: str, params: tuple) -> tuple[int, str | None]:
-        # `where` is one of the fixed clauses below.
+    scopes = [("client_and_name", "name_key = ? AND client = ?", (name_key, client), 1),
+              ("client", "client = ?", (client,), CLIENT_WIDE),
+              ("name_from_new_clients", "name_key = ?", (name_key,), ACCOUNT_WIDE)]
+    locks = None
+    for i, (scope, where, params, times) in enumerate(scopes):
+        if i == 1 and user_id is not None and tx.one("SELECT 1 FROM known_clients WHERE user_id = ? AND client = ?",
+                                                     (user_id, client)) is not None:
+            break  # the user's own clients are held only by the first limit
+        # `where` is one of the fixed clauses above.
         row = tx.one(f"SELECT COUNT(*) AS n, MAX(at) AS last FROM auth_failures WHERE {where} AND at >= ?",  # noqa: S608
                      (*params, since))
-        return int(row["n"]), row["last"]
-
-    n, last = failures("name_key = ? AND client = ?", (name_key, client))
-    if n >= policy.lockout_failures:
-        return "client_and_name", from_db(last) + policy.lockout
-    known = user_id is not None and tx.one("SELECT 1 FROM known_clients WHERE user_id = ? AND client = ?",
-                                           (user_id, client)) is not None
-    if known:
-        return None
-    n, last = failures("client = ?", (client,))
-    if n >= policy.lockout_failures * CLIENT_WIDE:
-        return "client", from_db(last) + policy.lockout
-    n, last = failures("name_key = ?", (name_key,))
-    if n >= policy.lockout_failures * ACCOUNT_WIDE:
-        return "name_from_new_clients", from_db(last) + policy.lockout
-    return None
+        n, limit = int(row["n"]), policy.lockout_failures * times
+        if n >= limit:
+            return (scope, from_db(row["last"]) + policy.lockout), None
+        if locks is None and n + 1 >= limit:
+            locks = scope
+    return None, locks
 
 
 def sign_in(username: object, password: object, *, client: str = "unknown", now: datetime | None = None,
@@ -397,12 +396,11 @@ def sign_in(username: object, password: object, *, client: str = "unknown", now:
     # Known users are logged under their stored name; unknown attempts under what was typed.
     actor = row["username"] if row is not None else ledger.clean_text(name if name is not None else username)
     name_key = username_key(name) if name is not None else ledger.clean_text(username)
-    refused = _throttle(store, name_key, client, row["id"] if row is not None else None, now)
-
-    # One verification on every path, so neither a refusal nor an unknown name answers faster.
+    # One verification on every path, so neither a refusal nor an unknown name answers faster; whether the
+    # attempt is refused is decided after it, inside the write transaction (``_throttle``).
     matched = False
     try:
-        if refused is None and row is not None and pw is not None:
+        if row is not None and pw is not None:
             matched = store.policy.hasher.verify(row["password_hash"], pw)
         else:
             store.policy.hasher.verify(store.dummy_hash(), pw if pw is not None else "x")
@@ -410,6 +408,7 @@ def sign_in(username: object, password: object, *, client: str = "unknown", now:
         matched = False
 
     with store.write() as tx:
+        refused, locks = _throttle(tx, name_key, client, row["id"] if row is not None else None, now)
         if refused is not None:
             ledger.append(tx, actor, "auth.sign_in_failed", actor,
                           {"reason": "throttled", "scope": refused[0], "client": client})
@@ -417,16 +416,12 @@ def sign_in(username: object, password: object, *, client: str = "unknown", now:
         if row is None or not matched:
             # Failures older than the window count for nothing; dropping them keeps the table small.
             tx.execute("DELETE FROM auth_failures WHERE at < ?", (to_db(now - 2 * store.policy.lockout),))
-            # Writes are serialised, so the lock is recorded by the one failure that sets it, not by each
-            # attempt that was already in flight when it was set.
-            was = _throttle(tx, name_key, client, row["id"] if row is not None else None, now)
             tx.execute("INSERT INTO auth_failures (name_key, client, at) VALUES (?, ?, ?)", (name_key, client, to_db(now)))
             ledger.append(tx, actor, "auth.sign_in_failed", actor,
                           {"reason": "unknown_user" if row is None else "wrong_password", "client": client})
-            now_refused = _throttle(tx, name_key, client, row["id"] if row is not None else None, now)
-            if now_refused is not None and now_refused[0] != (was[0] if was else None):
+            if locks is not None:
                 ledger.append(tx, "system", "auth.locked", actor,
-                              {"scope": now_refused[0], "client": client, "until": to_db(now_refused[1])})
+                              {"scope": locks, "client": client, "until": to_db(now + store.policy.lockout)})
             return SignInResult(False, "bad_credentials")
         current = tx.one("SELECT disabled FROM users WHERE id = ?", (row["id"],))
         if current["disabled"]:
