@@ -34,7 +34,7 @@ def number(value, kind: str, lang: str, *, decimals: int | None = None) -> str:
     rates and ratios with one (or ``decimals``). A missing or hidden value is a dash, never 0."""
     if kind not in KINDS:
         raise ValueError(f"unknown figure kind {kind!r}; one of {KINDS}")
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "—"
     v = float(value)
     if kind == "count":
@@ -47,13 +47,16 @@ def number(value, kind: str, lang: str, *, decimals: int | None = None) -> str:
     return f"{v:,.{places}f}"
 
 
+def _missing(value) -> bool:
+    """None or NaN: nothing to show or compare."""
+    return value is None or math.isnan(float(value))
+
+
 def change(current, previous) -> float | None:
     """Relative change in % (None when either value is missing or the previous one is 0)."""
-    if current is None or previous is None:
+    if _missing(current) or _missing(previous) or float(previous) == 0:
         return None
     c, p = float(current), float(previous)
-    if math.isnan(c) or math.isnan(p) or p == 0:
-        return None
     return (c - p) / abs(p) * 100.0
 
 
@@ -63,7 +66,7 @@ def delta(f: Figure, vs: str | None, lang: str) -> str | None:
     if not vs:
         return None
     if f.kind == "share":
-        if f.value is None or f.previous is None or math.isnan(float(f.value)) or math.isnan(float(f.previous)):
+        if _missing(f.value) or _missing(f.previous):
             return None
         return f"{t('hl.pp', lang, v=f'{float(f.value) - float(f.previous):+.1f}')} {t('hl.vs', lang, prev=vs)}"
     pct = change(f.value, f.previous)

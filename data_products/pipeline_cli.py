@@ -12,6 +12,14 @@ from data_products.pipeline import ApprovalRefused, EngineUnavailable, approve, 
 from data_products.products import registry
 from data_products.restricted.spark import DEFAULT_MASTER
 
+# What `process` refuses with exit 2: a missing store, an unknown product, an engine it cannot run.
+_BAD_INPUT = (FileNotFoundError, KeyError, EngineUnavailable)
+
+
+def _message(exc: Exception) -> str:
+    """The exception's message as a sentence (a KeyError's str() would quote it)."""
+    return str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+
 
 def cli_process(products: list[str] | None = None, progress: Callable[[int, int, int], None] | None = None,
                 engine: str = "duckdb", master: str | None = None, parquet: str | None = None,
@@ -34,17 +42,14 @@ def cli_process(products: list[str] | None = None, progress: Callable[[int, int,
         with gov.acting_for("pipeline.process", acting, demo_user=DEMO_OFFICIALS[0]) as (actor, audit):
             try:
                 ids = process(products, progress=step, engine=engine, master=master, parquet=parquet)
-            except (FileNotFoundError, KeyError, EngineUnavailable) as exc:
+            except _BAD_INPUT as exc:
                 ledger.record(actor, "release.process_failed", ",".join(products or ["all"]),
-                              {**audit, "error": str(exc.args[0] if isinstance(exc, KeyError) else exc)[:300]})
+                              {**audit, "error": _message(exc)[:300]})
                 raise
             ledger.record(actor, "release.process", ",".join(products or ["all"]),
                           {**audit, "engine": engine, "candidates": ids})
-    except gov.CliAuthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, KeyError, EngineUnavailable) as exc:
-        print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+    except (gov.CliAuthError, *_BAD_INPUT) as exc:
+        print(f"error: {_message(exc)}", file=sys.stderr)
         return 2
     if engine == "spark":
         on_spark = spark_products(products)
@@ -67,10 +72,7 @@ def cli_approve(release_id: str, username: str | None) -> int:
     try:
         with gov.authenticated(username) as (principal, os_user):
             record = approve(release_id, principal, os_user=os_user)
-    except gov.CliAuthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:  # no such candidate: the release id given is wrong
+    except (gov.CliAuthError, FileNotFoundError) as exc:  # not signed in, or no such candidate
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ApprovalRefused as exc:

@@ -69,7 +69,6 @@ department = c1.selectbox(t("wb.department", lng), depts,
 now_day, now_hour, open_now = guard(lambda: views.current_slot(grant, department, datetime.now(LOCAL)), lng)
 weekday = c2.selectbox(t("wb.weekday", lng), list(WEEKDAYS), index=WEEKDAYS.index(_choice("weekday", list(WEEKDAYS), now_day)),
                        format_func=lambda d: t(f"wb.day.{d}", lng), key="wb_weekday")
-now_hour = now_hour if now_hour in hours else hours[0]  # the department holds no clinic at all: the first hour
 hour = c3.selectbox(t("wb.hour", lng), hours, index=hours.index(_choice("hour", hours, now_hour)),
                     format_func=lambda h: f"{h}:00", key="wb_hour")
 # "Now" stays now: a slot goes into the URL (and so survives navigation) only when the user picked another one.

@@ -101,6 +101,13 @@ def test_now_is_the_next_clinic_hour_of_the_department(demo, signed_in):
                                                   f"{(start + timedelta(hours=s)).hour:02d}") in open_slots)
         at = start + timedelta(hours=first)
         assert (day, hour, now) == (str(at.isoweekday()), f"{at.hour:02d}", first == 0)
+    # A department without any clinic: today (a Saturday), at the current hour if the release has it, else at
+    # its first hour (a slot the board offers), closed.
+    offered = views.hours(grant)
+    for at_night in (datetime(2026, 12, 5, 3, 30, tzinfo=LOCAL), datetime(2026, 12, 5, int(offered[-1]), 5, tzinfo=LOCAL)):
+        day, hour, now = views.current_slot(grant, "no_such_department", at_night)
+        want = f"{at_night.hour:02d}" if f"{at_night.hour:02d}" in offered else offered[0]
+        assert (day, hour, now) == ("6", want, False) and hour in offered
 
 
 @pytest.mark.parametrize("username", ["company_none", "company_jaundice"])

@@ -109,7 +109,8 @@ def board(grant: Grant, department: str, weekday: str, hour: str) -> pd.DataFram
 def current_slot(grant: Grant, department: str, now: datetime) -> tuple[str, str, bool]:
     """What "now" means on the board for ``department``: this weekday and hour (Beijing time) if a facility the
     user may see holds a clinic then, else the next weekday and hour that one does (within the week ahead);
-    and whether it is the current hour. Without any clinic of the department, the current hour, closed."""
+    and whether it is the current hour. Without any clinic of the department, today at the current hour if the
+    release has that hour (else its first hour), closed: always a slot the board offers."""
     rel, decision = _release(grant)
     est = _visible_estimates(rel, decision)
     dept = est[est["department"] == department]
@@ -120,11 +121,16 @@ def current_slot(grant: Grant, department: str, now: datetime) -> tuple[str, str
         slot = (str(at.isoweekday()), f"{at.hour:02d}")
         if slot in open_slots:
             return (*slot, step == 0)
-    return str(here.isoweekday()), f"{here.hour:02d}", False
+    hour, offered = f"{here.hour:02d}", _hours(rel)
+    return str(here.isoweekday()), hour if hour in offered or not offered else offered[0], False
 
 
 def hours(grant: Grant) -> list[str]:
-    rel, _ = _release(grant)
+    """The hours the release has estimates for (the board's choices)."""
+    return _hours(_release(grant)[0])
+
+
+def _hours(rel) -> list[str]:
     return sorted(rel.table("estimates")["hour"].unique())
 
 
@@ -137,7 +143,7 @@ def heatmap(grant: Grant, facility_id: str, department: str, stat: str = "p50") 
     est = rel.table("estimates")
     est = est[(est["facility_id"] == facility_id) & (est["department"] == department)]
     grid = est.pivot(index="weekday", columns="hour", values=stat)
-    return grid.reindex(index=list(WEEKDAYS), columns=sorted(rel.table("estimates")["hour"].unique()))
+    return grid.reindex(index=list(WEEKDAYS), columns=_hours(rel))
 
 
 def levels(grant: Grant, facility_id: str, department: str) -> pd.DataFrame:
