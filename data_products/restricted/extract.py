@@ -11,7 +11,6 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,11 +40,6 @@ class ExtractError(Exception):
     def __init__(self, issues: list[Issue]) -> None:
         super().__init__("; ".join(map(str, issues[:3])))
         self.issues = issues
-
-
-def read_bytes(path: Path) -> bytes:
-    with open(path, "rb") as fh:  # read-only: the extract belongs to the hospital
-        return fh.read()
 
 
 def sha256(data: bytes) -> str:
