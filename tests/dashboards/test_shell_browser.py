@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from dashboards.charts import MAP_STYLE_URL, map_style
 from data_products.governance import demo_passwords
 
 pytestmark = pytest.mark.browser
@@ -27,6 +30,11 @@ def test_overview_renders_offline(demo, serve, browser, browser_sign_in, lng):
             assert "广州市 11 个区概览" in text and "合成" in text
         else:
             assert "Guangzhou's 11 districts" in text and "Synthetic" in text
+        # The maps' style is served by the app itself, so the map needs no server beyond it: the browser gets
+        # it (200) and it is the style the code defines.
+        got = b.page.evaluate("async (u) => { const r = await fetch(u); return [r.status, await r.text()] }",
+                              MAP_STYLE_URL)
+        assert got[0] == 200 and json.loads(got[1]) == map_style()
         b.screenshot(f"overview-{lng}")
         assert b.failed == [], b.failed
         assert b.blocked == [], b.blocked
