@@ -85,6 +85,11 @@ _DETERMINED_TOL = 1e-7
 _CERTAIN_TOL = 1e-6
 # Components with more hidden cells than this are tested iteratively rather than by dense SVD.
 _DENSE_LIMIT = 120
+# ...unless the random samples leave more than this many cells in doubt: each doubt costs one LSQR solve
+# (measured: 785 of them took 70 s on one 980-cell component, where one dense SVD takes under a second),
+# so below _DENSE_MAX hidden cells one SVD settles them all. Above it the SVD's cubic cost wins again.
+_DOUBT_LIMIT = 16
+_DENSE_MAX = 2500
 
 Relation = tuple[int, tuple[int, ...]]
 
@@ -186,12 +191,11 @@ class _System:
             if hit is not None and not hit.any():
                 continue
             block = sparse.csr_matrix((val, (lr, lc)), shape=(crow.size, cells.size))
-            combos: dict[int, np.ndarray] = {}
             if hit is None:
-                hit = _determined_columns(block, None if free is None else free[cells], combos)
+                hit = _determined_columns(block, None if free is None else free[cells])
                 self._cache[key] = hit
             if hit.any():
-                out.append(_Found(cells, crow, block, hit, combos))
+                out.append(_Found(cells, crow, block, hit))
         return out
 
     def recoverable(self, mask: np.ndarray) -> np.ndarray:
@@ -399,7 +403,6 @@ class _Found:
     rows: np.ndarray  # relations touching them
     block: sparse.csr_matrix  # rows x cells
     hit: np.ndarray  # recoverable, per cell
-    combos: dict[int, np.ndarray]  # row coefficients adding up to e_i, where already known
 
 
 def _local_rank(labels: np.ndarray, n: int) -> np.ndarray:
@@ -411,12 +414,11 @@ def _local_rank(labels: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _determined_columns(block: sparse.csr_matrix, free: np.ndarray | None,
-                        combos: dict[int, np.ndarray]) -> np.ndarray:
+def _determined_columns(block: sparse.csr_matrix, free: np.ndarray | None) -> np.ndarray:
     """Columns j with e_j in the row space of ``block``, i.e. every null vector is zero at j."""
     if block.shape[1] <= _DENSE_LIMIT:
         return _determined_dense(block.toarray())
-    return _determined_iterative(block, free, combos)
+    return _determined_iterative(block, free)
 
 
 def _determined_dense(block: np.ndarray) -> np.ndarray:
@@ -440,15 +442,14 @@ def _lsqr(mt: sparse.csr_matrix, rhs: np.ndarray) -> np.ndarray | None:
     return None if res[1] == 7 else res[0] * scale
 
 
-def _determined_iterative(block: sparse.csr_matrix, free: np.ndarray | None,
-                          combos: dict[int, np.ndarray]) -> np.ndarray:
+def _determined_iterative(block: sparse.csr_matrix, free: np.ndarray | None) -> np.ndarray:
     """Large components: dense SVD grows cubically, so sample the null space with LSQR instead.
 
     Random vectors projected onto the null space are non-zero, with probability one, at every
     unrecoverable cell (cell i is unrecoverable iff its null-space projection ``P_ii`` > 0). Cells
-    those samples leave in doubt are settled one by one by projecting ``e_i`` (whose row-space part
-    is also the combination of relations that gives the cell away). Doubt counts as recoverable,
-    which only ever hides more.
+    those samples leave in doubt are settled one by one by projecting ``e_i``, or all at once by a
+    dense SVD when there are many of them and the component is not too large. Doubt counts as
+    recoverable, which only ever hides more.
     """
     u = block.shape[1]
     mt = block.T.tocsr()
@@ -463,6 +464,8 @@ def _determined_iterative(block: sparse.csr_matrix, free: np.ndarray | None,
             return _determined_dense(block.toarray())
         sure |= np.abs(w - mt @ y) > _CERTAIN_TOL
     det = ~sure
+    if np.count_nonzero(det) > _DOUBT_LIMIT and u <= _DENSE_MAX:
+        return _determined_dense(block.toarray())
     for i in np.flatnonzero(det).tolist():
         e = np.zeros(u)
         e[i] = 1.0
@@ -470,19 +473,7 @@ def _determined_iterative(block: sparse.csr_matrix, free: np.ndarray | None,
         if y is None:
             return _determined_dense(block.toarray())
         det[i] = (e - mt @ y)[i] < _DETERMINED_TOL
-        if det[i]:
-            combos[i] = y
     return det
-
-
-def _combination(block: sparse.csr_matrix, i: int) -> np.ndarray:
-    """Coefficients of the block's rows that add up to e_i (the relations that give cell i away)."""
-    e = np.zeros(block.shape[1])
-    e[i] = 1.0
-    if block.shape[1] <= _DENSE_LIMIT:
-        return np.linalg.lstsq(block.toarray().T, e, rcond=None)[0]
-    y = _lsqr(block.T.tocsr(), e)
-    return np.linalg.lstsq(block.toarray().T, e, rcond=None)[0] if y is None else y
 
 
 def suppress(values: Sequence[int] | np.ndarray, relations: Sequence[Relation], min_cell: int) -> Suppression:
@@ -683,7 +674,7 @@ def _component_ranges(block: sparse.csr_matrix, rhs: np.ndarray, lo: np.ndarray,
     if u > _LP_DIRECT:
         # Too large for a solve per cell: the exact test only (no hidden cell determined by the
         # relations, identities and links together); the interval guarantee is not checked here.
-        det = _determined_columns(block, None, {})
+        det = _determined_columns(block, None)
         return np.zeros(u), np.where(det, 0.0, np.inf)
     model = _LP(block, rhs)
     if not np.isfinite(lo).all():

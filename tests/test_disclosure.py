@@ -159,16 +159,18 @@ def test_core_arrays_with_small_threshold(data):
 
 
 @settings(max_examples=60, deadline=None)
-@given(tables(), st.data(), st.booleans())
-def test_rank_test_matches_oracle_on_random_masks(table, data, iterative):
-    # Random hiding patterns, most of them leaky, through both the dense and the LSQR path.
+@given(tables(), st.data(), st.sampled_from(["dense", "lsqr per cell", "lsqr then dense"]))
+def test_rank_test_matches_oracle_on_random_masks(table, data, path):
+    # Random hiding patterns, most of them leaky, through the dense path, the LSQR path settling each
+    # doubtful cell alone, and the LSQR path handing many doubts to one dense SVD.
     dims, base = table
     cube = D.add_margins(base, dims, ["n"])
     rels = D.cube_relations(cube, dims)
     hidden = np.array(data.draw(st.lists(st.booleans(), min_size=len(cube), max_size=len(cube))))
     with pytest.MonkeyPatch.context() as mp:
-        if iterative:
+        if path != "dense":
             mp.setattr(D, "_DENSE_LIMIT", 0)
+            mp.setattr(D, "_DOUBT_LIMIT", 10**9 if path == "lsqr per cell" else 0)
         got = np.flatnonzero(D.recoverable(hidden, rels)).tolist()
     assert got == oracle_recoverable(oracle_matrix(len(cube), oracle_relations(cube, dims)), hidden)
 
