@@ -426,24 +426,47 @@ def _report(r: dict, log: Callable[[str], None]) -> None:
         if k in r:
             line(f"{label} (+{r[k]['load_s']:.1f} s load)", r[k])
     log("targets (issue 16):")
-    scale_up = CITY / n
+    for target in targets(r):
+        log(f"  {target}")
+
+
+def targets(r: dict) -> list[str]:
+    """Each target of issue 16 against the run's figures: met or not, and when not, why."""
+    n = r["rows"]
+    stages = {k: r[k]["seconds"] for k in ("generate", "ingest", "process")}
+    total = sum(stages.values())
+    peak = max(r[k]["peak_mb"] for k in stages)
+    slowest = max(stages, key=stages.get)
+    why_slow = f"{slowest} alone took {stages[slowest] / 60:.1f} min"
+    out = []
     if n >= CITY:
-        met = total < CITY_LIMIT_S and peak < CITY_LIMIT_MB
-        log(f"  city's year in < 10 min and < 6 GB: {total / 60:.1f} min, {peak / 1024:.1f} GB -> {'MET' if met else 'NOT MET'}")
+        problems = ([f"{total / 60:.1f} min > {CITY_LIMIT_S / 60:.0f} min ({why_slow})"] if total >= CITY_LIMIT_S else []) + \
+                   ([f"peak {peak / 1024:.1f} GB >= {CITY_LIMIT_MB / 1024:.0f} GB"] if peak >= CITY_LIMIT_MB else [])
+        out.append(f"city's year in < 10 min and < 6 GB: {total / 60:.1f} min, {peak / 1024:.1f} GB -> "
+                   + ("MET" if not problems else "NOT MET: " + "; ".join(problems)))
     else:
-        est = total * scale_up
-        log(f"  city's year in < 10 min and < 6 GB: not run at this scale; {n:,} visits took {total:.1f} s, "
-            f"linear extrapolation {est / 60:.1f} min (an extrapolation, not a measurement) -> "
-            f"{'would be met' if est < CITY_LIMIT_S else 'NOT MET'}")
-    ip = r["ingest"]["seconds"] + r["process"]["seconds"]
-    ratio = ip / r["floor"]["seconds"]
-    log(f"  ingest + process within 3x the floor: {ip:.1f} s vs {r['floor']['seconds']:.1f} s = {ratio:.1f}x -> "
-        f"{'MET' if ratio <= FLOOR_RATIO else 'NOT MET'}")
+        est = total * CITY / n
+        out.append(f"city's year in < 10 min and < 6 GB: not run at this scale; {n:,} visits took {total:.1f} s, "
+                   f"linear extrapolation {est / 60:.1f} min (an extrapolation, not a measurement) -> "
+                   f"{'would be met' if est < CITY_LIMIT_S else 'NOT MET'}")
+    floor = r["floor"]["seconds"]
+    ip = stages["ingest"] + stages["process"]
+    ratio = ip / floor
+    out.append(f"ingest + process within 3x the floor: {ip:.1f} s vs {floor:.1f} s = {ratio:.1f}x -> "
+               + ("MET" if ratio <= FLOOR_RATIO else
+                  f"NOT MET: ingest is {stages['ingest'] / floor:.1f}x the floor (it validates every rule and writes "
+                  f"the keyed record table the floor never writes), process {stages['process'] / floor:.1f}x "
+                  f"(the builder's pass is {r['builder']['seconds'] / floor:.1f}x; the rest is disclosure control, "
+                  f"estimates, cross-validation and backtest)"))
     b = r["builder"]["seconds"]
     for k, need in (("pandas", PANDAS_RATIO), ("polars", POLARS_RATIO)):
         if k in r:
             x = r[k]["seconds"] / b
             xl = (r[k]["seconds"] + r[k]["load_s"]) / b
-            log(f"  builder >= {need:g}x {k}: {r[k]['seconds']:.1f} s / {b:.1f} s = {x:.2f}x aggregate only "
-                f"({xl:.2f}x with its load) -> {'MET' if x >= need else 'NOT MET'}"
-                + ("" if n >= 20_000_000 else " (target is at 20 M visits)"))
+            out.append(f"builder >= {need:g}x {k}: {r[k]['seconds']:.1f} s / {b:.1f} s = {x:.2f}x aggregate only "
+                       f"({xl:.2f}x with its load) -> {'MET' if x >= need else 'NOT MET'}"
+                       + ("" if n >= 20_000_000 else " (target is at 20 M visits)"))
+        else:
+            out.append(f"builder >= {need:g}x {k}: not measured in this run ({k} holds every record in memory; "
+                       f"the target is at 20 M visits: --scale 20000000)")
+    return out

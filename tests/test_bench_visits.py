@@ -79,3 +79,17 @@ def test_the_bench_runs_the_cli_path_end_to_end_at_a_tiny_scale(tmp_path):
     for target in ("city's year", "within 3x the floor", "builder >= 3x pandas", "builder >= 1x polars"):
         assert target in out, target
     assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())  # cleaned up
+
+
+def test_targets_at_city_scale_say_which_is_not_met_and_why():
+    # A city-scale run without baselines: every target appears, each unmet one with its reason.
+    stage = lambda s, mb: {"seconds": s, "peak_mb": mb}  # noqa: E731
+    r = {"rows": bench_visits.CITY, "generate": stage(600.0, 1000), "ingest": stage(2400.0, 2000),
+         "process": stage(900.0, 7000), "floor": stage(300.0, 2000), "builder": stage(400.0, 2500)}
+    city, floor, pandas, polars = bench_visits.targets(r)
+    assert city.startswith("city's year") and "65.0 min" in city and "NOT MET" in city
+    assert "ingest alone took 40.0 min" in city and "peak 6.8 GB >= 6 GB" in city
+    assert "11.0x -> NOT MET" in floor and "ingest is 8.0x" in floor and "process 3.0x" in floor
+    assert "not measured" in pandas and "not measured" in polars
+    r["generate"], r["ingest"], r["process"] = stage(100.0, 900), stage(200.0, 900), stage(100.0, 900)
+    assert bench_visits.targets(r)[0].endswith("-> MET") and bench_visits.targets(r)[1].endswith("-> MET")
