@@ -1448,12 +1448,19 @@ def quantile_rank(q: float, n):
     :func:`quantile_position_sql` pick the same neighbours and the same weight to the bit. ``n``: a count,
     an integer array, or an integer column expression (the benchmark's Polars baseline uses this rule too).
     """
+    j, a, d = quantile_rank_fraction(q, n)
+    return j, a / d
+
+
+def quantile_rank_fraction(q: float, n):
+    """:func:`quantile_rank` with the weight as a fraction of integers: (j, a, d), f = a / d. A released
+    quantile times ``d`` is then ``d·x[j] + a·(x[j+1] − x[j])``, exact in integers for values on a grid."""
     num, den = _level_fraction(q)
     if isinstance(n, int | np.integer | np.ndarray | list | tuple):
         n = np.asarray(n, dtype=np.int64)
     top = (n - 1) * (2 * num) + 1
     j = top // (2 * den)
-    return j, (top - j * (2 * den)) / (2 * den)
+    return j, top - j * (2 * den), 2 * den
 
 
 def quantile_blend(lo, hi, f):
@@ -1462,6 +1469,21 @@ def quantile_blend(lo, hi, f):
     builder uses (:func:`safe_quantile`, the histograms, the benchmark's baselines; :func:`quantile_blend_sql`
     in DuckDB, in the same double arithmetic)."""
     return lo + f * (hi - lo)
+
+
+# How released wait quantiles meet recorded values (seconds), as wait-time releases state it in their
+# metadata (approval refuses a release of wait quantiles that does not state this one).
+QUANTILE_TIES = ("a quantile is given to the second unless that second is the wait of 1 to min_cell-1 visits of its "
+                 "cell; then to the whole minute, if at least min_cell of the cell's waits round to that minute; "
+                 "else withheld. A value on a whole minute stands for that minute and needs no wait or at least "
+                 "min_cell waits in it")
+
+
+def shared_ok(count, k: int) -> np.ndarray:
+    """A released value may stand for a recorded value (or a bucket of them) that no one or at least ``k``
+    people share: a share of 1..k-1 would be a small count, like a released count below ``k``."""
+    c = np.nan_to_num(np.asarray(count, dtype=np.float64), nan=-1.0)
+    return (c == 0) | (c >= k)
 
 
 def quantile_ok(q: float, n: int, k: int) -> bool:

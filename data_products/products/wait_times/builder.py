@@ -27,7 +27,9 @@ from data_products.disclosure import (
     quantile_blend_sql,
     quantile_ok_many,
     quantile_position_sql,
+    quantile_rank_fraction,
     quantile_value_sql,
+    shared_ok,
 )
 from data_products.products.histogram import Ranked, group_histogram
 from data_products.products.wait_times.spec import (
@@ -71,9 +73,10 @@ def _stats_sql() -> str:
 
 
 def cube(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str = "all",
-         params: list | None = None) -> pd.DataFrame:
-    """Visits and wait quantiles for every margin of ``dims`` (ALL where summed out)."""
-    frame = _cube_histogram(con, dims, where, params)
+         params: list | None = None, shared: bool = False) -> pd.DataFrame:
+    """Visits and wait quantiles for every margin of ``dims`` (ALL where summed out); ``shared`` as in
+    ``Histogram.cube`` (the row-wise fallback has no such counts: :func:`quantile_rule` then withholds)."""
+    frame = _cube_histogram(con, dims, where, params, shared)
     if frame is None:
         frame = cube_rows(con, dims, where, params)
     return frame
@@ -98,6 +101,11 @@ def cube_rows(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str 
 # --- the one pass: per-cell histograms of the wait in seconds -----------------------------------
 
 TABLE_DIMS = {"slot_cube": CUBE_DIMS, "doctors": DOCTOR_DIMS, "visit_type": TYPE_DIMS}
+# What a cube built with ``shared`` adds per quantile, for :func:`quantile_rule` only (never released):
+# how many of the cell's waits share the value as given to the second (or, for a value on a whole
+# minute, that minute; 0 when it is no recorded wait), the whole minute it rounds to, and how many
+# waits round to that minute.
+SHARED = tuple(f"_{q}_{part}" for q in QUANTILES for part in ("exact", "minute", "in_minute"))
 # Widest wait span (seconds) read through the histograms; 12 hours is the ingest limit.
 _MAX_SPAN_S = 12 * 3600 + 1
 
@@ -127,13 +135,14 @@ class Histogram:
             return len(self.boundaries) + 1 if before else 0
         return self.boundaries.index(day) + 1
 
-    def cube(self, lo: int = 0, hi: int | None = None) -> pd.DataFrame:
-        """Every margin of ``dims`` over the visits of periods lo <= period < hi."""
+    def cube(self, lo: int = 0, hi: int | None = None, shared: bool = False) -> pd.DataFrame:
+        """Every margin of ``dims`` over the visits of periods lo <= period < hi (with ``shared``, the
+        counts :func:`quantile_rule` needs to withhold or coarsen a quantile that meets a rare wait)."""
         keep = self.period >= lo
         if hi is not None:
             keep &= self.period < hi
         cell, s, n = self.cell[keep], self.s[keep], self.n[keep]
-        frame = margins(self.cells, self.dims, cell, s, n)
+        frame = margins(self.cells, self.dims, cell, s, n, shared)
         return frame
 
 
@@ -211,7 +220,7 @@ def _cells_as_text(cells: pd.DataFrame, dims: tuple[str, ...]) -> pd.DataFrame:
 
 
 def _cube_histogram(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where: str,
-                    params: list | None) -> pd.DataFrame | None:
+                    params: list | None, shared: bool = False) -> pd.DataFrame | None:
     """``cube`` from the per-second histogram; None when the waits are not whole seconds in a bounded span."""
     params = list(params or [])
     hist = histograms(con, tuple(params), {"t": dims})
@@ -219,28 +228,28 @@ def _cube_histogram(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], where
         return None
     h = hist["t"]
     lo, hi = {"all": (0, None), "train": (0, 1), "test": (1, None), "between": (1, 2)}[where]
-    frame = h.cube(lo, hi)
+    frame = h.cube(lo, hi, shared)
     return frame if len(frame) else None
 
 
 def margins(cells: pd.DataFrame, dims: tuple[str, ...], cell: np.ndarray, s: np.ndarray,
-            n: np.ndarray) -> pd.DataFrame:
+            n: np.ndarray, shared: bool = False) -> pd.DataFrame:
     """Every grouping set of ``dims`` from histogram rows (cell index, second, visits)."""
     if len(n) == 0:
-        return pd.DataFrame(columns=[*dims, "visits", *QUANTILES, "mean_wait"])
+        return pd.DataFrame(columns=[*dims, "visits", *QUANTILES, "mean_wait", *(SHARED if shared else ())])
     s_min = int(s.min())
     width = int(s.max()) - s_min + 1
     sec = s - s_min
     parts = []
     for size in range(len(dims), -1, -1):
         for kept in itertools.combinations(dims, size):
-            parts.append(_margin(cells, cell, sec, n, dims, list(kept), s_min, width))
+            parts.append(_margin(cells, cell, sec, n, dims, list(kept), s_min, width, shared))
     frame = pd.concat(parts, ignore_index=True)
     return frame.sort_values(list(dims)).reset_index(drop=True)
 
 
 def _margin(cells: pd.DataFrame, cell: np.ndarray, sec: np.ndarray, n: np.ndarray, dims: tuple[str, ...],
-            kept: list[str], s_min: int, width: int) -> pd.DataFrame:
+            kept: list[str], s_min: int, width: int, shared: bool = False) -> pd.DataFrame:
     """One grouping set: the cells' histograms summed per group, then each group's quantiles."""
     if kept:
         code = cells.groupby(kept, sort=False).ngroup().to_numpy()
@@ -270,7 +279,33 @@ def _margin(cells: pd.DataFrame, cell: np.ndarray, sec: np.ndarray, n: np.ndarra
     for k, q in QUANTILES.items():
         out[k] = ranked.released(q, 60.0, s_min)
     out["mean_wait"] = total_s / 60.0 / visits
-    return out[[*dims, "visits", *QUANTILES, "mean_wait"]]
+    if not shared:
+        return out[[*dims, "visits", *QUANTILES, "mean_wait"]]
+    key = grp.astype(np.int64) * width + gsec
+
+    def upto(code: np.ndarray) -> np.ndarray:
+        """Waits of each group at or below second ``code`` (seconds past s_min, clipped into the span)."""
+        k = np.arange(groups, dtype=np.int64) * width + np.clip(code, -1, width - 1)
+        idx = np.searchsorted(key, k, side="right")
+        return np.where(idx > 0, ranked.run[np.maximum(idx - 1, 0)], 0) - ranked.before
+
+    for name, q in QUANTILES.items():
+        # The released value times d, in integers: d·x[j] + a·(x[j+1] - x[j]) (seconds past s_min).
+        j, a, d = quantile_rank_fraction(q, ranked.n)
+        lo, hi = ranked.at(j), ranked.at(j + 1)
+        q_d = lo * d + a * (hi - lo)
+        whole = q_d % d == 0
+        second = q_d // d
+        at = np.where(whole, upto(second) - upto(second - 1), 0)
+        # The whole minute it rounds to (half a minute up), and the waits that round to that minute.
+        minute = (q_d + (s_min + 30) * d) // (60 * d)
+        first = minute * 60 - 30 - s_min
+        in_minute = upto(first + 59) - upto(first - 1)
+        on_minute = whole & ((second + s_min) % 60 == 0)
+        out[f"_{name}_exact"] = np.where(at > 0, at, np.where(on_minute, in_minute, 0)).astype(np.int64)
+        out[f"_{name}_minute"] = minute.astype(np.int64)
+        out[f"_{name}_in_minute"] = in_minute.astype(np.int64)
+    return out[[*dims, "visits", *QUANTILES, "mean_wait", *SHARED]]
 
 
 class Aggregate:
@@ -283,19 +318,20 @@ class Aggregate:
         self.boundaries = tuple(sorted(set(boundaries)))
         self.hist = histograms(con, self.boundaries)
 
-    def cube(self, name: str, before: date | None = None) -> pd.DataFrame:
+    def cube(self, name: str, before: date | None = None, shared: bool = False) -> pd.DataFrame:
         dims = TABLE_DIMS[name]
         if self.hist is None or (before is not None and before not in self.boundaries):
             return cube_rows(self.con, dims, "all" if before is None else "train", [] if before is None else [before])
         h = self.hist[name]
-        frame = h.cube(0, h.period_of(before, before=True))
+        frame = h.cube(0, h.period_of(before, before=True), shared)
         if not len(frame):  # no visit before the date: the SQL's empty frame, with its types
             return cube_rows(self.con, dims, "all" if before is None else "train", [] if before is None else [before])
         return frame
 
-    def tables(self, before: date | None = None) -> dict[str, pd.DataFrame]:
-        """Unprotected aggregates of the visits before ``before`` (all if None)."""
-        return {name: self.cube(name, before) for name in TABLE_DIMS}
+    def tables(self, before: date | None = None, shared: bool = False) -> dict[str, pd.DataFrame]:
+        """Unprotected aggregates of the visits before ``before`` (all if None); ``shared`` as in
+        ``Histogram.cube``."""
+        return {name: self.cube(name, before, shared) for name in TABLE_DIMS}
 
 
 def split(con: duckdb.DuckDBPyConnection) -> dict:
@@ -325,25 +361,42 @@ def cuts(span: dict) -> tuple[date, ...]:
     return (*fold_starts(until), until, *([span["cutoff"]] if span["cutoff"] else []))
 
 
-def raw_tables(con: duckdb.DuckDBPyConnection, where: str = "all", params: list | None = None) -> dict[str, pd.DataFrame]:
+def raw_tables(con: duckdb.DuckDBPyConnection, where: str = "all", params: list | None = None,
+               shared: bool = False) -> dict[str, pd.DataFrame]:
     """Unprotected aggregates. They never leave this process: the release protects them first."""
     if where == "all":
-        return Aggregate(con).tables()
+        return Aggregate(con).tables(shared=shared)
     if where == "train":
-        return Aggregate(con, (params[0],)).tables(before=params[0])
-    return {name: cube(con, dims, where, params) for name, dims in TABLE_DIMS.items()}
+        return Aggregate(con, (params[0],)).tables(before=params[0], shared=shared)
+    return {name: cube(con, dims, where, params, shared) for name, dims in TABLE_DIMS.items()}
 
 
 def quantile_rule(frame: pd.DataFrame, min_cell: int, count: str = "visits") -> pd.DataFrame:
     """The disclosure rule for quantiles (``disclosure.quantile_ok``): a P50 or P90 stays only where at
     least ``min_cell`` waits lie below and above the two it blends (P50 from 22 visits, P90 from 102 at
     10), so no single wait is pinned; elsewhere it is NaN, like a statistic of a suppressed count.
-    The estimates, the cross-validation and the backtest all fit on what this leaves."""
+
+    Ties (``disclosure.QUANTILE_TIES``): where the two waits blended are equal, the quantile is that
+    wait; given to the second it would show that 2..min_cell-1 visits of the cell waited exactly that
+    long. Then it is given to the whole minute instead, if at least ``min_cell`` of the cell's waits
+    round to that minute, and withheld otherwise; a value on a whole minute stands for the minute.
+    This needs the counts of a cube built with ``shared`` (``SHARED``, dropped here); a frame without
+    them (the row-wise fallback) gets no quantile. The estimates, the cross-validation and the
+    backtest all fit on what this leaves."""
     out = frame.copy()
     n = pd.to_numeric(out[count], errors="coerce").to_numpy(dtype=float)
+    have = all(c in out.columns for c in SHARED)
     for q, level in QUANTILES.items():
-        out[q] = pd.to_numeric(out[q], errors="coerce").astype(float).where(quantile_ok_many(level, n, min_cell))
-    return out
+        value = pd.to_numeric(out[q], errors="coerce").to_numpy(dtype=float)
+        if have:
+            exact = shared_ok(out[f"_{q}_exact"], min_cell)
+            coarse = pd.to_numeric(out[f"_{q}_in_minute"], errors="coerce").to_numpy(dtype=float) >= min_cell
+            minute = pd.to_numeric(out[f"_{q}_minute"], errors="coerce").to_numpy(dtype=float)
+            value = np.where(exact, value, np.where(coarse, minute, np.nan))
+        else:
+            value = np.full(len(out), np.nan)
+        out[q] = np.where(quantile_ok_many(level, n, min_cell), value, np.nan)
+    return out.drop(columns=[c for c in SHARED if c in out.columns])
 
 
 def _weight(n: pd.Series, released: pd.Series, k: float) -> np.ndarray:
@@ -440,7 +493,8 @@ def choose_k(con: duckdb.DuckDBPyConnection, cutoff: date, min_cell: int,
     first = con.execute(f"SELECT min(visit_date) FROM {SOURCE}").fetchall()[0][0]  # noqa: S608
 
     def train_of(start: date) -> pd.DataFrame:
-        return agg.cube("slot_cube", before=start) if agg is not None else cube(con, CUBE_DIMS, "train", [start])
+        return (agg.cube("slot_cube", before=start, shared=True) if agg is not None
+                else cube(con, CUBE_DIMS, "train", [start], shared=True))
 
     def val_of(start: date) -> pd.DataFrame:
         val = _visits(con, "between", [start, start + timedelta(weeks=1)])
@@ -528,7 +582,7 @@ def backtest(con: duckdb.DuckDBPyConnection, cutoff: date,
     department x slot-size band x day type (with CUBE margins; ``n_test`` unprotected) and the
     fitted training estimates (with the slot's size band and the baseline).
     """
-    train = agg.tables(before=cutoff) if agg is not None else raw_tables(con, "train", [cutoff])
+    train = agg.tables(before=cutoff, shared=True) if agg is not None else raw_tables(con, "train", [cutoff], shared=True)
     est = backtest_fit(train, protect, k, min_cell)
     cols = ", ".join(f"COALESCE({d}, '{ALL}') AS {d}" for d in BACKTEST_DIMS)
     con.register("_wt_est", est[[*CUBE_DIMS, "p50", "p90", "base_p50", "base_p90", "size_band"]])

@@ -97,7 +97,7 @@ def build(con: duckdb.DuckDBPyConnection, agg=builder):
     # One pass over the visits, split at every date the build cuts at; all tables come from it.
     aggregate = agg.Aggregate(con, builder.cuts(span))
     k, losses = agg.choose_k(con, k_until, min_cell(), aggregate)
-    tables = _protect(aggregate.tables())
+    tables = _protect(aggregate.tables(shared=True))
     cube = tables["slot_cube"]
     estimates = _with_counts(builder.estimates(cube, cube["visits"].notna(), k), cube)
     if span["cutoff"] is not None:
@@ -122,6 +122,7 @@ def build(con: duckdb.DuckDBPyConnection, agg=builder):
         },
         "quantiles": dict(QUANTILES),
         "quantile_positions": disclosure.QUANTILE_POSITIONS,
+        "quantile_ties": disclosure.QUANTILE_TIES,
         "suppression_rule": (
             "No visit count from 1 to min_cell-1 is shown (primary); further cells are hidden so that no hidden "
             "cell can be recovered from totals, margins, doctors or visit types (secondary). Quantiles and means "
@@ -149,6 +150,14 @@ def check(tables: dict[str, pd.DataFrame], meta: dict) -> list[str]:
             pinned = frame[q].notna().to_numpy() & ~disclosure.quantile_ok_many(level, n, k)
             problems += [f"[{name} row {i}] {q} released from too few waits (quantile rule)"
                          for i in frame.index[pinned]]
+    if meta.get("quantile_ties") != disclosure.QUANTILE_TIES:
+        # Which waits the quantiles meet is known only to the build: a release states the rule it applied.
+        problems.append("wait quantiles not released under the disclosure rule for ties "
+                        f"(metadata says {meta.get('quantile_ties')!r})")
+    for name in DIMS:
+        internal = [c for c in tables[name].columns if c in builder.SHARED]
+        if internal:
+            problems.append(f"[{name}] build-only columns released: {internal}")
     if meta.get("quantile_positions") != disclosure.QUANTILE_POSITIONS:
         # The positions cannot be re-derived from the tables: a release states the rule it was built with.
         problems.append("quantiles not built at the disclosure rule's shifted positions "

@@ -140,7 +140,7 @@ def choose_k(c: Counted, cutoff: date, min_cell: int,
         return rows.assign(y=rows["s"].to_numpy(dtype=np.int64) / 60.0, w=rows["n"].to_numpy(dtype=float))
 
     return builder.cross_validate(c.span["first_day"], cutoff, min_cell,
-                                  lambda start: aggregate.cube("slot_cube", before=start), val_of)
+                                  lambda start: aggregate.cube("slot_cube", before=start, shared=True), val_of)
 
 
 def _weighted_quantile(group: np.ndarray, x: np.ndarray, w: np.ndarray, groups: int, q: float,
@@ -158,7 +158,7 @@ def backtest(c: Counted, cutoff: date, protect: Callable[[dict[str, pd.DataFrame
              k: float, min_cell: int, aggregate: builder.Aggregate) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``builder.backtest``: the same fit on the training weeks (quantile rule included), scored on the
     held-out weeks' histogram."""
-    est = builder.backtest_fit(aggregate.tables(before=cutoff), protect, k, min_cell)
+    est = builder.backtest_fit(aggregate.tables(before=cutoff, shared=True), protect, k, min_cell)
 
     test = _rows(aggregate, aggregate.hist["slot_cube"].period_of(cutoff, before=False))
     v = test.merge(est[[*builder.CUBE_DIMS, "p50", "p90", "base_p50", "base_p90", "size_band"]],

@@ -247,6 +247,13 @@ def test_approval_refuses_quantiles_at_other_positions_or_from_too_few_visits(wt
     k = min_cell()
     assert rel_mod.check(tables, {**rel.meta, "quantile_positions": "quantile_cont"}) == [
         "quantiles not built at the disclosure rule's shifted positions (metadata says 'quantile_cont')"]
+    # A release built without the tie rule (its quantiles may sit on a wait of 2..9 visits) says so, or
+    # says nothing: refused either way; build-only counts left in a table are refused too.
+    no_ties = {key: v for key, v in rel.meta.items() if key != "quantile_ties"}
+    assert rel_mod.check(tables, no_ties) == ["wait quantiles not released under the disclosure rule for ties "
+                                              "(metadata says None)"]
+    leaky = {**tables, "doctors": tables["doctors"].assign(_p50_exact=3)}
+    assert rel_mod.check(leaky, rel.meta) == ["[doctors] build-only columns released: ['_p50_exact']"]
     cube = tables["slot_cube"]
     few = cube.index[(cube["visits"] >= k) & (cube["visits"] < quantile_min_n(0.9, k)) & cube["p90"].isna()][0]
     cube.loc[few, "p90"] = 42.0
@@ -276,11 +283,14 @@ def test_release_passes_disclosure_and_estimates_follow_the_suppression(wt):
     # and above the two it blends): from 22 visits at k = 10; P90 from 102.
     from data_products.disclosure import quantile_min_n, quantile_ok
 
-    own = est["visits"] >= quantile_min_n(0.5, k)
+    cube = rel.table("slot_cube")
+    # (The tie rule withholds a few more: a slot's own P50 is the one its cube row releases.)
+    dims = ["facility_id", "department", "weekday", "hour"]
+    own = est[dims].merge(cube[[*dims, "p50"]], on=dims, how="left")["p50"].notna().to_numpy()
+    assert (est.loc[own, "visits"] >= quantile_min_n(0.5, k)).all()
     assert quantile_min_n(0.5, 10) == 22 and quantile_min_n(0.9, 10) == 102
     assert (est.loc[~hidden & own, "level"] == "slot").all()
     assert (est.loc[~hidden & ~own, "level"] != "slot").all() and (~hidden & ~own).any()
-    cube = rel.table("slot_cube")
     for q, level in (("p50", 0.5), ("p90", 0.9)):
         shown = cube[cube[q].notna()]
         assert all(quantile_ok(level, int(n), k) for n in shown["visits"]), q
@@ -314,14 +324,33 @@ def _rule_q(values, q: float) -> float:
     return x[j] + (h - j) * (x[min(j + 1, len(x) - 1)] - x[j])
 
 
+def _released_q(values, q: float, k: int = 10) -> float:
+    """:func:`_rule_q` under the tie rule, in plain Python: a value that is a wait (a whole second) of 1..k-1
+    visits, or a whole minute that 1..k-1 waits round to, is given to the minute if at least k waits round
+    to that minute (half a minute up), else withheld (no count rule)."""
+    v = _rule_q(values, q)
+    if v != v:
+        return v
+    secs = [round(float(w) * 60) for w in values if w == w]
+    s = round(v * 60, 6)
+    minute = int(np.floor((s + 30) / 60))
+    in_minute = sum(1 for x in secs if (x + 30) // 60 == minute)
+    whole = s == round(s)
+    at = secs.count(round(s)) if whole else 0
+    exact = at if at else (in_minute if whole and round(s) % 60 == 0 else 0)
+    if exact == 0 or exact >= k:
+        return v
+    return float(minute) if in_minute >= k else np.nan
+
+
 def _pandas_cube(rows: pd.DataFrame) -> pd.DataFrame:
     """Visits and P50/P90 at the release rule's positions for the four levels the estimate uses, in pandas."""
     parts = []
     for keys in (["facility_id", "department", "weekday", "hour"], ["facility_id", "department", "weekday"],
                  ["facility_id", "department", "hour"], ["facility_id", "department"]):
         g = rows.groupby(keys)["wait_min"]
-        part = pd.concat([g.size().rename("visits"), g.agg(_rule_q, 0.5).rename("p50"),
-                          g.agg(_rule_q, 0.9).rename("p90")], axis=1).reset_index()
+        part = pd.concat([g.size().rename("visits"), g.agg(_released_q, 0.5).rename("p50"),
+                          g.agg(_released_q, 0.9).rename("p90")], axis=1).reset_index()
         for d in ("weekday", "hour"):
             if d not in keys:
                 part[d] = ALL
@@ -388,7 +417,7 @@ def test_backtest_against_the_fair_baseline_on_the_same_held_out_weeks(wt):
     k = rel.meta["shrink_k"]
     con = duckdb.connect(str(wt / "restricted.duckdb"), read_only=True)
     try:
-        train_raw = builder.raw_tables(con, "train", [cutoff.date()])
+        train_raw = builder.raw_tables(con, "train", [cutoff.date()], shared=True)
     finally:
         con.close()
     mask = _protect(train_raw)["slot_cube"]["visits"].notna()
@@ -400,7 +429,8 @@ def test_backtest_against_the_fair_baseline_on_the_same_held_out_weeks(wt):
     test = rows[rows["visit_date"] >= cutoff]
     # The fair baseline, independently: facility x department P50/P90 of the training weeks.
     g = train.groupby(["facility_id", "department"])["wait_min"]
-    base = pd.concat([g.agg(_rule_q, 0.5).rename("b50"), g.agg(_rule_q, 0.9).rename("b90"), g.size().rename("bn")],
+    base = pd.concat([g.agg(_released_q, 0.5).rename("b50"), g.agg(_released_q, 0.9).rename("b90"),
+                      g.size().rename("bn")],
                      axis=1).reset_index()
     # The quantile rule holds for the baseline too: a P90 from fewer than 102 waits is withheld.
     base.loc[base["bn"] < quantile_min_n(0.9, min_cell()), "b90"] = np.nan
@@ -647,7 +677,12 @@ def test_no_wait_is_recovered_from_the_released_quantiles(wt):
     visit's wait (quantile_cont's P90 of 111 visits is the 100th wait). Against the release, every P50, P90
     and backtest median absolute error is checked with the restricted records: none is a wait that only one
     visit of its cell had, none sits at a whole-number position, and at least min_cell waits lie below and
-    above the two it blends. The same attacker against quantile_cont's positions recovers real waits."""
+    above the two it blends. The same attacker against quantile_cont's positions recovers real waits.
+
+    Ties: where the two waits blended are equal the quantile is that wait. Reading each released value as
+    the rule states it (a whole minute stands for that minute, another whole second for that second), the
+    attacker counts the cell's visits that share it: none may be shared by 1 to min_cell-1 visits. (Before
+    the tie rule: 789 of the 6,261 released values fell on a second fewer than 10 visits of the cell shared.)"""
     import itertools
 
     from data_products.config import min_cell
@@ -658,7 +693,8 @@ def test_no_wait_is_recovered_from_the_released_quantiles(wt):
     rel = _release()
     rows = _slots(_restricted(wt))
     rows["s"] = (rows["wait_min"] * 60).round().astype(np.int64)
-    recovered, old_recovered, on_ties, short_ties, checked = [], 0, 0, 0, 0
+    rows["m"] = (rows["s"] + 30) // 60  # the whole minute a wait rounds to (half a minute up)
+    recovered, old_recovered, on_ties, short_ties, checked, minutes = [], 0, 0, [], 0, 0
     for name, dims in builder.TABLE_DIMS.items():
         frame = rel.table(name)
         for kept in itertools.chain.from_iterable(itertools.combinations(dims, r) for r in range(len(dims) + 1)):
@@ -670,6 +706,8 @@ def test_no_wait_is_recovered_from_the_released_quantiles(wt):
             # How many visits of each cell waited each exact second (the attacker's unknown).
             per_second = rows.groupby([*kept, "s"]).size().rename("same") if kept else \
                 rows.groupby("s").size().rename("same")
+            per_minute = rows.groupby([*kept, "m"]).size().rename("same") if kept else \
+                rows.groupby("m").size().rename("same")
             for q, level in (("p50", 0.5), ("p90", 0.9)):
                 shown = part[part[q].notna()]
                 n = shown["visits"].to_numpy(dtype=np.int64)
@@ -681,15 +719,25 @@ def test_no_wait_is_recovered_from_the_released_quantiles(wt):
                 hits = shown[whole].assign(s=np.round(sec[whole]).astype(np.int64))
                 same = hits.join(per_second, on=[*kept, "s"])["same"] if kept else \
                     hits["s"].map(per_second)
-                recovered += [(name, kept, q) for c in same if c == 1]
-                on_ties += int((same >= 2).sum())
-                short_ties += int(((same >= 2) & (same < k)).sum())
+                # Values on a whole minute stand for the minute: the visits of that minute share them.
+                on_min = np.abs(shown[q].to_numpy() - np.round(shown[q].to_numpy())) < 1e-9
+                mins = shown[on_min].assign(m=np.round(shown[q].to_numpy()[on_min]).astype(np.int64))
+                in_min = (mins.join(per_minute, on=[*kept, "m"])["same"] if kept else mins["m"].map(per_minute))
+                minutes += int(on_min.sum())
+                by_second = same[~on_min[whole]]
+                recovered += [(name, kept, q) for c in by_second if c == 1]
+                on_ties += int((by_second >= 2).sum())
+                for c in [*by_second.fillna(0), *in_min.fillna(0)]:
+                    if 1 <= c < k:
+                        short_ties.append((name, kept, q, int(c)))
                 checked += len(shown)
                 # The attacker against quantile_cont's positions: a whole-number position gives a wait.
                 old_whole = (n - 1) * level == np.floor((n - 1) * level)
                 old_recovered += int(old_whole.sum())
     assert checked > 3000
     assert recovered == []
+    assert short_ties == [], f"{len(short_ties)} released values shared by 1 to {k - 1} visits: {short_ties[:5]}"
+    assert minutes > 100  # the rule is at work: ties given to the minute
     assert old_recovered > 100  # the attack is real: under the former positions it pins that many waits
     # The backtest's median absolute errors: the same rule (a median of |wait - estimate| that is one
     # visit's error gives that visit's wait).
@@ -697,6 +745,6 @@ def test_no_wait_is_recovered_from_the_released_quantiles(wt):
     for col in ("mae_p50", "mae_baseline"):
         n = bt.loc[bt[col].notna(), "n_test"].to_numpy(dtype=np.int64)
         assert len(n) and (n >= 22).all(), col
-    print(f"checked {checked} released quantiles; {on_ties} equal a wait two or more visits of the cell share "
-          f"({short_ties} of them fewer than {k}); at quantile_cont's positions {old_recovered} would each be one "
+    print(f"checked {checked} released quantiles; {on_ties} equal a wait two or more visits of the cell share, "
+          f"{minutes} are given to the whole minute; at quantile_cont's positions {old_recovered} would each be one "
           "visit's wait (a whole-number position)")
