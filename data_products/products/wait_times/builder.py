@@ -617,5 +617,44 @@ def backtest(con: duckdb.DuckDBPyConnection, cutoff: date,
     return frame.sort_values(list(BACKTEST_DIMS)).reset_index(drop=True), est
 
 
+# Each backtest median absolute error and the count of errors it blends (visits of the test weeks whose
+# slot had that estimate): the count is released beside it, so approval can hold the median to the rule.
+MAE_COUNTS = {"mae_p50": "mae_p50_n", "mae_baseline": "mae_baseline_n"}
+
+
+def error_counts(aggregate: Aggregate, cutoff: date, est: pd.DataFrame) -> pd.DataFrame | None:
+    """Per backtest row (``BACKTEST_DIMS`` with margins), how many errors each median absolute error
+    blends: the test weeks' visits of slots with that estimate (p50, or the baseline's), counted on the
+    slot histogram after aggregation, whichever engine filled it; ``est`` is the backtest's fit. None
+    without histograms (waits off the second grid): the medians are then not released."""
+    if aggregate.hist is None:
+        return None
+    h = aggregate.hist["slot_cube"]
+    keep = h.period >= h.period_of(cutoff, before=False)
+    visits = np.bincount(h.cell[keep], weights=h.n[keep], minlength=len(h.cells)).astype(np.int64)
+    slots = h.cells.assign(_visits=visits)
+    v = slots[slots["_visits"] > 0].merge(est[[*CUBE_DIMS, "p50", "base_p50", "size_band"]], on=list(CUBE_DIMS),
+                                          how="inner")
+    v["day_type"] = np.where(v["weekday"].astype(int) >= 6, "weekend", "weekday")
+    for mae, col in (("mae_p50", "p50"), ("mae_baseline", "base_p50")):
+        v[MAE_COUNTS[mae]] = v["_visits"] * v[col].notna()
+    counts = list(MAE_COUNTS.values())
+    parts = []
+    for size in range(len(BACKTEST_DIMS), -1, -1):
+        for kept in itertools.combinations(BACKTEST_DIMS, size):
+            if kept:
+                part = v.groupby(list(kept), sort=False, dropna=False)[counts].sum().reset_index()
+            else:
+                part = v[counts].sum().to_frame().T
+            for d in BACKTEST_DIMS:
+                if d not in kept:
+                    part[d] = ALL
+            parts.append(part[[*BACKTEST_DIMS, *counts]])
+    out = pd.concat(parts, ignore_index=True)
+    for d in BACKTEST_DIMS:
+        out[d] = out[d].astype(str)
+    return out.astype({c: np.int64 for c in counts})
+
+
 def lineage(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute(f"SELECT DISTINCT transfer_id FROM {SOURCE} ORDER BY 1").fetchall()]  # noqa: S608

@@ -54,7 +54,9 @@ def _declared(tables: dict[str, pd.DataFrame]) -> list[Table]:
 
 
 def _backtest_declared(frame: pd.DataFrame) -> list[Table]:
-    return [Table("backtest", frame, builder.BACKTEST_DIMS, ("n_test",))]
+    # The counts behind the median errors are released counts too (a release from before them has none).
+    counts = tuple(c for c in builder.MAE_COUNTS.values() if c in frame.columns)
+    return [Table("backtest", frame, builder.BACKTEST_DIMS, ("n_test", *counts))]
 
 
 def count_tables(tables: dict[str, pd.DataFrame]) -> list[Table]:
@@ -79,6 +81,28 @@ def _protect(raw: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return {name: builder.quantile_rule(_mask(frame, "visits", STATS), min_cell()) for name, frame in protected.items()}
 
 
+def _protect_backtest(bt: pd.DataFrame, counts: pd.DataFrame | None, k: int) -> pd.DataFrame:
+    """The backtest with the count of errors behind each median absolute error, protected as counts: a
+    median is released only where its count is, and from enough errors (the quantile rule). A count that
+    differs from ``n_test`` by 1..k-1 is hidden (the difference would count a few visits)."""
+    dims = list(builder.BACKTEST_DIMS)
+    if counts is None:
+        counts = bt[dims].assign(**{c: 0 for c in builder.MAE_COUNTS.values()})
+        bt = bt.assign(**{m: np.nan for m in builder.MAE_COUNTS})
+    bt = bt.merge(counts, on=dims, how="left", validate="one_to_one")
+    forced = {}
+    for col in builder.MAE_COUNTS.values():
+        bt[col] = bt[col].fillna(0).astype(np.int64)
+        gap = bt["n_test"].to_numpy(dtype=np.int64) - bt[col].to_numpy(dtype=np.int64)
+        forced[col] = (gap >= 1) & (gap < k)
+    bt = disclosure.protect_tables(_backtest_declared(bt), forced={"backtest": forced})["backtest"]
+    bt = _mask(bt, "n_test", BACKTEST_STATS)
+    for mae, col in builder.MAE_COUNTS.items():
+        n = pd.to_numeric(bt[col], errors="coerce").to_numpy(dtype=float)
+        bt[mae] = bt[mae].astype(float).where(disclosure.quantile_ok_many(0.5, n, k))
+    return bt
+
+
 def _with_counts(est: pd.DataFrame, cube: pd.DataFrame) -> pd.DataFrame:
     counts = cube[["facility_id", "department", "weekday", "hour", "visits", "visits_flag"]]
     return est.merge(counts, on=list(builder.CUBE_DIMS), how="left")
@@ -101,12 +125,12 @@ def build(con: duckdb.DuckDBPyConnection, agg=builder):
     cube = tables["slot_cube"]
     estimates = _with_counts(builder.estimates(cube, cube["visits"].notna(), k), cube)
     if span["cutoff"] is not None:
-        bt, _ = agg.backtest(con, span["cutoff"],
-                             lambda raw: _protect(raw)["slot_cube"]["visits"].notna(), k, min_cell(), aggregate)
-        bt = disclosure.protect_tables(_backtest_declared(bt))["backtest"]
-        bt = _mask(bt, "n_test", BACKTEST_STATS)
+        bt, bt_est = agg.backtest(con, span["cutoff"],
+                                  lambda raw: _protect(raw)["slot_cube"]["visits"].notna(), k, min_cell(), aggregate)
+        bt = _protect_backtest(bt, builder.error_counts(aggregate, span["cutoff"], bt_est), min_cell())
     else:
-        bt = pd.DataFrame(columns=[*builder.BACKTEST_DIMS, "n_test", "n_test_flag", *BACKTEST_STATS])
+        counts = [c for col in builder.MAE_COUNTS.values() for c in (col, col + disclosure.FLAG_SUFFIX)]
+        bt = pd.DataFrame(columns=[*builder.BACKTEST_DIMS, "n_test", "n_test_flag", *BACKTEST_STATS, *counts])
     meta = {
         "source": "outpatient_visits (restricted zone): wait = consultation start - check-in, minutes",
         "lineage": agg.lineage(con),
@@ -167,10 +191,25 @@ def check(tables: dict[str, pd.DataFrame], meta: dict) -> list[str]:
         leaked = bt["n_test"].isna() & bt[list(BACKTEST_STATS)].notna().any(axis=1)
         problems += [f"[backtest row {i}] scores released for a suppressed count" for i in bt.index[leaked]]
         n_test = pd.to_numeric(bt["n_test"], errors="coerce").to_numpy(dtype=float)
-        for col in ("mae_p50", "mae_baseline"):
+        for col, n_col in builder.MAE_COUNTS.items():
             pinned = bt[col].notna().to_numpy() & ~disclosure.quantile_ok_many(0.5, n_test, k)
             problems += [f"[backtest row {i}] {col} released from too few visits (quantile rule)"
                          for i in bt.index[pinned]]
+            # The median blends the errors it has, which may be fewer than the visits: the rule holds
+            # for the count of errors, released beside it.
+            if n_col not in bt.columns:
+                problems.append(f"backtest: {col} released without the count of errors behind it ({n_col})")
+                continue
+            n_err = pd.to_numeric(bt[n_col], errors="coerce").to_numpy(dtype=float)
+            few = bt[col].notna().to_numpy() & ~disclosure.quantile_ok_many(0.5, n_err, k)
+            problems += [f"[backtest row {i}] {col} released from too few errors ({n_col}, quantile rule)"
+                         for i in bt.index[few]]
+            with np.errstate(invalid="ignore"):
+                gap = n_test - n_err
+            odd = (gap < 0) | ((gap >= 1) & (gap < k))
+            problems += [f"[backtest row {i}] {n_col} differs from n_test by {g:g} (more errors than "
+                         f"visits, or a difference of 1 to {k - 1})" for i, g in zip(bt.index[odd], gap[odd],
+                                                                                      strict=True)]
     est, cube = tables["estimates"], tables["slot_cube"]
     merged = est[[*builder.CUBE_DIMS, "visits"]].merge(
         cube[[*builder.CUBE_DIMS, "visits"]], on=list(builder.CUBE_DIMS), how="left", suffixes=("", "_cube"))

@@ -263,6 +263,17 @@ def test_approval_refuses_quantiles_at_other_positions_or_from_too_few_visits(wt
     problems = rel_mod.check(tables, rel.meta)
     assert f"[slot_cube row {few}] p90 released from too few waits (quantile rule)" in problems
     assert f"[backtest row {row}] mae_p50 released from too few visits (quantile rule)" in problems
+    # The median blends the errors it has: the count of them is released, and approve holds the rule to it
+    # (enough visits but too few errors is refused), and to its being there at all.
+    bt = rel.table("backtest").copy()
+    row = bt.index[bt["mae_baseline"].notna()][0]
+    bt.loc[row, "mae_baseline_n"] = quantile_min_n(0.5, k) - 1
+    problems = rel_mod.check({**tables, "backtest": bt}, rel.meta)
+    assert f"[backtest row {row}] mae_baseline released from too few errors (mae_baseline_n, quantile rule)" \
+        in problems
+    bare = rel.table("backtest").drop(columns=["mae_p50_n", "mae_p50_n_flag"])
+    assert "backtest: mae_p50 released without the count of errors behind it (mae_p50_n)" in \
+        rel_mod.check({**tables, "backtest": bare}, rel.meta)
 
 
 def test_release_passes_disclosure_and_estimates_follow_the_suppression(wt):
@@ -449,6 +460,9 @@ def test_backtest_against_the_fair_baseline_on_the_same_held_out_weeks(wt):
 
     def check(part: pd.DataFrame, row: pd.Series) -> None:
         assert row["n_test"] == len(part)
+        # The counts of errors behind the medians, where released: the visits with that estimate.
+        for n_col, col in (("mae_p50_n", "p50"), ("mae_baseline_n", "b50")):
+            assert pd.isna(row[n_col]) or row[n_col] == part[col].notna().sum(), n_col
         assert row["mae_p50"] == pytest.approx(mae((part["wait_min"] - part["p50"]).abs()), rel=1e-9, nan_ok=True)
         p90 = part[part["p90"].notna()]
         assert row["within_p90"] == pytest.approx((p90["wait_min"] <= p90["p90"]).mean(), rel=1e-9, nan_ok=True)
