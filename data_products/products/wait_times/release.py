@@ -10,9 +10,9 @@ Released tables
 ``estimates``   the published estimate per base slot: shrunk p50 and p90, the level it rests on, the
                 slot's released visit count or its suppression flag.
 ``backtest``    accuracy on held-out later weeks per facility x department x slot-size band x day
-                type (and margins): n_test (protected), median absolute error, P90 coverage and
-                the share below the median, each beside the fair baseline (facility x department
-                P50/P90 of the same training weeks).
+                type (and margins): n_test (protected), median absolute error with the count of
+                errors behind it (protected), P90 coverage and the share below the median, each
+                beside the fair baseline (facility x department P50/P90 of the same training weeks).
 """
 
 from __future__ import annotations
