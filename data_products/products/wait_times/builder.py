@@ -282,16 +282,19 @@ def _margin(cells: pd.DataFrame, cell: np.ndarray, sec: np.ndarray, n: np.ndarra
     if not shared:
         return out[[*dims, "visits", *QUANTILES, "mean_wait"]]
     key = grp.astype(np.int64) * width + gsec
+    run = np.cumsum(cnt)
+    starts = np.searchsorted(grp, np.arange(groups))
+    before = np.where(starts > 0, run[np.maximum(starts - 1, 0)], 0)
 
     def upto(code: np.ndarray) -> np.ndarray:
         """Waits of each group at or below second ``code`` (seconds past s_min, clipped into the span)."""
         k = np.arange(groups, dtype=np.int64) * width + np.clip(code, -1, width - 1)
         idx = np.searchsorted(key, k, side="right")
-        return np.where(idx > 0, ranked.run[np.maximum(idx - 1, 0)], 0) - ranked.before
+        return np.where(idx > 0, run[np.maximum(idx - 1, 0)], 0) - before
 
     for name, q in QUANTILES.items():
         # The released value times d, in integers: d·x[j] + a·(x[j+1] - x[j]) (seconds past s_min).
-        j, a, d = quantile_rank_fraction(q, ranked.n)
+        j, a, d = quantile_rank_fraction(q, visits)
         lo, hi = ranked.at(j), ranked.at(j + 1)
         q_d = lo * d + a * (hi - lo)
         whole = q_d % d == 0
