@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import duckdb
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -141,3 +142,59 @@ def test_spark_backtest_quantile_of_weighted_values_is_the_rule_over_the_repeate
     np.testing.assert_array_equal(got, want)
     if rows >= 100:
         assert np.isfinite(got).any()  # not a comparison of withheld values only
+
+
+def _tie_rule(waits_min: list[float], q: float, k: int) -> float:
+    """The released wait quantile in plain Python: positions q(n-1) + 1/(2·den), at least k values below and
+    above the two blended; then the tie rule: a value on a second that 1..k-1 waits share (or on a whole minute
+    that 1..k-1 waits round to) goes to the whole minute if k or more waits round to it, else it is withheld."""
+    secs = sorted(round(w * 60) for w in waits_min)
+    n = len(secs)
+    den = {0.5: 2, 0.9: 10}[q]
+    pos = q * (n - 1) + 1 / (2 * den)
+    j = int(pos)
+    if n < 2 or j < k or n - 2 - j < k:
+        return np.nan
+    value_s = secs[j] + (pos - j) * (secs[j + 1] - secs[j])
+    minute = int(np.floor((round(value_s, 6) + 30) / 60))
+    in_minute = sum(1 for s in secs if (s + 30) // 60 == minute)
+    on_second = abs(value_s - round(value_s)) < 1e-6
+    shared = secs.count(round(value_s)) if on_second else 0
+    if not shared and on_second and round(value_s) % 60 == 0:
+        shared = in_minute
+    if shared == 0 or shared >= k:
+        return value_s / 60
+    return float(minute) if in_minute >= k else np.nan
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), n=st.sampled_from([25, 120, 400]), span_s=st.sampled_from([40, 400, 5000]))
+def test_wait_quantile_ties_follow_the_rule(seed, n, span_s):
+    """The release's wait quantiles (histogram counts, ``quantile_rule``) against the tie rule written out over
+    each cell's waits, on data with many ties and few: to the second, to the minute or withheld, the same."""
+    from data_products.contracts.visits import RECORDS, TABLE
+    from data_products.products.wait_times import builder
+
+    k = 10
+    frame = _visits(seed, n, span_s, 5)
+    con = duckdb.connect()
+    con.execute(ddl(TABLE, RECORDS))
+    con.register("frame", frame)
+    con.execute("INSERT INTO outpatient_visits SELECT * FROM frame")
+    dims = builder.TYPE_DIMS
+    got = builder.quantile_rule(builder.Aggregate(con).cube("visit_type", shared=True), k)
+    con.close()
+    assert not set(builder.SHARED) & set(got.columns)  # the counts never leave quantile_rule
+    released = 0
+    for row in got.itertuples(index=False):
+        sel = np.ones(len(frame), dtype=bool)
+        for d in dims:
+            if getattr(row, d) != "ALL":
+                sel &= (frame[d] == getattr(row, d)).to_numpy()
+        waits = frame.loc[sel, "wait_min"].tolist()
+        for q, level in (("p50", 0.5), ("p90", 0.9)):
+            want = _tie_rule(waits, level, k)
+            assert getattr(row, q) == pytest.approx(want, abs=1e-9, nan_ok=True), (row, q)
+            released += want == want
+    if n >= 120:
+        assert released  # not a comparison of NaNs only
