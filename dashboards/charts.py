@@ -11,10 +11,63 @@ import plotly.graph_objects as go
 
 from data_products.reference import district_geojson
 
-CENTER = {"lat": 23.22, "lon": 113.50}  # the city's middle: Nansha's southern tip stays in view
-ZOOM = 7.75  # the whole city on a 390 px phone, with room for the names that stand outside it
 SUPPRESSED_COLOR = "#b9b9b9"
 _GEOJSON = district_geojson()
+# The narrowest map a page draws: a 390 px phone less Streamlit's 16 px margin on each side. A map fitted to
+# it shows the whole city on any wider screen too (the server never learns the screen's width).
+PHONE_MAP_WIDTH = 358
+MAP_HEIGHT = 560
+# What a legend below a map takes from its height on a phone (its classes wrap to three rows): Plotly makes
+# room for it inside the figure, so a map is fitted to what is left.
+LEGEND_ROOM = 90
+
+
+def _world(lon: float, lat: float) -> tuple[float, float]:
+    """Web Mercator position at zoom 0, in MapLibre's pixels (a 512 px world)."""
+    y = math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+    return (lon + 180) / 360 * 512, (1 - y / math.pi) / 2 * 512
+
+
+@cache
+def city_bounds() -> tuple[float, float, float, float]:
+    """(west, south, east, north) of the districts' polygons: the extent every map of the city must show."""
+    lons: list[float] = []
+    lats: list[float] = []
+
+    def walk(coords) -> None:
+        if coords and isinstance(coords[0], (int, float)):
+            lons.append(float(coords[0]))
+            lats.append(float(coords[1]))
+        else:
+            for c in coords:
+                walk(c)
+
+    for feature in _GEOJSON["features"]:
+        walk(feature["geometry"]["coordinates"])
+    return min(lons), min(lats), max(lons), max(lats)
+
+
+def fit_view(bounds: tuple[float, float, float, float], *, width: int = PHONE_MAP_WIDTH, height: int = MAP_HEIGHT,
+             pad: int = 10) -> dict:
+    """The centre and the largest zoom (to 0.01, rounded down) at which ``bounds`` fit a ``width`` x ``height``
+    px map with ``pad`` px to spare on every side: fitted, not a fixed zoom, so a map of any height keeps all
+    of the city in view."""
+    west, south, east, north = bounds
+    x0, y1 = _world(west, south)
+    x1, y0 = _world(east, north)
+    zoom = math.log2(min((width - 2 * pad) / (x1 - x0), (height - 2 * pad) / (y1 - y0)))
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    lat = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * cy / 512))))
+    return {"center": {"lon": round(cx / 512 * 360 - 180, 4), "lat": round(lat, 4)},
+            "zoom": math.floor(zoom * 100) / 100}
+
+
+def city_view(height: int = MAP_HEIGHT, width: int = PHONE_MAP_WIDTH) -> dict:
+    """``center`` and ``zoom`` of a map of the whole city (``fit_view`` of ``city_bounds``): every city map."""
+    return fit_view(city_bounds(), width=width, height=height)
+
+
+CENTER, ZOOM = city_view()["center"], city_view()["zoom"]  # a map of the default height
 
 # Plotly's "white-bg" style names a glyph server on the internet (fonts.openmaptiles.org) for any text on a
 # map. A style that names none makes MapLibre draw every glyph with the browser's own fonts (Chinese ones
@@ -37,7 +90,7 @@ def map_style() -> dict:
 # from its edges), so the name sits well inside it. The four central districts are too small at the city's
 # zoom to hold a name: theirs stand in a column south-west of the city, outside every district and inside a
 # phone's view, each with a leader line into its district; in this order no two lines cross. No two names
-# touch at ZOOM or at the tumor map's zoom, in either language (tests/dashboards/test_charts.py).
+# touch at the zoom of any map's height (city_view), in either language (tests/dashboards/test_charts.py).
 CALLOUT_LON = 113.20
 _CALLOUT_LAT = {"440103": 23.00, "440104": 22.92, "440106": 22.84, "440105": 22.76}
 LABEL_SIZE = 11
@@ -234,7 +287,7 @@ def district_choropleth(
         fills.update(dict.fromkeys(hidden, SUPPRESSED_COLOR))
     add_district_names(fig, names.reindex([a for a in frame.index if a in names.index]), fills)
     fig.update_layout(
-        map={"style": MAP_STYLE_URL, "center": CENTER, "zoom": ZOOM},
+        map={"style": MAP_STYLE_URL, **city_view(height - LEGEND_ROOM if breaks else height)},
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         height=height,
         legend={"orientation": "h", "yanchor": "top", "y": -0.01, "xanchor": "left", "x": 0.0,
@@ -258,10 +311,12 @@ def district_ranking(
     colorscale: str = "YlOrRd",
     fmt=None,
     height: int | None = None,
+    text: pd.Series | None = None,
 ) -> go.Figure:
     """The districts ranked by ``value`` (highest on top), coloured by the map's classes, with the city's
     value as a line and an interval per district where ``lo``/``hi`` are given. Suppressed or missing
-    districts are left out of the ranking (the map shows them in grey)."""
+    districts are left out of the ranking (the map shows them in grey). ``text`` (by district) replaces a
+    bar's printed value where it needs more than the number (a lower bound's "≥")."""
     fmt = fmt or (lambda v: f"{v:,.1f}")
     shown = frame[frame[value].notna()].sort_values(value, ascending=True)
     color = "#1f6f8b"
@@ -278,7 +333,8 @@ def district_ranking(
         x=shown[value].astype(float).tolist(), y=[str(names[a]) for a in shown.index], orientation="h",
         marker={"color": color, "line": {"color": "#777", "width": 0.5}}, error_x=error,
         # Values inside the bars' base, clear of the whiskers and the city line at their ends.
-        text=[fmt(v) for v in shown[value]], textposition="inside", insidetextanchor="start",
+        text=[str(text[a]) if text is not None and a in text.index else fmt(v) for a, v in shown[value].items()],
+        textposition="inside", insidetextanchor="start",
         textfont={"color": "#1d2a2f"}, cliponaxis=False,
         hovertemplate="%{y}: %{text}<extra></extra>", customdata=list(shown.index),
     ))

@@ -34,6 +34,55 @@ MESSAGES = {
     "ui.chart_csv": {"zh": "图表数据（CSV）", "en": "Chart data (CSV)"},
     "ui.png_caption": {"zh": "发布版本 {rid}", "en": "Release {rid}"},
     "ui.png_caption_synthetic": {"zh": "合成演示数据 · 发布版本 {rid}", "en": "Synthetic demonstration data · release {rid}"},
+    # A data dictionary as every page shows it (``dictionary_table``).
+    "ui.dd.field": {"zh": "字段", "en": "Field"}, "ui.dd.name": {"zh": "名称", "en": "Name"},
+    "ui.dd.type": {"zh": "类型", "en": "Type"}, "ui.dd.unit": {"zh": "单位", "en": "Unit"},
+    "ui.dd.values": {"zh": "取值（编码）", "en": "Values (codes)"}, "ui.dd.code_system": {"zh": "编码体系", "en": "Code system"},
+    "ui.dd.ccl_text": {"zh": "访问级别", "en": "Access level"},
+    "ui.dd.type.int": {"zh": "整数", "en": "integer"}, "ui.dd.type.float": {"zh": "小数", "en": "decimal"},
+    "ui.dd.type.text": {"zh": "文本", "en": "text"}, "ui.dd.type.bool": {"zh": "是/否", "en": "yes/no"},
+    "ui.dd.type.date": {"zh": "日期", "en": "date"}, "ui.dd.type.code": {"zh": "编码", "en": "code"},
+    "ui.dd.type.set": {"zh": "编码集合", "en": "set of codes"},
+    "ui.dd.unit.years": {"zh": "岁", "en": "years"}, "ui.dd.unit.months": {"zh": "月", "en": "months"},
+    "ui.dd.unit.days": {"zh": "天", "en": "days"}, "ui.dd.unit.hours": {"zh": "小时", "en": "hours"},
+    "ui.dd.unit.minutes": {"zh": "分钟", "en": "minutes"},
+    # One analysis as both analysis pages show it (``analysis_detail``).
+    "ui.an.request": {"zh": "请求", "en": "Request"},
+    "ui.an.kind.sql": {"zh": "SQL 查询", "en": "SQL query"}, "ui.an.kind.model": {"zh": "模型", "en": "model"},
+    "ui.an.checks": {"zh": "自动检查", "en": "Automatic checks"},
+    "ui.an.reviews": {"zh": "审核", "en": "Reviews"},
+    "ui.an.output": {"zh": "结果", "en": "Output"},
+    "ui.an.open": {"zh": "打开结果（记入审计日志）", "en": "Open output (recorded in the ledger)"},
+    "ui.an.col.rule": {"zh": "规则", "en": "Rule"}, "ui.an.col.passed": {"zh": "结果", "en": "Result"},
+    "ui.an.col.detail": {"zh": "说明", "en": "Detail"}, "ui.an.col.reviewer": {"zh": "审核员", "en": "Reviewer"},
+    "ui.an.col.decision": {"zh": "决定", "en": "Decision"}, "ui.an.col.reason": {"zh": "理由", "en": "Reason"},
+    "ui.an.col.at": {"zh": "时间（北京时间）", "en": "When (Beijing time)"},
+    "ui.an.passed": {"zh": "通过", "en": "passed"}, "ui.an.failed": {"zh": "未通过", "en": "failed"},
+    "ui.an.decision.release": {"zh": "放行", "en": "release"}, "ui.an.decision.reject": {"zh": "拒绝", "en": "reject"},
+    "ui.an.state.queued": {"zh": "排队中", "en": "queued"},
+    "ui.an.state.running": {"zh": "运行中", "en": "running"},
+    "ui.an.state.refused": {"zh": "已拒绝（违反规则，未运行）", "en": "refused (broke a rule; did not run)"},
+    "ui.an.state.stopped": {"zh": "已停止", "en": "stopped"},
+    "ui.an.state.failed_checks": {"zh": "未通过自动检查（结果已丢弃）", "en": "failed the automatic checks (output discarded)"},
+    "ui.an.state.awaiting_review": {"zh": "等待审核", "en": "awaiting review"},
+    "ui.an.state.released": {"zh": "已放行", "en": "released"},
+    "ui.an.state.rejected": {"zh": "审核未通过", "en": "rejected"},
+    "ui.an.col.id": {"zh": "编号", "en": "No."}, "ui.an.col.dataset": {"zh": "数据集", "en": "Dataset"},
+    "ui.an.col.requester": {"zh": "申请人", "en": "Requester"}, "ui.an.col.kind": {"zh": "方式", "en": "Kind"},
+    "ui.an.col.state": {"zh": "状态", "en": "State"}, "ui.an.col.reviews": {"zh": "审核数", "en": "Reviews"},
+    "ui.an.col.submitted": {"zh": "提交时间（北京时间）", "en": "Submitted (Beijing time)"},
+    "ui.an.col.message": {"zh": "消息", "en": "Message"},
+    "ui.an.rule.threshold": {"zh": "最小单元格", "en": "minimum cell count"},
+    "ui.an.rule.dominance": {"zh": "优势规则", "en": "dominance"},
+    "ui.an.rule.differencing": {"zh": "差分攻击", "en": "differencing"},
+    "ui.an.rule.residual_df": {"zh": "残差自由度", "en": "residual degrees of freedom"},
+    "ui.an.rule.row_level": {"zh": "逐条记录", "en": "row-level output"},
+    "ui.an.rule.rows_limit": {"zh": "行数上限", "en": "row limit"},
+    "ui.an.rule.column": {"zh": "列控制规则", "en": "column control list"},
+    "ui.an.rule.dataset": {"zh": "数据集", "en": "dataset"}, "ui.an.rule.function": {"zh": "函数", "en": "function"},
+    "ui.an.rule.model": {"zh": "模型", "en": "model"}, "ui.an.rule.select_only": {"zh": "仅限 SELECT", "en": "SELECT only"},
+    "ui.an.rule.single_statement": {"zh": "单条语句", "en": "one statement"},
+    "ui.an.rule.structure": {"zh": "查询结构", "en": "query structure"}, "ui.an.rule.syntax": {"zh": "语法", "en": "syntax"},
 }
 
 # Plotly's modebar offers "download plot as a png", made in the browser with no decision and no ledger entry:
@@ -375,3 +424,91 @@ def page_grants(page: str, product_ids: list[str]) -> dict[str, Grant]:
 def forget_grants() -> None:
     """A new page open: the grants of the page left behind are not reused."""
     st.session_state.pop(GRANTS_KEY, None)
+
+
+# --- shared by the catalog and the two analysis pages ----------------------------------------------------------
+
+_DD_TYPES = ("int", "float", "text", "bool", "date", "code", "set")
+_DD_UNITS = ("years", "months", "days", "hours", "minutes")
+
+
+def dictionary_table(d, lng: str, *, key: str, code_system: bool = True, height="auto") -> None:
+    """A specialty dataset's data dictionary (``specialty.Dictionary``) as every page shows it: headers, types,
+    units and code-system notes in the page's language (the notes from the dictionary's declared messages);
+    the field names and the codes stay as the data holds them."""
+    from data_products.specialty.dictionary import code_system_key
+
+    cols = ["field", "name", "type", "unit", "values", *(["code_system"] if code_system else []), "ccl_text"]
+    frame = d.frame(lng)[cols].copy()
+    frame["type"] = frame["type"].map(lambda v: t(f"ui.dd.type.{v}", lng) if v in _DD_TYPES else v)
+    frame["unit"] = frame["unit"].map(lambda v: t(f"ui.dd.unit.{v}", lng) if v in _DD_UNITS else v)
+    if code_system:
+        frame["code_system"] = frame["code_system"].map(lambda v: t(code_system_key(v), lng) if v else "")
+    show_table(frame.rename(columns={c: t(f"ui.dd.{c}", lng) for c in frame.columns}), hide_index=True,
+               width="stretch", height=height, key=key)
+
+
+def _rule_label(rule: str, lng: str) -> str:
+    from data_products.i18n import keys
+
+    return t(f"ui.an.rule.{rule}", lng) if f"ui.an.rule.{rule}" in keys() else rule
+
+
+def analysis_detail(user: Principal, a, lng: str, *, page: str, can_open: bool = True) -> None:
+    """One analysis as both analysis pages show it (the requester's "My analyses", the commission's review
+    inbox): its request, its automatic checks and its reviews under headers in the page's language, and,
+    where ``can_open``, a button that opens the output (``service.view``: the gate's decision and a ledger
+    entry) and shows it. ``page`` prefixes the widgets' keys ("an", "rv")."""
+    import pandas as pd
+
+    from dashboards.headline import beijing
+    from data_products.analyses import service
+
+    st.markdown(f"**{t('ui.an.request', lng)}** ({t(f'ui.an.kind.{a.kind}', lng)})")
+    st.code(a.request, language="sql" if a.kind == "sql" else "json")
+    if a.checks:
+        st.markdown(f"**{t('ui.an.checks', lng)}**")
+        st.table(pd.DataFrame({
+            t("ui.an.col.rule", lng): [_rule_label(c["rule"], lng) for c in a.checks],
+            t("ui.an.col.passed", lng): [t("ui.an.passed" if c["passed"] else "ui.an.failed", lng) for c in a.checks],
+            t("ui.an.col.detail", lng): [c["detail"] for c in a.checks],
+        }))
+    if a.reviews:
+        st.markdown(f"**{t('ui.an.reviews', lng)}**")
+        st.table(pd.DataFrame({
+            t("ui.an.col.reviewer", lng): [r["reviewer"] for r in a.reviews],
+            t("ui.an.col.decision", lng): [t(f"ui.an.decision.{r['decision']}", lng) for r in a.reviews],
+            t("ui.an.col.reason", lng): [r["reason"] or "" for r in a.reviews],
+            t("ui.an.col.at", lng): [beijing(r["at"]) for r in a.reviews],
+        }))
+    if not can_open:
+        return
+    if st.button(t("ui.an.open", lng), key=f"{page}_open_{a.id}"):
+        st.session_state[f"{page}_out_{a.id}"] = service.view(user, a.id)
+    shown = st.session_state.get(f"{page}_out_{a.id}")
+    if shown is not None and shown.output:
+        st.markdown(f"**{t('ui.an.output', lng)}**")
+        st.table(pd.DataFrame(shown.output["rows"], columns=shown.output["columns"]))
+        if shown.output.get("notes"):
+            st.caption(", ".join(f"{k}: {v}" for k, v in shown.output["notes"].items()))
+
+
+
+def analysis_list(rows: list[dict], lng: str, *, key: str) -> None:
+    """Analyses as rows (the review inbox's history of a requester and its list of all analyses), each column
+    headed and each state and kind named in the page's language. A row may lack a column: the column is left out."""
+    import pandas as pd
+
+    from dashboards.headline import beijing
+
+    shown = {
+        "id": ("ui.an.col.id", lambda v: v), "dataset": ("ui.an.col.dataset", lambda v: v),
+        "requester": ("ui.an.col.requester", lambda v: v),
+        "kind": ("ui.an.col.kind", lambda v: t(f"ui.an.kind.{v}", lng)),
+        "state": ("ui.an.col.state", lambda v: t(f"ui.an.state.{v}", lng)),
+        "reviews": ("ui.an.col.reviews", lambda v: v),
+        "submitted_at": ("ui.an.col.submitted", beijing), "message": ("ui.an.col.message", lambda v: v or ""),
+    }
+    cols = [c for c in shown if rows and c in rows[0]]
+    show_table(pd.DataFrame({t(shown[c][0], lng): [shown[c][1](r[c]) for r in rows] for c in cols}),
+               hide_index=True, width="stretch", key=key)

@@ -11,6 +11,7 @@ MESSAGE_SOURCES = (
     "data_products.governance.gate",
     "data_products.catalog",
     "data_products.products.registry:messages",
+    "data_products.specialty.dictionary",
 )
 
 # pandera imports pandas-on-Spark (``pyspark.pandas``) whenever PySpark is installed (the ``.[spark]`` extra):

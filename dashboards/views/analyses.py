@@ -13,9 +13,17 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboards.ui import download_button, lang, require_principal, show_table, synthetic_banner
+from dashboards.ui import (
+    analysis_detail,
+    dictionary_table,
+    download_button,
+    lang,
+    require_principal,
+    show_table,
+    synthetic_banner,
+)
 from data_products.analyses import service
-from data_products.i18n import pick, t
+from data_products.i18n import keys, pick, t
 from data_products.specialty import dictionary
 
 MESSAGES = {
@@ -38,21 +46,14 @@ MESSAGES = {
     "an.running": {"zh": "正在数据空间内运行…", "en": "Running inside the space…"},
     "an.submitted": {"zh": "分析 #{id}：{state}", "en": "Analysis #{id}: {state}"},
     "an.mine": {"zh": "分析记录", "en": "Your analyses"},
-    "an.request": {"zh": "请求", "en": "Request"},
-    "an.checks": {"zh": "自动检查", "en": "Automatic checks"},
-    "an.reviews": {"zh": "审核", "en": "Reviews"},
-    "an.output": {"zh": "已放行的结果", "en": "Released output"},
-    "an.open": {"zh": "打开结果", "en": "Open output"},
     "an.download": {"zh": "下载结果 CSV", "en": "Download output CSV"},
+    "an.col.id": {"zh": "编号", "en": "No."}, "an.col.dataset": {"zh": "数据集", "en": "Dataset"},
+    "an.col.purpose": {"zh": "用途", "en": "Purpose"}, "an.col.status": {"zh": "状态", "en": "Status"},
+    "an.col.from": {"zh": "生效日期", "en": "Valid from"}, "an.col.to": {"zh": "截止日期", "en": "Valid to"},
+    "an.status.pending": {"zh": "待审批", "en": "pending"}, "an.status.active": {"zh": "生效中", "en": "active"},
+    "an.status.not_yet_valid": {"zh": "尚未生效", "en": "not yet valid"}, "an.status.expired": {"zh": "已过期", "en": "expired"},
+    "an.status.rejected": {"zh": "未获批准", "en": "rejected"}, "an.status.revoked": {"zh": "已撤销", "en": "revoked"},
     "an.hidden": {"zh": "结果在两名审核员放行前不可见。", "en": "The output stays hidden until two reviewers release it."},
-    "an.state.queued": {"zh": "排队中", "en": "queued"},
-    "an.state.running": {"zh": "运行中", "en": "running"},
-    "an.state.refused": {"zh": "已拒绝（违反规则，未运行）", "en": "refused (broke a rule; did not run)"},
-    "an.state.stopped": {"zh": "已停止", "en": "stopped"},
-    "an.state.failed_checks": {"zh": "未通过自动检查（结果已丢弃）", "en": "failed the automatic checks (output discarded)"},
-    "an.state.awaiting_review": {"zh": "等待审核", "en": "awaiting review"},
-    "an.state.released": {"zh": "已放行", "en": "released"},
-    "an.state.rejected": {"zh": "审核未通过", "en": "rejected"},
 }
 
 MODEL_EXAMPLE = {
@@ -81,7 +82,7 @@ st.caption(t("an.intro", lng))
 
 
 def state_label(state: str) -> str:
-    return t(f"an.state.{state}", lng)
+    return t(f"ui.an.state.{state}", lng)
 
 
 st.header(t("an.scenarios", lng))
@@ -89,8 +90,15 @@ scenarios = service.research_scenarios(user)
 if not scenarios:
     st.info(t("an.none", lng))
 else:
-    show_table(pd.DataFrame([{**s, "valid_from": s["valid_from"].date(), "valid_to": s["valid_to"].date()}
-                               for s in scenarios]), hide_index=True, width="stretch", key="an_scenarios")
+    show_table(pd.DataFrame({
+        t("an.col.id", lng): [s["id"] for s in scenarios],
+        t("an.col.dataset", lng): [s["dataset_id"] for s in scenarios],
+        t("an.col.purpose", lng): [s["purpose"] for s in scenarios],
+        t("an.col.status", lng): [t(f"an.status.{s['status']}", lng) if f"an.status.{s['status']}" in keys()
+                                  else s["status"] for s in scenarios],
+        t("an.col.from", lng): [f"{s['valid_from']:%Y-%m-%d}" for s in scenarios],
+        t("an.col.to", lng): [f"{s['valid_to']:%Y-%m-%d}" if s["valid_to"] else "—" for s in scenarios],
+    }), hide_index=True, width="stretch", key="an_scenarios")
 
 active = [s for s in scenarios if s["status"] == "active"]
 if scenarios and not active:
@@ -107,8 +115,7 @@ if active:
     left, right = st.columns([3, 2])
     with right:
         st.markdown(f"**{t('an.dictionary', lng)}**")
-        show_table(d.frame(lng)[["field", "name", "type", "unit", "values", "ccl_text"]], hide_index=True,
-                     width="stretch", height=520, key="an_dictionary")
+        dictionary_table(d, lng, key="an_dictionary", code_system=False, height=520)
     with left:
         kind = st.radio(t("an.kind", lng), ["sql", "model"], horizontal=True, key="an_kind",
                         format_func=lambda k: t(f"an.{k}", lng))
@@ -138,28 +145,12 @@ if active:
 st.header(t("an.mine", lng))
 for a in service.listing(user):
     with st.expander(f"#{a.id} · {a.dataset_id} · {state_label(a.state)} · {a.submitted_at:%Y-%m-%d %H:%M}"):
-        st.markdown(f"**{t('an.request', lng)}** ({a.kind})")
-        st.code(a.request, language="sql" if a.kind == "sql" else "json")
         if a.message:
             st.write(a.message)
-        if a.checks:
-            st.markdown(f"**{t('an.checks', lng)}**")
-            st.table(pd.DataFrame(a.checks))
-        if a.reviews:
-            st.markdown(f"**{t('an.reviews', lng)}**")
-            st.table(pd.DataFrame(a.reviews)[["reviewer", "decision", "reason", "at"]])
+        # Until two reviewers release it, the requester sees status and checks only.
+        analysis_detail(user, a, lng, page="an", can_open=a.state == "released")
         if a.state != "released":
             st.caption(t("an.hidden", lng))
             continue
-        key = f"an_out_{a.id}"
-        if st.button(t("an.open", lng), key=f"an_open_{a.id}"):
-            st.session_state[key] = service.view(user, a.id)
-        shown = st.session_state.get(key)
-        if shown is not None and shown.output:
-            st.markdown(f"**{t('an.output', lng)}**")
-            st.table(pd.DataFrame(shown.output["rows"], columns=shown.output["columns"]))
-            if shown.output.get("notes"):
-                st.caption(", ".join(f"{k}: {v}" for k, v in shown.output["notes"].items()))
-        if a.state == "released":
-            download_button(t("an.download", lng), lambda aid=a.id: service.download(user, aid)[1],
-                            f"analysis_{a.id}_{a.dataset_id}.csv", "text/csv", key=f"an_get_{a.id}")
+        download_button(t("an.download", lng), lambda aid=a.id: service.download(user, aid)[1],
+                        f"analysis_{a.id}_{a.dataset_id}.csv", "text/csv", key=f"an_get_{a.id}")

@@ -10,7 +10,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import headline
-from dashboards.ui import download_button, lang, org_label, require_principal, show_table, synthetic_banner
+from dashboards.ui import (
+    dictionary_table,
+    download_button,
+    lang,
+    org_label,
+    require_principal,
+    show_table,
+    synthetic_banner,
+)
 from data_products import catalog
 from data_products.analyses import service as analyses
 from data_products.governance import ScenarioError
@@ -18,21 +26,7 @@ from data_products.i18n import pick, t
 from data_products.products.registry import all_products
 from data_products.specialty import DICTIONARIES
 
-DD_TYPES = ("int", "float", "text", "bool", "date", "code", "set")
-DD_UNITS = ("years", "months", "days", "hours", "minutes")
-
 MESSAGES = {
-    "cat.dd.field": {"zh": "字段", "en": "Field"}, "cat.dd.name": {"zh": "名称", "en": "Name"},
-    "cat.dd.type": {"zh": "类型", "en": "Type"}, "cat.dd.unit": {"zh": "单位", "en": "Unit"},
-    "cat.dd.values": {"zh": "取值（编码）", "en": "Values (codes)"}, "cat.dd.code_system": {"zh": "编码体系", "en": "Code system"},
-    "cat.dd.ccl_text": {"zh": "访问级别", "en": "Access level"},
-    "cat.dd.type.int": {"zh": "整数", "en": "integer"}, "cat.dd.type.float": {"zh": "小数", "en": "decimal"},
-    "cat.dd.type.text": {"zh": "文本", "en": "text"}, "cat.dd.type.bool": {"zh": "是/否", "en": "yes/no"},
-    "cat.dd.type.date": {"zh": "日期", "en": "date"}, "cat.dd.type.code": {"zh": "编码", "en": "code"},
-    "cat.dd.type.set": {"zh": "编码集合", "en": "set of codes"},
-    "cat.dd.unit.years": {"zh": "岁", "en": "years"}, "cat.dd.unit.months": {"zh": "月", "en": "months"},
-    "cat.dd.unit.days": {"zh": "天", "en": "days"}, "cat.dd.unit.hours": {"zh": "小时", "en": "hours"},
-    "cat.dd.unit.minutes": {"zh": "分钟", "en": "minutes"},
     "cat.scope.view": {"zh": "查看", "en": "view"}, "cat.scope.download": {"zh": "下载", "en": "download"},
     "cat.appr.by": {"zh": "审批方", "en": "by"},
     "cat.appr.at": {"zh": "时间（北京时间）", "en": "at (Beijing time)"},
@@ -211,11 +205,7 @@ for d in entries:
         if d.get("usable") and d["id"] in DICTIONARIES:
             dd = DICTIONARIES[d["id"]]
             st.markdown(f"**{t('cat.dictionary', lng)}**")
-            dd_frame = dd.frame(lng)[["field", "name", "type", "unit", "values", "code_system", "ccl_text"]].copy()
-            dd_frame["type"] = dd_frame["type"].map(lambda v: t(f"cat.dd.type.{v}", lng) if v in DD_TYPES else v)
-            dd_frame["unit"] = dd_frame["unit"].map(lambda v: t(f"cat.dd.unit.{v}", lng) if v in DD_UNITS else v)
-            show_table(dd_frame.rename(columns={c: t(f"cat.dd.{c}", lng) for c in dd_frame.columns}),
-                       hide_index=True, width="stretch", key=f"dict_{d['id']}")
+            dictionary_table(dd, lng, key=f"dict_{d['id']}")
             mine = [s for s in analyses.research_scenarios(user) if s["dataset_id"] == d["id"]] \
                 if user.role in ("company", "hospital") else []
             if any(s["status"] == "active" for s in mine):

@@ -237,7 +237,7 @@ with tabs[0]:
                             for a in mv.index})
             f = district_choropleth(mv, value="value", label=f"{metric_label(metric)} · {m}", names=dnames, hover_text=mh,
                                     suppressed=mv["suppressed"], suppressed_label=t("pn.suppressed", lng, k=k),
-                                    colorscale="YlOrRd", height=420, breaks=fixed, fmt=fmt)
+                                    colorscale="YlOrRd", breaks=fixed, fmt=fmt)
             ui.chart(f, key=f"play_{m}", container=frame_box)
             time.sleep(0.7)
 

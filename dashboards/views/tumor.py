@@ -12,7 +12,18 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards import headline, ui
-from dashboards.charts import CENTER, MAP_STYLE_URL, SUPPRESSED_COLOR, add_district_names
+from dashboards.charts import (
+    LEGEND_ROOM,
+    MAP_HEIGHT,
+    MAP_STYLE_URL,
+    SUPPRESSED_COLOR,
+    add_district_names,
+    city_view,
+    class_breaks,
+    class_colors,
+    classify,
+    district_ranking,
+)
 from dashboards.ui import download_button, guard, lang, product_grant, show_table, synthetic_banner, zipped
 from data_products.disclosure import ALL
 from data_products.i18n import pick, t
@@ -63,6 +74,21 @@ MESSAGES = {
     "tumor.top_share": {"zh": "前 5 家机构占比", "en": "Share in top 5 facilities"},
     "tumor.leave_share": {"zh": "居民在居住区外就诊比例", "en": "Residents treated outside home district"},
     "tumor.map": {"zh": "医疗机构分布（圆圈大小 = 患者数）", "en": "Facilities (circle size = patients)"},
+    "tumor.ranking": {"zh": "各区医疗机构的患者数（排名）", "en": "Patients treated in each district's facilities, ranked"},
+    "tumor.ranking_others": {"zh": "各区其他机构的患者数（区汇总，排名）",
+                             "en": "Patients of the other facilities in each district (district totals), ranked"},
+    "tumor.ranking_none": {"zh": "没有一个区的其他机构汇总满足区级汇总规则，因此不作排名（见下方本院与其他机构的分布）。",
+                           "en": "No district's total of the other facilities passes the district-aggregate rule, so none "
+                                 "is ranked (your facility beside the others' distribution is below)."},
+    "tumor.city_mean": {"zh": "全市平均每区", "en": "City mean per district"},
+    "tumor.ranking_note": {"zh": "虚线为全市患者数 ÷ {n} 个区。未发布的合计不画条形（不是 0）。",
+                           "en": "The dashed line is the city's patients ÷ {n} districts. A total not released draws no "
+                                 "bar (it is not 0)."},
+    "tumor.classes_note": {"zh": "圆圈按患者数分为至多 5 级（分位数分级，图例标出各级范围），灰色为已隐藏的数字。",
+                           "en": "Circles fall in up to 5 classes of patients (quantile classes, each range in the "
+                                 "legend); grey ones are hidden figures."},
+    "tumor.partial_note": {"zh": "“≥”：该区有机构的数字被隐藏，合计只含已发布的机构。",
+                           "en": "\"≥\": a facility in that district is hidden, so its total holds the released ones only."},
     "tumor.suppressed": {"zh": "已抑制（<10 或可反推）", "en": "Suppressed (<10 or recoverable)"},
     "tumor.patients": {"zh": "患者数", "en": "Patients"},
     "tumor.top": {"zh": "患者最多的 5 家机构", "en": "Five facilities treating most patients"},
@@ -110,6 +136,7 @@ _PCT = "%.1f%%"
 
 TIER_COLORS = {"tertiary_cancer": "#c0392b", "tertiary_general": "#2e86c1", "secondary_general": "#27ae60"}
 OTHERS_COLOR = "#8e8e8e"
+OWN_COLOR = "#c0392b"
 
 
 lng = lang()
@@ -176,7 +203,8 @@ leave = views.leaving(grant, group)
 scope = info["scope"]
 if scope.facility_names != "all":
     st.caption(t("tumor.scope_own", lng) + " " + PEER_RULE[lng])
-    others = views.district_aggregates(grant, group, period)
+# For the commission the same sums over every released facility; for a hospital, over the others only.
+others = views.district_aggregates(grant, group, period)
 
 nonres = views.nonresidents(grant, group)
 skin = views.c44(grant, year)
@@ -196,54 +224,105 @@ m4.metric(t("tumor.nonres", lng),
 st.caption(f"{t('tumor.c44', lng)}: {skin['patients']:,}" if skin["patients"] is not None
            else f"{t('tumor.c44', lng)}: {t('tumor.suppressed', lng)}")
 
-# --- map -----------------------------------------------------------------------------------------
+# --- map and the districts ranked ----------------------------------------------------------------
 st.subheader(t("tumor.map", lng))
 geo = district_geojson()
 fig = go.Figure()
 shown = fac[~fac["suppressed"]]
 hidden = fac[fac["suppressed"]]
-biggest = float(shown[views.MEASURE].max()) if len(shown) else 1.0
-for tier in TIER_NAMES:
-    part = shown[shown["tier"] == tier]
-    if part.empty:
-        continue
-    n = part[views.MEASURE].astype(float).to_numpy()
+agg = others[others["shown"]]
+# One size scale for every circle drawn: the facilities, and for a hospital the district totals beside its own.
+drawn = [*shown[views.MEASURE].astype(float), *(agg[views.MEASURE].astype(float) if scope.facility_names != "all" else [])]
+biggest = max([1.0, *drawn])
+
+
+def _size(n: np.ndarray) -> np.ndarray:
+    return 8 + 42 * np.sqrt(n / biggest)  # area follows patients, one scale for every circle on the map
+
+
+def _facility_text(part: pd.DataFrame) -> list[str]:
+    return [f"{pick(lng, a, b)}<br>{dname[d]} · {tier_label(k)}<br>{t('tumor.patients', lng)}: {int(v):,}"
+            for a, b, d, k, v in zip(part["name_zh"], part["name_en"], part["district"], part["tier"],
+                                     part[views.MEASURE], strict=True)]
+
+
+def _fmt_count(v: float) -> str:
+    return f"{v:,.0f}"
+
+
+if scope.facility_names == "all":
+    # Classed, as the atlas maps: a few quantile classes of patients, each labelled with its range, so a
+    # circle's class is read off the legend rather than guessed from its size; hidden counts apart in grey.
+    breaks = class_breaks(shown[views.MEASURE])
+    cls = classify(shown[views.MEASURE].astype(float), breaks)
+    for i, color in enumerate(class_colors(len(breaks) - 1, "YlOrRd") if breaks else []):
+        part = shown[cls == i]
+        fig.add_trace(go.Scattermap(
+            lon=part["lon"].tolist(), lat=part["lat"].tolist(), mode="markers",
+            marker={"size": _size(part[views.MEASURE].astype(float).to_numpy()), "color": color, "opacity": 0.85,
+                    "sizemode": "diameter"},
+            text=_facility_text(part), hoverinfo="text", customdata=part["facility_id"].tolist(),
+            name=f"{_fmt_count(breaks[i])} – {_fmt_count(breaks[i + 1])}", legendrank=i,
+        ))
+else:
+    # A hospital's own facility is the one circle it may see by name; the others are district totals.
     fig.add_trace(go.Scattermap(
-        lon=part["lon"].tolist(), lat=part["lat"].tolist(), mode="markers",
-        marker={"size": 8 + 42 * np.sqrt(n / max(biggest, 1.0)), "color": TIER_COLORS[tier], "opacity": 0.75,
+        lon=shown["lon"].tolist(), lat=shown["lat"].tolist(), mode="markers",
+        marker={"size": _size(shown[views.MEASURE].astype(float).to_numpy()), "color": OWN_COLOR, "opacity": 0.9,
                 "sizemode": "diameter"},
-        text=[f"{pick(lng, a, b)}<br>{dname[d]}<br>{t('tumor.patients', lng)}: {int(v):,}"
-              for a, b, d, v in zip(part["name_zh"], part["name_en"], part["district"], n, strict=True)],
-        hoverinfo="text", name=tier_label(tier), customdata=part["facility_id"].tolist(),
+        text=_facility_text(shown), hoverinfo="text", name=t("tumor.row_own", lng),
+        customdata=shown["facility_id"].tolist(), legendrank=0,
     ))
-if scope.facility_names != "all":
-    agg = others[others["shown"]]
     n_agg = agg[views.MEASURE].astype(float).to_numpy()
     fig.add_trace(go.Scattermap(
         lon=agg["lon"].tolist(), lat=agg["lat"].tolist(), mode="markers",
-        marker={"size": 8 + 42 * np.sqrt(n_agg / max(biggest, float(n_agg.max()) if len(n_agg) else 1.0, 1.0)),
-                "color": OTHERS_COLOR, "opacity": 0.55, "sizemode": "diameter"},
+        marker={"size": _size(n_agg), "color": OTHERS_COLOR, "opacity": 0.55, "sizemode": "diameter"},
         text=[f"{t('tumor.others_in', lng, d=dname[d], n=k)}<br>{t('tumor.patients', lng)}: {int(v):,}"
               for d, k, v in zip(agg["district"], agg["facilities"], n_agg, strict=True)],
-        hoverinfo="text", name=t("tumor.others", lng),
+        hoverinfo="text", name=t("tumor.others", lng), legendrank=1,
     ))
 if len(hidden):
     fig.add_trace(go.Scattermap(
         lon=hidden["lon"].tolist(), lat=hidden["lat"].tolist(), mode="markers",
         marker={"size": 9, "color": SUPPRESSED_COLOR, "opacity": 0.9},
         text=[f"{pick(lng, a, b)}<br>{t('tumor.suppressed', lng)}" for a, b in zip(hidden["name_zh"], hidden["name_en"], strict=True)],
-        hoverinfo="text", name=t("tumor.suppressed", lng), customdata=hidden["facility_id"].tolist(),
+        hoverinfo="text", name=t("tumor.suppressed", lng), customdata=hidden["facility_id"].tolist(), legendrank=99,
     ))
-# The names last, so they stand above the bubbles.
+# The names last, so they stand above the circles.
 add_district_names(fig, pd.Series({a: dname[a] for a in dist.index}))
 fig.update_layout(
-    map={"style": MAP_STYLE_URL, "center": CENTER, "zoom": 8.2,
+    # Fitted to the city's bounds (the atlas maps' view): the whole city on a 390 px phone, legend below it.
+    map={"style": MAP_STYLE_URL, **city_view(MAP_HEIGHT - LEGEND_ROOM),
          "layers": [{"source": geo, "type": "fill", "color": "#f1f3f5", "below": "traces"},
                     {"source": geo, "type": "line", "color": "#7f8c8d", "line": {"width": 1.2}}]},
-    margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=560,
-    legend={"yanchor": "bottom", "y": 0.01, "xanchor": "left", "x": 0.01},
+    margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=MAP_HEIGHT,
+    legend={"orientation": "h", "yanchor": "top", "y": -0.01, "xanchor": "left", "x": 0.0,
+            "title": {"text": t("tumor.patients", lng)}},
 )
-ui.chart(fig, key="tumor_map", grant=grant, name=f"tumor_map_{group}_{period}", lng=lng)
+# Patients treated in each district's facilities, ranked: the commission's sums every released facility (a
+# district holding a hidden facility reads "≥"); a hospital's are the district totals of the other facilities
+# that pass the aggregate rule, so the ranking names no peer. A hidden total is no bar, never a zero.
+ranked = agg.set_index("district")[[views.MEASURE]].astype({views.MEASURE: "Float64"}).astype(float)
+partial = set(hidden["district"]) if scope.facility_names == "all" else set()
+ranked_text = pd.Series({d: ("≥ " if d in partial else "") + _fmt_count(v) for d, v in ranked[views.MEASURE].items()},
+                        dtype=object)
+city_mean = total / len(dist) if total is not None else None
+m_col, r_col = st.columns([3, 2])
+with m_col:
+    ui.chart(fig, key="tumor_map", grant=grant, name=f"tumor_map_{group}_{period}", lng=lng)
+with r_col:
+    st.markdown(f"**{t('tumor.ranking' if scope.facility_names == 'all' else 'tumor.ranking_others', lng)}**")
+    if ranked[views.MEASURE].notna().any():
+        ui.chart(district_ranking(ranked, value=views.MEASURE, names=pd.Series(dname), label=t("tumor.patients", lng),
+                                  city=city_mean, city_label=t("tumor.city_mean", lng), fmt=_fmt_count,
+                                  text=ranked_text),
+                 key="tumor_rank", grant=grant, name=f"tumor_ranking_{group}_{period}", lng=lng)
+        st.caption(t("tumor.ranking_note", lng, n=len(dist)) +
+                   (" " + t("tumor.partial_note", lng) if partial & set(ranked.index) else ""))
+    else:
+        st.info(t("tumor.ranking_none", lng))
+if scope.facility_names == "all":
+    st.caption(t("tumor.classes_note", lng))
 
 # --- top facilities (commission) or the own facility's standing (hospital) ---------------------------
 if scope.facility_names == "all":

@@ -81,6 +81,50 @@ _CODES = {
 }
 
 
+# What a field's "code system" note says, in both languages (English as written on the field, then Chinese).
+# The dictionaries sit below the message catalogue in the zone order, so they declare ``MESSAGES`` (read by
+# ``data_products.i18n`` through ``MESSAGE_SOURCES``) and a page shows ``t(code_system_key(text), lang)``.
+CODE_SYSTEMS_ZH = {
+    "GB/T 2260 adcode": "GB/T 2260 行政区划代码",
+    "GB/T 2261.1 (M=1, F=2)": "GB/T 2261.1（男 = 1，女 = 2）",
+    "UEBMI employee / URRBMI resident basic medical insurance": "UEBMI 城镇职工 / URRBMI 城乡居民基本医疗保险",
+    "ICD-10": "ICD-10 国际疾病分类第十版",
+    "ICD-10 I63.x": "ICD-10 I63.x 脑梗死",
+    "ICD-O-3": "ICD-O-3 国际疾病分类肿瘤学专辑第三版",
+    "IS ischaemic, ICH intracerebral haemorrhage, SAH subarachnoid haemorrhage, TIA":
+        "IS 缺血性卒中，ICH 脑出血，SAH 蛛网膜下腔出血，TIA 短暂性脑缺血发作",
+    "NIHSS 0-42": "NIHSS 美国国立卫生研究院卒中量表 0–42 分",
+    "Glasgow Coma Scale 3-15": "格拉斯哥昏迷量表（GCS）3–15 分",
+    "Hunt-Hess 1-5 (SAH only)": "Hunt-Hess 分级 1–5（仅 SAH）",
+    "IVT thrombolysis, EVT thrombectomy, haematoma evacuation, aneurysm coiling/clipping":
+        "IVT 静脉溶栓，EVT 血管内取栓，血肿清除术，动脉瘤栓塞/夹闭术",
+    "dama = discharged against medical advice": "含未遵医嘱自动出院（编码见“取值”）",
+    "mRS 0-6 (6 = dead)": "改良 Rankin 量表（mRS）0–6 分（6 = 死亡）",
+    "LAA large-artery, CE cardioembolic, SAO small-vessel, SOE other, SUE undetermined":
+        "TOAST 分型：LAA 大动脉粥样硬化型，CE 心源性栓塞型，SAO 小动脉闭塞型，SOE 其他明确病因型，SUE 不明原因型",
+    "IVT intravenous thrombolysis, EVT endovascular thrombectomy": "IVT 静脉溶栓，EVT 血管内取栓",
+    "reperfused patients only": "仅再灌注治疗的患者",
+    "C22.0 HCC, C22.1 intrahepatic cholangiocarcinoma, C22.7 other, C22.9 unspecified":
+        "C22.0 肝细胞癌，C22.1 肝内胆管癌，C22.7 其他，C22.9 未特指",
+    "HBV = HBsAg+, HCV = anti-HCV+, NAFLD, alcohol":
+        "HBV = HBsAg 阳性，HCV = 抗 HCV 阳性，NAFLD 非酒精性脂肪性肝病，酒精性",
+    "PVTT portal-vein, HVTT hepatic-vein tumour thrombus": "PVTT 门静脉癌栓，HVTT 肝静脉癌栓",
+    "ECOG 0-4": "ECOG 体能状态 0–4 分",
+    "TACE chemoembolisation, HAIC arterial infusion, TKI / ICI+anti-VEGF / TKI+ICI systemic":
+        "TACE 经动脉化疗栓塞，HAIC 肝动脉灌注化疗，TKI / ICI + 抗 VEGF / TKI + ICI 系统治疗",
+    "after curative treatment only": "仅根治性治疗后",
+}
+
+
+def code_system_key(text: str) -> str:
+    """The message key of a code-system note (its English text, as written on the field)."""
+    import re
+
+    return "dd.code_system." + re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+MESSAGES = {code_system_key(en): {"zh": zh, "en": en} for en, zh in CODE_SYSTEMS_ZH.items()}
+
 @dataclass(frozen=True)
 class Field:
     name: str

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from dashboards.charts import quantile_boxes
+from dashboards.charts import LEGEND_ROOM, MAP_HEIGHT, quantile_boxes
 
 
 def _frame():
@@ -76,14 +76,15 @@ def _to_lonlat(x: float, y: float, zoom: float) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-@pytest.mark.parametrize("zoom", [7.75, 8.2])  # the district maps and the tumor map
-def test_district_names_stand_clear_of_each_other_and_in_the_right_place(lang, zoom):
+@pytest.mark.parametrize("height", [MAP_HEIGHT - LEGEND_ROOM])  # every city map, less its legend below
+def test_district_names_stand_clear_of_each_other_and_in_the_right_place(lang, height):
     from shapely.geometry import LineString, Point, box, shape
 
-    from dashboards.charts import CENTER, ZOOM, label_points
+    from dashboards.charts import city_view, label_points
     from data_products.reference import district_geojson
 
-    assert ZOOM == 7.75
+    view = city_view(height)
+    zoom, center = view["zoom"], view["center"]
     shapes = {f["properties"]["adcode"]: shape(f["geometry"]) for f in district_geojson()["features"]}
     pts = label_points()
     assert set(pts.index) == set(shapes) and len(pts) == 11
@@ -102,10 +103,14 @@ def test_district_names_stand_clear_of_each_other_and_in_the_right_place(lang, z
             assert not any(s.intersects(where) for s in shapes.values()), adcode
         else:
             assert shapes[adcode].contains(Point(p["lon"], p["lat"])), adcode
-    if zoom == ZOOM:
-        # On a 390 px phone (358 px of map) every name is inside the view.
-        cx, _ = _pixels(CENTER["lon"], CENTER["lat"], zoom)
-        assert all(cx - 179 <= b.bounds[0] and b.bounds[2] <= cx + 179 for b in boxes.values())
+    # On a 390 px phone (358 px of map) every name is inside the view, and so is every district.
+    cx, cy = _pixels(center["lon"], center["lat"], zoom)
+    assert all(cx - 179 <= b.bounds[0] and b.bounds[2] <= cx + 179 for b in boxes.values())
+    assert all(cy - height / 2 <= b.bounds[1] and b.bounds[3] <= cy + height / 2 for b in boxes.values())
+    for s in shapes.values():
+        w, so, e, n = s.bounds
+        (x0, y1), (x1, y0) = _pixels(w, so, zoom), _pixels(e, n, zoom)
+        assert cx - 179 <= x0 and x1 <= cx + 179 and cy - height / 2 <= y0 and y1 <= cy + height / 2
     lines = [LineString([(p["at_lon"], p["at_lat"]), (p["lon"], p["lat"])]) for _, p in pts[pts["callout"]].iterrows()]
     assert len(lines) == 4
     assert not any(a.intersects(b) for i, a in enumerate(lines) for b in lines[i + 1:])

@@ -34,7 +34,7 @@ ALLOWED_LATIN = {
     "covid", "sars", "cov", "mycoplasma", "pneumoniae", "ra", "ii", "iii", "iv", "hba", "ldl", "hdl", "alt", "ast",
     # products and systems by name
     "dataspace", "duckdb", "streamlit", "gb/t", "lambda", "λ",
-    "bland", "altman", "linnet", "mcr", "var", "fisher", "hunt", "hess", "glasgow",
+    "bland", "altman", "linnet", "mcr", "var", "fisher", "hunt", "hess", "glasgow", "rankin", "mrs",
     "english",  # the language switch names each language in its own
 }
 # CJK written in English pages on purpose: the project's name in Chinese beside its English one.
@@ -44,10 +44,11 @@ RAW_HEADERS = {"count", "reason", "file_name", "pct", "city_pct", "pass_pct", "w
                "approved_at", "source", "value", "suppressed", "district", "facility_id", "n_flag", "month",
                "category", "share", "level", "check", "status", "ALL", "quarterly", "group", "period", "metric"}
 
-# A data dictionary's field names and code systems are what the data holds, in either language.
-# The audit ledger's actor and target are the identifiers it records (user names, product and page ids).
+# A data dictionary's field names are what the data holds, in either language (its code-system notes are
+# translated and checked). The audit ledger's actor and target are the identifiers it records (user names,
+# product and page ids).
 CODE_COLUMNS = {"字段", "Field",  # also My hospital's completeness table: a field of the hospital's extract
-                "编码体系", "Code system", "操作者", "Actor", "对象", "Target"}
+                "操作者", "Actor", "对象", "Target"}
 # A dictionary's values: each code (what the data holds, written as an analysis writes it) with its meaning,
 # which must be in the page's language. The codes are taken out of the cell before the check, nothing else.
 VALUE_COLUMNS = {"取值（编码）", "Values (codes)"}

@@ -1,6 +1,6 @@
 """Phone (390 px) and desktop (1440 px) layouts in Debian's Chromium, outside requests aborted: every demo
 role's product pages render with their main chart drawn, nothing wider than the screen, no metric or download
-button cut off; on a
+button cut off, every city map showing the whole city; on a
 phone the heatmaps give way to tables and the sidebar closes after navigating. Screenshots go to
 test-artifacts/layout-<role>-<page>-<width>.png."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from dashboards.charts import city_bounds
 from data_products.governance import demo_passwords
 
 pytestmark = pytest.mark.browser
@@ -37,7 +38,17 @@ LAYOUT_JS = """() => {
         .map(e => e.innerText);
     const plots = [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent !== null);
     const drawn = plots.filter(p => p.data && p.data.length && p.querySelector('svg.main-svg, canvas')).length;
-    return {overflow: doc.scrollWidth - window.innerWidth, clipped, drawn};
+    // What each city map shows: MapLibre's own view of it (west, south, east, north), as drawn at this width.
+    const maps = plots.filter(p => p._fullLayout && p._fullLayout.map && p._fullLayout.map._subplot
+                                   && p._fullLayout.map._subplot.map)
+        .map(p => { const b = p._fullLayout.map._subplot.map.getBounds();
+                    return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; });
+    return {overflow: doc.scrollWidth - window.innerWidth, clipped, drawn, maps};
+}"""
+MAP_PAGES = {"pneumonia", "elderly-weight", "tumor"}  # each opens with a map of the whole city
+MAPS_MADE_JS = """() => {
+    const maps = [...document.querySelectorAll('.js-plotly-plot')].filter(p => p._fullLayout && p._fullLayout.map);
+    return maps.length > 0 && maps.every(p => p._fullLayout.map._subplot && p._fullLayout.map._subplot.map);
 }"""
 
 
@@ -56,6 +67,9 @@ def _open(b, url: str, path: str, width: int) -> dict:
     b.wait_idle(90_000)
     if _charted(path, width):
         b.page.wait_for_selector(".js-plotly-plot .main-svg >> visible=true", timeout=90_000)
+    if path in MAP_PAGES:
+        # Plotly makes a map's MapLibre view after its first draw: wait for it before reading its extent.
+        b.page.wait_for_function(MAPS_MADE_JS, timeout=90_000)
     b.page.wait_for_timeout(400)
     return b.page.evaluate(LAYOUT_JS)
 
@@ -103,6 +117,12 @@ def test_product_pages_fit_the_screen(demo, served, browser, browser_sign_in, si
                 assert got["clipped"] == [], (where, got)
                 if _charted(path, width):
                     assert got["drawn"] >= 1, (where, got)
+                if path in MAP_PAGES:
+                    # The whole city in view: every district's polygon inside the map's drawn extent.
+                    west, south, east, north = city_bounds()
+                    assert got["maps"], (where, got)
+                    for w, so, e, n in got["maps"]:
+                        assert w <= west and so <= south and e >= east and n >= north, (where, got["maps"])
                 if path == "wait-times":
                     # The day-by-hour heatmap: a chart on a wide screen, a table on a phone.
                     heat = b.page.locator(".st-key-wide-wt_heatmap .js-plotly-plot")
