@@ -59,6 +59,16 @@ MESSAGES = {
     "mh.check.timeliness": {"zh": "及时性", "en": "Timeliness"},
     "mh.check.duplicates": {"zh": "重复记录", "en": "Duplicates"},
     "mh.not_assessed": {"zh": "未评估", "en": "Not assessed"},
+    "mh.result_withheld": {"zh": "{result}（数值未发布）", "en": "{result} (value withheld)"},
+    "mh.ref.timeliness": {"zh": "≤ {limit} 天（全市中位数 {city} 天 + {slack} 天）",
+                          "en": "≤ {limit} days (city median {city} + {slack} days)"},
+    "mh.ref.completeness": {"zh": "≥ {limit}（全市 {city} − {drop} 个百分点）",
+                            "en": "≥ {limit} (city {city} − {drop} points)"},
+    "mh.rule": {"zh": "判定规则：及时性——本传输最晚事件至到达的天数不超过同类同年全市中位数 + {slack} 天；"
+                      "完整性——任一字段填写率不低于全市 {drop} 个百分点以上。两者都是与全市相比的相对标准。",
+                "en": "How each check is judged: timeliness passes when this transfer's latest event reached the space "
+                      "no more than {slack} days later than the city's median for the same kind and year; completeness "
+                      "when no field is filled more than {drop} points below the city. Both are relative to the city."},
     "mh.withheld": {"zh": "“—”：该值未发布（所依据的记录数小于最小单元格或可被反推），或无可计算的数据。",
                     "en": "\"—\": not released (the row count it rests on is below the minimum cell or recoverable), "
                           "or nothing to compute it from."},
@@ -109,9 +119,26 @@ def _check_value(check: str, v) -> str:
     return f"{float(v):,.0f} {'天' if lng == 'zh' else 'days'}" if check in _DAY_CHECKS else _pct(v)
 
 
-def _result(ok) -> str:
-    """The product's status in words; a check with no value to judge is "not assessed", never "passed"."""
-    return t("mh.not_assessed" if pd.isna(ok) else "mh.passed" if ok else "mh.failed", lng)
+def _result(ok, value=0.0) -> str:
+    """The product's status in words; a check with no value to judge is "not assessed", never "passed"; a
+    judged check whose value is withheld says so, so that "passed" never stands beside a bare "—"."""
+    if pd.isna(ok):
+        return t("mh.not_assessed", lng)
+    result = t("mh.passed" if ok else "mh.failed", lng)
+    return t("mh.result_withheld", lng, result=result) if pd.isna(value) else result
+
+
+def _reference(check: str, ref, rule: dict) -> str:
+    """The bar a check was judged against, not only the city's figure it was derived from."""
+    if pd.isna(ref):
+        return "—"
+    if check == "timeliness" and "timeliness_slack_days" in rule:
+        slack = rule["timeliness_slack_days"]
+        return t("mh.ref.timeliness", lng, limit=f"{ref + slack:,.0f}", city=f"{ref:,.0f}", slack=f"{slack:g}")
+    if check == "completeness" and "completeness_drop" in rule:
+        drop = rule["completeness_drop"]
+        return t("mh.ref.completeness", lng, limit=_pct(ref - drop), city=_pct(ref), drop=f"{drop:g}")
+    return _check_value(check, ref)
 
 
 def _beijing(ts) -> str:
@@ -224,6 +251,7 @@ if summary is not None:
 
     st.header(t("mh.quality", lng))
     checks = supplier.checks(sq)
+    rule = supplier.release_info(sq)["meta"].get("thresholds", {})
     if not checks.empty:
         counts = checks.groupby("check")["passed"].agg(["sum", "count"])
         cols = st.columns(len(counts))
@@ -236,12 +264,15 @@ if summary is not None:
         show_table(pd.DataFrame({
             t("mh.col.file", lng): checks["file_name"],
             t("mh.col.check", lng): checks["check"].map(lambda c: t(f"mh.check.{c}", lng)),
-            t("mh.col.result", lng): checks["passed"].map(_result),
+            t("mh.col.result", lng): [_result(ok, v) for ok, v in zip(checks["passed"], checks["value"], strict=True)],
             t("mh.col.value", lng): [_check_value(c, v) for c, v in zip(checks["check"], checks["value"], strict=True)],
-            t("mh.col.reference", lng): [_check_value(c, v) for c, v in zip(checks["check"], checks["reference"], strict=True)],
+            t("mh.col.reference", lng): [_reference(c, v, rule) for c, v in zip(checks["check"], checks["reference"],
+                                                                                strict=True)],
             t("mh.col.detail", lng): [_detail(d, lng) for d in checks["detail"]],
         }), hide_index=True, width="stretch", key="mh_checks")
         st.caption(t("mh.withheld", lng))
+        if {"timeliness_slack_days", "completeness_drop"} <= rule.keys():
+            st.caption(t("mh.rule", lng, slack=f"{rule['timeliness_slack_days']:g}", drop=f"{rule['completeness_drop']:g}"))
     tr_frame = supplier.trend(sq)
     if not tr_frame.empty:
         st.subheader(t("mh.trend", lng))
