@@ -307,6 +307,56 @@ def test_quantile_order_statistic_recovery_finds_nothing(demo):
     assert pinned == []
 
 
+def test_pneumonia_quantiles_meet_no_value_of_1_to_k_minus_1_children(demo):
+    """Ties: a marker quantile is rounded to the laboratory's decimals, so it is a value on the recorded
+    grid, often one that few children of the cell had. Reading each released value as the rule states it
+    (a value on the coarser step, one decimal less, stands for that step; another for that recorded value),
+    the attacker counts the cell's children that share it in the restricted records: none may be shared by
+    1 to K-1. (Before the tie rule: 12,036 of 25,970 released values equal a value 1 to 9 children of the
+    cell had. After, on the demo: 18,278 released, none so read; 4,342 are on the coarser step, where the
+    same number is also a recorded value of 1 to 9 children, but stand for the step's 10 or more.)"""
+    import itertools
+
+    import duckdb
+
+    from data_products.config import paths
+    from data_products.products.pneumonia.spec import DECIMALS, MARKERS, QUANTILES
+
+    con = duckdb.connect(str(paths().restricted_db), read_only=True)
+    try:
+        rows = con.execute("SELECT district, strftime(admission_date, '%Y-%m') AS month, age_band, sex, facility_id, "
+                           f"{', '.join(MARKERS)} FROM pneumonia_episodes").df()
+    finally:
+        con.close()
+    keys = ["district", "month", "age_band", "sex", "facility_id"]
+    values = rows.melt(id_vars=keys, value_vars=list(MARKERS), var_name="marker", value_name="v").dropna(subset=["v"])
+    values["code"] = np.rint(values["v"] * values["marker"].map({m: 10.0 ** d for m, d in DECIMALS.items()}))
+    values["code"] = values["code"].astype(np.int64)
+    values["step"] = (values["code"] + 5) // 10  # the value to one decimal less, half up
+    rel = approved.current("pneumonia_atlas")
+    released = on_rare_value = rare_as_read = 0
+    for name, dims in (("district_cube", ["district", "month", "age_band", "sex"]), ("facility_month", ["facility_id", "month"])):
+        frame = rel.tables[name]
+        for kept in itertools.chain.from_iterable(itertools.combinations(dims, r) for r in range(len(dims) + 1)):
+            kept = list(kept)
+            part = frame[(frame[[d for d in dims if d not in kept]] == ALL).all(axis=1) & (frame[kept] != ALL).all(axis=1)]
+            same = values.groupby([*kept, "marker", "code"]).size().rename("same")
+            in_step = values.groupby([*kept, "marker", "step"]).size().rename("in_step")
+            for m in MARKERS:
+                for q in QUANTILES:
+                    shown = part.loc[part[f"{m}_{q}"].notna(), kept].astype(str).assign(marker=m)
+                    shown["code"] = np.rint(part.loc[shown.index, f"{m}_{q}"].to_numpy(dtype=float) * 10.0 ** DECIMALS[m]).astype(np.int64)
+                    shown["step"] = (shown["code"] + 5) // 10
+                    exact = shown.join(same, on=[*kept, "marker", "code"])["same"].fillna(0).to_numpy()
+                    step = shown.join(in_step, on=[*kept, "marker", "step"])["in_step"].fillna(0).to_numpy()
+                    read = np.where(shown["code"].to_numpy() % 10 == 0, step, exact)
+                    released += len(shown)
+                    on_rare_value += int(((exact > 0) & (exact < K)).sum())
+                    rare_as_read += int(((read > 0) & (read < K)).sum())
+    assert released > 1000
+    assert rare_as_read == 0
+
+
 def test_quantile_rule_bounds():
     assert disclosure.quantile_min_n(0.5, K) == 22
     assert disclosure.quantile_min_n(0.1, K) >= 100 and disclosure.quantile_min_n(0.9, K) >= 100

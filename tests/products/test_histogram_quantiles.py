@@ -100,7 +100,7 @@ def test_pneumonia_tables_equal_the_row_wise_cube(seed, n, spread):
     con.execute(ddl(TABLE, RECORDS))
     con.register("frame", frame)
     con.execute("INSERT INTO pneumonia_episodes SELECT * FROM frame")
-    got = builder.tables_histogram(con)
+    got = builder.tables_histogram(con, ties=False)
     assert got is not None
     want = builder.tables_rows(con)
     for name in want:
@@ -121,8 +121,12 @@ def test_pneumonia_falls_back_off_the_recorded_grid():
     con.register("frame", frame)
     con.execute("INSERT INTO pneumonia_episodes SELECT * FROM frame")
     assert builder.tables_histogram(con) is None
-    got = builder.raw_tables(con)
-    pd.testing.assert_frame_equal(got["district_cube"], builder.tables_rows(con)["district_cube"], check_exact=True)
+    got = builder.raw_tables(con)["district_cube"]
+    want = builder.tables_rows(con)["district_cube"]
+    quantiles = [f"{m}_{q}" for m in builder.MARKERS for q in builder.QUANTILES]
+    # The counts as the rows give them; no marker quantile, since no value's sharers can be counted.
+    pd.testing.assert_frame_equal(got.drop(columns=quantiles), want.drop(columns=quantiles), check_exact=True)
+    assert got[quantiles].isna().all().all() and want[quantiles].notna().any().any()
 
 
 @_SETTINGS
@@ -198,3 +202,53 @@ def test_wait_quantile_ties_follow_the_rule(seed, n, span_s):
             released += want == want
     if n >= 120:
         assert released  # not a comparison of NaNs only
+
+
+def _marker_tie_rule(values: list[float], value: float, decimals: int, k: int) -> tuple[float, str]:
+    """builder.QUANTILE_TIES written out over one cell's values of a marker: the released value (NaN:
+    withheld) and which branch gave it."""
+    if value != value:
+        return np.nan, "count rule"
+    codes = [round(x * 10**decimals) for x in values]
+    code = round(value * 10**decimals)
+    coarse = (code + 5) // 10  # the value to one decimal less, half up
+    in_step = sum(1 for c in codes if coarse * 10 - 5 <= c <= coarse * 10 + 4)
+    shared = codes.count(code) or (in_step if code % 10 == 0 else 0)
+    if shared == 0 or shared >= k:
+        return value, "as recorded"
+    return (round(coarse / 10 ** (decimals - 1), decimals - 1), "coarser") if in_step >= k else (np.nan, "withheld")
+
+
+def test_pneumonia_quantile_ties_follow_the_rule():
+    """The marker quantiles raw_tables gives (histogram counts, tie_rule) against the tie rule written out over
+    each cell's values, on data with many ties and few: as recorded, one decimal less or withheld, the same;
+    and none of them a value that 1..k-1 children of its cell share."""
+    from data_products.config import min_cell
+    from data_products.contracts.pneumonia import RECORDS, TABLE
+    from data_products.products.pneumonia import builder
+
+    k = min_cell()
+    seen: dict[str, int] = {}
+    for seed, n, spread in ((1, 600, 30), (2, 600, 300), (3, 600, 3000)):
+        frame = _episodes(seed, n, spread)
+        con = duckdb.connect()
+        con.execute(ddl(TABLE, RECORDS))
+        con.register("frame", frame)
+        con.execute("INSERT INTO pneumonia_episodes SELECT * FROM frame")
+        got = builder.raw_tables(con)["facility_month"]
+        before = builder.tables_histogram(con, ties=False)["facility_month"]
+        con.close()
+        for i, row in got.iterrows():
+            sel = np.ones(len(frame), dtype=bool)
+            for d, col in (("facility_id", "facility_id"), ("month", "admission_month")):
+                if row[d] != "ALL":
+                    sel &= (frame[col] == row[d]).to_numpy()
+            for m in builder.MARKERS:
+                values = frame.loc[sel, m].dropna().tolist()
+                for q in builder.QUANTILES:
+                    want, branch = _marker_tie_rule(values, before.at[i, f"{m}_{q}"], builder.DECIMALS[m], k)
+                    assert row[f"{m}_{q}"] == pytest.approx(want, abs=1e-9, nan_ok=True), (seed, i, m, q, branch)
+                    seen[branch] = seen.get(branch, 0) + 1
+                    if branch == "as recorded":
+                        assert not 0 < sum(1 for x in values if abs(x - want) < 1e-9) < k
+    assert seen.get("as recorded") and seen.get("coarser") and seen.get("withheld"), seen

@@ -18,9 +18,20 @@ import numpy as np
 import pandas as pd
 
 from data_products.config import min_cell
-from data_products.disclosure import ALL, quantile_rank, quantile_sql, quantile_value_sql
+from data_products.disclosure import ALL, quantile_rank, quantile_sql, quantile_value_sql, shared_ok
 from data_products.products.histogram import Ranked, group_histogram
 from data_products.products.pneumonia.spec import CUTOFFS, DECIMALS, MARKERS, PATHOGENS, QUANTILES
+
+# The coarser step a quantile falls back to when its recorded value is rare: one decimal less than the
+# laboratory records (CRP, IL-6 in whole units, neutrophils in whole percent; PCT, WBC to 0.1).
+COARSE_DECIMALS = {m: DECIMALS[m] - 1 for m in MARKERS}
+# How released marker quantiles meet recorded values, as pneumonia releases state it in their metadata
+# (approval refuses a release of marker quantiles that does not state this one).
+QUANTILE_TIES = ("a marker quantile is given at the decimals the laboratory records unless that value is the value "
+                 "of 1 to min_cell-1 children of its cell; then at one decimal less (CRP, IL-6 and neutrophil % "
+                 "in whole units; PCT and WBC to 0.1), the recorded-resolution value rounded half up, if at least "
+                 "min_cell of the cell's values fall in that coarser step; else withheld. A value on the coarser "
+                 "step stands for that step and needs no child's value or at least min_cell values in it")
 
 TABLE_DIMS = {"district_cube": ("district", "month", "age_band", "sex"), "facility_month": ("facility_id", "month")}
 
@@ -99,9 +110,50 @@ def _by_pathogen(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def raw_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
-    """Unprotected aggregates. They never leave this process: the pipeline protects them first."""
+    """Unprotected aggregates. They never leave this process: the pipeline protects them first.
+    Off the recorded grid (the row-wise fallback) no value's sharers can be counted on the histogram,
+    so no marker quantile is given (:data:`QUANTILE_TIES`)."""
     out = tables_histogram(con)
-    return out if out is not None else tables_rows(con)
+    if out is not None:
+        return out
+    out = tables_rows(con)
+    for frame in out.values():
+        cols = [c for c in frame.columns if any(c == f"{m}_{q}" for m in MARKERS for q in QUANTILES)]
+        frame[cols] = np.nan
+    return out
+
+
+def tie_rule(value: np.ndarray, group: np.ndarray, h_group: np.ndarray, h_code: np.ndarray, h_n: np.ndarray,
+             decimals: int, k: int, offset: int = 0) -> np.ndarray:
+    """:data:`QUANTILE_TIES` on released quantiles ``value`` (NaN: withheld) of one marker, each of
+    histogram group ``group``; the histogram (group, code, count) sorted by group then code, a code being
+    value x 10^decimals - ``offset``. Shared by the DuckDB and Spark paths."""
+    value = np.asarray(value, dtype=np.float64)
+    out = np.full(len(value), np.nan)
+    ok = ~np.isnan(value)
+    if not ok.any() or len(h_code) == 0:
+        return out
+    g = np.asarray(group)[ok].astype(np.int64)
+    c = np.rint(value[ok] * 10.0 ** decimals).astype(np.int64)  # absolute code on the recorded grid
+    coarse = np.floor_divide(c + 5, 10)  # half up, one decimal less
+    a, b = coarse * 10 - 5 - offset, coarse * 10 + 4 - offset
+    rel = c - offset
+    base = min(int(h_code.min()), int(a.min())) - 1
+    width = max(int(h_code.max()), int(b.max())) - base + 1
+    key = h_group.astype(np.int64) * width + (h_code.astype(np.int64) - base)
+    run = np.r_[0, np.cumsum(h_n.astype(np.int64))]
+
+    def upto(code: np.ndarray) -> np.ndarray:
+        """Values of the whole histogram up to (group g, ``code``): differences within a group count it."""
+        return run[np.searchsorted(key, g * width + (code - base), side="right")]
+
+    exact = upto(rel) - upto(rel - 1)
+    in_step = upto(b) - upto(a - 1)
+    on_step = c % 10 == 0
+    shared = np.where(exact > 0, exact, np.where(on_step, in_step, 0))
+    step = np.round(coarse / 10.0 ** (decimals - 1), decimals - 1)
+    out[ok] = np.where(shared_ok(shared, k), value[ok], np.where(in_step >= k, step, np.nan))
+    return out
 
 
 def tables_rows(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
@@ -131,8 +183,9 @@ def _mask(dims: tuple[str, ...], universe: tuple[str, ...] = _ALL_DIMS) -> int:
     return sum(1 << (len(universe) - 1 - i) for i, d in enumerate(universe) if d not in dims)
 
 
-def tables_histogram(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame] | None:
-    """``raw_tables`` from per-cell counts and marker histograms; None when a marker value is off its grid."""
+def tables_histogram(con: duckdb.DuckDBPyConnection, ties: bool = True) -> dict[str, pd.DataFrame] | None:
+    """``raw_tables`` from per-cell counts and marker histograms; None when a marker value is off its grid.
+    ``ties=False``: before :func:`tie_rule` (the figures of ``tables_rows``), for tests only."""
     gid = "GROUPING(" + ", ".join(_ALL_DIMS) + ")::INTEGER"
     sets = [*TABLE_DIMS.values(), *_PATHOGEN_DIMS.values()]
     scale = "CASE marker " + " ".join(f"WHEN '{m}' THEN {10.0 ** DECIMALS[m]!r}" for m in MARKERS) + " END"
@@ -159,8 +212,8 @@ def tables_histogram(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame] 
         if off:
             return None
         lo, hi = (0, 0) if lo is None else (int(lo), int(hi))
-        out = {name: _table(con, dims, lo, hi - lo + 1) for name, dims in TABLE_DIMS.items()}
-        out["pathogen_markers"] = _pathogen_table(con, lo, hi - lo + 1)
+        out = {name: _table(con, dims, lo, hi - lo + 1, ties) for name, dims in TABLE_DIMS.items()}
+        out["pathogen_markers"] = _pathogen_table(con, lo, hi - lo + 1, ties)
         return out
     finally:
         con.execute("DROP TABLE IF EXISTS _pn_base")
@@ -182,7 +235,7 @@ def _cells_and_rows(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], mask:
         con.unregister("_pn_cells")
 
 
-def _table(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], lo: int, width: int) -> pd.DataFrame:
+def _table(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], lo: int, width: int, ties: bool) -> pd.DataFrame:
     """Every margin of ``dims``: counts summed, quantiles read off the summed histograms."""
     sql = f"SELECT * EXCLUDE (gid) FROM _pn_base WHERE gid = ? ORDER BY {', '.join(dims)}"  # noqa: S608 - spec's
     cells = con.execute(sql, [_mask(dims, _COUNT_DIMS)]).df()
@@ -206,13 +259,13 @@ def _table(con: duckdb.DuckDBPyConnection, dims: tuple[str, ...], lo: int, width
                                 presorted=len(kept) == len(dims)))
             parts.append(out[[*dims, *counts]])
     frame = pd.concat(parts, ignore_index=True)
-    frame = pd.concat([frame, _released(con, ranks)], axis=1)
+    frame = pd.concat([frame, _released(con, ranks, ties)], axis=1)
     for d in dims:
         frame[d] = frame[d].fillna(ALL).astype(str)
     return frame.sort_values(list(dims)).reset_index(drop=True)
 
 
-def _pathogen_table(con: duckdb.DuckDBPyConnection, lo: int, width: int) -> pd.DataFrame:
+def _pathogen_table(con: duckdb.DuckDBPyConnection, lo: int, width: int, ties: bool) -> pd.DataFrame:
     """Marker quantiles among each pathogen's positives, by age band and overall."""
     frames, ranks = [], []
     for p, dims in _PATHOGEN_DIMS.items():
@@ -229,7 +282,7 @@ def _pathogen_table(con: duckdb.DuckDBPyConnection, lo: int, width: int) -> pd.D
             ages = cells["age_band"].astype(str).tolist() if kept else [ALL]
             frames.append(pd.DataFrame({"pathogen": p, "age_band": ages}))
     frame = pd.concat(frames, ignore_index=True)
-    frame = pd.concat([frame, _released(con, ranks)], axis=1)
+    frame = pd.concat([frame, _released(con, ranks, ties)], axis=1)
     for d in ("pathogen", "age_band"):
         frame[d] = frame[d].astype(str)
     return frame.sort_values(["pathogen", "age_band"]).reset_index(drop=True)
@@ -243,7 +296,7 @@ def _ranks(group: np.ndarray, mi: np.ndarray, code: np.ndarray, n: np.ndarray, g
     grp, c, cnt = group_histogram(group.astype(np.int64) * m_count + mi, code, n, groups * m_count, width,
                                   presorted=presorted)
     ranked = Ranked(grp, c, cnt, groups * m_count)
-    small = {"mi": np.tile(np.arange(m_count), groups), "n": ranked.n}
+    small = {"mi": np.tile(np.arange(m_count), groups), "n": ranked.n, "_hist": (grp, c, cnt), "_lo": lo}
     for name, q in QUANTILES.items():
         # The same integer arithmetic as quantile_sql, so the same two neighbours are picked.
         j, _ = quantile_rank(q, ranked.n)
@@ -252,12 +305,21 @@ def _ranks(group: np.ndarray, mi: np.ndarray, code: np.ndarray, n: np.ndarray, g
     return small
 
 
-def _released(con: duckdb.DuckDBPyConnection, ranks: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+def _released(con: duckdb.DuckDBPyConnection, ranks: list[dict[str, np.ndarray]], ties: bool) -> pd.DataFrame:
     """The released quantile columns, one row per group of ``ranks`` (in order): the rule, blend and
-    rounding of :func:`quantile_sql` (:func:`quantile_value_sql`), run by DuckDB on the two values."""
-    frame = pd.DataFrame({k: np.concatenate([r[k] for r in ranks]) for k in ranks[0]})
+    rounding of :func:`quantile_sql` (:func:`quantile_value_sql`), run by DuckDB on the two values, then
+    (``ties``) :func:`tie_rule` on the summed histograms."""
+    frame = pd.DataFrame({k: np.concatenate([r[k] for r in ranks]) for k in ranks[0] if not k.startswith("_")})
     frame["g"] = np.arange(len(frame)) // len(MARKERS)
     groups = int(frame["g"].iloc[-1]) + 1 if len(frame) else 0
+    # All blocks' histograms as one, its groups numbered like the rows of ``frame`` (group x marker).
+    m_count, start, h = len(MARKERS), 0, []
+    for r in ranks:
+        grp, code, cnt = r["_hist"]
+        h.append((grp + start * m_count, code, cnt))
+        start += len(r["n"]) // m_count
+    h_group, h_code, h_n = (np.concatenate([x[i] for x in h]) if h else np.zeros(0, np.int64) for i in range(3))
+    lo = ranks[0]["_lo"] if ranks else 0
     out = pd.DataFrame(index=pd.RangeIndex(groups))
     con.register("_pn_small", frame)
     try:
@@ -267,8 +329,10 @@ def _released(con: duckdb.DuckDBPyConnection, ranks: list[dict[str, np.ndarray]]
                                         min_cell(), DECIMALS[m]) + f" AS {m}_{name}" for name, q in QUANTILES.items()]
             sql = f"SELECT {', '.join(exprs)} FROM _pn_small WHERE mi = ? ORDER BY g"  # noqa: S608 - spec's
             part = con.execute(sql, [i]).df()
+            cell = np.arange(len(part), dtype=np.int64) * m_count + i
             for col in part.columns:
-                out[col] = part[col].to_numpy(dtype=np.float64)
+                value = part[col].to_numpy(dtype=np.float64)
+                out[col] = tie_rule(value, cell, h_group, h_code, h_n, DECIMALS[m], min_cell(), lo) if ties else value
     finally:
         con.unregister("_pn_small")
     return out.reset_index(drop=True)

@@ -141,6 +141,7 @@ def build(con: duckdb.DuckDBPyConnection, agg=builder):
             "than min_cell (secondary). Rates and shares are computed only from released cells. "
             + QUANTILE_RULE
         ),
+        "quantile_ties": builder.QUANTILE_TIES,
         "quantile_min_values": {q: disclosure.quantile_min_n(level, k) for q, level in QUANTILES.items()},
         "measures": count_measures(),
         "quantiles": list(QUANTILES),
@@ -153,6 +154,10 @@ def build(con: duckdb.DuckDBPyConnection, agg=builder):
 def check(tables: dict[str, pd.DataFrame], meta: dict) -> list[str]:
     k = max(meta.get("min_cell") or 0, min_cell())
     problems = disclosure.check_tables(_declared(tables), LINKS, IDENTITIES, min_cell=meta.get("min_cell"))
+    if meta.get("quantile_ties") != builder.QUANTILE_TIES:
+        # Which recorded values the quantiles meet is known only to the build: a release states the rule it applied.
+        problems.append("marker quantiles not released under the disclosure rule for ties "
+                        f"(metadata says {meta.get('quantile_ties')!r})")
     for name in DIMS:
         frame = tables[name]
         for col, withheld in _quantile_withheld(frame, k).items():

@@ -22,7 +22,7 @@ import pandas as pd
 from data_products.config import min_cell
 from data_products.disclosure import ALL, quantile_position_sql, quantile_value_sql
 from data_products.products.histogram import Ranked
-from data_products.products.pneumonia.builder import count_measures
+from data_products.products.pneumonia.builder import count_measures, tie_rule
 from data_products.products.pneumonia.spec import DECIMALS, MARKERS, PATHOGENS, QUANTILES
 
 TABLE = "pneumonia_episodes"
@@ -142,6 +142,18 @@ def _with_quantiles(con: duckdb.DuckDBPyConnection, groups: pd.DataFrame, hist: 
     finally:
         con.unregister("_pm_out")
         con.unregister("_pm_per")
+    # The tie rule on the same histogram, its values as codes on each marker's recorded grid.
+    scale = hist["marker"].map({m: 10.0 ** d for m, d in DECIMALS.items()}).to_numpy(dtype=float)
+    h_code = np.rint(hist["value"].to_numpy(dtype=float) * scale).astype(np.int64)
+    h_n = hist["n"].to_numpy(dtype=np.int64)
+    per["_g"] = np.arange(len(per), dtype=np.int64)
+    for m in MARKERS:
+        at = frame[keys].merge(per.loc[per["marker"] == m, [*keys, "_g"]], on=keys, how="left")["_g"]
+        g = at.fillna(-1).to_numpy(dtype=np.int64)
+        for name in QUANTILES:
+            col = f"{m}_{name}"
+            value = frame[col].to_numpy(dtype=np.float64)
+            frame[col] = tie_rule(np.where(g >= 0, value, np.nan), g, grp, h_code, h_n, DECIMALS[m], k)
     return frame
 
 

@@ -189,6 +189,17 @@ def test_approve_refuses_a_release_that_breaks_disclosure_control(copy_home, sig
     assert approved.current_release_id(PRODUCT_ID) == before
 
 
+def test_check_refuses_a_release_that_does_not_state_the_tie_rule(demo):
+    from data_products.products.pneumonia import release
+
+    rel = approved.current(PRODUCT_ID)
+    tables = {name: rel.table(name).copy() for name in rel.tables}
+    assert release.check(tables, rel.meta) == []
+    no_ties = {key: v for key, v in rel.meta.items() if key != "quantile_ties"}
+    assert release.check(tables, no_ties) == ["marker quantiles not released under the disclosure rule for ties "
+                                              "(metadata says None)"]
+
+
 def test_only_an_active_commission_official_approves(copy_home, signed_in):
     from data_products.pipeline import ApprovalRefused, approve, latest_candidate
 
@@ -214,7 +225,7 @@ def test_the_duckdb_builder_equals_an_independent_pandas_aggregation():
     con.register("frame", frame)
     con.execute("CREATE TABLE pneumonia_episodes AS SELECT *, NULL::VARCHAR AS age_band FROM frame")
     key = ["district", "month", "age_band", "sex"]
-    got = builder.raw_tables(con)["district_cube"].set_index(key).sort_index()
+    got = builder.tables_rows(con)["district_cube"].set_index(key).sort_index()
     want = pandas_cube(frame, released_quantiles=True).set_index(key).sort_index()
     assert set(got.index) == set(want.index)
     want = want.loc[got.index]
