@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from dashboards.charts import LEGEND_ROOM, MAP_HEIGHT, quantile_boxes
+from dashboards.charts import LEGEND_ROOM, MAP_HEIGHT, PHONE_MAP_WIDTH, quantile_boxes
 
 
 def _frame():
@@ -105,12 +105,13 @@ def test_district_names_stand_clear_of_each_other_and_in_the_right_place(lang, h
             assert shapes[adcode].contains(Point(p["lon"], p["lat"])), adcode
     # On a 390 px phone (358 px of map) every name is inside the view, and so is every district.
     cx, cy = _pixels(center["lon"], center["lat"], zoom)
-    assert all(cx - 179 <= b.bounds[0] and b.bounds[2] <= cx + 179 for b in boxes.values())
+    half = PHONE_MAP_WIDTH / 2
+    assert all(cx - half <= b.bounds[0] and b.bounds[2] <= cx + half for b in boxes.values())
     assert all(cy - height / 2 <= b.bounds[1] and b.bounds[3] <= cy + height / 2 for b in boxes.values())
     for s in shapes.values():
         w, so, e, n = s.bounds
         (x0, y1), (x1, y0) = _pixels(w, so, zoom), _pixels(e, n, zoom)
-        assert cx - 179 <= x0 and x1 <= cx + 179 and cy - height / 2 <= y0 and y1 <= cy + height / 2
+        assert cx - half <= x0 and x1 <= cx + half and cy - height / 2 <= y0 and y1 <= cy + height / 2
     lines = [LineString([(p["at_lon"], p["at_lat"]), (p["lon"], p["lat"])]) for _, p in pts[pts["callout"]].iterrows()]
     assert len(lines) == 4
     assert not any(a.intersects(b) for i, a in enumerate(lines) for b in lines[i + 1:])
